@@ -1,0 +1,187 @@
+package resource
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Type is one kind of managed object, e.g. a file or a Postfix lookup table.
+//
+// A Type is stateless and safe for concurrent use: the engine calls it for
+// many instances at once. Everything it needs between calls travels in the
+// requests: the configuration, what Read saw, and the snapshot.
+//
+// The engine guarantees:
+//   - Config values have the schema's object type, defaults applied, and are
+//     wholly known. Sensitive attributes are present in Config but are never
+//     written to state, plan files or logs by the engine.
+//   - Plan is only called with the Current and Snapshot of a Read made in the
+//     same run, and Apply only with the Planned value of that Plan.
+//   - Journal entries recorded during Apply are durable (in the state) before
+//     Record returns, and reach Restore after any crash.
+//
+// The implementation must:
+//   - Read without changing anything, and return a Snapshot from which
+//     Restore can put back exactly what is there now (bytes, mode, values).
+//   - Plan without side effects on any host; it may read (e.g. to validate a
+//     candidate table with the host's own tools, on a temporary copy).
+//   - Apply so that a crash at any point leaves the host in a state that
+//     Restore with the journal so far and the snapshot repairs.
+//   - Restore idempotently: running it twice, or after a partial Apply, or
+//     after nothing was applied, ends in the snapshot's state.
+type Type interface {
+	// Name is the type name used in resource blocks, e.g. "file".
+	Name() string
+	// Schema describes the attributes of a resource block of this type.
+	Schema() *Schema
+	// Read reports the real state of the object the configuration names.
+	Read(ctx context.Context, req ReadRequest) (ReadResponse, error)
+	// Plan computes the state Apply would reach. It must be pure.
+	Plan(ctx context.Context, req PlanRequest) (PlanResponse, error)
+	// Apply makes the real state match Planned, or returns a Wait.
+	Apply(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
+	// Restore puts back the state captured in a snapshot, replaying the
+	// journal newest-first first.
+	Restore(ctx context.Context, req RestoreRequest) error
+}
+
+// ReadRequest asks for the real state of one resource instance.
+type ReadRequest struct {
+	Addr   string
+	Config cty.Value
+	Logger hclog.Logger
+}
+
+// ReadResponse is the real state of an object.
+type ReadResponse struct {
+	// Current has the schema's object type. A null value means the object
+	// does not exist.
+	Current cty.Value
+	// Snapshot is opaque to the engine and is kept in the state; Restore
+	// must be able to put back exactly what was there at Read time.
+	Snapshot []byte
+}
+
+// PlanRequest asks what Apply would reach.
+type PlanRequest struct {
+	Addr     string
+	Config   cty.Value
+	Current  cty.Value
+	Snapshot []byte
+	// Prior is what the state recorded for this instance, or nil.
+	Prior  *Prior
+	Logger hclog.Logger
+}
+
+// Prior is the state's record of an instance from earlier applies.
+type Prior struct {
+	// Config is the configuration last applied (sensitive values null).
+	Config cty.Value
+	// Result is the value the last apply reached.
+	Result cty.Value
+	// Wait is a pending step recorded by an earlier apply, or nil.
+	Wait *Wait
+}
+
+// PlanResponse is the planned state.
+type PlanResponse struct {
+	// Planned has the schema's object type. If it equals Current (and there
+	// is no Pending step) the instance needs no change.
+	Planned cty.Value
+	// Summary is an optional human line shown under the resource in the plan,
+	// e.g. "copy 1,204 messages, 88 MiB".
+	Summary string
+	// Pending, when not empty, describes a step that is not yet due (e.g.
+	// "TTL raise to 86400 after 2026-11-29 20:00 UTC"). The engine shows it
+	// and does not count it as a change.
+	Pending string
+}
+
+// ApplyRequest asks for the real state to be made to match Planned.
+type ApplyRequest struct {
+	Addr     string
+	Config   cty.Value
+	Current  cty.Value
+	Planned  cty.Value
+	Snapshot []byte
+	Journal  Journal
+	// Resume is the Resume data of the Wait an earlier Apply returned, once
+	// that wait is over; nil on a first call.
+	Resume   []byte
+	Progress Progress
+	Logger   hclog.Logger
+}
+
+// ApplyResponse reports the outcome of a successful Apply.
+type ApplyResponse struct {
+	// Wait, when not nil, means the apply is not finished: call Apply again
+	// with Wait.Resume once Wait.Until has passed.
+	Wait *Wait
+}
+
+// Wait is a step that must not happen before a given time.
+type Wait struct {
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+	Resume []byte    `json:"resume,omitempty"`
+}
+
+// RestoreRequest asks for the state captured in Snapshot to come back.
+type RestoreRequest struct {
+	Addr     string
+	Config   cty.Value
+	Snapshot []byte
+	// Journal holds the entries an interrupted or rolled-back Apply recorded,
+	// oldest first; Restore replays them newest-first before the snapshot.
+	Journal [][]byte
+	Logger  hclog.Logger
+}
+
+// Journal records undo entries durably.
+type Journal interface {
+	// Record makes entry durable before returning. Apply must call it before
+	// each step that the snapshot alone could not undo.
+	Record(ctx context.Context, entry []byte) error
+}
+
+// Progress receives progress of a long apply. Implementations must be safe
+// for concurrent use.
+type Progress interface {
+	// Total announces the amount of work, in units (e.g. bytes).
+	Total(units int64, what string)
+	// Add reports units done.
+	Add(units int64)
+}
+
+// Validator is implemented by types with rules the schema cannot express.
+// Validate runs at validate and plan time and touches no host.
+type Validator interface {
+	Validate(ctx context.Context, config cty.Value) error
+}
+
+// Claim is a named part of a host that one resource owns, such as one
+// main.cf parameter of one Postfix instance.
+type Claim struct {
+	// Key identifies the part; two instances with the same key conflict.
+	Key string
+	// Path is the attribute the claim comes from, for the diagnostic.
+	Path cty.Path
+	// What is how the part is named to the user.
+	What string
+}
+
+// Claimer is implemented by types that own named parts of a host, so the
+// engine can reject two owners at plan time.
+type Claimer interface {
+	Claims(config cty.Value) []Claim
+}
+
+// Fingerprinter is implemented by types for which only part of the real
+// state decides whether a saved plan is stale (e.g. new mail arriving at a
+// live mailbox source does not). Without it the whole Current value counts.
+type Fingerprinter interface {
+	Fingerprint(current cty.Value) []byte
+}

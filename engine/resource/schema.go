@@ -1,0 +1,63 @@
+package resource
+
+import (
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Kind says what an attribute refers to.
+type Kind int
+
+const (
+	// Plain is an ordinary value of the attribute's Type.
+	Plain Kind = iota
+	// HostRef is a reference to a host block (host.NAME); the value is the
+	// host object, see HostFromValue.
+	HostRef
+	// DNSServerRef is a reference to a dns_server block.
+	DNSServerRef
+)
+
+// Attribute describes one argument of a resource block.
+type Attribute struct {
+	Type     cty.Type
+	Kind     Kind
+	Required bool
+	// Default is used when an optional attribute is not set; cty.NilVal
+	// means null.
+	Default cty.Value
+	// Sensitive values show as (sensitive value) and never reach state,
+	// plan files or logs.
+	Sensitive bool
+	// ForceNew: a change to this attribute replaces the object (the old one
+	// is restored to what was there before mailplan, then the new one made).
+	ForceNew bool
+	// Computed: the value comes from the real state, not the configuration
+	// (e.g. a file's owner when none is configured); not settable.
+	Computed    bool
+	Description string
+}
+
+// Schema is the set of attributes of a resource type.
+type Schema struct {
+	Attributes map[string]*Attribute
+}
+
+// ImpliedType is the object type of Config, Current and Planned values.
+func (s *Schema) ImpliedType() cty.Type {
+	attrs := make(map[string]cty.Type, len(s.Attributes))
+	for name, a := range s.Attributes {
+		attrs[name] = a.ValueType()
+	}
+	return cty.Object(attrs)
+}
+
+// ValueType is the cty type of the attribute's values.
+func (a *Attribute) ValueType() cty.Type {
+	switch a.Kind {
+	case HostRef:
+		return HostType
+	case DNSServerRef:
+		return DNSServerType
+	}
+	return a.Type
+}

@@ -1,0 +1,160 @@
+package states
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// State is everything mailplan remembers about one plan directory.
+type State struct {
+	// Version is the state file format version.
+	Version int `json:"version"`
+	// Serial increases by one with every write.
+	Serial uint64 `json:"serial"`
+	// Lineage is a random id fixed when the state is first created; a state
+	// of another lineage is never written over by push without -force.
+	Lineage string `json:"lineage"`
+	// Resources is every managed resource instance, by address.
+	Resources map[string]*Resource `json:"resources"`
+	// Outputs are the root module's outputs after the last apply; sensitive
+	// ones are recorded without their value.
+	Outputs map[string]*Output `json:"outputs,omitempty"`
+	// LastApply is the journal of the most recent apply, for rollback.
+	LastApply *Apply `json:"last_apply,omitempty"`
+}
+
+// Resource is one managed resource instance.
+type Resource struct {
+	Addr string `json:"addr"`
+	Type string `json:"type"`
+	// Config is the configuration last applied (JSON of the cty object,
+	// sensitive attributes null).
+	Config json.RawMessage `json:"config"`
+	// Result is the value the last apply reached (JSON, sensitive null).
+	Result json.RawMessage `json:"result"`
+	// Sensitive lists the attribute paths stripped from Config and Result.
+	Sensitive []string `json:"sensitive,omitempty"`
+	// Original is the snapshot of what was there before mailplan first
+	// touched the object; destroy restores it.
+	Original []byte `json:"original"`
+	// Deps are the addresses this instance depended on when last applied;
+	// destroy and rollback go in reverse of this order.
+	Deps []string `json:"deps,omitempty"`
+	// Wait is a pending step, or nil.
+	Wait *Wait `json:"wait,omitempty"`
+}
+
+// Wait is a persisted wait: the resource must be applied again after Until.
+type Wait struct {
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+	Resume []byte    `json:"resume,omitempty"`
+}
+
+// Output is a root module output value.
+type Output struct {
+	Value     json.RawMessage `json:"value,omitempty"`
+	Type      json.RawMessage `json:"type,omitempty"`
+	Sensitive bool            `json:"sensitive,omitempty"`
+}
+
+// Apply is the journal of one apply (or destroy), written before each
+// change, so that a rollback — automatic, or `mailplan rollback` later, or
+// after a crash — can undo exactly what it did.
+type Apply struct {
+	ID        string    `json:"id"`
+	Operation string    `json:"operation"` // "apply" or "destroy"
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished,omitempty"`
+	// Status is "running" while it runs (a crash leaves it so), then
+	// "applied", "rolled_back", "rollback_failed" or "kept" (failed with
+	// -no-rollback).
+	Status  string    `json:"status"`
+	Changes []*Change `json:"changes"`
+}
+
+// Change is one resource instance changed by an apply, in the order the
+// changes started.
+type Change struct {
+	Addr   string `json:"addr"`
+	Type   string `json:"type"`
+	Action string `json:"action"` // create, update, delete, replace
+	// Config is the configuration used to restore (JSON, sensitive null).
+	Config json.RawMessage `json:"config"`
+	// Before is the snapshot Read returned just before the change.
+	Before []byte `json:"before"`
+	// Journal is what Apply recorded, oldest first.
+	Journal [][]byte `json:"journal,omitempty"`
+	// After is the value the change reached (JSON), once done; rollback
+	// refuses without -force when the real state no longer matches it.
+	After json.RawMessage `json:"after,omitempty"`
+	// Done is set when the change completed.
+	Done bool `json:"done"`
+	// Prior is the state's record of the instance before the change (nil
+	// when it was not managed), put back by rollback.
+	Prior *Resource `json:"prior,omitempty"`
+}
+
+// Manager reads and writes the state of one plan directory.
+type Manager interface {
+	// Read returns the stored state, or a new empty state (serial 0, fresh
+	// lineage) when there is none.
+	Read(ctx context.Context) (*State, error)
+	// Write stores s with the next serial (it sets s.Serial). The write is
+	// atomic: a reader sees the old or the new state; the previous version
+	// is kept as a backup.
+	Write(ctx context.Context, s *State) error
+}
+
+// Locker is the lock held for the whole of a plan or apply.
+type Locker interface {
+	// Lock takes the lock or fails at once with a *LockedError naming the
+	// holder.
+	Lock(ctx context.Context, info LockInfo) (Unlocker, error)
+}
+
+// Unlocker releases a held lock.
+type Unlocker interface {
+	Unlock() error
+}
+
+// LockInfo says who holds a lock.
+type LockInfo struct {
+	ID        string    `json:"id"`
+	Operation string    `json:"operation"`
+	Who       string    `json:"who"`
+	PID       int       `json:"pid"`
+	Host      string    `json:"host"`
+	Created   time.Time `json:"created"`
+}
+
+// LockedError is returned by Lock when another process holds the lock.
+type LockedError struct {
+	Holder LockInfo
+	Path   string
+}
+
+func (e *LockedError) Error() string {
+	return "state is locked by " + e.Holder.Who + " (pid " + itoa(e.Holder.PID) + " on " + e.Holder.Host +
+		", running " + e.Holder.Operation + " since " + e.Holder.Created.Format(time.RFC3339) + ")"
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// Backend is a Manager that is also a Locker.
+type Backend interface {
+	Manager
+	Locker
+}
+
+// NewState returns an empty state with a fresh lineage.
+func NewState(lineage string) *State {
+	return &State{Version: FormatVersion, Lineage: lineage, Resources: map[string]*Resource{}}
+}
+
+// FormatVersion is the current state file format version.
+const FormatVersion = 1
