@@ -1,0 +1,750 @@
+package lang
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/mailplan/mailplan/engine/addrs"
+	"github.com/mailplan/mailplan/engine/configs"
+	"github.com/mailplan/mailplan/engine/resource"
+)
+
+// InputValue is a root variable's value with where it came from.
+type InputValue struct {
+	// Raw is the value as given, before type conversion. A string from
+	// -var or the environment is parsed as HCL when the variable's type is
+	// not a string.
+	Value cty.Value
+	// Source names where it came from, for messages (e.g. "-var", a file).
+	Source string
+	// Range points into a variable file, when it came from one.
+	Range *hcl.Range
+}
+
+// Input is what Evaluate needs.
+type Input struct {
+	Root      *configs.Module
+	Registry  *resource.Registry
+	Variables map[string]*InputValue
+}
+
+// Result is an evaluated configuration.
+type Result struct {
+	// Instances are every resource instance, by address string.
+	Instances map[string]*Instance
+	// Outputs are the root module's outputs.
+	Outputs map[string]*OutputValue
+	// Variables are the root module's final variable values (marked).
+	Variables map[string]cty.Value
+	// SensitiveVariables names the root variables declared sensitive.
+	SensitiveVariables map[string]bool
+}
+
+// Addrs returns the instance addresses, sorted.
+func (r *Result) Addrs() []string {
+	out := make([]string, 0, len(r.Instances))
+	for a := range r.Instances {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Instance is one resource instance with its evaluated configuration.
+type Instance struct {
+	Addr   addrs.ResourceInstance
+	Type   resource.Type
+	Config cty.Value // marked where sensitive
+	// Deps are the addresses of the instances this one depends on.
+	Deps           []string
+	Hooks          []*Hook
+	PreventDestroy bool
+	IgnoreChanges  []string
+	IgnoreAll      bool
+	// Body is the resource block's body, for pointing at attributes.
+	Body      hcl.Body
+	DeclRange hcl.Range
+}
+
+// AttrRange returns the source range of an attribute of the instance's
+// block, or the block's own range.
+func (i *Instance) AttrRange(path cty.Path) hcl.Range {
+	if len(path) > 0 {
+		if ga, ok := path[0].(cty.GetAttrStep); ok {
+			if sb, ok := i.Body.(*hclsyntax.Body); ok {
+				if a, ok := sb.Attributes[ga.Name]; ok {
+					return a.Expr.Range()
+				}
+			}
+		}
+	}
+	return i.DeclRange
+}
+
+// Hook is an evaluated hook block.
+type Hook struct {
+	When      string
+	Host      resource.Host
+	Command   []string
+	DeclRange hcl.Range
+}
+
+// OutputValue is an evaluated output.
+type OutputValue struct {
+	Value     cty.Value
+	Sensitive bool
+}
+
+// Evaluate evaluates the whole configuration.
+func Evaluate(in Input) (*Result, hcl.Diagnostics) {
+	res := &Result{
+		Instances:          map[string]*Instance{},
+		Outputs:            map[string]*OutputValue{},
+		Variables:          map[string]cty.Value{},
+		SensitiveVariables: map[string]bool{},
+	}
+	if in.Root == nil {
+		return res, nil
+	}
+	rootDir, _ := filepath.Abs(in.Root.Dir)
+	e := &evaluator{reg: in.Registry, result: res, rootDir: rootDir}
+	var diags hcl.Diagnostics
+
+	vars := map[string]cty.Value{}
+	for name, v := range in.Root.Variables {
+		iv, ok := in.Variables[name]
+		if !ok {
+			if !v.HasDefault {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "No value for required variable",
+					Detail:   fmt.Sprintf("The variable %q has no default, so a value is required: set it with -var '%s=...', a -var-file, or the environment variable MAILPLAN_VAR_%s.", name, name, name),
+					Subject:  v.DeclRange.Ptr(),
+				})
+				vars[name] = cty.DynamicVal
+				continue
+			}
+			vars[name] = v.Default
+			continue
+		}
+		val, d := convertRootVariable(v, iv)
+		diags = append(diags, d...)
+		vars[name] = val
+	}
+	for name, iv := range in.Variables {
+		if _, ok := in.Root.Variables[name]; !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail:   fmt.Sprintf("A value was given for %q (from %s), but the plan declares no variable of that name. Declare it with a variable block, or remove the value.", name, iv.Source),
+				Subject:  iv.Range,
+			})
+		}
+	}
+	if diags.HasErrors() {
+		return res, diags
+	}
+	s := &scope{e: e, mod: in.Root, path: nil, inputs: vars, inputDeps: map[string]depSet{}}
+	diags = append(diags, s.evaluate()...)
+	for name, v := range in.Root.Variables {
+		res.Variables[name] = s.values[nodeKey("var."+name)]
+		if v.Sensitive {
+			res.SensitiveVariables[name] = true
+		}
+	}
+	for name, o := range in.Root.Outputs {
+		val := s.values[nodeKey("output."+name)]
+		res.Outputs[name] = &OutputValue{Value: val, Sensitive: o.Sensitive}
+	}
+	return res, diags
+}
+
+// ParseVariableValue parses a string from -var or the environment for a
+// variable of type t: strings are taken as they are, other types are parsed
+// as HCL expressions (as Terraform does).
+func ParseVariableValue(name, raw string, t cty.Type) (cty.Value, hcl.Diagnostics) {
+	if t == cty.String || t == cty.DynamicPseudoType {
+		return cty.StringVal(raw), nil
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+name+">", hcl.InitialPos)
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	v, diags := expr.Value(nil)
+	return v, diags
+}
+
+func convertRootVariable(v *configs.Variable, iv *InputValue) (cty.Value, hcl.Diagnostics) {
+	val := iv.Value
+	conv, err := convert.Convert(val, v.Type)
+	if err != nil {
+		subject := iv.Range
+		if subject == nil {
+			subject = v.DeclRange.Ptr()
+		}
+		return cty.DynamicVal, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for variable",
+			Detail:   fmt.Sprintf("The value for %q from %s is not compatible with the variable's type constraint: %s.", v.Name, iv.Source, err),
+			Subject:  subject,
+		}}
+	}
+	return conv, nil
+}
+
+type evaluator struct {
+	reg     *resource.Registry
+	result  *Result
+	rootDir string
+}
+
+type nodeKey string
+
+type depSet map[string]bool
+
+func (d depSet) add(o depSet) {
+	for k := range o {
+		d[k] = true
+	}
+}
+
+func (d depSet) sorted() []string {
+	out := make([]string, 0, len(d))
+	for k := range d {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scope is one module instance being evaluated.
+type scope struct {
+	e         *evaluator
+	mod       *configs.Module
+	path      addrs.Module
+	inputs    map[string]cty.Value
+	inputDeps map[string]depSet
+	// extraDeps come from the module call's depends_on.
+	extraDeps depSet
+
+	values map[nodeKey]cty.Value
+	deps   map[nodeKey]depSet
+	// owned are the resource instances a node stands for: a resource's
+	// instances, or every instance inside a module call.
+	owned map[nodeKey]depSet
+	// exports is what a reference to a node depends on.
+	exports map[nodeKey]depSet
+	// all is every resource instance in this module instance and below.
+	all depSet
+	// outputDeps are what this module instance's outputs depend on.
+	outputDeps depSet
+}
+
+type node struct {
+	key   nodeKey
+	rng   hcl.Range
+	refs  []hcl.Traversal
+	eval  func() hcl.Diagnostics
+	label string
+}
+
+func (s *scope) evaluate() hcl.Diagnostics {
+	s.values = map[nodeKey]cty.Value{}
+	s.deps = map[nodeKey]depSet{}
+	s.owned = map[nodeKey]depSet{}
+	s.exports = map[nodeKey]depSet{}
+	s.all = depSet{}
+	s.outputDeps = depSet{}
+	var diags hcl.Diagnostics
+	nodes := map[nodeKey]*node{}
+	add := func(n *node) { nodes[n.key] = n }
+
+	for name, v := range s.mod.Variables {
+		v := v
+		var refs []hcl.Traversal
+		for _, val := range v.Validations {
+			refs = append(refs, val.Condition.Variables()...)
+			refs = append(refs, val.ErrorMessage.Variables()...)
+		}
+		add(&node{key: nodeKey("var." + name), rng: v.DeclRange, label: "var." + name, eval: func() hcl.Diagnostics { return s.evalVariable(v) }})
+	}
+	for name, l := range s.mod.Locals {
+		l := l
+		add(&node{key: nodeKey("local." + name), rng: l.DeclRange, label: "local." + name, refs: l.Expr.Variables(), eval: func() hcl.Diagnostics { return s.evalLocal(l) }})
+	}
+	for name, h := range s.mod.Hosts {
+		h := h
+		add(&node{key: nodeKey("host." + name), rng: h.DeclRange, label: "host." + name, refs: hcldec.Variables(h.Config, hostSpec), eval: func() hcl.Diagnostics { return s.evalHost(h) }})
+	}
+	for name, d := range s.mod.DNSServers {
+		d := d
+		add(&node{key: nodeKey("dns_server." + name), rng: d.DeclRange, label: "dns_server." + name, refs: hcldec.Variables(d.Config, dnsServerSpec), eval: func() hcl.Diagnostics { return s.evalDNSServer(d) }})
+	}
+	for addr, r := range s.mod.Resources {
+		r := r
+		t, ok := s.e.reg.Get(r.Type)
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown resource type",
+				Detail:   fmt.Sprintf("mailplan has no resource type %q. The types are: %s.", r.Type, strings.Join(s.e.reg.Names(), ", ")),
+				Subject:  r.TypeRange.Ptr(),
+			})
+			continue
+		}
+		refs := resourceRefs(r, t)
+		add(&node{key: nodeKey(addr), rng: r.DeclRange, label: s.qualify(addr), refs: refs, eval: func() hcl.Diagnostics { return s.evalResource(r, t) }})
+	}
+	for name, mc := range s.mod.ModuleCalls {
+		mc := mc
+		var refs []hcl.Traversal
+		if mc.Count != nil {
+			refs = append(refs, mc.Count.Variables()...)
+		}
+		if mc.ForEach != nil {
+			refs = append(refs, mc.ForEach.Variables()...)
+		}
+		for _, a := range mc.Inputs {
+			refs = append(refs, a.Expr.Variables()...)
+		}
+		refs = append(refs, mc.DependsOn...)
+		add(&node{key: nodeKey("module." + name), rng: mc.DeclRange, label: s.qualify("module." + name), refs: refs, eval: func() hcl.Diagnostics { return s.evalModuleCall(mc) }})
+	}
+	for name, o := range s.mod.Outputs {
+		o := o
+		refs := append(o.Expr.Variables(), o.DependsOn...)
+		add(&node{key: nodeKey("output." + name), rng: o.DeclRange, label: s.qualify("output." + name), refs: refs, eval: func() hcl.Diagnostics { return s.evalOutput(o) }})
+	}
+
+	// Edges from references.
+	edges := map[nodeKey][]nodeKey{}
+	for _, n := range nodes {
+		seen := map[nodeKey]bool{}
+		for _, tr := range n.refs {
+			k, d := s.refKey(tr)
+			diags = append(diags, d...)
+			if k == "" || k == n.key && strings.HasPrefix(string(k), "var.") {
+				continue
+			}
+			if _, ok := nodes[k]; !ok {
+				continue // reported by refKey, or a type whose block failed
+			}
+			if !seen[k] {
+				seen[k] = true
+				edges[n.key] = append(edges[n.key], k)
+			}
+		}
+	}
+	order, cyc := topo(nodes, edges)
+	for _, c := range cyc {
+		var parts []string
+		for _, k := range c {
+			parts = append(parts, fmt.Sprintf("%s (%s)", nodes[k].label, nodes[k].rng.String()))
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Dependency cycle",
+			Detail:   "These blocks refer to each other in a circle, so none can be evaluated first: " + strings.Join(parts, " → ") + ". Break the cycle by removing one of the references or depends_on entries.",
+			Subject:  nodes[c[0]].rng.Ptr(),
+		})
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, k := range order {
+		n := nodes[k]
+		d := depSet{}
+		for _, dk := range edges[k] {
+			d.add(s.exports[dk])
+		}
+		s.deps[k] = d
+		diags = append(diags, n.eval()...)
+		if _, ok := s.exports[k]; !ok {
+			s.exports[k] = s.deps[k]
+		}
+		if diags.HasErrors() {
+			// Later blocks would only repeat the damage.
+			return diags
+		}
+	}
+	for name := range s.mod.Outputs {
+		s.outputDeps.add(s.deps[nodeKey("output."+name)])
+	}
+	return diags
+}
+
+func (s *scope) qualify(a string) string {
+	if s.path.IsRoot() {
+		return a
+	}
+	return s.path.String() + "." + a
+}
+
+// resourceRefs lists the traversals in a resource block that make graph
+// edges.
+func resourceRefs(r *configs.Resource, t resource.Type) []hcl.Traversal {
+	var refs []hcl.Traversal
+	if r.Count != nil {
+		refs = append(refs, r.Count.Variables()...)
+	}
+	if r.ForEach != nil {
+		refs = append(refs, r.ForEach.Variables()...)
+	}
+	refs = append(refs, hcldec.Variables(r.Config, schemaSpec(t.Schema()))...)
+	refs = append(refs, r.DependsOn...)
+	if r.Lifecycle.PreventDestroy != nil {
+		refs = append(refs, r.Lifecycle.PreventDestroy.Variables()...)
+	}
+	for _, h := range r.Hooks {
+		refs = append(refs, h.Host.Variables()...)
+		refs = append(refs, h.Command.Variables()...)
+	}
+	return refs
+}
+
+// refKey maps a traversal to the node it refers to, or "" for count, each,
+// path and self.
+func (s *scope) refKey(tr hcl.Traversal) (nodeKey, hcl.Diagnostics) {
+	root := tr.RootName()
+	attr := func(i int) (string, bool) {
+		if len(tr) <= i {
+			return "", false
+		}
+		switch a := tr[i].(type) {
+		case hcl.TraverseAttr:
+			return a.Name, true
+		case hcl.TraverseIndex:
+			if a.Key.Type() == cty.String {
+				return a.Key.AsString(), true
+			}
+		}
+		return "", false
+	}
+	rng := tr.SourceRange()
+	bad := func(summary, detail string) (nodeKey, hcl.Diagnostics) {
+		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}}
+	}
+	switch root {
+	case "count", "each", "path", "self":
+		return "", nil
+	case "var", "local", "host", "dns_server", "module", "output":
+		name, ok := attr(1)
+		if !ok {
+			return bad("Invalid reference", fmt.Sprintf("A reference to %s must be followed by a name, e.g. %s.example.", root, root))
+		}
+		k := nodeKey(root + "." + name)
+		var exists bool
+		switch root {
+		case "var":
+			_, exists = s.mod.Variables[name]
+		case "local":
+			_, exists = s.mod.Locals[name]
+		case "host":
+			_, exists = s.mod.Hosts[name]
+		case "dns_server":
+			_, exists = s.mod.DNSServers[name]
+		case "module":
+			_, exists = s.mod.ModuleCalls[name]
+		case "output":
+			return bad("Invalid reference", "Outputs cannot be referred to inside the module that declares them; use the expression itself.")
+		}
+		if !exists {
+			what := map[string]string{"var": "input variable", "local": "local value", "host": "host", "dns_server": "dns_server", "module": "module call"}[root]
+			return bad("Reference to undeclared "+what, fmt.Sprintf("A %s named %q has not been declared in %s.", what, name, s.where()))
+		}
+		return k, nil
+	}
+	if _, isType := s.e.reg.Get(root); isType {
+		name, ok := attr(1)
+		if !ok {
+			return bad("Invalid reference", fmt.Sprintf("A reference to a resource type must be followed by the resource name, e.g. %s.example.", root))
+		}
+		if _, ok := s.mod.Resources[root+"."+name]; !ok {
+			return bad("Reference to undeclared resource", fmt.Sprintf("A resource %q %q has not been declared in %s.", root, name, s.where()))
+		}
+		return nodeKey(root + "." + name), nil
+	}
+	for _, r := range s.mod.Resources {
+		if r.Type == root {
+			return "", nil // an unknown type, reported on its block
+		}
+	}
+	return bad("Reference to undeclared resource or object", fmt.Sprintf("%q is not a variable, local, host, dns_server, module or resource type. Valid references are var.NAME, local.NAME, host.NAME, dns_server.NAME, module.NAME.OUTPUT and TYPE.NAME.", root))
+}
+
+func (s *scope) where() string {
+	if s.path.IsRoot() {
+		return "the root module"
+	}
+	return s.path.String()
+}
+
+// evalContext builds an EvalContext with exactly the objects the given
+// traversals refer to, plus extra variables (count, each).
+func (s *scope) evalContext(refs []hcl.Traversal, extra map[string]cty.Value) *hcl.EvalContext {
+	vars := map[string]map[string]cty.Value{}
+	put := func(root, name string, v cty.Value) {
+		if vars[root] == nil {
+			vars[root] = map[string]cty.Value{}
+		}
+		vars[root][name] = v
+	}
+	for _, tr := range refs {
+		root := tr.RootName()
+		k, _ := s.refKey(tr)
+		if k == "" {
+			continue
+		}
+		name := strings.TrimPrefix(string(k), root+".")
+		v, ok := s.values[k]
+		if !ok {
+			v = cty.DynamicVal
+		}
+		put(root, name, v)
+	}
+	ctxVars := map[string]cty.Value{}
+	for root, m := range vars {
+		ctxVars[root] = cty.ObjectVal(m)
+	}
+	modDir, _ := filepath.Abs(s.mod.Dir)
+	cwd, _ := os.Getwd()
+	ctxVars["path"] = cty.ObjectVal(map[string]cty.Value{
+		"module": cty.StringVal(modDir),
+		"root":   cty.StringVal(s.e.rootDir),
+		"cwd":    cty.StringVal(cwd),
+	})
+	for k, v := range extra {
+		ctxVars[k] = v
+	}
+	return &hcl.EvalContext{Variables: ctxVars, Functions: s.functions()}
+}
+
+func (s *scope) functions() map[string]function.Function {
+	return Functions(s.e.rootDir)
+}
+
+func (s *scope) evalVariable(v *configs.Variable) hcl.Diagnostics {
+	k := nodeKey("var." + v.Name)
+	val, ok := s.inputs[v.Name]
+	if !ok {
+		val = v.Default
+	}
+	if val == cty.NilVal {
+		val = cty.NullVal(v.Type)
+	}
+	s.deps[k] = depSet{}
+	if d, ok := s.inputDeps[v.Name]; ok {
+		s.deps[k].add(d)
+	}
+	if v.Sensitive {
+		val = val.Mark(Sensitive)
+	}
+	s.values[k] = val
+	var diags hcl.Diagnostics
+	for _, vr := range v.Validations {
+		ctx := &hcl.EvalContext{
+			Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.Name: val})},
+			Functions: s.functions(),
+		}
+		cond, d := vr.Condition.Value(ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		cond, _ = cond.Unmark()
+		if cond.IsNull() || !cond.IsKnown() || cond.Type() != cty.Bool {
+			r := vr.Condition.Range()
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid validation condition", Detail: "The condition must give true or false.", Subject: &r})
+			continue
+		}
+		if cond.True() {
+			continue
+		}
+		msgV, d := vr.ErrorMessage.Value(ctx)
+		msg := "The value is not valid."
+		if !d.HasErrors() {
+			if mv, _ := msgV.Unmark(); mv.Type() == cty.String && !mv.IsNull() {
+				msg = mv.AsString()
+			}
+		}
+		r := vr.Condition.Range()
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for variable",
+			Detail:   fmt.Sprintf("%s\n\nThis was checked by the validation rule at %s.", msg, r.String()),
+			Subject:  v.DeclRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+func (s *scope) evalLocal(l *configs.Local) hcl.Diagnostics {
+	k := nodeKey("local." + l.Name)
+	v, diags := l.Expr.Value(s.evalContext(l.Expr.Variables(), nil))
+	s.values[k] = v
+	return diags
+}
+
+func (s *scope) evalOutput(o *configs.Output) hcl.Diagnostics {
+	k := nodeKey("output." + o.Name)
+	v, diags := o.Expr.Value(s.evalContext(o.Expr.Variables(), nil))
+	if !diags.HasErrors() && IsSensitive(v) && !o.Sensitive {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Output refers to sensitive values",
+			Detail:   "This output's value comes from a sensitive value; add sensitive = true to the output block to show that you mean to pass it on.",
+			Subject:  o.Expr.Range().Ptr(),
+		})
+	}
+	if o.Sensitive {
+		v = v.Mark(Sensitive)
+	}
+	s.deps[k].add(s.dependsOn(o.DependsOn))
+	s.values[k] = v
+	return diags
+}
+
+// dependsOn resolves depends_on entries: a resource means its instances, a
+// module every resource inside it.
+func (s *scope) dependsOn(trs []hcl.Traversal) depSet {
+	out := depSet{}
+	for _, tr := range trs {
+		k, _ := s.refKey(tr)
+		out.add(s.owned[k])
+		out.add(s.exports[k])
+	}
+	return out
+}
+
+var hostSpec = hcldec.ObjectSpec{
+	"transport":     &hcldec.AttrSpec{Name: "transport", Type: cty.String},
+	"address":       &hcldec.AttrSpec{Name: "address", Type: cty.String},
+	"port":          &hcldec.AttrSpec{Name: "port", Type: cty.Number},
+	"user":          &hcldec.AttrSpec{Name: "user", Type: cty.String},
+	"identity_file": &hcldec.AttrSpec{Name: "identity_file", Type: cty.String},
+	"known_hosts":   &hcldec.AttrSpec{Name: "known_hosts", Type: cty.String},
+	"sudo":          &hcldec.AttrSpec{Name: "sudo", Type: cty.Bool},
+}
+
+var dnsServerSpec = hcldec.ObjectSpec{
+	"address":        &hcldec.AttrSpec{Name: "address", Type: cty.String, Required: true},
+	"tsig_key_name":  &hcldec.AttrSpec{Name: "tsig_key_name", Type: cty.String},
+	"tsig_algorithm": &hcldec.AttrSpec{Name: "tsig_algorithm", Type: cty.String},
+	"tsig_secret":    &hcldec.AttrSpec{Name: "tsig_secret", Type: cty.String},
+}
+
+func (s *scope) evalHost(h *configs.Host) hcl.Diagnostics {
+	k := nodeKey("host." + h.Name)
+	ctx := s.evalContext(hcldec.Variables(h.Config, hostSpec), nil)
+	v, diags := hcldec.Decode(h.Config, hostSpec, ctx)
+	if diags.HasErrors() {
+		s.values[k] = cty.UnknownVal(resource.HostType)
+		return diags
+	}
+	v, marks := v.UnmarkDeep()
+	m := v.AsValueMap()
+	str := func(name, def string) cty.Value {
+		if a := m[name]; !a.IsNull() {
+			return a
+		}
+		return cty.StringVal(def)
+	}
+	transport := str("transport", "ssh")
+	attrRange := func(name string) *hcl.Range {
+		if sb, ok := h.Config.(*hclsyntax.Body); ok {
+			if a, ok := sb.Attributes[name]; ok {
+				return a.Expr.Range().Ptr()
+			}
+		}
+		return h.DeclRange.Ptr()
+	}
+	switch transport.AsString() {
+	case "ssh":
+		if m["address"].IsNull() || m["address"].AsString() == "" {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Missing required argument",
+				Detail:   fmt.Sprintf("host %q is reached over SSH and needs an address; or set transport = \"local\" for this machine.", h.Name),
+				Subject:  h.DeclRange.Ptr(),
+			})
+		}
+	case "local":
+	default:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid transport",
+			Detail:   fmt.Sprintf("transport must be \"ssh\" or \"local\", not %q.", transport.AsString()),
+			Subject:  attrRange("transport"),
+		})
+	}
+	port := m["port"]
+	if port.IsNull() {
+		port = cty.NumberIntVal(22)
+	} else if bf := port.AsBigFloat(); !bf.IsInt() || bf.Cmp(big.NewFloat(1)) < 0 || bf.Cmp(big.NewFloat(65535)) > 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid port", Detail: "port must be a whole number from 1 to 65535.", Subject: attrRange("port")})
+	}
+	sudo := m["sudo"]
+	if sudo.IsNull() {
+		sudo = cty.False
+	}
+	if len(marks) > 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Sensitive value in a host block",
+			Detail:   "Host settings are shown in plans and kept in state, so they cannot come from sensitive values.",
+			Subject:  h.DeclRange.Ptr(),
+		})
+	}
+	s.values[k] = cty.ObjectVal(map[string]cty.Value{
+		"name":          cty.StringVal(h.Name),
+		"transport":     transport,
+		"address":       str("address", ""),
+		"port":          port,
+		"user":          str("user", "root"),
+		"identity_file": str("identity_file", ""),
+		"known_hosts":   str("known_hosts", "~/.ssh/known_hosts"),
+		"sudo":          sudo,
+	})
+	return diags
+}
+
+func (s *scope) evalDNSServer(d *configs.DNSServer) hcl.Diagnostics {
+	k := nodeKey("dns_server." + d.Name)
+	ctx := s.evalContext(hcldec.Variables(d.Config, dnsServerSpec), nil)
+	v, diags := hcldec.Decode(d.Config, dnsServerSpec, ctx)
+	if diags.HasErrors() {
+		s.values[k] = cty.UnknownVal(resource.DNSServerType)
+		return diags
+	}
+	v, _ = v.UnmarkDeep()
+	m := v.AsValueMap()
+	str := func(name, def string) cty.Value {
+		if a := m[name]; !a.IsNull() {
+			return a
+		}
+		return cty.StringVal(def)
+	}
+	addr := m["address"].AsString()
+	if !strings.Contains(strings.TrimPrefix(addr, "["), "]:") && strings.Count(addr, ":") != 1 {
+		addr += ":53"
+	}
+	s.values[k] = cty.ObjectVal(map[string]cty.Value{
+		"name":           cty.StringVal(d.Name),
+		"address":        cty.StringVal(addr),
+		"tsig_key_name":  str("tsig_key_name", ""),
+		"tsig_algorithm": str("tsig_algorithm", "hmac-sha256"),
+		"tsig_secret":    str("tsig_secret", "").Mark(Sensitive),
+	})
+	return diags
+}

@@ -1,0 +1,123 @@
+package plans
+
+import (
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Action is what a change does to a resource instance.
+type Action string
+
+const (
+	NoOp    Action = "no-op"
+	Create  Action = "create"
+	Update  Action = "update"
+	Delete  Action = "delete"
+	Replace Action = "replace" // delete then create
+	// Resume is a resource whose earlier wait is over: the apply goes on
+	// with its next step.
+	Resume Action = "resume"
+)
+
+// Plan is the result of `mailplan plan`.
+type Plan struct {
+	// Destroy is true for a plan made with -destroy.
+	Destroy bool
+	Changes []*Change
+	Outputs map[string]*OutputChange
+	// Waiting lists resources whose wait is not over yet.
+	Waiting []*Waiting
+	// Basis is what the plan was made from, for the stale check.
+	Basis Basis
+}
+
+// Change is one resource instance in the plan.
+type Change struct {
+	Addr   string
+	Module string // module address, "" for root
+	Type   string
+	Name   string
+	Key    string // instance key with brackets, or ""
+	Action Action
+	// Before is the real state read (null when absent); After the planned
+	// state (null for delete). Both are marked where sensitive.
+	Before cty.Value
+	After  cty.Value
+	// Summary is the type's human line, e.g. "copy 1,204 messages".
+	Summary string
+	// Pending is a step not yet due, shown but not counted.
+	Pending string
+	// Reason explains a replace or delete ("path changed", "not in the
+	// configuration").
+	Reason string
+	// ReplacePaths are the attributes that force a replacement.
+	ReplacePaths []string
+}
+
+// Waiting is a resource with a persisted wait.
+type Waiting struct {
+	Addr   string
+	Until  time.Time
+	Reason string
+}
+
+// OutputChange is a root output's planned value.
+type OutputChange struct {
+	Action    Action
+	Before    cty.Value
+	After     cty.Value
+	Sensitive bool
+}
+
+// Basis is what a plan was made from.
+type Basis struct {
+	ConfigHash string
+	// Variables are the root variables, JSON, without sensitive ones.
+	Variables map[string]string
+	// SensitiveVariables are salted hashes of sensitive variables, so a
+	// changed secret makes the plan stale without the secret being stored.
+	SensitiveVariables map[string]string
+	Salt               string
+	StateLineage       string
+	StateSerial        uint64
+	// Reads are fingerprints of what refresh read, by address.
+	Reads map[string]string
+	// Targets and Excludes are the -target and -exclude addresses.
+	Targets  []string
+	Excludes []string
+	Created  time.Time
+}
+
+// Counts returns how many instances are added, changed and destroyed, as
+// `Plan: N to add, N to change, N to destroy.` counts them.
+func (p *Plan) Counts() (add, change, destroy int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			add++
+		case Update, Resume:
+			change++
+		case Delete:
+			destroy++
+		case Replace:
+			add++
+			destroy++
+		}
+	}
+	return
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	a, c, d := p.Counts()
+	if a+c+d > 0 {
+		return true
+	}
+	for _, o := range p.Outputs {
+		if o.Action != NoOp {
+			return true
+		}
+	}
+	return false
+}
