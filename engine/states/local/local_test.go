@@ -294,8 +294,12 @@ func TestPush(t *testing.T) {
 			refused: "the state has lineage M but the stored state has lineage L",
 		},
 		{
-			name:  "forced older serial is written above the stored one",
-			push:  func(cur *states.State) *states.State { cur.Serial = 1; cur.Resources = map[string]*states.Resource{}; return cur },
+			name: "forced older serial is written above the stored one",
+			push: func(cur *states.State) *states.State {
+				cur.Serial = 1
+				cur.Resources = map[string]*states.Resource{}
+				return cur
+			},
 			force: true,
 			want:  stored{"L", 3, nil},
 		},
