@@ -577,3 +577,8 @@ func hclKeyword(e hcl.Expression) string {
 	}
 	return t.RootName()
 }
+
+// ParseVarFile parses a -var-file, keeping it for diagnostics.
+func (l *Loader) ParseVarFile(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	return l.parser.ParseHCL(src, name)
+}

@@ -1,0 +1,445 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/mailplan/mailplan/engine/addrs"
+	"github.com/mailplan/mailplan/engine/configs"
+	"github.com/mailplan/mailplan/engine/exec"
+	"github.com/mailplan/mailplan/engine/lang"
+	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/engine/states"
+	"github.com/mailplan/mailplan/engine/states/local"
+)
+
+// Version is mailplan's version.
+const Version = "0.1.0"
+
+// Engine runs commands on plan directories.
+type Engine struct {
+	Registry *resource.Registry
+	Hooks    exec.HookRunner
+	UI       exec.UI
+	Logger   hclog.Logger
+}
+
+// VarArg is one -var or -var-file argument, in command-line order.
+type VarArg struct {
+	// File is true for -var-file (Value is then a path).
+	File  bool
+	Value string
+}
+
+// Options are what the commands share.
+type Options struct {
+	Dir  string
+	Vars []VarArg
+	// Environ is the environment to read MAILPLAN_VAR_* from; nil means
+	// os.Environ().
+	Environ     []string
+	Targets     []string
+	Excludes    []string
+	Destroy     bool
+	NoRefresh   bool
+	Parallelism int
+	NoRollback  bool
+	MaxWait     time.Duration
+	Stop        <-chan struct{}
+	// Operation names the command holding the lock.
+	Operation string
+}
+
+// Session is a loaded plan directory with its state open and, for the
+// commands that need it, locked.
+type Session struct {
+	e       *Engine
+	opts    Options
+	loader  *configs.Loader
+	Module  *configs.Module
+	Config  *lang.Result
+	Backend *local.Backend
+	State   *states.State
+	unlock  states.Unlocker
+	runner  *exec.Runner
+	targets []addrs.Target
+	exclude []addrs.Target
+}
+
+// Files returns the parsed files, for printing diagnostics.
+func (s *Session) Files() map[string]*hcl.File {
+	if s == nil || s.loader == nil {
+		return nil
+	}
+	return s.loader.Files()
+}
+
+// Close releases the lock.
+func (s *Session) Close() error {
+	if s == nil || s.unlock == nil {
+		return nil
+	}
+	err := s.unlock.Unlock()
+	s.unlock = nil
+	return err
+}
+
+// Load parses and evaluates the plan directory without touching state or
+// hosts: what validate does.
+func (e *Engine) Load(opts Options) (*Session, hcl.Diagnostics) {
+	s := &Session{e: e, opts: opts, loader: configs.NewLoader()}
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	mod, diags := s.loader.Load(dir)
+	s.Module = mod
+	if mod == nil || diags.HasErrors() {
+		return s, diags
+	}
+	if mod.Mailplan != nil && mod.Mailplan.RequiredVersion != "" {
+		diags = append(diags, checkVersion(mod.Mailplan)...)
+	}
+	vars, d := s.inputVariables(mod)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return s, diags
+	}
+	res, d := lang.Evaluate(lang.Input{Root: mod, Registry: e.Registry, Variables: vars})
+	diags = append(diags, d...)
+	s.Config = res
+	for _, t := range opts.Targets {
+		tg, d := addrs.ParseTarget(t)
+		diags = append(diags, d...)
+		s.targets = append(s.targets, tg)
+	}
+	for _, t := range opts.Excludes {
+		tg, d := addrs.ParseTarget(t)
+		diags = append(diags, d...)
+		s.exclude = append(s.exclude, tg)
+	}
+	s.runner = &exec.Runner{Registry: e.Registry, Hooks: e.Hooks, UI: e.UI, Logger: e.logger()}
+	return s, diags
+}
+
+func (e *Engine) logger() hclog.Logger {
+	if e.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return e.Logger
+}
+
+// Open loads the plan directory, then opens and locks its state.
+func (e *Engine) Open(ctx context.Context, opts Options) (*Session, hcl.Diagnostics) {
+	s, diags := e.Load(opts)
+	if diags.HasErrors() {
+		return s, diags
+	}
+	if err := s.openState(ctx, true); err != nil {
+		return s, append(diags, errDiag("Cannot open the state", err))
+	}
+	return s, diags
+}
+
+// OpenState opens the state of a plan directory without evaluating the
+// configuration (state and output commands). lock says whether to lock.
+func (e *Engine) OpenState(ctx context.Context, opts Options, lock bool) (*Session, hcl.Diagnostics) {
+	s := &Session{e: e, opts: opts, loader: configs.NewLoader()}
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	// The backend block may move the state; read it when the files parse.
+	if mod, diags := s.loader.Load(dir); !diags.HasErrors() {
+		s.Module = mod
+	}
+	s.runner = &exec.Runner{Registry: e.Registry, Hooks: e.Hooks, UI: e.UI, Logger: e.logger()}
+	if err := s.openState(ctx, lock); err != nil {
+		return s, hcl.Diagnostics{errDiag("Cannot open the state", err)}
+	}
+	return s, nil
+}
+
+func (s *Session) statePath() (string, error) {
+	dir := s.opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	path := filepath.Join(dir, ".mailplan", "state.json")
+	if s.Module != nil && s.Module.Mailplan != nil && s.Module.Mailplan.Backend != nil {
+		b := s.Module.Mailplan.Backend
+		switch b.Type {
+		case "local":
+			attrs, diags := b.Config.JustAttributes()
+			if diags.HasErrors() {
+				return "", errors.New(diags.Error())
+			}
+			if a, ok := attrs["path"]; ok {
+				v, diags := a.Expr.Value(nil)
+				if diags.HasErrors() || v.Type() != cty.String {
+					return "", fmt.Errorf("backend \"local\": path must be a string")
+				}
+				path = v.AsString()
+				if !filepath.IsAbs(path) {
+					path = filepath.Join(dir, path)
+				}
+			}
+		default:
+			return "", fmt.Errorf("backend %q is not available in this version of mailplan; use backend \"local\"", b.Type)
+		}
+	}
+	return path, nil
+}
+
+func (s *Session) openState(ctx context.Context, lock bool) error {
+	path, err := s.statePath()
+	if err != nil {
+		return err
+	}
+	s.Backend = local.New(path, s.e.logger().Named("state"))
+	if lock {
+		op := s.opts.Operation
+		if op == "" {
+			op = "plan"
+		}
+		u, err := s.Backend.Lock(ctx, states.LockInfo{ID: randomID(), Operation: op, Who: whoami(), PID: os.Getpid(), Created: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		s.unlock = u
+	}
+	st, err := s.Backend.Read(ctx)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	s.State = st
+	return nil
+}
+
+// Plan refreshes and plans.
+func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	if la := s.State.LastApply; la != nil && la.Status == "running" {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "The last apply did not finish",
+			Detail:   fmt.Sprintf("The apply started at %s was interrupted; the state records what it changed. Run `mailplan rollback` to undo it.", la.Started.Format(time.RFC3339)),
+		})
+	}
+	p, d := s.runner.Plan(ctx, s.Config, s.State, exec.PlanOptions{
+		Destroy: s.opts.Destroy, NoRefresh: s.opts.NoRefresh, Targets: s.targets, Excludes: s.exclude, Parallelism: s.opts.Parallelism,
+	})
+	diags = append(diags, d...)
+	if p != nil {
+		p.Plan.Basis = s.basis(p)
+	}
+	return p, diags
+}
+
+// Apply carries out a plan made by this session.
+func (s *Session) Apply(ctx context.Context, p *exec.Planned) (*exec.ApplyReport, error) {
+	if la := s.State.LastApply; la != nil && la.Status == "running" {
+		return &exec.ApplyReport{}, errors.New("the last apply was interrupted and not rolled back; run `mailplan rollback` first (see `mailplan state show` for what it changed)")
+	}
+	op := "apply"
+	if s.opts.Destroy {
+		op = "destroy"
+	}
+	maxWait := s.opts.MaxWait
+	return s.runner.Apply(ctx, p, s.State, s.Backend, exec.ApplyOptions{
+		Parallelism: s.opts.Parallelism, NoRollback: s.opts.NoRollback, MaxWait: maxWait, Stop: s.opts.Stop,
+		Operation: op, Outputs: s.Config.Outputs,
+	})
+}
+
+// Rollback undoes the last apply.
+func (s *Session) Rollback(ctx context.Context, force bool) (*exec.ApplyReport, error) {
+	return s.runner.Rollback(ctx, s.State, s.Backend, exec.RollbackOptions{Force: force, Config: s.Config})
+}
+
+// CheckRollback lists what rollback would undo and what drifted.
+func (s *Session) CheckRollback(ctx context.Context) (changes []string, drifted []string, err error) {
+	drifted, err = s.runner.CheckRollback(ctx, s.State, s.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := len(s.State.LastApply.Changes) - 1; i >= 0; i-- {
+		ch := s.State.LastApply.Changes[i]
+		changes = append(changes, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))
+	}
+	return changes, drifted, nil
+}
+
+// PlanFile builds the saved form of a plan.
+func (s *Session) PlanFile(p *exec.Planned) *plans.File {
+	return &plans.File{Destroy: p.Plan.Destroy, Basis: p.Plan.Basis, Changes: p.FileChanges()}
+}
+
+// StaleError is a saved plan that no longer matches.
+type StaleError struct{ Reasons []string }
+
+func (e *StaleError) Error() string {
+	return "the saved plan is stale: " + strings.Join(e.Reasons, "; ") + ". Run plan again and apply the new plan."
+}
+
+// CheckSaved compares a fresh plan with a saved one.
+func (s *Session) CheckSaved(saved *plans.File, p *exec.Planned) error {
+	var why []string
+	b := p.Plan.Basis
+	if saved.Basis.ConfigHash != b.ConfigHash {
+		why = append(why, "the configuration changed")
+	}
+	if saved.Basis.StateLineage != b.StateLineage || saved.Basis.StateSerial != b.StateSerial {
+		why = append(why, fmt.Sprintf("the state changed (serial %d, now %d)", saved.Basis.StateSerial, b.StateSerial))
+	}
+	for k, v := range saved.Basis.Variables {
+		if b.Variables[k] != v {
+			why = append(why, fmt.Sprintf("variable %q changed", k))
+		}
+	}
+	for k, v := range saved.Basis.SensitiveVariables {
+		if saltedHash(saved.Basis.Salt, s.sensitiveJSON(k)) != v {
+			why = append(why, fmt.Sprintf("sensitive variable %q is not the one the plan was made with", k))
+		}
+	}
+	fresh := map[string]plans.FileChange{}
+	for _, c := range p.FileChanges() {
+		fresh[c.Addr] = c
+	}
+	reads := p.Reads()
+	for _, c := range saved.Changes {
+		f, ok := fresh[c.Addr]
+		switch {
+		case !ok:
+			why = append(why, c.Addr+" is no longer planned")
+		case f.Action != c.Action || f.Planned != c.Planned:
+			why = append(why, c.Addr+" would now be planned differently")
+		case c.Action != plans.NoOp && saved.Basis.Reads[c.Addr] != reads[c.Addr]:
+			why = append(why, c.Addr+" changed on its host since the plan")
+		}
+		delete(fresh, c.Addr)
+	}
+	for addr := range fresh {
+		why = append(why, addr+" was not in the saved plan")
+	}
+	sort.Strings(why)
+	if len(why) > 0 {
+		return &StaleError{Reasons: why}
+	}
+	return nil
+}
+
+// SavedVars returns the -var arguments that restore a saved plan's
+// non-sensitive variables.
+func SavedVars(f *plans.File) []VarArg {
+	var out []VarArg
+	names := make([]string, 0, len(f.Basis.Variables))
+	for n := range f.Basis.Variables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, VarArg{Value: n + "=" + jsonVarMarker + f.Basis.Variables[n]})
+	}
+	return out
+}
+
+// jsonVarMarker prefixes a -var value that is JSON of the typed value (how
+// saved plans carry variables).
+const jsonVarMarker = "\x00json:"
+
+func (s *Session) basis(p *exec.Planned) plans.Basis {
+	b := plans.Basis{
+		ConfigHash:         s.configHash(),
+		Variables:          map[string]string{},
+		SensitiveVariables: map[string]string{},
+		Salt:               randomID(),
+		StateLineage:       s.State.Lineage,
+		StateSerial:        s.State.Serial,
+		Reads:              p.Reads(),
+		Targets:            s.opts.Targets,
+		Excludes:           s.opts.Excludes,
+		Created:            time.Now().UTC(),
+	}
+	for name, v := range s.Config.Variables {
+		if s.Config.SensitiveVariables[name] {
+			b.SensitiveVariables[name] = saltedHash(b.Salt, s.sensitiveJSON(name))
+			continue
+		}
+		u, _ := v.UnmarkDeep()
+		j, err := ctyjson.Marshal(u, cty.DynamicPseudoType)
+		if err == nil {
+			b.Variables[name] = string(j)
+		}
+	}
+	return b
+}
+
+func (s *Session) sensitiveJSON(name string) string {
+	v, ok := s.Config.Variables[name]
+	if !ok {
+		return ""
+	}
+	u, _ := v.UnmarkDeep()
+	j, _ := ctyjson.Marshal(u, cty.DynamicPseudoType)
+	return string(j)
+}
+
+func saltedHash(salt, v string) string {
+	sum := sha256.Sum256([]byte(salt + "\x00" + v))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Session) configHash() string {
+	files := s.loader.Files()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		if strings.HasSuffix(n, configs.FileSuffix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		abs, _ := filepath.Abs(n)
+		fmt.Fprintf(h, "%s\x00%d\x00", abs, len(files[n].Bytes))
+		h.Write(files[n].Bytes)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func whoami() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+func errDiag(summary string, err error) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error()}
+}

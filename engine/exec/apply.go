@@ -1,0 +1,477 @@
+package exec
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/mailplan/mailplan/engine/dag"
+	"github.com/mailplan/mailplan/engine/lang"
+	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/engine/states"
+)
+
+// ApplyOptions change how an apply runs.
+type ApplyOptions struct {
+	Parallelism int
+	NoRollback  bool
+	// MaxWait is the longest wait done inline; longer ones are persisted.
+	MaxWait time.Duration
+	// Stop is closed on the first interrupt: no new work starts, work in
+	// flight finishes, and what was done is rolled back. The ctx given to
+	// Apply is cancelled on the second one: work in flight is abandoned.
+	Stop <-chan struct{}
+	// Operation is "apply" or "destroy", for the journal.
+	Operation string
+	// Outputs are the root outputs to record after a successful apply.
+	Outputs map[string]*lang.OutputValue
+}
+
+// ApplyReport is what an apply did.
+type ApplyReport struct {
+	Added, Changed, Destroyed int
+	// Waiting are resources whose wait was persisted, with their times.
+	Waiting []*plans.Waiting
+	// Failed are the resources that failed, with their errors.
+	Failed []ResourceError
+	// RolledBack are the resources restored after a failure, in order.
+	RolledBack []string
+	// RollbackErrors are resources that could not be restored.
+	RollbackErrors []ResourceError
+	// Interrupted is true when the apply was stopped by an interrupt.
+	Interrupted bool
+}
+
+// ResourceError is a resource and what went wrong with it.
+type ResourceError struct {
+	Addr string
+	Err  error
+}
+
+// ErrInterrupted is the failure of a resource stopped by an interrupt.
+var ErrInterrupted = errors.New("interrupted")
+
+// journal persists state writes of a running apply.
+type journal struct {
+	mu  sync.Mutex
+	st  *states.State
+	mgr states.Manager
+}
+
+func (j *journal) write(ctx context.Context) error {
+	// Writes must land even while the apply is being cancelled.
+	return j.mgr.Write(context.WithoutCancel(ctx), j.st)
+}
+
+type changeJournal struct {
+	j  *journal
+	ch *states.Change
+}
+
+func (c *changeJournal) Record(ctx context.Context, entry []byte) error {
+	c.j.mu.Lock()
+	defer c.j.mu.Unlock()
+	c.ch.Journal = append(c.ch.Journal, append([]byte(nil), entry...))
+	return c.j.write(ctx)
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Apply carries out a plan. It journals every change in st (through mgr)
+// before making it; on failure or interrupt it rolls back, unless
+// NoRollback. The returned error says the apply failed; the report says
+// what happened.
+func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr states.Manager, opts ApplyOptions) (*ApplyReport, error) {
+	rep := &ApplyReport{}
+	j := &journal{st: st, mgr: mgr}
+	op := opts.Operation
+	if op == "" {
+		op = "apply"
+	}
+	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: "running"}
+	hasWork := false
+	for _, it := range p.items {
+		if it.change.Action != plans.NoOp {
+			hasWork = true
+		}
+	}
+	if hasWork {
+		j.mu.Lock()
+		st.LastApply = run
+		err := j.write(ctx)
+		j.mu.Unlock()
+		if err != nil {
+			return rep, fmt.Errorf("write state before apply: %w", err)
+		}
+	}
+
+	g := dag.New[string]()
+	for addr, it := range p.items {
+		g.Add(addr)
+		for _, d := range it.deps {
+			dep, ok := p.items[d]
+			if !ok {
+				continue
+			}
+			if it.change.Action == plans.Delete && dep.change.Action == plans.Delete {
+				g.Connect(d, addr) // remove dependents first
+			} else if it.change.Action != plans.Delete {
+				g.Connect(addr, d)
+			}
+		}
+	}
+
+	// The walk stops scheduling when Stop closes; work in flight keeps ctx.
+	walkCtx, cancelWalk := context.WithCancel(ctx)
+	defer cancelWalk()
+	if opts.Stop != nil {
+		go func() {
+			select {
+			case <-opts.Stop:
+				cancelWalk()
+			case <-walkCtx.Done():
+			}
+		}()
+	}
+	par := opts.Parallelism
+	if par < 1 {
+		par = 4
+	}
+	var repMu sync.Mutex
+	report, _ := g.Walk(walkCtx, par, func(_ context.Context, addr string) error {
+		it := p.items[addr]
+		err := r.applyItem(ctx, walkCtx, j, run, it, opts, rep, &repMu)
+		return err
+	}, dag.WalkOptions{})
+
+	for _, f := range report.Failed {
+		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: f.Err})
+	}
+	interrupted := report.Cancelled != nil || ctx.Err() != nil
+	rep.Interrupted = interrupted
+	failed := len(rep.Failed) > 0 || interrupted
+
+	if !failed {
+		j.mu.Lock()
+		run.Status = "applied"
+		run.Finished = r.now().UTC()
+		if op == "destroy" {
+			st.Outputs = nil
+		} else if opts.Outputs != nil {
+			st.Outputs = encodeOutputs(opts.Outputs)
+		}
+		err := j.write(ctx)
+		j.mu.Unlock()
+		if err != nil {
+			return rep, fmt.Errorf("write state after apply: %w", err)
+		}
+		return rep, nil
+	}
+	if ctx.Err() != nil {
+		// Second interrupt: stop at once. The journal in the state says
+		// what to undo; `mailplan rollback` does it.
+		return rep, fmt.Errorf("apply stopped at once; the state records what was done: run `mailplan rollback` to undo it: %w", ctx.Err())
+	}
+	if opts.NoRollback {
+		j.mu.Lock()
+		run.Status = "kept"
+		run.Finished = r.now().UTC()
+		err := j.write(ctx)
+		j.mu.Unlock()
+		if err != nil {
+			return rep, fmt.Errorf("write state: %w", err)
+		}
+		return rep, errors.New("apply failed; changes kept (-no-rollback)")
+	}
+	rb := r.rollbackRun(ctx, j, run, p.items)
+	rep.RolledBack = rb.restored
+	rep.RollbackErrors = rb.errors
+	if interrupted && len(rep.Failed) == 0 {
+		return rep, fmt.Errorf("apply interrupted: %w", ErrInterrupted)
+	}
+	return rep, errors.New("apply failed")
+}
+
+func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states.Apply, it *item, opts ApplyOptions, rep *ApplyReport, repMu *sync.Mutex) error {
+	ch := it.change
+	if it.waiting {
+		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
+	}
+	if ch.Action == plans.NoOp {
+		return nil
+	}
+	ui := r.ui()
+	log := r.logger().Named("apply").With("addr", it.addr)
+	schema := it.typ.Schema()
+	objType := schema.ImpliedType()
+
+	switch ch.Action {
+	case plans.Delete:
+		ui.Status(it.addr, "Destroying...")
+	case plans.Create:
+		ui.Status(it.addr, "Creating...")
+	case plans.Replace:
+		ui.Status(it.addr, "Replacing...")
+	case plans.Resume:
+		ui.Status(it.addr, "Resuming...")
+	default:
+		ui.Status(it.addr, "Modifying...")
+	}
+	start := r.now()
+
+	// A replace first puts the old object back as it was before mailplan.
+	if ch.Action == plans.Replace && it.prior != nil {
+		if err := r.journalAndRestore(ctx, j, run, it, it.oldConfig, "delete"); err != nil {
+			return err
+		}
+	}
+
+	// Read again, right before the change: the snapshot rollback uses must
+	// be what is there now, and it must still be what the plan saw.
+	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	cur := resp.Current
+	if cur == cty.NilVal {
+		cur = cty.NullVal(objType)
+	}
+	cur = markLike(cur, it.config, schema)
+	if ch.Action != plans.Replace && fingerprint(it.typ, cur) != it.readFP && it.snapshot != nil {
+		return fmt.Errorf("the real state changed since the plan was made; run plan again")
+	}
+
+	cfgJSON, sens, err := encodeValue(it.config, objType)
+	if err != nil {
+		return err
+	}
+	action := string(ch.Action)
+	if ch.Action == plans.Replace {
+		action = "create"
+	}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior)}
+	j.mu.Lock()
+	run.Changes = append(run.Changes, sc)
+	err = j.write(ctx)
+	j.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+
+	if err := r.runHooks(ctx, it, "before_apply"); err != nil {
+		return err
+	}
+
+	var wait *resource.Wait
+	if ch.Action == plans.Delete {
+		orig := resp.Snapshot
+		if it.prior != nil {
+			orig = it.prior.Original
+		}
+		if err := it.typ.Restore(ctx, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Logger: log}); err != nil {
+			return fmt.Errorf("destroy: %w", err)
+		}
+	} else {
+		var resume []byte
+		if ch.Action == plans.Resume && it.prior != nil && it.prior.Wait != nil {
+			resume = it.prior.Wait.Resume
+		}
+		for {
+			ar, err := it.typ.Apply(ctx, resource.ApplyRequest{
+				Addr: it.addr, Config: it.config, Current: cur, Planned: it.planned, Snapshot: resp.Snapshot,
+				Journal: &changeJournal{j: j, ch: sc}, Resume: resume, Progress: ui.Progress(it.addr), Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			if ar.Wait == nil {
+				break
+			}
+			remaining := ar.Wait.Until.Sub(r.now())
+			if remaining > opts.MaxWait {
+				wait = ar.Wait
+				break
+			}
+			ui.Waiting(it.addr, ar.Wait.Until, ar.Wait.Reason)
+			if remaining > 0 {
+				if err := r.sleep(walkCtx, remaining); err != nil {
+					return fmt.Errorf("waiting: %w", ErrInterrupted)
+				}
+			}
+			resume = ar.Wait.Resume
+		}
+	}
+
+	if err := r.runHooks(ctx, it, "after_apply"); err != nil {
+		return err
+	}
+
+	// Record the new state of the instance.
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if ch.Action == plans.Delete {
+		delete(j.st.Resources, it.addr)
+	} else {
+		resJSON, _, err := encodeValue(it.planned, objType)
+		if err != nil {
+			return err
+		}
+		orig := resp.Snapshot
+		if it.prior != nil && ch.Action != plans.Replace {
+			orig = it.prior.Original
+		}
+		sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps}
+		if wait != nil {
+			sr.Wait = &states.Wait{Until: wait.Until.UTC(), Reason: wait.Reason, Resume: wait.Resume}
+		}
+		j.st.Resources[it.addr] = sr
+		sc.After = resJSON
+	}
+	sc.Done = true
+	if err := j.write(ctx); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	repMu.Lock()
+	switch ch.Action {
+	case plans.Create:
+		rep.Added++
+	case plans.Delete:
+		rep.Destroyed++
+	case plans.Replace:
+		rep.Added++
+		rep.Destroyed++
+	default:
+		rep.Changed++
+	}
+	if wait != nil {
+		rep.Waiting = append(rep.Waiting, &plans.Waiting{Addr: it.addr, Until: wait.Until, Reason: wait.Reason})
+	}
+	repMu.Unlock()
+	elapsed := r.now().Sub(start).Round(time.Second)
+	if wait != nil {
+		ui.Status(it.addr, fmt.Sprintf("Waiting until %s (%s)", wait.Until.UTC().Format(time.RFC3339), wait.Reason))
+		return fmt.Errorf("waiting until %s: %w", wait.Until.Format(time.RFC3339), dag.ErrDeferred)
+	}
+	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(ch.Action), elapsed))
+	return nil
+}
+
+func doneWord(a plans.Action) string {
+	switch a {
+	case plans.Create:
+		return "Creation"
+	case plans.Delete:
+		return "Destruction"
+	case plans.Replace:
+		return "Replacement"
+	}
+	return "Modifications"
+}
+
+// journalAndRestore removes the old object of a replace, journalled so that
+// a rollback puts it back.
+func (r *Runner) journalAndRestore(ctx context.Context, j *journal, run *states.Apply, it *item, oldConfig cty.Value, action string) error {
+	log := r.logger().Named("apply").With("addr", it.addr)
+	objType := it.typ.Schema().ImpliedType()
+	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: oldConfig, Logger: log})
+	if err != nil {
+		return fmt.Errorf("read old object: %w", err)
+	}
+	cfgJSON, _, err := encodeValue(oldConfig, objType)
+	if err != nil {
+		return err
+	}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior)}
+	j.mu.Lock()
+	run.Changes = append(run.Changes, sc)
+	err = j.write(ctx)
+	j.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := it.typ.Restore(ctx, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Logger: log}); err != nil {
+		return fmt.Errorf("remove old object: %w", err)
+	}
+	j.mu.Lock()
+	sc.Done = true
+	delete(j.st.Resources, it.addr)
+	err = j.write(ctx)
+	j.mu.Unlock()
+	return err
+}
+
+func (r *Runner) runHooks(ctx context.Context, it *item, when string) error {
+	if it.inst == nil {
+		return nil
+	}
+	for _, h := range it.inst.Hooks {
+		if h.When != when {
+			continue
+		}
+		if r.Hooks == nil {
+			return fmt.Errorf("%s hook: no hook runner", when)
+		}
+		r.ui().Status(it.addr, fmt.Sprintf("Running %s hook on %s: %v", when, h.Host.String(), h.Command))
+		out, err := r.Hooks.RunHook(ctx, h.Host, h.Command)
+		if err != nil {
+			return fmt.Errorf("%s hook %v on %s (%s) failed: %w", when, h.Command, h.Host.String(), h.DeclRange.String(), err)
+		}
+		r.logger().Named("hook").Debug("hook ran", "addr", it.addr, "when", when, "output", string(out))
+	}
+	return nil
+}
+
+func cloneResource(r *states.Resource) *states.Resource {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	return &c
+}
+
+func encodeOutputs(outs map[string]*lang.OutputValue) map[string]*states.Output {
+	m := map[string]*states.Output{}
+	for name, o := range outs {
+		so := &states.Output{Sensitive: o.Sensitive}
+		if !o.Sensitive && !lang.IsSensitive(o.Value) {
+			u, _ := o.Value.UnmarkDeep()
+			if b, err := ctyjson.Marshal(u, u.Type()); err == nil {
+				so.Value = b
+			}
+			if tb, err := ctyjson.MarshalType(u.Type()); err == nil {
+				so.Type = tb
+			}
+		}
+		m[name] = so
+	}
+	return m
+}
+
+func decodeOutput(o *states.Output) (cty.Value, error) {
+	if len(o.Value) == 0 || len(o.Type) == 0 {
+		return cty.NullVal(cty.DynamicPseudoType), nil
+	}
+	t, err := ctyjson.UnmarshalType(o.Type)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return ctyjson.Unmarshal(o.Value, t)
+}
+
+// OutputValue decodes a stored output for `mailplan output`.
+func OutputValue(o *states.Output) (cty.Value, error) { return decodeOutput(o) }
+
+var _ = json.RawMessage(nil)

@@ -1,0 +1,511 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/addrs"
+	"github.com/mailplan/mailplan/engine/dag"
+	"github.com/mailplan/mailplan/engine/lang"
+	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/engine/states"
+)
+
+// PlanOptions select what a plan covers.
+type PlanOptions struct {
+	Destroy     bool
+	NoRefresh   bool
+	Targets     []addrs.Target
+	Excludes    []addrs.Target
+	Parallelism int
+}
+
+// Planned is a plan with everything apply needs that is not saved in a plan
+// file (snapshots, decoded configurations).
+type Planned struct {
+	Plan  *plans.Plan
+	items map[string]*item
+}
+
+// item is one resource instance in a plan.
+type item struct {
+	addr     string
+	typ      resource.Type
+	inst     *lang.Instance // nil when not in the configuration
+	config   cty.Value
+	current  cty.Value
+	snapshot []byte
+	planned  cty.Value
+	prior    *states.Resource
+	deps     []string
+	readFP   string
+	change   *plans.Change
+	// oldConfig is the configuration of the object a replace removes.
+	oldConfig cty.Value
+	waiting   bool
+}
+
+// Plan refreshes the instances the options select and computes their
+// changes. st is the state read under the lock.
+func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, opts PlanOptions) (*Planned, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	p := &Planned{Plan: &plans.Plan{Destroy: opts.Destroy, Outputs: map[string]*plans.OutputChange{}}, items: map[string]*item{}}
+
+	diags = append(diags, checkClaims(cfg)...)
+	if diags.HasErrors() {
+		return p, diags
+	}
+
+	selected := selectInstances(cfg, st, opts)
+	for _, addr := range selected {
+		it := &item{addr: addr, prior: st.Resources[addr]}
+		if inst, ok := cfg.Instances[addr]; ok && !opts.Destroy {
+			it.inst = inst
+			it.typ = inst.Type
+			it.config = inst.Config
+			it.deps = inst.Deps
+		} else {
+			prior := st.Resources[addr]
+			if prior == nil {
+				continue // destroy of something never managed
+			}
+			t, ok := r.Registry.Get(prior.Type)
+			if !ok {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unknown resource type in state",
+					Detail:   fmt.Sprintf("The state manages %s of type %q, which this mailplan does not know. Use a mailplan that has it, or remove it from the state with `mailplan state rm %s`.", addr, prior.Type, addr),
+				})
+				continue
+			}
+			it.typ = t
+			v, err := decodeValue(prior.Config, t.Schema().ImpliedType(), prior.Sensitive)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Corrupt state", Detail: fmt.Sprintf("%s: %s", addr, err)})
+				continue
+			}
+			if inst, ok := cfg.Instances[addr]; ok {
+				// Destroy: the configuration has the secrets the state lacks.
+				v = inst.Config
+				it.inst = inst
+			}
+			it.config = v
+			it.deps = prior.Deps
+		}
+		p.items[addr] = it
+	}
+	if diags.HasErrors() {
+		return p, diags
+	}
+
+	// Refresh and plan each instance, in parallel.
+	par := opts.Parallelism
+	if par < 1 {
+		par = 4
+	}
+	var mu sync.Mutex
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for _, addr := range sortedKeys(p.items) {
+		it := p.items[addr]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d := r.planItem(ctx, it, opts)
+			mu.Lock()
+			diags = append(diags, d...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if diags.HasErrors() {
+		return p, diags
+	}
+
+	for _, addr := range sortedKeys(p.items) {
+		it := p.items[addr]
+		p.Plan.Changes = append(p.Plan.Changes, it.change)
+		if it.waiting && it.prior != nil && it.prior.Wait != nil {
+			p.Plan.Waiting = append(p.Plan.Waiting, &plans.Waiting{Addr: addr, Until: it.prior.Wait.Until, Reason: it.prior.Wait.Reason})
+		}
+	}
+	diags = append(diags, r.planOutputs(p, cfg, st, opts)...)
+	return p, diags
+}
+
+func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.Diagnostics {
+	schema := it.typ.Schema()
+	objType := schema.ImpliedType()
+	ri, _ := addrs.ParseResourceInstance(it.addr)
+	ch := &plans.Change{
+		Addr:   it.addr,
+		Module: ri.Module.String(),
+		Type:   ri.Resource.Type,
+		Name:   ri.Resource.Name,
+		Key:    keyString(ri.Key),
+		Action: plans.NoOp,
+		Before: cty.NullVal(objType),
+		After:  cty.NullVal(objType),
+	}
+	it.change = ch
+	fail := func(what string, err error) hcl.Diagnostics {
+		if it.inst != nil {
+			if _, ok := err.(*resource.AttrError); ok {
+				return lang.AttrDiagnostics(it.inst, err)
+			}
+			if _, ok := err.(resource.AttrErrors); ok {
+				return lang.AttrDiagnostics(it.inst, err)
+			}
+		}
+		d := &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot " + what + " " + it.addr,
+			Detail:   err.Error(),
+		}
+		if it.inst != nil {
+			d.Subject = it.inst.DeclRange.Ptr()
+		}
+		return hcl.Diagnostics{d}
+	}
+
+	// A replace reads the new object; the old one is restored from state.
+	replace := false
+	var replacePaths []string
+	if it.prior != nil && it.inst != nil && !opts.Destroy {
+		oldCfg, err := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
+		if err == nil && !oldCfg.IsNull() {
+			for name, a := range schema.Attributes {
+				if a.ForceNew && !equalValues(oldCfg.GetAttr(name), it.config.GetAttr(name)) {
+					replace = true
+					replacePaths = append(replacePaths, name)
+				}
+			}
+			it.oldConfig = oldCfg
+		}
+	}
+	sort.Strings(replacePaths)
+
+	log := r.logger().Named("plan").With("addr", it.addr)
+	if opts.NoRefresh && it.prior != nil && !replace {
+		cur, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
+		if err != nil {
+			return fail("decode state of", err)
+		}
+		it.current = cur
+	} else {
+		resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+		if err != nil {
+			return fail("read", err)
+		}
+		it.current = resp.Current
+		it.snapshot = resp.Snapshot
+	}
+	if it.current == cty.NilVal {
+		it.current = cty.NullVal(objType)
+	}
+	it.current = markLike(it.current, it.config, schema)
+	it.readFP = fingerprint(it.typ, it.current)
+
+	// Deletes: destroy, or no longer in the configuration.
+	if it.inst == nil || opts.Destroy {
+		ch.Before = it.current
+		if it.prior != nil {
+			if prior, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive); err == nil && it.current.IsNull() {
+				ch.Before = markLike(prior, it.config, schema)
+			}
+		}
+		ch.Action = plans.Delete
+		if it.inst == nil {
+			ch.Reason = "not in the configuration"
+		}
+		if it.inst != nil && it.inst.PreventDestroy {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Instance cannot be destroyed",
+				Detail:   fmt.Sprintf("%s has lifecycle.prevent_destroy set, but the plan would destroy it. To go on, set prevent_destroy to false, or leave it out with -target or -exclude.", it.addr),
+				Subject:  it.inst.DeclRange.Ptr(),
+			}}
+		}
+		it.planned = cty.NullVal(objType)
+		return nil
+	}
+
+	// A wait recorded by an earlier apply.
+	if it.prior != nil && it.prior.Wait != nil {
+		w := it.prior.Wait
+		ch.Before = it.current
+		ch.After = it.current
+		if r.now().Before(w.Until) {
+			it.waiting = true
+			ch.Pending = fmt.Sprintf("waiting until %s: %s", w.Until.UTC().Format("2006-01-02 15:04:05 MST"), w.Reason)
+			it.planned = it.current
+			return nil
+		}
+	}
+
+	config := it.config
+	if it.inst.IgnoreAll || len(it.inst.IgnoreChanges) > 0 {
+		config = applyIgnore(config, it.current, it.inst)
+	}
+	var prior *resource.Prior
+	if it.prior != nil {
+		pc, _ := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
+		pr, _ := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
+		prior = &resource.Prior{Config: pc, Result: pr}
+		if w := it.prior.Wait; w != nil {
+			prior.Wait = &resource.Wait{Until: w.Until, Reason: w.Reason, Resume: w.Resume}
+		}
+	}
+	current := it.current
+	if replace {
+		current = cty.NullVal(objType)
+	}
+	resp, err := it.typ.Plan(ctx, resource.PlanRequest{Addr: it.addr, Config: config, Current: current, Snapshot: it.snapshot, Prior: prior, Logger: log})
+	if err != nil {
+		return fail("plan", err)
+	}
+	planned := resp.Planned
+	if planned == cty.NilVal {
+		planned = config
+	}
+	it.planned = markLike(planned, it.config, schema)
+	ch.Before = it.current
+	ch.After = it.planned
+	ch.Summary = resp.Summary
+	ch.Pending = resp.Pending
+	switch {
+	case it.prior != nil && it.prior.Wait != nil:
+		ch.Action = plans.Resume
+	case replace:
+		ch.Action = plans.Replace
+		ch.ReplacePaths = replacePaths
+		ch.Reason = strings.Join(replacePaths, ", ") + " changed"
+		if pr, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive); err == nil {
+			ch.Before = markLike(pr, it.oldConfig, schema)
+		}
+		if it.inst.PreventDestroy {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Instance cannot be destroyed",
+				Detail:   fmt.Sprintf("%s has lifecycle.prevent_destroy set, but changing %s replaces it.", it.addr, strings.Join(replacePaths, ", ")),
+				Subject:  it.inst.DeclRange.Ptr(),
+			}}
+		}
+	case it.current.IsNull():
+		ch.Action = plans.Create
+	case equalValues(it.current, it.planned):
+		ch.Action = plans.NoOp
+	default:
+		ch.Action = plans.Update
+	}
+	return nil
+}
+
+// applyIgnore replaces ignored attributes of config with the real values.
+func applyIgnore(config, current cty.Value, inst *lang.Instance) cty.Value {
+	if current.IsNull() {
+		return config
+	}
+	m := config.AsValueMap()
+	for name := range m {
+		ignore := inst.IgnoreAll
+		for _, n := range inst.IgnoreChanges {
+			ignore = ignore || n == name
+		}
+		if ignore && name != "host" && name != "path" {
+			m[name] = current.GetAttr(name)
+		}
+	}
+	return cty.ObjectVal(m)
+}
+
+func (r *Runner) planOutputs(p *Planned, cfg *lang.Result, st *states.State, opts PlanOptions) hcl.Diagnostics {
+	for name, o := range cfg.Outputs {
+		before := cty.NullVal(cty.DynamicPseudoType)
+		if so, ok := st.Outputs[name]; ok && len(so.Value) > 0 {
+			if v, err := decodeOutput(so); err == nil {
+				before = v
+			}
+		}
+		after := o.Value
+		if opts.Destroy {
+			after = cty.NullVal(cty.DynamicPseudoType)
+		}
+		oc := &plans.OutputChange{Before: before, After: after, Sensitive: o.Sensitive}
+		switch {
+		case before.IsNull() && !after.IsNull():
+			oc.Action = plans.Create
+		case !before.IsNull() && after.IsNull():
+			oc.Action = plans.Delete
+		case o.Sensitive && st.Outputs[name] != nil:
+			oc.Action = plans.NoOp
+		case equalValues(before, after):
+			oc.Action = plans.NoOp
+		default:
+			oc.Action = plans.Update
+		}
+		if o.Sensitive {
+			oc.Before = oc.Before.Mark(lang.Sensitive)
+			oc.After = oc.After.Mark(lang.Sensitive)
+		}
+		p.Plan.Outputs[name] = oc
+	}
+	for name, so := range st.Outputs {
+		if _, ok := cfg.Outputs[name]; !ok {
+			v, _ := decodeOutput(so)
+			p.Plan.Outputs[name] = &plans.OutputChange{Action: plans.Delete, Before: v, After: cty.NullVal(cty.DynamicPseudoType), Sensitive: so.Sensitive}
+		}
+	}
+	return nil
+}
+
+// selectInstances lists the addresses a plan covers: the configuration's
+// instances and the state's, narrowed by -target (with what targets depend
+// on) and -exclude (with what depends on the excluded).
+func selectInstances(cfg *lang.Result, st *states.State, opts PlanOptions) []string {
+	g := dag.New[string]()
+	all := map[string]bool{}
+	for addr, inst := range cfg.Instances {
+		all[addr] = true
+		g.Add(addr)
+		for _, d := range inst.Deps {
+			g.Add(d)
+			g.Connect(addr, d)
+		}
+	}
+	for addr, r := range st.Resources {
+		all[addr] = true
+		g.Add(addr)
+		if _, inCfg := cfg.Instances[addr]; !inCfg {
+			for _, d := range r.Deps {
+				if g.Has(d) {
+					g.Connect(addr, d)
+				}
+			}
+		}
+	}
+	parse := func(a string) addrs.ResourceInstance {
+		ri, _ := addrs.ParseResourceInstance(a)
+		return ri
+	}
+	keep := map[string]bool{}
+	if len(opts.Targets) == 0 {
+		for a := range all {
+			keep[a] = true
+		}
+	} else {
+		for a := range all {
+			for _, t := range opts.Targets {
+				if t.Contains(parse(a)) {
+					keep[a] = true
+					walk := g.Ancestors(a)
+					if opts.Destroy {
+						walk = g.Descendants(a)
+					}
+					for _, d := range walk {
+						keep[d] = true
+					}
+				}
+			}
+		}
+	}
+	for a := range all {
+		for _, t := range opts.Excludes {
+			if t.Contains(parse(a)) {
+				delete(keep, a)
+				walk := g.Descendants(a)
+				if opts.Destroy {
+					walk = g.Ancestors(a)
+				}
+				for _, d := range walk {
+					delete(keep, d)
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(keep))
+	for a := range keep {
+		if all[a] {
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkClaims rejects two instances that own the same part of a host.
+func checkClaims(cfg *lang.Result) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	type owner struct {
+		inst  *lang.Instance
+		claim resource.Claim
+	}
+	owners := map[string]owner{}
+	for _, addr := range cfg.Addrs() {
+		inst := cfg.Instances[addr]
+		c, ok := inst.Type.(resource.Claimer)
+		if !ok {
+			continue
+		}
+		for _, cl := range c.Claims(inst.Config) {
+			if prev, dup := owners[cl.Key]; dup {
+				rng := inst.AttrRange(cl.Path)
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Two resources manage the same thing",
+					Detail: fmt.Sprintf("%s and %s both manage %s. Only one resource may own it; move the setting into one of them. (%s is declared at %s.)",
+						prev.inst.Addr.String(), addr, cl.What, prev.inst.Addr.String(), prev.inst.AttrRange(prev.claim.Path).String()),
+					Subject: &rng,
+				})
+				continue
+			}
+			owners[cl.Key] = owner{inst: inst, claim: cl}
+		}
+	}
+	return diags
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func keyString(k addrs.Key) string {
+	if k == nil {
+		return ""
+	}
+	return k.String()
+}
+
+// FileChanges lists the changes with digests of their planned values, for a
+// plan file and for comparing a re-made plan with a saved one.
+func (p *Planned) FileChanges() []plans.FileChange {
+	var out []plans.FileChange
+	for _, addr := range sortedKeys(p.items) {
+		it := p.items[addr]
+		out = append(out, plans.FileChange{Addr: addr, Action: it.change.Action, Planned: digest(it.planned, it.typ.Schema().ImpliedType())})
+	}
+	return out
+}
+
+// Reads returns the fingerprint of what refresh read, by address.
+func (p *Planned) Reads() map[string]string {
+	out := map[string]string{}
+	for addr, it := range p.items {
+		out[addr] = it.readFP
+	}
+	return out
+}

@@ -1,0 +1,126 @@
+package exec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/mailplan/mailplan/engine/lang"
+	"github.com/mailplan/mailplan/engine/resource"
+)
+
+// encodeValue is the state form of a value: JSON with sensitive parts null.
+func encodeValue(v cty.Value, t cty.Type) (json.RawMessage, []string, error) {
+	if v == cty.NilVal {
+		v = cty.NullVal(t)
+	}
+	stripped, paths := lang.StripSensitive(v)
+	b, err := ctyjson.Marshal(stripped, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode value: %w", err)
+	}
+	var ps []string
+	for _, p := range paths {
+		ps = append(ps, pathString(p))
+	}
+	return b, ps, nil
+}
+
+// decodeValue reads a state value back, marking the recorded sensitive
+// paths.
+func decodeValue(raw json.RawMessage, t cty.Type, sensitive []string) (cty.Value, error) {
+	if len(raw) == 0 {
+		return cty.NullVal(t), nil
+	}
+	v, err := ctyjson.Unmarshal(raw, t)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("decode value: %w", err)
+	}
+	if len(sensitive) == 0 || v.IsNull() || !t.IsObjectType() {
+		return v, nil
+	}
+	m := v.AsValueMap()
+	for _, s := range sensitive {
+		if av, ok := m[s]; ok {
+			m[s] = av.Mark(lang.Sensitive)
+		}
+	}
+	return cty.ObjectVal(m), nil
+}
+
+func pathString(p cty.Path) string {
+	s := ""
+	for i, step := range p {
+		switch st := step.(type) {
+		case cty.GetAttrStep:
+			if i > 0 {
+				s += "."
+			}
+			s += st.Name
+		case cty.IndexStep:
+			s += "[" + st.Key.GoString() + "]"
+		}
+	}
+	return s
+}
+
+// fingerprint is the digest of the part of a real state that decides
+// whether a saved plan is stale.
+func fingerprint(t resource.Type, current cty.Value) string {
+	var b []byte
+	if fp, ok := t.(resource.Fingerprinter); ok {
+		b = fp.Fingerprint(current)
+	} else {
+		u, _ := current.UnmarkDeep()
+		b, _ = ctyjson.Marshal(u, t.Schema().ImpliedType())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func digest(v cty.Value, t cty.Type) string {
+	u, _ := v.UnmarkDeep()
+	b, _ := ctyjson.Marshal(u, t)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// markLike copies the sensitive marks of config onto v, attribute by
+// attribute, so that real state read from a host is hidden wherever the
+// configuration is.
+func markLike(v, config cty.Value, schema *resource.Schema) cty.Value {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
+		return v
+	}
+	v, _ = v.UnmarkDeep()
+	m := v.AsValueMap()
+	for name, av := range m {
+		sens := false
+		if a, ok := schema.Attributes[name]; ok && a.Sensitive {
+			sens = true
+		}
+		if config != cty.NilVal && !config.IsNull() && config.Type().IsObjectType() && config.Type().HasAttribute(name) {
+			if lang.IsSensitive(config.GetAttr(name)) {
+				sens = true
+			}
+		}
+		if sens {
+			m[name] = av.Mark(lang.Sensitive)
+		}
+	}
+	if len(m) == 0 {
+		return v
+	}
+	return cty.ObjectVal(m)
+}
+
+// equalValues compares two values ignoring marks.
+func equalValues(a, b cty.Value) bool {
+	ua, _ := a.UnmarkDeep()
+	ub, _ := b.UnmarkDeep()
+	return ua.RawEquals(ub)
+}
