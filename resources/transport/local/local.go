@@ -30,8 +30,8 @@ type Host struct {
 
 var _ transport.Host = (*Host)(nil)
 
-// New returns the local host, named name in messages (e.g. `host "local"`).
-// A nil logger discards.
+// New returns this machine as the host block called name; messages name it
+// `host "NAME"`. A nil logger discards.
 func New(name string, logger hclog.Logger) *Host {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -40,7 +40,7 @@ func New(name string, logger hclog.Logger) *Host {
 }
 
 // Name implements transport.Host.
-func (h *Host) Name() string { return h.name }
+func (h *Host) Name() string { return fmt.Sprintf("host %q", h.name) }
 
 // Run implements transport.Host. argv[0] is looked up in PATH and run
 // directly; a program that cannot be found or started is an error.
@@ -58,7 +58,8 @@ func (h *Host) Run(ctx context.Context, argv []string, opts transport.RunOptions
 	}
 	// Do not wait for grandchildren holding the pipes after a kill.
 	cmd.WaitDelay = 5 * time.Second
-	h.log.Trace("run", "argv", argv)
+	// Only the program: arguments may hold values the user marked sensitive.
+	h.log.Trace("run", "command", argv[0], "args", len(argv)-1)
 	err := cmd.Run()
 	res := transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	if ctx.Err() != nil {
@@ -303,7 +304,7 @@ func (h *Host) LookupUser(ctx context.Context, name string) (int, error) {
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return -1, fmt.Errorf("look up user %q on %s: %w", name, h.name, err)
+		return -1, fmt.Errorf("look up user %q on %s: %w", name, h.Name(), err)
 	}
 	return strconv.Atoi(u.Uid)
 }
@@ -315,7 +316,7 @@ func (h *Host) LookupGroup(ctx context.Context, name string) (int, error) {
 	}
 	g, err := user.LookupGroup(name)
 	if err != nil {
-		return -1, fmt.Errorf("look up group %q on %s: %w", name, h.name, err)
+		return -1, fmt.Errorf("look up group %q on %s: %w", name, h.Name(), err)
 	}
 	return strconv.Atoi(g.Gid)
 }
@@ -328,7 +329,7 @@ func (h *Host) UserName(ctx context.Context, uid int) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("look up uid %d on %s: %w", uid, h.name, err)
+		return "", fmt.Errorf("look up uid %d on %s: %w", uid, h.Name(), err)
 	}
 	return u.Username, nil
 }
@@ -341,7 +342,7 @@ func (h *Host) GroupName(ctx context.Context, gid int) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("look up gid %d on %s: %w", gid, h.name, err)
+		return "", fmt.Errorf("look up gid %d on %s: %w", gid, h.Name(), err)
 	}
 	return g.Name, nil
 }
