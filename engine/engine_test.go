@@ -1,0 +1,257 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/resource"
+)
+
+func writePlan(t *testing.T, dir, src string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestEngine(ff *fakeFile) *Engine {
+	if ff.now == nil {
+		ff.now = time.Now
+	}
+	return &Engine{Registry: resource.NewRegistry(ff)}
+}
+
+func mustNoDiags(t *testing.T, d hcl.Diagnostics) {
+	t.Helper()
+	if d.HasErrors() {
+		t.Fatalf("diagnostics: %s", d.Error())
+	}
+}
+
+func applyDir(t *testing.T, e *Engine, opts Options) (*plans.Plan, error) {
+	t.Helper()
+	ctx := context.Background()
+	s, d := e.Open(ctx, opts)
+	mustNoDiags(t, d)
+	defer s.Close()
+	p, d := s.Plan(ctx)
+	mustNoDiags(t, d)
+	_, err := s.Apply(ctx, p)
+	return p.Plan, err
+}
+
+// Five resources: three independent, then two chained on the third. The
+// third fails: the first two must be rolled back, byte-identical.
+func TestApplyFailureRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	data := t.TempDir()
+	for _, n := range []string{"a", "b"} {
+		os.WriteFile(filepath.Join(data, n), []byte("original "+n+"\n"), 0o644)
+	}
+	writePlan(t, dir, `
+variable "data" { type = string }
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = "new a"
+}
+resource "fake_file" "b" {
+  path    = "${var.data}/b"
+  content = "new b"
+}
+resource "fake_file" "c" {
+  path       = "${var.data}/c"
+  content    = "new c"
+  depends_on = [fake_file.a, fake_file.b]
+}
+resource "fake_file" "d" {
+  path    = "${var.data}/d"
+  content = fake_file.c.content
+}
+resource "fake_file" "e" {
+  path    = "${var.data}/e"
+  content = fake_file.d.content
+}
+`)
+	ff := &fakeFile{failOn: map[string]bool{filepath.Join(data, "c"): true}}
+	e := newTestEngine(ff)
+	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}, Parallelism: 1}
+	_, err := applyDir(t, e, opts)
+	if err == nil {
+		t.Fatal("apply succeeded; want failure")
+	}
+	want := []string{"apply a", "apply b", "apply c", "restore c", "restore b", "restore a"}
+	if diff := cmp.Diff(want, ff.order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	for _, n := range []string{"a", "b"} {
+		b, _ := os.ReadFile(filepath.Join(data, n))
+		if string(b) != "original "+n+"\n" {
+			t.Errorf("%s = %q after rollback", n, b)
+		}
+	}
+	for _, n := range []string{"c", "d", "e"} {
+		if _, err := os.Stat(filepath.Join(data, n)); !os.IsNotExist(err) {
+			t.Errorf("%s exists after rollback", n)
+		}
+	}
+	// The state manages nothing and records the rolled-back apply.
+	s, d := e.OpenState(context.Background(), Options{Dir: dir}, false)
+	mustNoDiags(t, d)
+	if len(s.State.Resources) != 0 || s.State.LastApply.Status != "rolled_back" {
+		t.Errorf("state after rollback: %d resources, status %s", len(s.State.Resources), s.State.LastApply.Status)
+	}
+}
+
+func TestApplyRollbackDestroy(t *testing.T) {
+	dir := t.TempDir()
+	data := t.TempDir()
+	os.WriteFile(filepath.Join(data, "a"), []byte("before"), 0o600)
+	writePlan(t, dir, `
+variable "data" { type = string }
+variable "content" {
+  type    = string
+  default = "v1"
+}
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = var.content
+}
+resource "fake_file" "n" {
+  path    = "${var.data}/n"
+  content = var.content
+}
+output "path" { value = fake_file.a.path }
+`)
+	ff := &fakeFile{}
+	e := newTestEngine(ff)
+	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}}
+	p, err := applyDir(t, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, c, d := p.Counts(); a != 1 || c != 1 || d != 0 {
+		t.Errorf("counts %d %d %d", a, c, d)
+	}
+	read := func(n string) string { b, _ := os.ReadFile(filepath.Join(data, n)); return string(b) }
+	if read("a") != "v1" || read("n") != "v1" {
+		t.Fatal("not applied")
+	}
+	// No-op re-plan.
+	p, err = applyDir(t, e, opts)
+	if err != nil || p.HasChanges() {
+		t.Fatalf("re-plan has changes: %v", err)
+	}
+	// Update, then mailplan rollback.
+	opts2 := opts
+	opts2.Vars = append(opts2.Vars, VarArg{Value: "content=v2"})
+	if _, err := applyDir(t, e, opts2); err != nil {
+		t.Fatal(err)
+	}
+	if read("a") != "v2" {
+		t.Fatal("update not applied")
+	}
+	s, d := e.Open(context.Background(), opts2)
+	mustNoDiags(t, d)
+	if _, err := s.Rollback(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if read("a") != "v1" || read("n") != "v1" {
+		t.Fatalf("rollback: a=%q n=%q", read("a"), read("n"))
+	}
+	// Destroy restores what was there before mailplan.
+	opts.Destroy = true
+	if _, err := applyDir(t, e, opts); err != nil {
+		t.Fatal(err)
+	}
+	if read("a") != "before" {
+		t.Errorf("destroy: a = %q, want the original", read("a"))
+	}
+	if _, err := os.Stat(filepath.Join(data, "n")); !os.IsNotExist(err) {
+		t.Error("destroy left n")
+	}
+	st, _ := os.Stat(filepath.Join(dir, ".mailplan", "state.json"))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("state mode %v", st.Mode())
+	}
+}
+
+func TestPersistedWait(t *testing.T) {
+	dir := t.TempDir()
+	data := t.TempDir()
+	writePlan(t, dir, `
+variable "data" { type = string }
+resource "fake_file" "slow" {
+  path    = "${var.data}/slow"
+  content = "x"
+}
+resource "fake_file" "after" {
+  path    = "${var.data}/after"
+  content = fake_file.slow.content
+}
+resource "fake_file" "free" {
+  path    = "${var.data}/free"
+  content = "y"
+}
+`)
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ff := &fakeFile{waitFor: map[string]time.Duration{filepath.Join(data, "slow"): time.Hour}, now: clock}
+	e := newTestEngine(ff)
+	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}, MaxWait: time.Minute}
+	ctx := context.Background()
+	run := func() (*plans.Plan, error) {
+		s, d := e.Open(ctx, opts)
+		mustNoDiags(t, d)
+		defer s.Close()
+		s.runner.Now = clock
+		p, d := s.Plan(ctx)
+		mustNoDiags(t, d)
+		rep, err := s.Apply(ctx, p)
+		if err == nil && len(rep.Waiting) > 0 && !rep.Waiting[0].Until.Equal(now.Add(time.Hour)) {
+			t.Errorf("waiting until %v", rep.Waiting[0].Until)
+		}
+		return p.Plan, err
+	}
+	if _, err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "free")); err != nil {
+		t.Error("independent resource not applied")
+	}
+	if _, err := os.Stat(filepath.Join(data, "after")); err == nil {
+		t.Error("dependent of a waiting resource was applied")
+	}
+	// Before the time: plan shows it waiting, nothing else to do.
+	now = now.Add(30 * time.Minute)
+	p, err := run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := ""
+	for _, c := range p.Changes {
+		if c.Addr == "fake_file.slow" {
+			pending = c.Pending
+		}
+	}
+	if len(p.Waiting) != 1 || !strings.Contains(pending, "waiting until") {
+		t.Errorf("plan does not show the wait: %+v", p.Waiting)
+	}
+	// After it: apply resumes and the dependent follows.
+	now = now.Add(time.Hour)
+	if _, err := run(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(data, "after"))
+	if err != nil || string(b) != "x" {
+		t.Errorf("after = %q, %v", b, err)
+	}
+}
