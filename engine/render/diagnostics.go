@@ -1,0 +1,37 @@
+package render
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// defaultWidth is the width diagnostic detail text is wrapped at when
+// TextOptions.Width is 0.
+const defaultWidth = 78
+
+// Diagnostics writes diags as Terraform prints them: a blank line, then
+// "Error: summary" or "Warning: summary", the file and line with the
+// source lines and the subject highlighted, and the detail wrapped at
+// opts.Width. files maps file names, as in the diagnostics' ranges, to the
+// parsed files; a missing file prints "(source code not available)".
+func Diagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File, opts TextOptions) error {
+	width := opts.Width
+	if width <= 0 {
+		width = defaultWidth
+	}
+	var buf bytes.Buffer
+	dw := hcl.NewDiagnosticTextWriter(&buf, files, uint(width), opts.Color)
+	for _, d := range diags {
+		buf.WriteByte('\n')
+		if err := dw.WriteDiagnostic(d); err != nil {
+			return err
+		}
+	}
+	if n := buf.Len(); n > 0 && buf.Bytes()[n-1] != '\n' {
+		buf.WriteByte('\n')
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
