@@ -306,7 +306,8 @@ func (s *Session) CheckSaved(saved *plans.File, p *exec.Planned) error {
 	if saved.Basis.ConfigHash != b.ConfigHash {
 		why = append(why, "the configuration changed")
 	}
-	if saved.Basis.StateLineage != b.StateLineage || saved.Basis.StateSerial != b.StateSerial {
+	// A state that does not exist yet gets a new lineage on every read.
+	if saved.Basis.StateSerial != b.StateSerial || (b.StateSerial > 0 && saved.Basis.StateLineage != b.StateLineage) {
 		why = append(why, fmt.Sprintf("the state changed (serial %d, now %d)", saved.Basis.StateSerial, b.StateSerial))
 	}
 	for k, v := range saved.Basis.Variables {

@@ -319,13 +319,24 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		return err
 	}
 
-	// Record the new state of the instance.
+	// Record what the apply reached: read it back, since a type may leave
+	// parts to the host (an owner nobody configured, say).
+	result := it.planned
+	if ch.Action != plans.Delete && wait == nil {
+		after, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+		if err != nil {
+			return fmt.Errorf("read after apply: %w", err)
+		}
+		if after.Current != cty.NilVal && !after.Current.IsNull() {
+			result = markLike(after.Current, it.config, schema)
+		}
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if ch.Action == plans.Delete {
 		delete(j.st.Resources, it.addr)
 	} else {
-		resJSON, _, err := encodeValue(it.planned, objType)
+		resJSON, _, err := encodeValue(result, objType)
 		if err != nil {
 			return err
 		}

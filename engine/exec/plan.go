@@ -93,7 +93,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 			}
 			if inst, ok := cfg.Instances[addr]; ok {
 				// Destroy: the configuration has the secrets the state lacks.
-				v = inst.Config
+				v = withSecrets(v, inst.Config)
 				it.inst = inst
 			}
 			it.config = v

@@ -41,13 +41,9 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 		var inst *lang.Instance
 		if it, ok := items[ch.Addr]; ok && it.inst != nil {
 			inst = it.inst
-			// Prefer the live configuration: it holds the secrets that
-			// the state leaves out.
-			if ch.Action != "delete" || it.oldConfig == cty.NilVal {
-				cfg = it.config
-			} else {
-				cfg = it.oldConfig
-			}
+			// The recorded configuration says what was changed; the live
+			// one only lends the secrets the state leaves out.
+			cfg = withSecrets(cfg, it.config)
 		}
 		r.ui().Status(ch.Addr, "Rolling back...")
 		err = t.Restore(ctx, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
@@ -134,8 +130,8 @@ func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.
 			return nil, fmt.Errorf("%s: %w", ch.Addr, err)
 		}
 		if cfg != nil {
-			if inst, ok := cfg.Instances[ch.Addr]; ok && ch.Action != "delete" {
-				cfg0 = inst.Config
+			if inst, ok := cfg.Instances[ch.Addr]; ok {
+				cfg0 = withSecrets(cfg0, inst.Config)
 			}
 		}
 		resp, err := t.Read(ctx, resource.ReadRequest{Addr: ch.Addr, Config: cfg0, Logger: r.logger()})
@@ -193,4 +189,20 @@ type DriftError struct {
 
 func (e *DriftError) Error() string {
 	return fmt.Sprintf("the real state of %v is no longer what the last apply left; someone changed it since. Rolling back would overwrite that change: look at it, then use -force to roll back anyway", e.Addrs)
+}
+
+// withSecrets fills the attributes that the state stored as null because
+// they were sensitive with the live configuration's values.
+func withSecrets(recorded, live cty.Value) cty.Value {
+	if recorded.IsNull() || live == cty.NilVal || live.IsNull() || !recorded.Type().Equals(live.Type()) {
+		return recorded
+	}
+	m := recorded.AsValueMap()
+	for name, v := range m {
+		lv := live.GetAttr(name)
+		if v.IsNull() && lang.IsSensitive(lv) {
+			m[name] = lv
+		}
+	}
+	return cty.ObjectVal(m)
 }

@@ -1,0 +1,46 @@
+# mailplan — make targets. `make test` is what CI runs (see .ci/run).
+GO      ?= go
+PKGS    := ./...
+BIN     := bin/mailplan
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build test deps lint unit race bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mailplan
+
+# deps installs what the tests need on a Debian machine: openssh-server
+# for the real sshd the test bed starts. Needs root (CI runs as root).
+deps:
+	bash scripts/install-deps.sh
+
+lint:
+	@test -z "$$(gofmt -l cmd engine resources)" || { gofmt -l cmd engine resources; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet $(PKGS)
+	@command -v staticcheck >/dev/null 2>&1 || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+race:
+	$(GO) test -count=1 -race ./engine/...
+
+# test runs every test, real-server ones included (MAILPLAN_E2E=1 makes a
+# missing server a failure, not a skip).
+test: deps lint
+	MAILPLAN_E2E=1 $(GO) test -count=1 $(PKGS)
+	MAILPLAN_E2E=1 $(GO) test -count=1 -race ./engine/...
+
+bench:
+	bash scripts/bench.sh
+
+# demo runs the aliases-sync example against sandbox directories on this
+# machine: plan, apply, a no-op re-plan, rollback, destroy.
+demo: build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mailplan/mailplan/engine"
+	"github.com/mailplan/mailplan/engine/exec"
+)
+
+func cmdRollback(c *cli, args []string) int {
+	fs := newFlagSet(c, "rollback")
+	var pf planFlags
+	pf.register(fs)
+	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
+	force := fs.Bool("force", false, "roll back even if the servers changed since the apply")
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	opts := pf.finish(c, "rollback")
+	e, done := c.newEngine()
+	defer done()
+	s, diags := e.Open(c.ctx, opts)
+	if diags.HasErrors() {
+		// Rollback works from the state alone when the configuration no
+		// longer loads.
+		s.Close()
+		s2, d := e.OpenState(c.ctx, engine.Options{Dir: ".", Operation: "rollback"}, true)
+		if d.HasErrors() {
+			c.diags(append(diags, d...), s.Files())
+			return 1
+		}
+		s = s2
+	}
+	defer s.Close()
+	changes, drifted, err := s.CheckRollback(c.ctx)
+	if errors.Is(err, exec.ErrNothingToRollBack) {
+		fmt.Fprintln(c.stdout, "Nothing to roll back: the last apply was already rolled back, or there was none.")
+		return 0
+	}
+	if err != nil {
+		c.errorf("Cannot roll back", "%s", err)
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "mailplan will undo the most recent %s (started %s), newest change first:\n\n", s.State.LastApply.Operation, s.State.LastApply.Started.Local().Format("2006-01-02 15:04:05"))
+	for _, ch := range changes {
+		fmt.Fprintf(c.stdout, "  - undo %s\n", ch)
+	}
+	if len(drifted) > 0 {
+		fmt.Fprintf(c.stdout, "\nThese changed on their hosts since the apply: %s\n", strings.Join(drifted, ", "))
+		if !*force {
+			c.errorf("Real state changed since the apply", "Rolling back would overwrite changes someone made after the apply to %s. Look at them; run `mailplan rollback -force` to roll back anyway.", strings.Join(drifted, ", "))
+			return 1
+		}
+	}
+	if !*autoApprove {
+		ok, err := confirm(c, false)
+		if err != nil {
+			c.errorf("No confirmation", "%s", err)
+			return 1
+		}
+		if !ok {
+			fmt.Fprintln(c.stdout, "\nRollback cancelled. Nothing was changed.")
+			return 1
+		}
+	}
+	fmt.Fprintln(c.stdout)
+	rep, err := s.Rollback(c.ctx, *force)
+	if err != nil {
+		var b strings.Builder
+		for _, f := range rep.RollbackErrors {
+			fmt.Fprintf(&b, "%s: %s\n", f.Addr, f.Err)
+		}
+		b.WriteString(err.Error())
+		c.errorf("Rollback failed", "%s", b.String())
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "\nRollback complete! Resources: %d restored.\n", len(rep.RolledBack))
+	return 0
+}

@@ -1,0 +1,167 @@
+// Command mailplan migrates mail domains between servers as code. This
+// package is a thin shell: it parses flags, calls the engine once, renders
+// the result and picks the exit code.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/term"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// cli is what every command gets: the streams, global settings and
+// signals.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	chdir          string
+	color          bool
+	logger         hclog.Logger
+	// stop closes on the first interrupt; ctx is cancelled on the second.
+	stop <-chan struct{}
+	ctx  context.Context
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(c *cli, args []string) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"version", "Show the mailplan version", cmdVersion},
+		{"validate", "Check the plan files, touching no host", cmdValidate},
+		{"fmt", "Rewrite *.mp.hcl files in canonical form", cmdFmt},
+		{"plan", "Show what apply would change", cmdPlan},
+		{"apply", "Make the changes (rolls back on failure)", cmdApply},
+		{"rollback", "Undo the most recent apply", cmdRollback},
+		{"destroy", "Put back what was there before mailplan", cmdDestroy},
+		{"graph", "Print the dependency graph in DOT", cmdGraph},
+		{"show", "Show a saved plan or the state", cmdShow},
+		{"output", "Show outputs from the state", cmdOutput},
+		{"state", "Inspect or edit the state", cmdState},
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, color: isTerminal(stdout)}
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("internal error", "panic", r, "stack", string(debug.Stack()))
+			fmt.Fprintf(stderr, "\nError: Internal error\n\nmailplan hit a bug and stopped: %v\nNothing more was changed. Please report this, with MAILPLAN_LOG=debug output.\n", r)
+			code = 1
+		}
+	}()
+	c.logger = newLogger(stderr)
+
+	// Global flags come before the command.
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		a := strings.TrimLeft(args[0], "-")
+		switch {
+		case strings.HasPrefix(a, "chdir="):
+			c.chdir = strings.TrimPrefix(a, "chdir=")
+		case a == "chdir" && len(args) > 1:
+			c.chdir = args[1]
+			args = args[1:]
+		case a == "no-color":
+			c.color = false
+		case a == "version" || a == "v":
+			args = []string{"version"}
+			continue
+		case a == "help" || a == "h":
+			usage(stdout)
+			return 0
+		default:
+			fmt.Fprintf(stderr, "Error: unknown global flag %s\n\n", args[0])
+			usage(stderr)
+			return 1
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return 1
+	}
+	if c.chdir != "" {
+		if err := os.Chdir(c.chdir); err != nil {
+			fmt.Fprintf(stderr, "Error: -chdir: %s\n", err)
+			return 1
+		}
+	}
+
+	stop := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		n := 0
+		for range sig {
+			n++
+			if n == 1 {
+				fmt.Fprintln(stderr, "\nInterrupt received: no new work starts; work in flight finishes, then what was done is rolled back. Press Ctrl-C again to stop at once.")
+				close(stop)
+				continue
+			}
+			fmt.Fprintln(stderr, "\nTwo interrupts received: stopping at once. The state records what was done; run `mailplan rollback`.")
+			cancel()
+			return
+		}
+	}()
+	c.stop = stop
+	c.ctx = ctx
+
+	for _, cmd := range commands {
+		if cmd.name == args[0] {
+			return cmd.run(c, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "Error: %q is not a mailplan command.\n\n", args[0])
+	usage(stderr)
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: mailplan [global options] COMMAND [options] [args]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nGlobal options:\n  -chdir=DIR   run in DIR (the plan directory)\n  -no-color    no colour in output")
+}
+
+func newLogger(stderr io.Writer) hclog.Logger {
+	level := hclog.LevelFromString(os.Getenv("MAILPLAN_LOG"))
+	if level == hclog.NoLevel {
+		return hclog.NewNullLogger()
+	}
+	var out io.Writer = stderr
+	if p := os.Getenv("MAILPLAN_LOG_PATH"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err == nil {
+			out = f
+		}
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "mailplan", Level: level, Output: out})
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

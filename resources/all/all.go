@@ -1,0 +1,18 @@
+// Package all is the one explicit list of every resource type mailplan
+// knows. There is no init() registration and no blank import: a type exists
+// when it is listed here.
+package all
+
+import (
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/file"
+	"github.com/mailplan/mailplan/resources/transport/pool"
+)
+
+// Registry returns a registry of every resource type, sharing the pool's
+// connections.
+func Registry(p *pool.Pool) *resource.Registry {
+	return resource.NewRegistry(
+		file.New(p),
+	)
+}
