@@ -23,6 +23,8 @@ type fakeFile struct {
 	// waitFor makes Apply of a path return a wait of this length once.
 	waitFor map[string]time.Duration
 	now     func() time.Time
+	// onApply, when set, is called at the start of every Apply.
+	onApply func(path string)
 }
 
 var _ resource.Type = (*fakeFile)(nil)
@@ -65,6 +67,9 @@ func (f *fakeFile) Plan(ctx context.Context, req resource.PlanRequest) (resource
 
 func (f *fakeFile) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
 	path := req.Planned.GetAttr("path").AsString()
+	if f.onApply != nil {
+		f.onApply(path)
+	}
 	f.mu.Lock()
 	f.order = append(f.order, "apply "+filepath.Base(path))
 	fail := f.failOn[path]
