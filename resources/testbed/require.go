@@ -26,3 +26,26 @@ func Require(t testing.TB, binary string) string {
 	}
 	return p
 }
+
+// fakeSudo stands in for `sudo -n` where sudo is not installed: it checks
+// its options, marks the environment (MAILPLAN_FAKE_SUDO=1) and runs the
+// command as the same user.
+const fakeSudo = `#!/bin/sh
+[ "$1" = -n ] || { echo "fake sudo: -n expected" >&2; exit 1; }
+shift
+[ "$1" = -- ] && shift
+MAILPLAN_FAKE_SUDO=1 exec "$@"
+`
+
+// FakeSudo returns a directory holding a stand-in sudo, to put first in
+// the PATH of a test server's sessions (SSHDOptions.PathPrepend), so that
+// the sudo code paths of transports run without sudo installed or
+// configured.
+func FakeSudo(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/sudo", []byte(fakeSudo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -37,22 +37,9 @@ func TestHost(t *testing.T) {
 	testbed.CheckHost(t, dial(t, srv, false), t.TempDir())
 }
 
-// fakeSudo is a stand-in for `sudo -n` on a machine without sudo: it checks
-// its options, marks the environment, and runs the command as is.
-const fakeSudo = `#!/bin/sh
-[ "$1" = -n ] || { echo "fake sudo: -n expected" >&2; exit 1; }
-shift
-[ "$1" = -- ] && shift
-MAILPLAN_FAKE_SUDO=1 exec "$@"
-`
-
 // TestHostSudo drives the command-based file operations used with sudo.
 func TestHostSudo(t *testing.T) {
-	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(fakeSudo), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := testbed.SSHDWith(t, testbed.SSHDOptions{PathPrepend: []string{bin}})
+	srv := testbed.SSHDWith(t, testbed.SSHDOptions{PathPrepend: []string{testbed.FakeSudo(t)}})
 	h := dial(t, srv, true)
 	res, err := h.Run(context.Background(), []string{"sh", "-c", `printf %s "$MAILPLAN_FAKE_SUDO"`}, transport.RunOptions{})
 	if err != nil || string(res.Stdout) != "1" {

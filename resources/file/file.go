@@ -1,0 +1,439 @@
+package file
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+// Hosts gives the connection to a host; *pool.Pool is one.
+type Hosts interface {
+	Get(ctx context.Context, h resource.Host) (transport.Host, error)
+}
+
+// File is the `file` resource type.
+type File struct {
+	hosts Hosts
+}
+
+var (
+	_ resource.Type      = (*File)(nil)
+	_ resource.Validator = (*File)(nil)
+)
+
+// New returns the file type, reaching hosts through hosts.
+func New(hosts Hosts) *File { return &File{hosts: hosts} }
+
+// DefaultMode is the mode of a file whose configuration gives none.
+const DefaultMode = "0644"
+
+var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true,
+		Description: "The host the file is on."},
+	"path": {Type: cty.String, Required: true, ForceNew: true,
+		Description: "The absolute path of the file."},
+	"content": {Type: cty.String, Required: true,
+		Description: "The whole content of the file."},
+	"mode": {Type: cty.String, Default: cty.StringVal(DefaultMode),
+		Description: `Permission bits in octal, e.g. "0640".`},
+	"owner": {Type: cty.String,
+		Description: "The owning user, by name or number; when unset the owner is left as it is."},
+	"group": {Type: cty.String,
+		Description: "The owning group, by name or number; when unset the group is left as it is."},
+}}
+
+// Name implements resource.Type.
+func (*File) Name() string { return "file" }
+
+// Schema implements resource.Type.
+func (*File) Schema() *resource.Schema { return schema }
+
+var modeRE = regexp.MustCompile(`^[0-7]{3,4}$`)
+
+// Validate implements resource.Validator.
+func (*File) Validate(ctx context.Context, config cty.Value) error {
+	config, _ = config.UnmarkDeep()
+	if config.IsNull() || !config.IsKnown() {
+		return nil
+	}
+	var errs resource.AttrErrors
+	if v := config.GetAttr("path"); v.IsKnown() && !v.IsNull() {
+		p := v.AsString()
+		switch {
+		case !path.IsAbs(p):
+			errs = append(errs, resource.Errorf("path", "Relative file path",
+				"The path %q is relative; give the absolute path of the file on the host, e.g. /etc/mailname.", p))
+		case path.Clean(p) != p || p == "/":
+			errs = append(errs, resource.Errorf("path", "Unclean file path",
+				"Write the path %q as %q: no trailing slash, no empty, . or .. elements.", p, path.Clean(p)))
+		}
+	}
+	if v := config.GetAttr("mode"); v.IsKnown() && !v.IsNull() && !modeRE.MatchString(v.AsString()) {
+		errs = append(errs, resource.Errorf("mode", "Invalid file mode",
+			`The mode %q is not 3 or 4 octal digits; write it as a string such as "0644" or "0600".`, v.AsString()))
+	}
+	for _, attr := range []string{"owner", "group"} {
+		if v := config.GetAttr(attr); v.IsKnown() && !v.IsNull() && strings.TrimSpace(v.AsString()) == "" {
+			errs = append(errs, resource.Errorf(attr, "Empty "+attr,
+				"The %s is empty; give a name or a number, or leave %s out to keep the file's current %s.", attr, attr, attr))
+		}
+	}
+	return errs.Err()
+}
+
+// config is a decoded configuration or planned value.
+type config struct {
+	host    resource.Host
+	path    string
+	content string
+	mode    string
+	owner   string // "" when not managed
+	group   string
+}
+
+func decode(v cty.Value) (config, error) {
+	v, _ = v.UnmarkDeep()
+	var c config
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return c, errors.New("file: configuration is null or not known")
+	}
+	h, err := resource.HostFromValue(v.GetAttr("host"))
+	if err != nil {
+		return c, fmt.Errorf("file: %w", err)
+	}
+	c.host = h
+	str := func(name string) string {
+		if a := v.GetAttr(name); !a.IsNull() {
+			return a.AsString()
+		}
+		return ""
+	}
+	c.path, c.content, c.mode, c.owner, c.group = str("path"), str("content"), str("mode"), str("owner"), str("group")
+	if c.path == "" {
+		return c, errors.New("file: no path given")
+	}
+	return c, nil
+}
+
+// snapshot is what Restore puts back.
+type snapshot struct {
+	Path    string `json:"path"`
+	Exists  bool   `json:"exists"`
+	Content []byte `json:"content,omitempty"`
+	// Mode is the octal permission bits with set-id and sticky bits.
+	Mode uint32 `json:"mode,omitempty"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+}
+
+// parseMode turns "0640" into a FileMode.
+func parseMode(s string) (fs.FileMode, error) {
+	if !modeRE.MatchString(s) {
+		return 0, fmt.Errorf("invalid mode %q: want 3 or 4 octal digits", s)
+	}
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil {
+		return 0, err
+	}
+	return toFileMode(uint32(n)), nil
+}
+
+func toFileMode(n uint32) fs.FileMode {
+	m := fs.FileMode(n & 0o777)
+	if n&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+func fromFileMode(m fs.FileMode) uint32 {
+	n := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		n |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		n |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		n |= 0o1000
+	}
+	return n
+}
+
+func formatMode(n uint32) string { return fmt.Sprintf("%04o", n) }
+
+// look reads what is at p now. Anything but a regular file or nothing is
+// an error: the type never replaces it.
+func look(ctx context.Context, h transport.Host, p string) (snapshot, error) {
+	s := snapshot{Path: p, UID: -1, GID: -1}
+	fi, err := h.Stat(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read %s on %s: %w", p, h.Name(), err)
+	}
+	if err := regular(h, p, fi); err != nil {
+		return s, err
+	}
+	data, err := h.ReadFile(ctx, p)
+	if err != nil {
+		return s, fmt.Errorf("read %s on %s: %w", p, h.Name(), err)
+	}
+	s.Exists, s.Content, s.Mode, s.UID, s.GID = true, data, fromFileMode(fi.Mode), fi.UID, fi.GID
+	return s, nil
+}
+
+func regular(h transport.Host, p string, fi transport.FileInfo) error {
+	switch {
+	case fi.IsRegular():
+		return nil
+	case fi.IsDir():
+		return fmt.Errorf("%s on %s is a directory; a file resource manages a regular file", p, h.Name())
+	case fi.IsSymlink():
+		return fmt.Errorf("%s on %s is a symbolic link; give the path of the file it points to", p, h.Name())
+	}
+	return fmt.Errorf("%s on %s is not a regular file (%s)", p, h.Name(), fi.Mode.Type())
+}
+
+// idName is a user or group name for Current: the name, or the number
+// when the host has no name for it.
+func idName(ctx context.Context, lookup func(context.Context, int) (string, error), id int) (string, error) {
+	name, err := lookup(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return strconv.Itoa(id), nil
+	}
+	return name, nil
+}
+
+// Read implements resource.Type.
+func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.ReadResponse, error) {
+	c, err := decode(req.Config)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	h, err := f.hosts.Get(ctx, c.host)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	s, err := look(ctx, h, c.path)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	snap, err := json.Marshal(s)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	resp := resource.ReadResponse{Current: cty.NullVal(schema.ImpliedType()), Snapshot: snap}
+	if !s.Exists {
+		return resp, nil
+	}
+	owner, err := idName(ctx, h.UserName, s.UID)
+	if err != nil {
+		return resource.ReadResponse{}, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+	}
+	group, err := idName(ctx, h.GroupName, s.GID)
+	if err != nil {
+		return resource.ReadResponse{}, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+	}
+	cfg, _ := req.Config.UnmarkDeep()
+	// Bytes that are not UTF-8 cannot be a string value; replaced, they
+	// differ from any configured content, so the plan shows a change.
+	// (cty also puts strings in Unicode NFC: a file differing from its
+	// configuration only in normalization is not seen as different.)
+	resp.Current = cty.ObjectVal(map[string]cty.Value{
+		"host":    cfg.GetAttr("host"),
+		"path":    cty.StringVal(c.path),
+		"content": cty.StringVal(strings.ToValidUTF8(string(s.Content), "\uFFFD")),
+		"mode":    cty.StringVal(formatMode(s.Mode)),
+		"owner":   cty.StringVal(owner),
+		"group":   cty.StringVal(group),
+	})
+	return resp, nil
+}
+
+// Plan implements resource.Type. Owner and group not configured are not
+// managed: they keep the file's current ones (or the writer's for a new
+// file). A configured owner naming the same id as the current one under
+// another spelling ("0" for "root") is no change.
+func (f *File) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
+	c, err := decode(req.Config)
+	if err != nil {
+		return resource.PlanResponse{}, err
+	}
+	mode := c.mode
+	if mode == "" {
+		mode = DefaultMode
+	}
+	m, err := parseMode(mode)
+	if err != nil {
+		return resource.PlanResponse{}, resource.Errorf("mode", "Invalid file mode", "%s", err)
+	}
+	cfg, _ := req.Config.UnmarkDeep()
+	current, _ := req.Current.UnmarkDeep()
+	planned := map[string]cty.Value{
+		"host":    cfg.GetAttr("host"),
+		"path":    cty.StringVal(c.path),
+		"content": cfg.GetAttr("content"),
+		"mode":    cty.StringVal(formatMode(fromFileMode(m))),
+		"owner":   cfg.GetAttr("owner"),
+		"group":   cfg.GetAttr("group"),
+	}
+	if !current.IsNull() {
+		for _, id := range []struct {
+			attr   string
+			lookup func(transport.Host, context.Context, string) (int, error)
+		}{
+			{"owner", transport.Host.LookupUser},
+			{"group", transport.Host.LookupGroup},
+		} {
+			want, have := planned[id.attr], current.GetAttr(id.attr)
+			if want.IsNull() {
+				planned[id.attr] = have
+				continue
+			}
+			if have.IsNull() || want.RawEquals(have) {
+				continue
+			}
+			same, err := f.sameID(ctx, c.host, id.lookup, want.AsString(), have.AsString())
+			if err != nil {
+				return resource.PlanResponse{}, fmt.Errorf("plan %s: %w", c.path, err)
+			}
+			if same {
+				planned[id.attr] = have
+			}
+		}
+	}
+	return resource.PlanResponse{Planned: cty.ObjectVal(planned)}, nil
+}
+
+func (f *File) sameID(ctx context.Context, host resource.Host, lookup func(transport.Host, context.Context, string) (int, error), a, b string) (bool, error) {
+	h, err := f.hosts.Get(ctx, host)
+	if err != nil {
+		return false, err
+	}
+	ida, err := lookup(h, ctx, a)
+	if err != nil {
+		return false, nil // unknown name: Apply reports it
+	}
+	idb, err := lookup(h, ctx, b)
+	if err != nil {
+		return false, err
+	}
+	return ida == idb, nil
+}
+
+// Apply implements resource.Type. The file is replaced in one rename, so
+// the snapshot alone undoes it: nothing is journalled.
+func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
+	c, err := decode(req.Planned)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	m, err := parseMode(c.mode)
+	if err != nil {
+		return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.path, err)
+	}
+	h, err := f.hosts.Get(ctx, c.host)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	opts := transport.WriteOptions{Mode: m, UID: -1, GID: -1}
+	var before snapshot
+	if len(req.Snapshot) > 0 {
+		if err := json.Unmarshal(req.Snapshot, &before); err != nil {
+			return resource.ApplyResponse{}, fmt.Errorf("write %s: bad snapshot: %w", c.path, err)
+		}
+		if before.Exists {
+			opts.UID, opts.GID = before.UID, before.GID
+		}
+	}
+	if c.owner != "" {
+		if opts.UID, err = h.LookupUser(ctx, c.owner); err != nil {
+			return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.path, err)
+		}
+	}
+	if c.group != "" {
+		if opts.GID, err = h.LookupGroup(ctx, c.group); err != nil {
+			return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.path, err)
+		}
+	}
+	if req.Logger != nil {
+		req.Logger.Debug("writing file", "host", c.host.Name, "path", c.path, "bytes", len(c.content), "mode", c.mode)
+	}
+	if err := h.WriteFile(ctx, c.path, []byte(c.content), opts); err != nil {
+		return resource.ApplyResponse{}, fmt.Errorf("write %s on %s: %w", c.path, h.Name(), err)
+	}
+	return resource.ApplyResponse{}, nil
+}
+
+// Restore implements resource.Type: it writes back the snapshot's bytes,
+// mode and ids, or removes the file when there was none. The file type
+// journals nothing, so there is no journal to replay.
+func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
+	var s snapshot
+	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
+		return fmt.Errorf("restore file: bad snapshot: %w", err)
+	}
+	c, err := decode(req.Config)
+	if err != nil {
+		return err
+	}
+	if s.Path == "" {
+		s.Path = c.path
+	}
+	h, err := f.hosts.Get(ctx, c.host)
+	if err != nil {
+		return err
+	}
+	fi, err := h.Stat(ctx, s.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !s.Exists {
+			return nil
+		}
+	case err != nil:
+		return fmt.Errorf("restore %s on %s: %w", s.Path, h.Name(), err)
+	default:
+		if err := regular(h, s.Path, fi); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	if !s.Exists {
+		if req.Logger != nil {
+			req.Logger.Debug("removing file", "host", c.host.Name, "path", s.Path)
+		}
+		if err := h.Remove(ctx, s.Path); err != nil {
+			return fmt.Errorf("restore %s on %s: %w", s.Path, h.Name(), err)
+		}
+		return nil
+	}
+	if req.Logger != nil {
+		req.Logger.Debug("restoring file", "host", c.host.Name, "path", s.Path, "bytes", len(s.Content))
+	}
+	opts := transport.WriteOptions{Mode: toFileMode(s.Mode), UID: s.UID, GID: s.GID}
+	if err := h.WriteFile(ctx, s.Path, s.Content, opts); err != nil {
+		return fmt.Errorf("restore %s on %s: %w", s.Path, h.Name(), err)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package resourcetest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+)
+
+// Case is one resource instance driven through its life.
+type Case struct {
+	Type resource.Type
+	// Addr is the instance address given in requests; default "TYPE.test".
+	Addr string
+	// Create is the configuration of the first apply and Update of the
+	// second; both must change the real state. Build them with Config.
+	Create, Update cty.Value
+	// Observe returns the real state of the object, read without the type
+	// (e.g. a file's bytes, mode and owner). Restores must bring back
+	// exactly the bytes it returned before.
+	Observe func(t testing.TB) []byte
+}
+
+// Run drives c through: read, plan (a change), apply, re-read and re-plan
+// (no change, and Current is what was planned); the same for Update;
+// then Restore to the snapshot taken before the update (the rollback of the
+// last apply), and Restore to the first snapshot twice (destroy, and its
+// idempotence), checking Observe and a fresh Read after each.
+func Run(t *testing.T, c Case) {
+	t.Helper()
+	if c.Addr == "" {
+		c.Addr = c.Type.Name() + ".test"
+	}
+	ctx := context.Background()
+	d := &driver{t: t, c: c, log: Logger(t)}
+
+	obs0 := c.Observe(t)
+	read0 := d.read(ctx, c.Create)
+	create := d.plan(ctx, "create", c.Create, read0, true)
+	createJournal := d.apply(ctx, "create", c.Create, read0, create)
+	obs1 := c.Observe(t)
+	read1 := d.read(ctx, c.Create)
+	d.reached("read after create", create, read1.Current)
+	d.plan(ctx, "re-plan after create", c.Create, read1, false)
+
+	read2 := d.read(ctx, c.Update)
+	update := d.plan(ctx, "update", c.Update, read2, true)
+	updateJournal := d.apply(ctx, "update", c.Update, read2, update)
+	read3 := d.read(ctx, c.Update)
+	d.reached("read after update", update, read3.Current)
+	d.plan(ctx, "re-plan after update", c.Update, read3, false)
+
+	d.restore(ctx, "rollback of the update", c.Update, read2.Snapshot, updateJournal)
+	d.sameBytes("after rollback of the update", obs1, c.Observe(t))
+	d.sameValue("read after rollback of the update", read1.Current, d.read(ctx, c.Create).Current)
+
+	for _, step := range []string{"restore of the first snapshot", "second restore of the first snapshot"} {
+		d.restore(ctx, step, c.Update, read0.Snapshot, createJournal)
+		d.sameBytes("after "+step, obs0, c.Observe(t))
+		d.sameValue("read after "+step, read0.Current, d.read(ctx, c.Create).Current)
+	}
+}
+
+type driver struct {
+	t   *testing.T
+	c   Case
+	log hclog.Logger
+}
+
+func (d *driver) read(ctx context.Context, config cty.Value) resource.ReadResponse {
+	d.t.Helper()
+	resp, err := d.c.Type.Read(ctx, resource.ReadRequest{Addr: d.c.Addr, Config: config, Logger: d.log})
+	if err != nil {
+		d.t.Fatalf("read: %v", err)
+	}
+	if !resp.Current.Type().Equals(d.c.Type.Schema().ImpliedType()) {
+		d.t.Fatalf("read: Current is a %s, not the schema's type", resp.Current.Type().FriendlyName())
+	}
+	return resp
+}
+
+func (d *driver) plan(ctx context.Context, step string, config cty.Value, read resource.ReadResponse, wantChange bool) cty.Value {
+	d.t.Helper()
+	resp, err := d.c.Type.Plan(ctx, resource.PlanRequest{Addr: d.c.Addr, Config: config, Current: read.Current, Snapshot: read.Snapshot, Logger: d.log})
+	if err != nil {
+		d.t.Fatalf("plan %s: %v", step, err)
+	}
+	if changed := !resp.Planned.RawEquals(read.Current); changed != wantChange {
+		d.t.Fatalf("plan %s: change %v, want %v (-current +planned):\n%s", step, changed, wantChange, cmp.Diff(read.Current.GoString(), resp.Planned.GoString()))
+	}
+	return resp.Planned
+}
+
+func (d *driver) apply(ctx context.Context, step string, config cty.Value, read resource.ReadResponse, planned cty.Value) [][]byte {
+	d.t.Helper()
+	j := &Journal{}
+	resp, err := d.c.Type.Apply(ctx, resource.ApplyRequest{
+		Addr: d.c.Addr, Config: config, Current: read.Current, Planned: planned, Snapshot: read.Snapshot,
+		Journal: j, Progress: nopProgress{}, Logger: d.log,
+	})
+	if err != nil {
+		d.t.Fatalf("apply %s: %v", step, err)
+	}
+	if resp.Wait != nil {
+		d.t.Fatalf("apply %s: waits until %v (%s); Run does not drive waits", step, resp.Wait.Until, resp.Wait.Reason)
+	}
+	return j.Entries()
+}
+
+func (d *driver) restore(ctx context.Context, step string, config cty.Value, snapshot []byte, journal [][]byte) {
+	d.t.Helper()
+	err := d.c.Type.Restore(ctx, resource.RestoreRequest{Addr: d.c.Addr, Config: config, Snapshot: snapshot, Journal: journal, Logger: d.log})
+	if err != nil {
+		d.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+func (d *driver) sameValue(step string, want, got cty.Value) {
+	d.t.Helper()
+	if !want.RawEquals(got) {
+		d.t.Errorf("%s (-want +got):\n%s", step, cmp.Diff(want.GoString(), got.GoString()))
+	}
+}
+
+// reached checks that Current is what was planned. An attribute planned
+// null was left to the real state (e.g. a new file's owner) and may be
+// anything.
+func (d *driver) reached(step string, planned, current cty.Value) {
+	d.t.Helper()
+	if planned.IsNull() || current.IsNull() || !planned.Type().IsObjectType() {
+		d.sameValue(step, planned, current)
+		return
+	}
+	for name := range planned.Type().AttributeTypes() {
+		p := planned.GetAttr(name)
+		if !p.IsNull() && !p.RawEquals(current.GetAttr(name)) {
+			d.t.Errorf("%s: attribute %s is %s, planned %s", step, name, current.GetAttr(name).GoString(), p.GoString())
+		}
+	}
+}
+
+func (d *driver) sameBytes(step string, want, got []byte) {
+	d.t.Helper()
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		d.t.Errorf("real state %s differs (-want +got):\n%s", step, diff)
+	}
+}
+
+// Journal is a resource.Journal in memory.
+type Journal struct {
+	mu      sync.Mutex
+	entries [][]byte
+}
+
+// Record implements resource.Journal.
+func (j *Journal) Record(ctx context.Context, entry []byte) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries = append(j.entries, append([]byte(nil), entry...))
+	return nil
+}
+
+// Entries returns the entries recorded, oldest first.
+func (j *Journal) Entries() [][]byte {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([][]byte(nil), j.entries...)
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Total(int64, string) {}
+func (nopProgress) Add(int64)           {}
+
+// Config builds a configuration value of typ's schema from attrs, as the
+// engine decodes one: attributes not given take their Default, or null.
+func Config(t testing.TB, typ resource.Type, attrs map[string]cty.Value) cty.Value {
+	t.Helper()
+	schema := typ.Schema()
+	vals := map[string]cty.Value{}
+	for name, a := range schema.Attributes {
+		v, ok := attrs[name]
+		switch {
+		case ok:
+		case a.Default != cty.NilVal:
+			v = a.Default
+		default:
+			v = cty.NullVal(a.ValueType())
+		}
+		vals[name] = v
+	}
+	for name := range attrs {
+		if _, ok := schema.Attributes[name]; !ok {
+			t.Fatalf("%s has no attribute %q", typ.Name(), name)
+		}
+	}
+	return cty.ObjectVal(vals)
+}
+
+// HostValue is the value of a host block, as HostRef attributes hold it.
+func HostValue(t testing.TB, h resource.Host) cty.Value {
+	t.Helper()
+	v, err := gocty.ToCtyValue(h, resource.HostType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Logger returns a logger writing to the test's log.
+func Logger(t testing.TB) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Debug, Output: testWriter{t}})
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
