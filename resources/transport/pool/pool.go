@@ -36,16 +36,20 @@ func New(logger hclog.Logger) *Pool {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Pool{log: logger.Named("transport"), mu: make(chan struct{}, 1), conns: map[resource.Host]*conn{}}
+	return &Pool{log: logger, mu: make(chan struct{}, 1), conns: map[resource.Host]*conn{}}
 }
 
 func (p *Pool) lock()   { p.mu <- struct{}{} }
 func (p *Pool) unlock() { <-p.mu }
 
-// Get returns the connection to h, dialling it on first use. Host blocks
+// Get returns the connection to h, dialling it on first use: transport
+// "local" is this machine, "ssh" (or unset) an SSH connection. Host blocks
 // that differ in any field get separate connections. A failed dial is not
 // remembered: the next Get tries again.
 func (p *Pool) Get(ctx context.Context, h resource.Host) (transport.Host, error) {
+	if h.Transport != "local" && h.Transport != "ssh" && h.Transport != "" {
+		return nil, fmt.Errorf("%s: unknown transport %q; use \"ssh\" or \"local\"", h, h.Transport)
+	}
 	p.lock()
 	if p.closed {
 		p.unlock()

@@ -38,6 +38,15 @@ func TestGetLocal(t *testing.T) {
 	}
 }
 
+func TestGetUnknownTransport(t *testing.T) {
+	p := pool.New(hclog.NewNullLogger())
+	defer p.Close()
+	_, err := p.Get(context.Background(), resource.Host{Name: "x", Transport: "telnet"})
+	if err == nil || !strings.Contains(err.Error(), `unknown transport "telnet"`) {
+		t.Errorf("Get: %v, want an unknown transport error", err)
+	}
+}
+
 func TestGetSSHConcurrent(t *testing.T) {
 	srv := testbed.SSHD(t)
 	p := pool.New(hclog.NewNullLogger())
