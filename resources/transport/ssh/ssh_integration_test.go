@@ -78,6 +78,7 @@ func TestHostKeyRefused(t *testing.T) {
 				h.Close()
 				t.Fatal("Dial succeeded with an untrusted host key")
 			}
+			t.Logf("the error a user sees: %v", err)
 			if !errors.Is(err, transport.ErrHostKey) {
 				t.Errorf("error does not wrap ErrHostKey: %v", err)
 			}
