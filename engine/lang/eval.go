@@ -171,10 +171,11 @@ func Evaluate(in Input) (*Result, hcl.Diagnostics) {
 }
 
 // ParseVariableValue parses a string from -var or the environment for a
-// variable of type t: strings are taken as they are, other types are parsed
-// as HCL expressions (as Terraform does).
+// variable of type t: for a primitive type (string, number, bool) or no type
+// the string is taken as it is and converted later; collection and
+// structural types are parsed as HCL expressions (as Terraform does).
 func ParseVariableValue(name, raw string, t cty.Type) (cty.Value, hcl.Diagnostics) {
-	if t == cty.String || t == cty.DynamicPseudoType {
+	if t.IsPrimitiveType() || t == cty.DynamicPseudoType {
 		return cty.StringVal(raw), nil
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+name+">", hcl.InitialPos)
@@ -257,6 +258,8 @@ type node struct {
 	refs  []hcl.Traversal
 	eval  func() hcl.Diagnostics
 	label string
+	// count and forEach say whether count.* and each.* may be used.
+	count, forEach bool
 }
 
 func (s *scope) evaluate() hcl.Diagnostics {
@@ -304,7 +307,7 @@ func (s *scope) evaluate() hcl.Diagnostics {
 			continue
 		}
 		refs := resourceRefs(r, t)
-		add(&node{key: nodeKey(addr), rng: r.DeclRange, label: s.qualify(addr), refs: refs, eval: func() hcl.Diagnostics { return s.evalResource(r, t) }})
+		add(&node{key: nodeKey(addr), rng: r.DeclRange, label: s.qualify(addr), refs: refs, count: r.Count != nil, forEach: r.ForEach != nil, eval: func() hcl.Diagnostics { return s.evalResource(r, t) }})
 	}
 	for name, mc := range s.mod.ModuleCalls {
 		mc := mc
@@ -319,7 +322,7 @@ func (s *scope) evaluate() hcl.Diagnostics {
 			refs = append(refs, a.Expr.Variables()...)
 		}
 		refs = append(refs, mc.DependsOn...)
-		add(&node{key: nodeKey("module." + name), rng: mc.DeclRange, label: s.qualify("module." + name), refs: refs, eval: func() hcl.Diagnostics { return s.evalModuleCall(mc) }})
+		add(&node{key: nodeKey("module." + name), rng: mc.DeclRange, label: s.qualify("module." + name), refs: refs, count: mc.Count != nil, forEach: mc.ForEach != nil, eval: func() hcl.Diagnostics { return s.evalModuleCall(mc) }})
 	}
 	for name, o := range s.mod.Outputs {
 		o := o
@@ -332,9 +335,26 @@ func (s *scope) evaluate() hcl.Diagnostics {
 	for _, n := range nodes {
 		seen := map[nodeKey]bool{}
 		for _, tr := range n.refs {
+			if d := repetitionRef(n, tr); d != nil {
+				diags = append(diags, d)
+				continue
+			}
 			k, d := s.refKey(tr)
 			diags = append(diags, d...)
 			if k == "" || k == n.key && strings.HasPrefix(string(k), "var.") {
+				continue
+			}
+			if k == n.key {
+				if !seen[k] {
+					seen[k] = true
+					rng := tr.SourceRange()
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Self-referential block",
+						Detail:   fmt.Sprintf("%s refers to itself, so it cannot be evaluated. Use the value itself instead of the reference.", n.label),
+						Subject:  &rng,
+					})
+				}
 				continue
 			}
 			if _, ok := nodes[k]; !ok {
@@ -382,6 +402,33 @@ func (s *scope) evaluate() hcl.Diagnostics {
 		s.outputDeps.add(s.deps[nodeKey("output."+name)])
 	}
 	return diags
+}
+
+// repetitionRef reports a reference to count or each in a block without
+// count or for_each.
+func repetitionRef(n *node, tr hcl.Traversal) *hcl.Diagnostic {
+	var meta, detail string
+	switch tr.RootName() {
+	case "count":
+		if n.count {
+			return nil
+		}
+		meta, detail = "count", "count.index can be used only in a resource or module block that sets count."
+	case "each":
+		if n.forEach {
+			return nil
+		}
+		meta, detail = "for_each", "each.key and each.value can be used only in a resource or module block that sets for_each."
+	default:
+		return nil
+	}
+	rng := tr.SourceRange()
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Reference to %q in context without %s", tr.RootName(), meta),
+		Detail:   detail,
+		Subject:  &rng,
+	}
 }
 
 func (s *scope) qualify(a string) string {

@@ -82,7 +82,8 @@ func (s *scope) instanceKeys(count, forEach hcl.Expression) ([]addrs.Key, map[st
 				values[k.AsString()] = ev
 			}
 		case t.IsSetType():
-			if !t.ElementType().Equals(cty.String) {
+			// toset([]) is a set of unknown element type: no instances.
+			if !t.ElementType().Equals(cty.String) && v.LengthInt() > 0 {
 				return bad("A set given to for_each must hold strings; convert it with toset([...]) of strings.")
 			}
 			for it := v.ElementIterator(); it.Next(); {
@@ -158,6 +159,17 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 	deps.add(s.deps[k])
 	deps.add(s.dependsOn(r.DependsOn))
 	deps.add(s.extraDeps)
+	// Checked once, not per instance, and even when there are none.
+	var ignoreChanges []string
+	for _, tr := range r.Lifecycle.IgnoreChanges {
+		name := tr.RootName()
+		if _, ok := schema.Attributes[name]; !ok || len(tr) != 1 {
+			rng := tr.SourceRange()
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ignore_changes entry", Detail: fmt.Sprintf("ignore_changes lists attribute names of %s; %q is not one.", r.Type, name), Subject: &rng})
+			continue
+		}
+		ignoreChanges = append(ignoreChanges, name)
+	}
 	owned := depSet{}
 	var vals []cty.Value
 	for _, key := range keys {
@@ -199,15 +211,7 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 			}
 		}
 		inst.IgnoreAll = r.Lifecycle.IgnoreAll
-		for _, tr := range r.Lifecycle.IgnoreChanges {
-			name := tr.RootName()
-			if _, ok := schema.Attributes[name]; !ok || len(tr) != 1 {
-				rng := tr.SourceRange()
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ignore_changes entry", Detail: fmt.Sprintf("ignore_changes lists attribute names of %s; %q is not one.", r.Type, name), Subject: &rng})
-				continue
-			}
-			inst.IgnoreChanges = append(inst.IgnoreChanges, name)
-		}
+		inst.IgnoreChanges = ignoreChanges
 		for _, h := range r.Hooks {
 			hk, d := s.evalHook(h, extra)
 			diags = append(diags, d...)
@@ -266,14 +270,15 @@ func (s *scope) evalHook(h *configs.Hook, extra map[string]cty.Value) (*Hook, hc
 		rng := h.Host.Range()
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid hook host", Detail: "host must refer to a host block, e.g. host = host.old.", Subject: &rng}}
 	}
+	// Checked before decoding: gocty cannot decode marked values.
+	if IsSensitive(cv) {
+		rng := h.Command.Range()
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Sensitive value in a hook command", Detail: "Hook commands are shown and logged, so they cannot contain sensitive values.", Subject: &rng}}
+	}
 	var argv []string
 	if err := gohcl.DecodeExpression(h.Command, s.evalContext(h.Command.Variables(), extra), &argv); err.HasErrors() || len(argv) == 0 {
 		rng := h.Command.Range()
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid hook command", Detail: "command must be a non-empty list of strings: the program and its arguments, e.g. [\"postfix\", \"check\"]. It is never run through a shell.", Subject: &rng}}
-	}
-	if IsSensitive(cv) {
-		rng := h.Command.Range()
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Sensitive value in a hook command", Detail: "Hook commands are shown and logged, so they cannot contain sensitive values.", Subject: &rng}}
 	}
 	return &Hook{When: h.When, Host: host, Command: argv, DeclRange: h.DeclRange}, nil
 }

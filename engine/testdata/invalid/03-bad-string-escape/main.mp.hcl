@@ -1,0 +1,4 @@
+resource "fake_file" "a" {
+  path    = "/tmp/a"
+  content = "tab\q" # ERROR: Invalid escape sequence
+}

@@ -1,0 +1,7 @@
+provider "postfix" { # ERROR: Unsupported block type
+}
+
+resource "fake_file" "a" {
+  path    = "/tmp/a"
+  content = "x"
+}

@@ -1,0 +1,5 @@
+resource "fake_file" "a" {
+  path    = "/tmp/a"
+  content = "x"
+  colour  = "blue" # ERROR: Unsupported argument
+}

@@ -1,0 +1,3 @@
+resource "fake_file" "a" { # ERROR: Missing required argument
+  path = "/tmp/a"
+}

@@ -1,0 +1,3 @@
+resource "fake_directory" "a" { # ERROR: Unknown resource type
+  path = "/tmp/a"
+}

@@ -1,0 +1,7 @@
+locals {
+  domain = "example.com"
+}
+
+locals {
+  domain = "example.org" # ERROR: Duplicate local value
+}

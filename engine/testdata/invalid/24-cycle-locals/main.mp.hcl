@@ -1,0 +1,4 @@
+locals {
+  a = "${local.b}.example" # ERROR: Dependency cycle
+  b = local.a
+}

@@ -1,0 +1,4 @@
+resource "fake_file" "a" {
+  path    = "/tmp/a"
+  content = fake_file.a.path # ERROR: Self-referential block
+}

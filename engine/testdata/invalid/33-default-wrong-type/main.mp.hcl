@@ -1,0 +1,4 @@
+variable "port" {
+  type    = number
+  default = "smtp" # ERROR: Invalid default value for variable
+}

@@ -1,0 +1,8 @@
+variable "domain" { # ERROR: No value for required variable
+  type = string
+}
+
+resource "fake_file" "a" {
+  path    = "/tmp/a"
+  content = var.domain
+}

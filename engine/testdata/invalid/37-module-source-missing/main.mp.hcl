@@ -1,0 +1,3 @@
+module "maps" {
+  source = "./modules/maps" # ERROR: Module not found
+}

@@ -1,0 +1,3 @@
+module "maps" {
+  source = "hashicorp/x" # ERROR: Unsupported module source
+}

@@ -1,0 +1,3 @@
+module "maps" { # ERROR: Missing required argument
+  source = "./maps"
+}

@@ -1,0 +1,4 @@
+module "maps" {
+  source = "./modules/maps"
+  domain = "example.com"
+}

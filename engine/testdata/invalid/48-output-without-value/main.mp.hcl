@@ -1,0 +1,3 @@
+output "path" { # ERROR: Missing required argument
+  description = "Where the file is."
+}

@@ -1,0 +1,3 @@
+module "maps" {
+  source = "./maps"
+}

@@ -1,0 +1,3 @@
+mailplan { # ERROR: Settings block in a module
+  required_version = ">= 0.1.0"
+}

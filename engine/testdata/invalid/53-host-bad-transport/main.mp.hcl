@@ -1,0 +1,4 @@
+host "old" {
+  address   = "203.0.113.10"
+  transport = "telnet" # ERROR: Invalid transport
+}

@@ -1,0 +1,3 @@
+host "old" { # ERROR: Missing required argument
+  user = "root"
+}

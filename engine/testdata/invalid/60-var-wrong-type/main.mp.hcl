@@ -1,0 +1,3 @@
+variable "port" { # ERROR: Invalid value for variable
+  type = number
+}

@@ -1,0 +1,7 @@
+output "a" {
+  value = "x"
+}
+
+output "b" {
+  value = output.a # ERROR: Invalid reference
+}

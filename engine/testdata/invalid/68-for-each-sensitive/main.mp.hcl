@@ -1,0 +1,11 @@
+variable "files" {
+  type      = map(string)
+  default   = { a = "x" }
+  sensitive = true
+}
+
+resource "fake_file" "a" {
+  for_each = var.files # ERROR: Invalid for_each argument
+  path     = "/tmp/${each.key}"
+  content  = each.value
+}

@@ -1,0 +1,3 @@
+variable "domains" {
+  type = list(string)
+}

@@ -1,0 +1,3 @@
+variable "count" { # ERROR: Reserved variable name
+  default = 1
+}

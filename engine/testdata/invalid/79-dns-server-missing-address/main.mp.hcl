@@ -1,0 +1,3 @@
+dns_server "primary" { # ERROR: Missing required argument
+  tsig_key_name = "mailplan."
+}

@@ -1,0 +1,4 @@
+module "m" {
+  count  = -2 # ERROR: Invalid count argument
+  source = "./m"
+}

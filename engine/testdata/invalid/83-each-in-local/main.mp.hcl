@@ -1,0 +1,3 @@
+locals {
+  name = "file-${each.key}" # ERROR: Reference to "each" in context without for_each
+}

@@ -1,0 +1,1 @@
+ports = ["25", "smtp"] # ERROR: Invalid value for variable

@@ -1,0 +1,2 @@
+domain = "example.com"
+domian = "example.com" # ERROR: Value for undeclared variable

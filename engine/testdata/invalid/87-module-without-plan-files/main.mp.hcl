@@ -1,0 +1,3 @@
+module "m" {
+  source = "./empty" # ERROR: No plan files
+}
