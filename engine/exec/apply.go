@@ -67,21 +67,46 @@ type journal struct {
 	mgr states.Manager
 }
 
+// write stores the whole state. The caller holds j.mu.
 func (j *journal) write(ctx context.Context) error {
 	// Writes must land even while the apply is being cancelled.
 	return j.mgr.Write(context.WithoutCancel(ctx), j.st)
 }
 
+// record applies one step to the state in memory and makes it durable: by
+// appending it to the backend's journal when it has one, else by writing
+// the whole state. The caller holds j.mu.
+func (j *journal) record(ctx context.Context, rec *states.Record) error {
+	if err := j.st.Replay(rec); err != nil {
+		return err
+	}
+	if jr, ok := j.mgr.(states.Journaler); ok {
+		rec.Lineage = j.st.Lineage
+		rec.Serial = j.st.Serial
+		return jr.Append(context.WithoutCancel(ctx), rec)
+	}
+	return j.write(ctx)
+}
+
+// addChange journals a change about to be made and returns its index.
+func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.record(ctx, &states.Record{Op: "change", Change: ch}); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return len(j.st.LastApply.Changes) - 1, nil
+}
+
 type changeJournal struct {
-	j  *journal
-	ch *states.Change
+	j     *journal
+	index int
 }
 
 func (c *changeJournal) Record(ctx context.Context, entry []byte) error {
 	c.j.mu.Lock()
 	defer c.j.mu.Unlock()
-	c.ch.Journal = append(c.ch.Journal, append([]byte(nil), entry...))
-	return c.j.write(ctx)
+	return c.j.record(ctx, &states.Record{Op: "entry", Index: c.index, Entry: append([]byte(nil), entry...)})
 }
 
 func newID() string {
@@ -110,8 +135,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	}
 	if hasWork {
 		j.mu.Lock()
-		st.LastApply = run
-		err := j.write(ctx)
+		err := j.record(ctx, &states.Record{Op: "begin", Apply: run})
 		j.mu.Unlock()
 		if err != nil {
 			return rep, fmt.Errorf("write state before apply: %w", err)
@@ -263,12 +287,9 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		action = "create"
 	}
 	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior)}
-	j.mu.Lock()
-	run.Changes = append(run.Changes, sc)
-	err = j.write(ctx)
-	j.mu.Unlock()
+	index, err := j.addChange(ctx, sc)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return err
 	}
 
 	if err := r.runHooks(ctx, it, "before_apply"); err != nil {
@@ -292,7 +313,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		for {
 			ar, err := it.typ.Apply(ctx, resource.ApplyRequest{
 				Addr: it.addr, Config: it.config, Current: cur, Planned: it.planned, Snapshot: resp.Snapshot,
-				Journal: &changeJournal{j: j, ch: sc}, Resume: resume, Progress: ui.Progress(it.addr), Logger: log,
+				Journal: &changeJournal{j: j, index: index}, Resume: resume, Progress: ui.Progress(it.addr), Logger: log,
 			})
 			if err != nil {
 				return err
@@ -331,11 +352,8 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 			result = markLike(after.Current, it.config, schema)
 		}
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if ch.Action == plans.Delete {
-		delete(j.st.Resources, it.addr)
-	} else {
+	done := &states.Record{Op: "done", Index: index, Addr: it.addr}
+	if ch.Action != plans.Delete {
 		resJSON, _, err := encodeValue(result, objType)
 		if err != nil {
 			return err
@@ -348,12 +366,14 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		if wait != nil {
 			sr.Wait = &states.Wait{Until: wait.Until.UTC(), Reason: wait.Reason, Resume: wait.Resume}
 		}
-		j.st.Resources[it.addr] = sr
-		sc.After = resJSON
+		done.Resource = sr
+		done.After = resJSON
 	}
-	sc.Done = true
-	if err := j.write(ctx); err != nil {
-		return fmt.Errorf("write state: %w", err)
+	j.mu.Lock()
+	err = j.record(ctx, done)
+	j.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
 	repMu.Lock()
 	switch ch.Action {
@@ -406,22 +426,16 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, run *states.
 		return err
 	}
 	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior)}
-	j.mu.Lock()
-	run.Changes = append(run.Changes, sc)
-	err = j.write(ctx)
-	j.mu.Unlock()
+	index, err := j.addChange(ctx, sc)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return err
 	}
 	if err := it.typ.Restore(ctx, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Logger: log}); err != nil {
 		return fmt.Errorf("remove old object: %w", err)
 	}
 	j.mu.Lock()
-	sc.Done = true
-	delete(j.st.Resources, it.addr)
-	err = j.write(ctx)
-	j.mu.Unlock()
-	return err
+	defer j.mu.Unlock()
+	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr})
 }
 
 func (r *Runner) runHooks(ctx context.Context, it *item, when string) error {

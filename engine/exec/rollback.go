@@ -64,12 +64,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			}
 		}
 		j.mu.Lock()
-		if ch.Prior != nil {
-			j.st.Resources[ch.Addr] = ch.Prior
-		} else {
-			delete(j.st.Resources, ch.Addr)
-		}
-		werr := j.write(ctx)
+		werr := j.record(ctx, &states.Record{Op: "resource", Addr: ch.Addr, Resource: ch.Prior})
 		j.mu.Unlock()
 		if werr != nil {
 			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: werr})

@@ -42,6 +42,8 @@ type Backend struct {
 	// nil before the first Read. Write refuses when the disk no longer
 	// matches it.
 	seen *mark
+	// journal is the open journal file, once appended to.
+	journal *os.File
 }
 
 type mark struct {
@@ -86,9 +88,17 @@ func (b *Backend) Read(ctx context.Context) (*states.State, error) {
 	}
 	if s == nil {
 		s = states.NewState(newLineage())
+		if _, err := b.replayJournal(s, false); err != nil {
+			return nil, err
+		}
 		b.seen = &mark{lineage: s.Lineage}
 		b.logger.Debug("no state file; starting a new state", "path", b.path, "lineage", s.Lineage)
 		return s, nil
+	}
+	if n, err := b.replayJournal(s, true); err != nil {
+		return nil, err
+	} else if n > 0 {
+		b.logger.Info("replayed the journal of an unfinished apply", "records", n)
 	}
 	b.seen = &mark{lineage: s.Lineage, serial: s.Serial, exists: true}
 	b.logger.Debug("read state", "path", b.path, "serial", s.Serial, "lineage", s.Lineage)
@@ -154,6 +164,9 @@ func (b *Backend) Write(ctx context.Context, s *states.State) error {
 	if err := b.replace(data, raw); err != nil {
 		return err
 	}
+	if err := b.truncateJournal(); err != nil {
+		return err
+	}
 	s.Serial = next
 	s.Version = states.FormatVersion
 	b.seen = &mark{lineage: s.Lineage, serial: next, exists: true}
@@ -210,6 +223,9 @@ func (b *Backend) Push(ctx context.Context, s *states.State, force bool) error {
 		return fmt.Errorf("push state %s: %w", b.path, err)
 	}
 	if err := b.replace(data, raw); err != nil {
+		return err
+	}
+	if err := b.truncateJournal(); err != nil {
 		return err
 	}
 	b.seen = &mark{lineage: s.Lineage, serial: serial, exists: true}

@@ -1,0 +1,100 @@
+package states
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Journaler is implemented by backends that can make one small change
+// durable cheaply, by appending to a log that Read replays and Write folds
+// into the state. The apply journal uses it for every step when it can, so
+// that a change is durable before it is made without rewriting the whole
+// state each time.
+type Journaler interface {
+	// Append makes rec durable before returning. rec applies to the state
+	// of the given lineage and serial, as last read or written.
+	Append(ctx context.Context, rec *Record) error
+}
+
+// Record is one step of an apply, as appended to a journal.
+type Record struct {
+	// Lineage and Serial name the state version the record applies to.
+	Lineage string `json:"lineage"`
+	Serial  uint64 `json:"serial"`
+	// Op is "begin", "change", "entry", "done", "resource" or "status".
+	Op string `json:"op"`
+	// Apply is the new LastApply (begin).
+	Apply *Apply `json:"apply,omitempty"`
+	// Change is appended to LastApply.Changes (change).
+	Change *Change `json:"change,omitempty"`
+	// Index is the change an entry or done record is about.
+	Index int    `json:"index,omitempty"`
+	Entry []byte `json:"entry,omitempty"`
+	// After is the done change's reached value.
+	After json.RawMessage `json:"after,omitempty"`
+	// Addr and Resource set (or, nil, remove) a resource (done, resource).
+	Addr     string    `json:"addr,omitempty"`
+	Resource *Resource `json:"resource,omitempty"`
+	// Status and Finished update LastApply (status).
+	Status   string    `json:"status,omitempty"`
+	Finished time.Time `json:"finished,omitempty"`
+}
+
+// Replay applies a journal record to the state.
+func (s *State) Replay(rec *Record) error {
+	if s.Resources == nil {
+		s.Resources = map[string]*Resource{}
+	}
+	setResource := func() {
+		if rec.Addr == "" {
+			return
+		}
+		if rec.Resource == nil {
+			delete(s.Resources, rec.Addr)
+		} else {
+			s.Resources[rec.Addr] = rec.Resource
+		}
+	}
+	change := func() (*Change, error) {
+		if s.LastApply == nil || rec.Index < 0 || rec.Index >= len(s.LastApply.Changes) {
+			return nil, fmt.Errorf("journal record %q names change %d, which the state does not have", rec.Op, rec.Index)
+		}
+		return s.LastApply.Changes[rec.Index], nil
+	}
+	switch rec.Op {
+	case "begin":
+		s.LastApply = rec.Apply
+	case "change":
+		if s.LastApply == nil {
+			return fmt.Errorf("journal record \"change\" before \"begin\"")
+		}
+		s.LastApply.Changes = append(s.LastApply.Changes, rec.Change)
+	case "entry":
+		c, err := change()
+		if err != nil {
+			return err
+		}
+		c.Journal = append(c.Journal, rec.Entry)
+	case "done":
+		c, err := change()
+		if err != nil {
+			return err
+		}
+		c.Done = true
+		c.After = rec.After
+		setResource()
+	case "resource":
+		setResource()
+	case "status":
+		if s.LastApply == nil {
+			return fmt.Errorf("journal record \"status\" before \"begin\"")
+		}
+		s.LastApply.Status = rec.Status
+		s.LastApply.Finished = rec.Finished
+	default:
+		return fmt.Errorf("unknown journal record %q", rec.Op)
+	}
+	return nil
+}
