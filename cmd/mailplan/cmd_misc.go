@@ -210,6 +210,9 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 func cmdGraph(c *cli, args []string) int {
 	fs := newFlagSet(c, "graph")
 	typ := fs.String("type", "plan", "plan, apply or rollback")
+	var vars []engine.VarArg
+	fs.Var(varFlags{list: &vars}, "var", "set a variable")
+	fs.Var(varFlags{list: &vars, file: true}, "var-file", "read variables from a file")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -219,7 +222,7 @@ func cmdGraph(c *cli, args []string) int {
 	}
 	e, done := c.newEngine()
 	defer done()
-	s, diags := e.Load(engine.Options{Dir: "."})
+	s, diags := e.Load(engine.Options{Dir: ".", Vars: vars})
 	if c.diags(diags, s.Files()) {
 		return 1
 	}
