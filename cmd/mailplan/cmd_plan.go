@@ -179,7 +179,7 @@ func hasResume(p *plans.Plan) bool {
 
 func confirm(c *cli, destroy bool) (bool, error) {
 	if f, ok := c.stdin.(*os.File); !ok || !isTerminalFile(f) {
-		return false, errors.New("apply asks for confirmation, and there is no terminal on standard input to ask on. Review the plan and run again with -auto-approve, or apply a saved plan file.")
+		return false, errors.New("apply asks for confirmation, and there is no terminal on standard input to ask on. Review the plan and run again with -auto-approve, or apply a saved plan file")
 	}
 	if destroy {
 		fmt.Fprint(c.stdout, "\nDo you really want to destroy all resources?\n  mailplan will put back what was there before it first changed each one.\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")

@@ -66,7 +66,6 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 type planFlags struct {
 	opts             engine.Options
 	targets, exclude listFlag
-	noRefresh        bool
 	refresh          bool
 }
 

@@ -471,7 +471,9 @@ func encodeOutputs(outs map[string]*lang.OutputValue) map[string]*states.Output 
 	m := map[string]*states.Output{}
 	for name, o := range outs {
 		so := &states.Output{Sensitive: o.Sensitive}
-		if !o.Sensitive && !lang.IsSensitive(o.Value) {
+		if o.Sensitive || lang.IsSensitive(o.Value) {
+			so.Digest = digest(o.Value, cty.DynamicPseudoType)
+		} else {
 			u, _ := o.Value.UnmarkDeep()
 			if b, err := ctyjson.Marshal(u, u.Type()); err == nil {
 				so.Value = b

@@ -341,13 +341,18 @@ func (r *Runner) planOutputs(p *Planned, cfg *lang.Result, st *states.State, opt
 			after = cty.NullVal(cty.DynamicPseudoType)
 		}
 		oc := &plans.OutputChange{Before: before, After: after, Sensitive: o.Sensitive}
+		prior := st.Outputs[name]
 		switch {
+		case prior != nil && prior.Digest != "" && !opts.Destroy:
+			// A sensitive output: only its digest was stored.
+			oc.Action = plans.Update
+			if prior.Digest == digest(after, cty.DynamicPseudoType) {
+				oc.Action = plans.NoOp
+			}
 		case before.IsNull() && !after.IsNull():
 			oc.Action = plans.Create
 		case !before.IsNull() && after.IsNull():
 			oc.Action = plans.Delete
-		case o.Sensitive && st.Outputs[name] != nil:
-			oc.Action = plans.NoOp
 		case equalValues(before, after):
 			oc.Action = plans.NoOp
 		default:

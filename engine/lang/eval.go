@@ -275,11 +275,7 @@ func (s *scope) evaluate() hcl.Diagnostics {
 
 	for name, v := range s.mod.Variables {
 		v := v
-		var refs []hcl.Traversal
-		for _, val := range v.Validations {
-			refs = append(refs, val.Condition.Variables()...)
-			refs = append(refs, val.ErrorMessage.Variables()...)
-		}
+		// A validation refers only to its own variable, so it adds no edge.
 		add(&node{key: nodeKey("var." + name), rng: v.DeclRange, label: "var." + name, eval: func() hcl.Diagnostics { return s.evalVariable(v) }})
 	}
 	for name, l := range s.mod.Locals {

@@ -57,6 +57,9 @@ type Output struct {
 	Value     json.RawMessage `json:"value,omitempty"`
 	Type      json.RawMessage `json:"type,omitempty"`
 	Sensitive bool            `json:"sensitive,omitempty"`
+	// Digest is, for a sensitive output, a SHA-256 of its value, so that a
+	// plan can tell a change without the value being stored.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Apply is the journal of one apply (or destroy), written before each
