@@ -64,6 +64,9 @@ type Options struct {
 	Stop        <-chan struct{}
 	// Operation names the command holding the lock.
 	Operation string
+	// ValidateOnly lets required variables without a value be unknown:
+	// validate and graph check a plan without its values.
+	ValidateOnly bool
 }
 
 // Session is a loaded plan directory with its state open and, for the
@@ -121,7 +124,7 @@ func (e *Engine) Load(opts Options) (*Session, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return s, diags
 	}
-	res, d := lang.Evaluate(lang.Input{Root: mod, Registry: e.Registry, Variables: vars})
+	res, d := lang.Evaluate(lang.Input{Root: mod, Registry: e.Registry, Variables: vars, AllowUnknown: opts.ValidateOnly})
 	diags = append(diags, d...)
 	s.Config = res
 	for _, t := range opts.Targets {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -702,5 +703,58 @@ output "r" { value = ` + tc.expr + ` }
 				t.Errorf("%s (-want +got):\n%s", tc.expr, diff)
 			}
 		})
+	}
+}
+
+// validate checks a plan without its values: required variables without a
+// value are unknown, and evaluation goes on without failing.
+func TestValidateWithoutValues(t *testing.T) {
+	dir := t.TempDir()
+	writePlan(t, dir, `
+variable "dir" { type = string }
+variable "names" { type = set(string) }
+variable "addr" {
+  type = string
+  validation {
+    condition     = length(var.addr) > 0
+    error_message = "addr must not be empty."
+  }
+}
+host "h" { address = var.addr }
+resource "fake_file" "f" {
+  for_each = var.names
+  path     = "${var.dir}/${each.key}"
+  content  = "x"
+  hook "after_apply" {
+    host    = host.h
+    command = ["true", var.dir]
+  }
+}
+resource "fake_file" "g" {
+  count   = length(var.names)
+  path    = "/g"
+  content = fake_file.f
+}
+`)
+	e := newTestEngine(&fakeFile{})
+	_, d := e.Load(Options{Dir: dir, ValidateOnly: true})
+	// content = fake_file.f is an object, not a string: still caught.
+	if !d.HasErrors() || !strings.Contains(d.Error(), "content") {
+		t.Fatalf("want the type error on content, got %v", d)
+	}
+	writePlan(t, dir, `
+variable "dir" { type = string }
+resource "fake_file" "f" {
+  path    = "${var.dir}/x"
+  content = "x"
+}
+`)
+	_, d = e.Load(Options{Dir: dir, ValidateOnly: true})
+	if d.HasErrors() {
+		t.Fatalf("valid plan without values: %v", d)
+	}
+	_, d = e.Load(Options{Dir: dir})
+	if !d.HasErrors() {
+		t.Fatal("plan without a required value passed")
 	}
 }

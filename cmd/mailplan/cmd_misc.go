@@ -37,7 +37,7 @@ func cmdValidate(c *cli, args []string) int {
 	}
 	e, done := c.newEngine()
 	defer done()
-	s, diags := e.Load(engine.Options{Dir: ".", Vars: vars})
+	s, diags := e.Load(engine.Options{Dir: ".", Vars: vars, ValidateOnly: true})
 	if *asJSON {
 		out := validateJSON(diags)
 		b, _ := json.MarshalIndent(out, "", "  ")
@@ -222,7 +222,7 @@ func cmdGraph(c *cli, args []string) int {
 	}
 	e, done := c.newEngine()
 	defer done()
-	s, diags := e.Load(engine.Options{Dir: ".", Vars: vars})
+	s, diags := e.Load(engine.Options{Dir: ".", Vars: vars, ValidateOnly: true})
 	if c.diags(diags, s.Files()) {
 		return 1
 	}

@@ -64,6 +64,17 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	}
 
 	selected := selectInstances(cfg, st, opts)
+	if len(opts.Targets) > 0 && len(selected) == 0 {
+		var names []string
+		for _, t := range opts.Targets {
+			names = append(names, t.String())
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "No resource matches -target",
+			Detail:   fmt.Sprintf("Neither the configuration nor the state has %s, so the plan is empty. `mailplan state list` shows the addresses the state knows.", strings.Join(names, ", ")),
+		})
+	}
 	for _, addr := range selected {
 		it := &item{addr: addr, prior: st.Resources[addr]}
 		if inst, ok := cfg.Instances[addr]; ok && !opts.Destroy {

@@ -37,6 +37,10 @@ type Input struct {
 	Root      *configs.Module
 	Registry  *resource.Registry
 	Variables map[string]*InputValue
+	// AllowUnknown evaluates required variables that have no value as
+	// unknown instead of failing, as `validate` does: it checks a plan
+	// without its values. Rules that need a value are skipped.
+	AllowUnknown bool
 }
 
 // Result is an evaluated configuration.
@@ -118,13 +122,17 @@ func Evaluate(in Input) (*Result, hcl.Diagnostics) {
 		return res, nil
 	}
 	rootDir, _ := filepath.Abs(in.Root.Dir)
-	e := &evaluator{reg: in.Registry, result: res, rootDir: rootDir}
+	e := &evaluator{reg: in.Registry, result: res, rootDir: rootDir, allowUnknown: in.AllowUnknown}
 	var diags hcl.Diagnostics
 
 	vars := map[string]cty.Value{}
 	for name, v := range in.Root.Variables {
 		iv, ok := in.Variables[name]
 		if !ok {
+			if !v.HasDefault && in.AllowUnknown {
+				vars[name] = cty.UnknownVal(v.Type)
+				continue
+			}
 			if !v.HasDefault {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -205,9 +213,10 @@ func convertRootVariable(v *configs.Variable, iv *InputValue) (cty.Value, hcl.Di
 }
 
 type evaluator struct {
-	reg     *resource.Registry
-	result  *Result
-	rootDir string
+	allowUnknown bool
+	reg          *resource.Registry
+	result       *Result
+	rootDir      string
 }
 
 type nodeKey string
@@ -504,7 +513,7 @@ func (s *scope) refKey(tr hcl.Traversal) (nodeKey, hcl.Diagnostics) {
 		}
 		if !exists {
 			what := map[string]string{"var": "input variable", "local": "local value", "host": "host", "dns_server": "dns_server", "module": "module call"}[root]
-			return bad("Reference to undeclared "+what, fmt.Sprintf("A %s named %q has not been declared in %s.", what, name, s.where()))
+			return bad("Reference to undeclared "+what, fmt.Sprintf("%s %s named %q has not been declared in %s.", article(what), what, name, s.where()))
 		}
 		return k, nil
 	}
@@ -595,6 +604,9 @@ func (s *scope) evalVariable(v *configs.Variable) hcl.Diagnostics {
 	}
 	s.values[k] = val
 	var diags hcl.Diagnostics
+	if !val.IsWhollyKnown() {
+		return nil
+	}
 	for _, vr := range v.Validations {
 		ctx := &hcl.EvalContext{
 			Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.Name: val})},
@@ -695,6 +707,10 @@ func (s *scope) evalHost(h *configs.Host) hcl.Diagnostics {
 		s.values[k] = cty.UnknownVal(resource.HostType)
 		return diags
 	}
+	if !v.IsWhollyKnown() {
+		s.values[k] = cty.UnknownVal(resource.HostType)
+		return nil
+	}
 	v, marks := v.UnmarkDeep()
 	m := v.AsValueMap()
 	str := func(name, def string) cty.Value {
@@ -770,6 +786,10 @@ func (s *scope) evalDNSServer(d *configs.DNSServer) hcl.Diagnostics {
 		s.values[k] = cty.UnknownVal(resource.DNSServerType)
 		return diags
 	}
+	if !v.IsWhollyKnown() {
+		s.values[k] = cty.UnknownVal(resource.DNSServerType)
+		return nil
+	}
 	v, _ = v.UnmarkDeep()
 	m := v.AsValueMap()
 	str := func(name, def string) cty.Value {
@@ -790,4 +810,12 @@ func (s *scope) evalDNSServer(d *configs.DNSServer) hcl.Diagnostics {
 		"tsig_secret":    str("tsig_secret", "").Mark(Sensitive),
 	})
 	return diags
+}
+
+// article is "An" before a vowel, else "A".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }

@@ -44,6 +44,10 @@ func (s *scope) instanceKeys(count, forEach hcl.Expression) ([]addrs.Key, map[st
 		if v.HasMark(Sensitive) {
 			return bad("count cannot come from a sensitive value, since it shows in addresses.")
 		}
+		if !v.IsKnown() {
+			// validate without values: check the block once.
+			return []addrs.Key{addrs.IntKey(0)}, nil, nil
+		}
 		v, err := convert.Convert(v, cty.Number)
 		if err != nil || v.IsNull() {
 			return bad("count must be a whole number.")
@@ -69,6 +73,9 @@ func (s *scope) instanceKeys(count, forEach hcl.Expression) ([]addrs.Key, map[st
 		}
 		if v.HasMark(Sensitive) {
 			return bad("for_each cannot come from a sensitive value, since its keys show in addresses.")
+		}
+		if !v.IsWhollyKnown() {
+			return []addrs.Key{addrs.StringKey("")}, map[string]cty.Value{"": cty.DynamicVal}, nil
 		}
 		if v.IsNull() {
 			return bad("for_each must be a map or a set of strings, not null.")
@@ -191,7 +198,7 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 			Body:      r.Config,
 			DeclRange: r.DeclRange,
 		}
-		if val, ok := t.(resource.Validator); ok {
+		if val, ok := t.(resource.Validator); ok && v.IsWhollyKnown() {
 			if err := val.Validate(context.Background(), v); err != nil {
 				diags = append(diags, AttrDiagnostics(inst, err)...)
 			}
@@ -199,7 +206,7 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 		if r.Lifecycle.PreventDestroy != nil {
 			pv, d := r.Lifecycle.PreventDestroy.Value(s.evalContext(r.Lifecycle.PreventDestroy.Variables(), extra))
 			diags = append(diags, d...)
-			if !d.HasErrors() {
+			if !d.HasErrors() && pv.IsWhollyKnown() {
 				pv, _ = pv.Unmark()
 				pv, err := convert.Convert(pv, cty.Bool)
 				if err != nil || pv.IsNull() {
@@ -260,6 +267,9 @@ func (s *scope) evalHook(h *configs.Hook, extra map[string]cty.Value) (*Hook, hc
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if !hv.IsWhollyKnown() || !cv.IsWhollyKnown() {
+		return nil, nil // validate without values
 	}
 	hostVal, err := convert.Convert(hv, resource.HostType)
 	var host resource.Host

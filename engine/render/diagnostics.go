@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 
 	"github.com/hashicorp/hcl/v2"
@@ -25,6 +26,18 @@ func Diagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File,
 	dw := hcl.NewDiagnosticTextWriter(&buf, files, uint(width), opts.Color)
 	for _, d := range diags {
 		buf.WriteByte('\n')
+		if d.Subject != nil && d.Subject.Filename != "" {
+			// Besides Terraform's "on FILE line N", the detail starts with
+			// the compact FILE:LINE:COL that editors and grep understand.
+			c := *d
+			loc := fmt.Sprintf("%s:%d:%d:", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			if c.Detail == "" {
+				c.Detail = loc
+			} else {
+				c.Detail = loc + " " + c.Detail
+			}
+			d = &c
+		}
 		if err := dw.WriteDiagnostic(d); err != nil {
 			return err
 		}
