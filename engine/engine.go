@@ -292,7 +292,7 @@ func (s *Session) CheckRollback(ctx context.Context) (changes []string, drifted 
 
 // PlanFile builds the saved form of a plan.
 func (s *Session) PlanFile(p *exec.Planned) *plans.File {
-	return &plans.File{Destroy: p.Plan.Destroy, Basis: p.Plan.Basis, Changes: p.FileChanges()}
+	return &plans.File{Destroy: p.Plan.Destroy, Basis: p.Plan.Basis, Changes: saltChanges(p.Plan.Basis.Salt, p.FileChanges())}
 }
 
 // StaleError is a saved plan that no longer matches.
@@ -324,10 +324,10 @@ func (s *Session) CheckSaved(saved *plans.File, p *exec.Planned) error {
 		}
 	}
 	fresh := map[string]plans.FileChange{}
-	for _, c := range p.FileChanges() {
+	for _, c := range saltChanges(saved.Basis.Salt, p.FileChanges()) {
 		fresh[c.Addr] = c
 	}
-	reads := p.Reads()
+	reads := saltReads(saved.Basis.Salt, p.Reads())
 	for _, c := range saved.Changes {
 		f, ok := fresh[c.Addr]
 		switch {
@@ -377,11 +377,12 @@ func (s *Session) basis(p *exec.Planned) plans.Basis {
 		Salt:               randomID(),
 		StateLineage:       s.State.Lineage,
 		StateSerial:        s.State.Serial,
-		Reads:              p.Reads(),
+		Reads:              map[string]string{},
 		Targets:            s.opts.Targets,
 		Excludes:           s.opts.Excludes,
 		Created:            time.Now().UTC(),
 	}
+	b.Reads = saltReads(b.Salt, p.Reads())
 	for name, v := range s.Config.Variables {
 		if s.Config.SensitiveVariables[name] {
 			b.SensitiveVariables[name] = saltedHash(b.Salt, s.sensitiveJSON(name))
@@ -446,4 +447,24 @@ func whoami() string {
 
 func errDiag(summary string, err error) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error()}
+}
+
+// saltReads and saltChanges hash the digests a plan file keeps with the
+// plan's salt: a bare SHA-256 of a real state that holds a short secret
+// could be guessed back.
+func saltReads(salt string, reads map[string]string) map[string]string {
+	out := make(map[string]string, len(reads))
+	for k, v := range reads {
+		out[k] = saltedHash(salt, v)
+	}
+	return out
+}
+
+func saltChanges(salt string, cs []plans.FileChange) []plans.FileChange {
+	out := make([]plans.FileChange, len(cs))
+	for i, c := range cs {
+		c.Planned = saltedHash(salt, c.Planned)
+		out[i] = c
+	}
+	return out
 }
