@@ -255,3 +255,51 @@ resource "fake_file" "free" {
 		t.Errorf("after = %q, %v", b, err)
 	}
 }
+
+// A resource that already matches is adopted: recorded in the state without
+// touching the host, so that destroy later puts back exactly that.
+func TestAdoptMatchingResource(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	target := filepath.Join(data, "a")
+	os.WriteFile(target, []byte("same"), 0o644)
+	writePlan(t, dir, `
+variable "data" { type = string }
+variable "content" {
+  type    = string
+  default = "same"
+}
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = var.content
+}
+`)
+	ff := &fakeFile{}
+	e := newTestEngine(ff)
+	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}}
+	p, err := applyDir(t, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasChanges() || len(p.Adopt) != 1 || !p.NeedsApply() {
+		t.Fatalf("plan: changes %v, adopt %v", p.HasChanges(), p.Adopt)
+	}
+	if len(ff.order) != 0 {
+		t.Errorf("adoption touched the host: %v", ff.order)
+	}
+	p, _ = applyDir(t, e, opts)
+	if len(p.Adopt) != 0 {
+		t.Errorf("adopted twice: %v", p.Adopt)
+	}
+	opts2 := opts
+	opts2.Vars = append(opts2.Vars, VarArg{Value: "content=changed"})
+	if _, err := applyDir(t, e, opts2); err != nil {
+		t.Fatal(err)
+	}
+	opts2.Destroy = true
+	if _, err := applyDir(t, e, opts2); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "same" {
+		t.Errorf("destroy after adoption: %q", b)
+	}
+}

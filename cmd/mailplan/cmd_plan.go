@@ -62,7 +62,7 @@ func cmdPlan(c *cli, args []string) int {
 			fmt.Fprintf(c.stdout, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    mailplan apply %q\n", *out, *out)
 		}
 	}
-	if *detailed && p.Plan.HasChanges() {
+	if *detailed && p.Plan.NeedsApply() {
 		return 2
 	}
 	return 0
@@ -146,7 +146,7 @@ func applyLike(c *cli, args []string, destroy bool) int {
 	} else {
 		render.PlanText(c.stdout, p.Plan, render.TextOptions{Color: c.color})
 	}
-	if !p.Plan.HasChanges() && !hasResume(p.Plan) {
+	if !p.Plan.NeedsApply() {
 		if saved != nil {
 			fmt.Fprintln(c.stdout, "No changes. Your servers match the plan.")
 		}
@@ -166,15 +166,6 @@ func applyLike(c *cli, args []string, destroy bool) int {
 	fmt.Fprintln(c.stdout)
 	rep, err := s.Apply(c.ctx, p)
 	return reportApply(c, rep, err, destroy)
-}
-
-func hasResume(p *plans.Plan) bool {
-	for _, ch := range p.Changes {
-		if ch.Action == plans.Resume {
-			return true
-		}
-	}
-	return false
 }
 
 func confirm(c *cli, destroy bool) (bool, error) {

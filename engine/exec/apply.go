@@ -129,7 +129,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: "running"}
 	hasWork := false
 	for _, it := range p.items {
-		if it.change.Action != plans.NoOp {
+		if it.change.Action != plans.NoOp || it.adopt {
 			hasWork = true
 		}
 	}
@@ -235,6 +235,9 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
 	}
 	if ch.Action == plans.NoOp {
+		if it.adopt {
+			return r.adoptItem(ctx, j, it)
+		}
 		return nil
 	}
 	ui := r.ui()
@@ -398,6 +401,29 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 	}
 	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(ch.Action), elapsed))
 	return nil
+}
+
+// adoptItem records a resource that already matches: no host changes, and
+// what is there now becomes what destroy puts back.
+func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
+	objType := it.typ.Schema().ImpliedType()
+	cfgJSON, sens, err := encodeValue(it.config, objType)
+	if err != nil {
+		return err
+	}
+	resJSON, _, err := encodeValue(it.current, objType)
+	if err != nil {
+		return err
+	}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot}
+	index, err := j.addChange(ctx, sc)
+	if err != nil {
+		return err
+	}
+	sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: it.snapshot, Deps: it.deps}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr, Resource: sr, After: resJSON})
 }
 
 func doneWord(a plans.Action) string {

@@ -50,6 +50,8 @@ type item struct {
 	// oldConfig is the configuration of the object a replace removes.
 	oldConfig cty.Value
 	waiting   bool
+	// adopt: matches already, but is not in the state yet.
+	adopt bool
 }
 
 // Plan refreshes the instances the options select and computes their
@@ -145,6 +147,9 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	for _, addr := range sortedKeys(p.items) {
 		it := p.items[addr]
 		p.Plan.Changes = append(p.Plan.Changes, it.change)
+		if it.adopt {
+			p.Plan.Adopt = append(p.Plan.Adopt, addr)
+		}
 		if it.waiting && it.prior != nil && it.prior.Wait != nil {
 			p.Plan.Waiting = append(p.Plan.Waiting, &plans.Waiting{Addr: addr, Until: it.prior.Wait.Until, Reason: it.prior.Wait.Reason})
 		}
@@ -315,6 +320,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 		ch.Action = plans.Create
 	case equalValues(it.current, it.planned):
 		ch.Action = plans.NoOp
+		it.adopt = it.prior == nil
 	default:
 		ch.Action = plans.Update
 	}

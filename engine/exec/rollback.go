@@ -45,6 +45,16 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			// one only lends the secrets the state leaves out.
 			cfg = withSecrets(cfg, it.config)
 		}
+		if ch.Action == "adopt" {
+			// Nothing changed on the host: only the state forgets it.
+			j.mu.Lock()
+			werr := j.record(ctx, &states.Record{Op: "resource", Addr: ch.Addr, Resource: ch.Prior})
+			j.mu.Unlock()
+			if werr != nil {
+				res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: werr})
+			}
+			continue
+		}
 		r.ui().Status(ch.Addr, "Rolling back...")
 		err = t.Restore(ctx, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
 		if err != nil {

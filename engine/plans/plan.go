@@ -28,6 +28,10 @@ type Plan struct {
 	Outputs map[string]*OutputChange
 	// Waiting lists resources whose wait is not over yet.
 	Waiting []*Waiting
+	// Adopt lists resources that already match the configuration but are
+	// not in the state yet: apply records them, with what is there now as
+	// what destroy puts back, and changes nothing on the hosts.
+	Adopt []string
 	// Basis is what the plan was made from, for the stale check.
 	Basis Basis
 }
@@ -106,6 +110,20 @@ func (p *Plan) Counts() (add, change, destroy int) {
 		}
 	}
 	return
+}
+
+// NeedsApply reports whether apply has anything to do: changes, waits that
+// are over, or resources to adopt into the state.
+func (p *Plan) NeedsApply() bool {
+	if p.HasChanges() || len(p.Adopt) > 0 {
+		return true
+	}
+	for _, c := range p.Changes {
+		if c.Action == Resume {
+			return true
+		}
+	}
+	return false
 }
 
 // HasChanges reports whether applying the plan would change anything.

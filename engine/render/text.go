@@ -99,6 +99,7 @@ func (p *printer) plan(plan *plans.Plan) {
 				p.printf("\n")
 			}
 		}
+		p.adopt(plan.Adopt)
 		p.waiting(plan.Waiting)
 		return
 	}
@@ -114,7 +115,19 @@ func (p *printer) plan(plan *plans.Plan) {
 		p.printf("%s %d to add, %d to change, %d to destroy.\n", p.paint(ansiBold, "Plan:"), add, change, destroy)
 	}
 	p.outputs(plan.Outputs, len(shown) > 0)
+	p.adopt(plan.Adopt)
 	p.waiting(plan.Waiting)
+}
+
+// adopt lists resources apply will start managing without changing them.
+func (p *printer) adopt(addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	p.printf("\nmailplan will start managing %d resource(s) that already match the configuration, changing nothing on the servers:\n", len(addrs))
+	for _, a := range addrs {
+		p.printf("  # %s\n", a)
+	}
 }
 
 func (p *printer) legend(shown []*plans.Change) {
