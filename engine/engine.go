@@ -126,6 +126,9 @@ func (e *Engine) Load(opts Options) (*Session, hcl.Diagnostics) {
 	}
 	res, d := lang.Evaluate(lang.Input{Root: mod, Registry: e.Registry, Variables: vars, AllowUnknown: opts.ValidateOnly})
 	diags = append(diags, d...)
+	if !d.HasErrors() {
+		diags = append(diags, exec.CheckClaims(res)...)
+	}
 	s.Config = res
 	for _, t := range opts.Targets {
 		tg, d := addrs.ParseTarget(t)
@@ -299,7 +302,7 @@ func (s *Session) PlanFile(p *exec.Planned) *plans.File {
 type StaleError struct{ Reasons []string }
 
 func (e *StaleError) Error() string {
-	return "the saved plan is stale: " + strings.Join(e.Reasons, "; ") + ". Run plan again and apply the new plan."
+	return "since the plan was made, " + strings.Join(e.Reasons, "; ") + ". Run plan again and apply the new plan."
 }
 
 // CheckSaved compares a fresh plan with a saved one.

@@ -104,3 +104,15 @@ func (f *fakeFile) Restore(ctx context.Context, req resource.RestoreRequest) err
 	}
 	return os.WriteFile(path, []byte(s.Content), 0o644)
 }
+
+var _ resource.Claimer = (*fakeFile)(nil)
+
+// Claims owns the path, as the real file type does.
+func (f *fakeFile) Claims(config cty.Value) []resource.Claim {
+	p := config.GetAttr("path")
+	if p.IsNull() || !p.IsKnown() {
+		return nil
+	}
+	p, _ = p.Unmark()
+	return []resource.Claim{{Key: "fake_file\x00" + p.AsString(), Path: cty.GetAttrPath("path"), What: "the file " + p.AsString()}}
+}

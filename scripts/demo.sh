@@ -11,7 +11,7 @@ trap 'rm -rf "$sandbox"' EXIT
 mkdir -p "$sandbox/old/etc" "$sandbox/new/etc"
 printf 'postmaster: root\nroot: oldadmin@example.com\n' > "$sandbox/old/etc/aliases"
 cp -r "$root/plans/examples/aliases-sync" "$sandbox/plan"
-vars=(-var "old_root=$sandbox/old" -var "new_root=$sandbox/new" -var 'newaliases_command=["true"]')
+vars=(-var old_address= -var new_address= -var "old_root=$sandbox/old" -var "new_root=$sandbox/new" -var 'newaliases_command=["true"]')
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cd "$sandbox/plan"

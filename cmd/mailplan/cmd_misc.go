@@ -322,6 +322,10 @@ func cmdOutput(c *cli, args []string) int {
 		return string(b), true
 	}
 	if fs.NArg() == 1 {
+		if o, ok := outs[fs.Arg(0)]; ok && o.Sensitive && *asJSON {
+			c.errorf("Sensitive output", "The output %q is sensitive, so its value is not kept in the state (mailplan never stores secrets); read it from its source.", fs.Arg(0))
+			return 1
+		}
 		v, ok := show(fs.Arg(0))
 		if !ok {
 			c.errorf("Output not found", "The state has no output %q. Apply the plan that declares it first.", fs.Arg(0))

@@ -125,6 +125,7 @@ func applyLike(c *cli, args []string, destroy bool) int {
 		opts.Targets = f.Basis.Targets
 		opts.Excludes = f.Basis.Excludes
 		opts.Destroy = f.Destroy
+		destroy = f.Destroy
 	}
 
 	e, done := c.newEngine()
@@ -153,7 +154,7 @@ func applyLike(c *cli, args []string, destroy bool) int {
 		return 0
 	}
 	if saved == nil && !*autoApprove {
-		ok, err := confirm(c, destroy)
+		ok, err := confirm(c, name)
 		if err != nil {
 			c.errorf("No confirmation", "%s", err)
 			return 1
@@ -168,13 +169,20 @@ func applyLike(c *cli, args []string, destroy bool) int {
 	return reportApply(c, rep, err, destroy)
 }
 
-func confirm(c *cli, destroy bool) (bool, error) {
+func confirm(c *cli, op string) (bool, error) {
 	if f, ok := c.stdin.(*os.File); !ok || !isTerminalFile(f) {
-		return false, errors.New("apply asks for confirmation, and there is no terminal on standard input to ask on. Review the plan and run again with -auto-approve, or apply a saved plan file")
+		hint := "run again with -auto-approve"
+		if op == "apply" {
+			hint += ", or apply a saved plan file"
+		}
+		return false, fmt.Errorf("%s asks for confirmation, and there is no terminal on standard input to ask on. Review what it will do and %s", op, hint)
 	}
-	if destroy {
+	switch op {
+	case "rollback":
+		fmt.Fprint(c.stdout, "\nDo you want to undo these changes?\n  mailplan will put back what was there before the last apply.\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
+	case "destroy":
 		fmt.Fprint(c.stdout, "\nDo you really want to destroy all resources?\n  mailplan will put back what was there before it first changed each one.\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
-	} else {
+	default:
 		fmt.Fprint(c.stdout, "\nDo you want to perform these actions?\n  mailplan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
 	}
 	line, err := bufio.NewReader(c.stdin).ReadString('\n')

@@ -11,14 +11,15 @@ import (
 
 func cmdRollback(c *cli, args []string) int {
 	fs := newFlagSet(c, "rollback")
-	var pf planFlags
-	pf.register(fs)
+	var opts engine.Options
+	fs.Var(varFlags{list: &opts.Vars}, "var", "set a variable: NAME=VALUE (repeatable)")
+	fs.Var(varFlags{list: &opts.Vars, file: true}, "var-file", "read variables from an HCL file (repeatable)")
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	force := fs.Bool("force", false, "roll back even if the servers changed since the apply")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
-	opts := pf.finish(c, "rollback")
+	opts.Dir, opts.Operation, opts.Stop = ".", "rollback", c.stop
 	e, done := c.newEngine()
 	defer done()
 	s, diags := e.Open(c.ctx, opts)
@@ -55,7 +56,7 @@ func cmdRollback(c *cli, args []string) int {
 		}
 	}
 	if !*autoApprove {
-		ok, err := confirm(c, false)
+		ok, err := confirm(c, "rollback")
 		if err != nil {
 			c.errorf("No confirmation", "%s", err)
 			return 1

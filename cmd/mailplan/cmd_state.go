@@ -110,6 +110,7 @@ func cmdState(c *cli, args []string) int {
 			c.errorf("State push refused", "%s", err)
 			return 1
 		}
+		fmt.Fprintf(c.stdout, "Pushed the state (lineage %s, %d resources).\n", ns.Lineage, len(ns.Resources))
 		return 0
 	}
 	c.errorf("Unknown state command", "%q is not a state command; use list, show, rm, pull or push.", sub)

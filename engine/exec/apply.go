@@ -126,7 +126,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	if op == "" {
 		op = "apply"
 	}
-	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: "running"}
+	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: "running", PriorOutputs: st.Outputs}
 	hasWork := false
 	for _, it := range p.items {
 		if it.change.Action != plans.NoOp || it.adopt {
@@ -184,7 +184,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	for _, f := range report.Failed {
 		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: f.Err})
 	}
-	interrupted := report.Cancelled != nil || ctx.Err() != nil
+	interrupted := report.Cancelled != nil || ctx.Err() != nil || closed(opts.Stop)
 	rep.Interrupted = interrupted
 	failed := len(rep.Failed) > 0 || interrupted
 
@@ -424,6 +424,19 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr, Resource: sr, After: resJSON})
+}
+
+// closed reports whether c is closed (nil is never closed).
+func closed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func doneWord(a plans.Action) string {

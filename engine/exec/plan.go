@@ -60,10 +60,6 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	var diags hcl.Diagnostics
 	p := &Planned{Plan: &plans.Plan{Destroy: opts.Destroy, Outputs: map[string]*plans.OutputChange{}}, items: map[string]*item{}}
 
-	diags = append(diags, checkClaims(cfg)...)
-	if diags.HasErrors() {
-		return p, diags
-	}
 
 	selected := selectInstances(cfg, st, opts)
 	if len(opts.Targets) > 0 && len(selected) == 0 {
@@ -243,6 +239,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 		if it.inst == nil {
 			ch.Reason = "not in the configuration"
 		}
+		ch.Summary = "puts back what was there before mailplan first changed it"
 		if it.inst != nil && it.inst.PreventDestroy {
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
@@ -464,8 +461,8 @@ func selectInstances(cfg *lang.Result, st *states.State, opts PlanOptions) []str
 	return out
 }
 
-// checkClaims rejects two instances that own the same part of a host.
-func checkClaims(cfg *lang.Result) hcl.Diagnostics {
+// CheckClaims rejects two instances that own the same part of a host.
+func CheckClaims(cfg *lang.Result) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	type owner struct {
 		inst  *lang.Instance

@@ -83,6 +83,9 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 		r.ui().Status(ch.Addr, "Rollback complete")
 	}
 	j.mu.Lock()
+	if run.Status == "applied" || run.Status == "kept" || run.Status == "running" {
+		j.st.Outputs = run.PriorOutputs
+	}
 	if len(res.errors) > 0 {
 		run.Status = "rollback_failed"
 	} else {

@@ -75,6 +75,9 @@ type Apply struct {
 	// -no-rollback).
 	Status  string    `json:"status"`
 	Changes []*Change `json:"changes"`
+	// PriorOutputs are the root outputs before the apply; a rollback puts
+	// them back.
+	PriorOutputs map[string]*Output `json:"prior_outputs,omitempty"`
 }
 
 // Change is one resource instance changed by an apply, in the order the
@@ -139,8 +142,8 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	return "state is locked by " + e.Holder.Who + " (pid " + itoa(e.Holder.PID) + " on " + e.Holder.Host +
-		", running " + e.Holder.Operation + " since " + e.Holder.Created.Format(time.RFC3339) + ")"
+	return "the state is locked by " + e.Holder.Who + " (pid " + itoa(e.Holder.PID) + ", running " + e.Holder.Operation +
+		" since " + e.Holder.Created.Format(time.RFC3339) + "); lock file " + e.Path
 }
 
 func itoa(n int) string {

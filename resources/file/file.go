@@ -513,3 +513,24 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	}
 	return nil
 }
+
+var _ resource.Claimer = (*File)(nil)
+
+// Claims implements resource.Claimer: one file on one host has one owner.
+// Two resources writing the same path would undo each other on every
+// apply, and destroy could not know whose "before" to put back.
+func (*File) Claims(config cty.Value) []resource.Claim {
+	c, err := decode(config)
+	if err != nil {
+		return nil
+	}
+	where := "local"
+	if c.host.Transport != "local" {
+		where = fmt.Sprintf("%s@%s:%d", c.host.User, c.host.Address, c.host.Port)
+	}
+	return []resource.Claim{{
+		Key:  "file\x00" + where + "\x00" + path.Clean(c.path),
+		Path: cty.GetAttrPath("path"),
+		What: fmt.Sprintf("the file %s on %s", c.path, c.host.String()),
+	}}
+}

@@ -1,5 +1,5 @@
 // Package local is the state backend for a file on this machine, the
-// default: terraform.tfstate's counterpart, mailplan.mpstate beside the plan.
+// default: .mailplan/state.json in the plan directory.
 //
 // It owns the file's life: reading it (a missing file is a new, empty
 // state with a fresh lineage), writing it atomically (temp file in the same

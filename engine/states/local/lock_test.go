@@ -192,8 +192,8 @@ func TestLockBlocksOtherProcess(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+b.Path())
 	out, err := cmd.Output()
-	if err == nil || !strings.HasPrefix(string(out), "error: state is locked by ") ||
-		!strings.Contains(string(out), fmt.Sprintf("(pid %d ", os.Getpid())) {
+	if err == nil || !strings.HasPrefix(string(out), "error: the state is locked by ") ||
+		!strings.Contains(string(out), fmt.Sprintf("(pid %d,", os.Getpid())) {
 		t.Errorf("second process: %v, %q", err, out)
 	}
 }

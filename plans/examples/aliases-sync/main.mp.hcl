@@ -5,18 +5,18 @@
 #   mailplan apply -var old_address=203.0.113.10 -var new_address=198.51.100.20
 #
 # An empty address means this machine (transport "local"); `make demo` runs
-# it that way against sandbox directories.
+# it that way for both, against two sandbox directories (old_root and
+# new_root). Both empty without roots would be one file managed twice, which
+# mailplan refuses.
 
 variable "old_address" {
   type        = string
-  default     = ""
-  description = "The old server, reached over SSH as root; empty for this machine."
+  description = "The old server, reached over SSH as root; \"\" for this machine."
 }
 
 variable "new_address" {
   type        = string
-  default     = ""
-  description = "The new server; empty for this machine."
+  description = "The new server; \"\" for this machine."
 }
 
 variable "old_root" {
