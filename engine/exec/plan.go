@@ -60,7 +60,6 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	var diags hcl.Diagnostics
 	p := &Planned{Plan: &plans.Plan{Destroy: opts.Destroy, Outputs: map[string]*plans.OutputChange{}}, items: map[string]*item{}}
 
-
 	selected := selectInstances(cfg, st, opts)
 	if len(opts.Targets) > 0 && len(selected) == 0 {
 		var names []string
