@@ -35,6 +35,7 @@ test: deps lint
 	MAILPLAN_E2E=1 $(GO) test -count=1 -race ./engine/...
 
 bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./cmd/mailplan/
 	bash scripts/bench.sh
 
 # demo runs the aliases-sync example against sandbox directories on this

@@ -32,8 +32,8 @@ func cmdValidate(c *cli, args []string) int {
 	var vars []engine.VarArg
 	fs.Var(varFlags{list: &vars}, "var", "set a variable")
 	fs.Var(varFlags{list: &vars, file: true}, "var-file", "read variables from a file")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	e, done := c.newEngine()
 	defer done()
@@ -102,8 +102,8 @@ func cmdFmt(c *cli, args []string) int {
 	recursive := fs.Bool("recursive", false, "also format subdirectories")
 	write := fs.Bool("write", true, "write the formatted files")
 	list := fs.Bool("list", true, "list the files that change")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -213,8 +213,8 @@ func cmdGraph(c *cli, args []string) int {
 	var vars []engine.VarArg
 	fs.Var(varFlags{list: &vars}, "var", "set a variable")
 	fs.Var(varFlags{list: &vars, file: true}, "var-file", "read variables from a file")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if *typ != "plan" && *typ != "apply" && *typ != "rollback" {
 		c.errorf("Invalid graph type", "-type must be plan, apply or rollback, not %q.", *typ)
@@ -245,8 +245,8 @@ func cmdGraph(c *cli, args []string) int {
 func cmdShow(c *cli, args []string) int {
 	fs := newFlagSet(c, "show")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if fs.NArg() == 1 {
 		f, err := plans.ReadFile(fs.Arg(0))
@@ -289,8 +289,8 @@ func cmdShow(c *cli, args []string) int {
 func cmdOutput(c *cli, args []string) int {
 	fs := newFlagSet(c, "output")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	e, done := c.newEngine()
 	defer done()

@@ -23,8 +23,8 @@ func cmdPlan(c *cli, args []string) int {
 	destroy := fs.Bool("destroy", false, "plan to destroy everything managed")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when there are changes")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if fs.NArg() > 0 {
 		c.errorf("Too many arguments", "plan takes no arguments; the plan directory is the current one (or -chdir).")
@@ -95,8 +95,8 @@ func applyLike(c *cli, args []string, destroy bool) int {
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	noRollback := fs.Bool("no-rollback", false, "keep the changes made when a step fails")
 	maxWait := fs.Duration("max-wait", 15*time.Minute, "longest wait done inline; longer waits are saved in the state")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	opts := pf.finish(c, name)
 	opts.Destroy = destroy

@@ -16,8 +16,8 @@ func cmdRollback(c *cli, args []string) int {
 	fs.Var(varFlags{list: &opts.Vars, file: true}, "var-file", "read variables from an HCL file (repeatable)")
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	force := fs.Bool("force", false, "roll back even if the servers changed since the apply")
-	if err := fs.Parse(args); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	opts.Dir, opts.Operation, opts.Stop = ".", "rollback", c.stop
 	e, done := c.newEngine()

@@ -21,8 +21,8 @@ func cmdState(c *cli, args []string) int {
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet(c, "state "+sub)
 	force := fs.Bool("force", false, "push: replace a state of another lineage or a newer serial")
-	if err := fs.Parse(rest); err != nil {
-		return 1
+	if code, stop := parseFlags(fs, rest); stop {
+		return code
 	}
 	lock := sub == "rm" || sub == "push"
 	e, done := c.newEngine()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -126,3 +127,16 @@ func (u *terminalUI) Waiting(addr string, until time.Time, reason string) {
 func (u *terminalUI) Progress(string) resource.Progress { return nil }
 
 var _ = context.Background
+
+// parseFlags parses a command's flags: -h prints the usage and exits 0, a
+// bad flag exits 1.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, stop bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	}
+	return 1, true
+}
