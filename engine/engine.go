@@ -69,6 +69,17 @@ type Options struct {
 	ValidateOnly bool
 }
 
+// StateStore is what the commands need of a state backend: read, write and
+// lock (states.Backend), and the raw form for `state pull` and `state push`.
+// The local backend implements it; a PostgreSQL one can follow.
+type StateStore interface {
+	states.Backend
+	ReadRaw(ctx context.Context) ([]byte, error)
+	Push(ctx context.Context, s *states.State, force bool) error
+}
+
+var _ StateStore = (*local.Backend)(nil)
+
 // Session is a loaded plan directory with its state open and, for the
 // commands that need it, locked.
 type Session struct {
@@ -77,7 +88,7 @@ type Session struct {
 	loader  *configs.Loader
 	Module  *configs.Module
 	Config  *lang.Result
-	Backend *local.Backend
+	Backend StateStore
 	State   *states.State
 	unlock  states.Unlocker
 	runner  *exec.Runner
