@@ -107,10 +107,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	// Only commands that change servers have work to roll back; the others
+	// stop at the first interrupt.
+	changes := args[0] == "apply" || args[0] == "destroy" || args[0] == "rollback"
 	go func() {
 		n := 0
 		for range sig {
 			n++
+			if n == 1 && !changes {
+				fmt.Fprintln(stderr, "\nInterrupt received: stopping.")
+				cancel()
+				return
+			}
 			if n == 1 {
 				fmt.Fprintln(stderr, "\nInterrupt received: no new work starts; work in flight finishes, then what was done is rolled back. Press Ctrl-C again to stop at once.")
 				close(stop)
