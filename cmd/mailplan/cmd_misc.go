@@ -15,10 +15,12 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/mailplan/mailplan/engine"
+	"github.com/mailplan/mailplan/engine/addrs"
 	"github.com/mailplan/mailplan/engine/configs"
 	"github.com/mailplan/mailplan/engine/exec"
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/render"
+	"github.com/mailplan/mailplan/engine/states"
 )
 
 func cmdVersion(c *cli, args []string) int {
@@ -269,11 +271,8 @@ func cmdShow(c *cli, args []string) int {
 	}
 	st := s.State
 	if *asJSON {
-		raw, err := s.Backend.ReadRaw(c.ctx)
-		if err != nil {
-			raw = []byte("{}")
-		}
-		fmt.Fprintln(c.stdout, strings.TrimSpace(string(raw)))
+		b, _ := json.MarshalIndent(stateJSON(st), "", "  ")
+		fmt.Fprintln(c.stdout, string(b))
 		return 0
 	}
 	if len(st.Resources) == 0 {
@@ -362,4 +361,75 @@ func cmdOutput(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "%s = %s\n", n, v)
 	}
 	return 0
+}
+
+// stateJSON is the state in the shape of `terraform show -json`: values of
+// the root module and of each module instance, sensitive ones left out.
+func stateJSON(st *states.State) map[string]any {
+	type module struct {
+		Address   string           `json:"address,omitempty"`
+		Resources []map[string]any `json:"resources"`
+	}
+	mods := map[string]*module{}
+	for _, addr := range sortedAddrs(st) {
+		r := st.Resources[addr]
+		ri, diags := addrs.ParseResourceInstance(addr)
+		if diags.HasErrors() {
+			continue
+		}
+		var values map[string]json.RawMessage
+		_ = json.Unmarshal(r.Result, &values)
+		sens := map[string]bool{}
+		for _, p := range r.Sensitive {
+			sens[p] = true
+			delete(values, p)
+		}
+		entry := map[string]any{
+			"address":          addr,
+			"mode":             "managed",
+			"type":             ri.Resource.Type,
+			"name":             ri.Resource.Name,
+			"values":           values,
+			"sensitive_values": sens,
+		}
+		switch k := ri.Key.(type) {
+		case addrs.IntKey:
+			entry["index"] = int(k)
+		case addrs.StringKey:
+			entry["index"] = string(k)
+		}
+		ma := ri.Module.String()
+		if mods[ma] == nil {
+			mods[ma] = &module{Address: ma, Resources: []map[string]any{}}
+		}
+		mods[ma].Resources = append(mods[ma].Resources, entry)
+	}
+	root := mods[""]
+	if root == nil {
+		root = &module{Resources: []map[string]any{}}
+	}
+	var children []*module
+	for a, m := range mods {
+		if a != "" {
+			children = append(children, m)
+		}
+	}
+	sort.Slice(children, func(i, j int) bool { return children[i].Address < children[j].Address })
+	rootMap := map[string]any{"resources": root.Resources}
+	if len(children) > 0 {
+		rootMap["child_modules"] = children
+	}
+	outs := map[string]any{}
+	for name, o := range st.Outputs {
+		e := map[string]any{"sensitive": o.Sensitive}
+		if !o.Sensitive && len(o.Value) > 0 {
+			e["value"] = json.RawMessage(o.Value)
+			e["type"] = json.RawMessage(o.Type)
+		}
+		outs[name] = e
+	}
+	return map[string]any{
+		"format_version": "1.0",
+		"values":         map[string]any{"outputs": outs, "root_module": rootMap},
+	}
 }
