@@ -2,8 +2,6 @@ package file
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/keep"
 )
 
 // Hosts gives the connection to a host; *pool.Pool is one.
@@ -129,7 +128,7 @@ func decode(v cty.Value) (config, error) {
 }
 
 // snapshot is what Restore puts back. The bytes themselves are not in it:
-// they stay on the host, in a content-addressed copy (see storePath) that
+// they stay on the host, in a content-addressed copy (see package keep) that
 // Apply makes before it changes the file, so that neither the state nor a
 // plan file ever holds a file's content — which may be a secret.
 type snapshot struct {
@@ -208,54 +207,8 @@ func look(ctx context.Context, h transport.Host, p string) (snapshot, error) {
 		return s, fmt.Errorf("read %s on %s: %w", p, h.Name(), err)
 	}
 	s.Exists, s.Content, s.Mode, s.UID, s.GID = true, data, fromFileMode(fi.Mode), fi.UID, fi.GID
-	sum := sha256.Sum256(data)
-	s.SHA256, s.Size = hex.EncodeToString(sum[:]), int64(len(data))
+	s.SHA256, s.Size = keep.Digest(data), int64(len(data))
 	return s, nil
-}
-
-// storeDir is where earlier contents of files in dir are kept on the host:
-// a hidden directory beside them, so that it is on the same filesystem,
-// writable whenever the file is, and as private as the host makes it.
-const storeDir = ".mailplan-snapshots"
-
-// storePath is the stored copy of content with this digest, for a file at
-// p.
-func storePath(p, sum string) string {
-	return path.Join(path.Dir(p), storeDir, sum)
-}
-
-// keep stores s's content on the host before the file is changed. It is
-// idempotent: a copy that is already there is not written again.
-func keep(ctx context.Context, h transport.Host, s snapshot) error {
-	if !s.Exists || s.SHA256 == "" {
-		return nil
-	}
-	sp := storePath(s.Path, s.SHA256)
-	if have, err := h.ReadFile(ctx, sp); err == nil && digest(have) == s.SHA256 {
-		return nil
-	}
-	data := s.Content
-	if data == nil {
-		var err error
-		if data, err = h.ReadFile(ctx, s.Path); err != nil {
-			return fmt.Errorf("keep a copy of %s on %s: %w", s.Path, h.Name(), err)
-		}
-	}
-	if digest(data) != s.SHA256 {
-		return fmt.Errorf("%s on %s changed since it was read; run plan again", s.Path, h.Name())
-	}
-	if err := h.MkdirAll(ctx, path.Dir(sp), 0o700); err != nil {
-		return fmt.Errorf("keep a copy of %s on %s: %w", s.Path, h.Name(), err)
-	}
-	if err := h.WriteFile(ctx, sp, data, transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {
-		return fmt.Errorf("keep a copy of %s on %s: %w", s.Path, h.Name(), err)
-	}
-	return nil
-}
-
-func digest(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 func regular(h transport.Host, p string, fi transport.FileInfo) error {
@@ -429,7 +382,7 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 		}
 		// The earlier content must be safe on the host before it is
 		// overwritten: Restore puts it back from there.
-		if err := keep(ctx, h, before); err != nil {
+		if err := saveBefore(ctx, h, before); err != nil {
 			return resource.ApplyResponse{}, err
 		}
 	}
@@ -493,16 +446,9 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		}
 		return nil
 	}
-	data, err := h.ReadFile(ctx, storePath(s.Path, s.SHA256))
-	if err != nil || digest(data) != s.SHA256 {
-		// No stored copy: Apply never got to change the file, or the copy
-		// was removed. The file itself may still hold the content.
-		cur, cerr := h.ReadFile(ctx, s.Path)
-		if cerr != nil || digest(cur) != s.SHA256 {
-			return fmt.Errorf("restore %s on %s: the earlier content (sha256 %s) is neither in %s nor in the file any more",
-				s.Path, h.Name(), s.SHA256, storePath(s.Path, s.SHA256))
-		}
-		data = cur
+	data, err := keep.Load(ctx, h, s.Path, s.SHA256)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
 	if req.Logger != nil {
 		req.Logger.Debug("restoring file", "host", c.host.Name, "path", s.Path, "bytes", len(data))
@@ -533,4 +479,12 @@ func (*File) Claims(config cty.Value) []resource.Claim {
 		Path: cty.GetAttrPath("path"),
 		What: fmt.Sprintf("the file %s on %s", c.path, c.host.String()),
 	}}
+}
+
+// saveBefore keeps the earlier content on the host before the file changes.
+func saveBefore(ctx context.Context, h transport.Host, s snapshot) error {
+	if !s.Exists || s.SHA256 == "" {
+		return nil
+	}
+	return keep.Save(ctx, h, s.Path, s.SHA256, s.Content)
 }

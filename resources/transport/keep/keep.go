@@ -1,0 +1,77 @@
+// Package keep keeps the earlier contents of files on their own host, so
+// that a resource can put them back on rollback or destroy without the
+// bytes — which may be secrets — ever reaching mailplan's state or plan
+// files. A copy is content-addressed (named by its SHA-256) and lives in a
+// hidden directory beside the file: on the same filesystem, writable
+// whenever the file is, private to its owner.
+//
+// A resource's snapshot records the digest; Save runs in Apply before the
+// file changes; Load runs in Restore. Copies are never deleted by mailplan
+// yet: they are small, and shared by every snapshot of the same bytes.
+package keep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+// Dir is the name of the directory beside a file that holds its copies.
+const Dir = ".mailplan-snapshots"
+
+// Digest is the hex SHA-256 of b.
+func Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// StorePath is where the copy of content with digest sum, of the file at
+// p, is kept.
+func StorePath(p, sum string) string {
+	return path.Join(path.Dir(p), Dir, sum)
+}
+
+// Save keeps a copy of the file at p, whose content must have digest sum.
+// data is that content when the caller has it, else nil to read it from p.
+// A copy already there is not written again. It fails when p no longer
+// holds that content: the file changed since it was read.
+func Save(ctx context.Context, h transport.Host, p, sum string, data []byte) error {
+	sp := StorePath(p, sum)
+	if have, err := h.ReadFile(ctx, sp); err == nil && Digest(have) == sum {
+		return nil
+	}
+	if data == nil {
+		var err error
+		if data, err = h.ReadFile(ctx, p); err != nil {
+			return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
+		}
+	}
+	if Digest(data) != sum {
+		return fmt.Errorf("%s on %s changed since it was read; run plan again", p, h.Name())
+	}
+	if err := h.MkdirAll(ctx, path.Dir(sp), 0o700); err != nil {
+		return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
+	}
+	if err := h.WriteFile(ctx, sp, data, transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {
+		return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
+	}
+	return nil
+}
+
+// Load returns the content with digest sum that the file at p held: from
+// its kept copy, or from p itself when it still holds it (Apply never got
+// to change it).
+func Load(ctx context.Context, h transport.Host, p, sum string) ([]byte, error) {
+	if data, err := h.ReadFile(ctx, StorePath(p, sum)); err == nil && Digest(data) == sum {
+		return data, nil
+	}
+	if cur, err := h.ReadFile(ctx, p); err == nil && Digest(cur) == sum {
+		return cur, nil
+	}
+	return nil, fmt.Errorf("the earlier content of %s on %s (sha256 %s) is neither in %s nor in the file any more",
+		p, h.Name(), sum, StorePath(p, sum))
+}
