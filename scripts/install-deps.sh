@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mailplan's tests need, when missing.
+# Installs the Debian packages mailplan's tests need, when missing: the real
+# servers the test bed starts on loopback (sshd; Postfix with its pcre, lmdb
+# and cdb map types) and swaks to send mail. Needs root (CI runs as root).
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v newaliases >/dev/null 2>&1 || true
+[ -x /usr/sbin/postfix ] || need+=(postfix)
+[ -e /usr/lib/postfix/postfix-pcre.so ] || need+=(postfix-pcre)
+[ -e /usr/lib/postfix/postfix-lmdb.so ] || need+=(postfix-lmdb)
+[ -e /usr/lib/postfix/postfix-cdb.so ] || need+=(postfix-cdb)
+command -v swaks >/dev/null 2>&1 || need+=(swaks)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix without a system configuration: the test bed runs its own
+  # instances with -c DIR.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # Packages must not start the system's own daemons on wildcard addresses.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    made_policy=1
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
+  [ -z "$made_policy" ] || rm -f "$policy"
 fi
 mkdir -p /run/sshd 2>/dev/null || true
