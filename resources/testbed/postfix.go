@@ -1,0 +1,668 @@
+package testbed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// PostfixOptions configures one Postfix instance started by Postfix.
+type PostfixOptions struct {
+	// Name is "old" or "new" (any [a-z0-9-]+ word): the instance's
+	// myhostname is NAME.test, and its directory is named after it. Two
+	// instances that exchange mail need distinct names, else Postfix
+	// refuses the mail as looping "back to myself".
+	Name string
+	// Addr is the loopback address the smtpd listens on, e.g.
+	// "127.0.0.2". Only 127.0.0.0/8 is allowed.
+	Addr string
+	// Domain is the virtual mailbox domain; default "example.com".
+	Domain string
+	// Users are the local parts that have a Maildir; default
+	// {"user", "alice", "bob"}.
+	Users []string
+	// RelayHost, when set (e.g. "[127.0.0.3]:2525"), is where mail for
+	// anything not local goes. When empty, such mail bounces:
+	// default_transport and relay_transport are error:.
+	RelayHost string
+}
+
+// PostfixInstance is a running (or stopped) Postfix instance with its own
+// configuration, queue, data and mail directories, all in one temporary
+// directory that is removed when the test ends.
+type PostfixInstance struct {
+	// Name is PostfixOptions.Name.
+	Name string
+	// Addr and Port are where the smtpd listens (see SMTPAddr).
+	Addr string
+	Port int
+	// Domain is the virtual mailbox domain.
+	Domain string
+	// Users are the local parts with a Maildir.
+	Users []string
+	// ConfigDir holds main.cf, master.cf and the vmailbox table. Pass it
+	// as -c to postconf, postmap, postqueue and postfix.
+	ConfigDir string
+	// QueueDir, DataDir are queue_directory and data_directory.
+	QueueDir, DataDir string
+	// MailDir is virtual_mailbox_base: user Maildirs are at
+	// MailDir/DOMAIN/LOCAL/ (see Maildir).
+	MailDir string
+	// Hostname is myhostname, NAME.test.
+	Hostname string
+	// LogPath is maillog_file, worth reading when a test fails.
+	LogPath string
+
+	dir     string // parent of all the above
+	cmdLog  string // output of postfix start and friends
+	uid     int    // owner of the Maildirs (virtual_uid_maps)
+	gid     int
+	pid     int // master's PID while started by us, else 0
+	postfix string
+}
+
+// mailboxUser owns the Maildirs and is the user virtual(8) delivers as:
+// it refuses root, and nobody exists on every Debian machine.
+const mailboxUser = "nobody"
+
+var (
+	postfixNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	postfixLocalRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._+-]*$`)
+)
+
+// requireSbin is Require for a program that lives in /usr/sbin, which is
+// not in every PATH.
+func requireSbin(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if p := "/usr/sbin/" + name; isExecutable(p) {
+		return p
+	}
+	return Require(t, name)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// Postfix creates a Postfix instance for the test and starts it; it is
+// stopped and its directory removed when the test ends. Everything it
+// listens on or sends to is on loopback: it never looks up DNS, delivers
+// to virtual Maildirs only, and bounces all other mail unless
+// opts.RelayHost is set.
+//
+// Postfix needs root (its master runs as root and changes to the
+// postfix user): without root or without Postfix installed the test is
+// skipped, or fails when Strict.
+func Postfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
+	t.Helper()
+	p := newPostfix(t, opts)
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		// Another process may take the port between freePortOn and the
+		// master's bind: try again with another one.
+		p.Port = freePortOn(t, p.Addr)
+		p.writeMasterCF(t)
+		if lastErr = p.start(); lastErr == nil {
+			return p
+		}
+	}
+	t.Fatalf("start postfix %s: %v", p.Name, lastErr)
+	return nil
+}
+
+func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
+	t.Helper()
+	postfix := requireSbin(t, "postfix")
+	requireSbin(t, "postconf")
+	if os.Geteuid() != 0 {
+		if Strict() {
+			t.Fatalf("the Postfix test bed needs root (CI=true or MAILPLAN_E2E=1)")
+		}
+		t.Skip("the Postfix test bed needs root")
+	}
+	if !postfixNameRE.MatchString(opts.Name) {
+		t.Fatalf("postfix test bed: name %q is not a lower-case word", opts.Name)
+	}
+	ip := net.ParseIP(opts.Addr).To4()
+	if ip == nil || ip[0] != 127 {
+		t.Fatalf("postfix test bed: address %q is not in 127.0.0.0/8", opts.Addr)
+	}
+	if opts.Domain == "" {
+		opts.Domain = "example.com"
+	}
+	if opts.Users == nil {
+		opts.Users = []string{"user", "alice", "bob"}
+	}
+	for _, u := range opts.Users {
+		if !postfixLocalRE.MatchString(u) {
+			t.Fatalf("postfix test bed: local part %q is not a plain lower-case word", u)
+		}
+	}
+	if strings.ContainsAny(opts.RelayHost, " \t\n,$") {
+		t.Fatalf("postfix test bed: relay host %q has spaces, commas or $", opts.RelayHost)
+	}
+	uid, gid := lookupIDs(t, mailboxUser)
+	postfixUID, _ := lookupIDs(t, "postfix")
+
+	// Not t.TempDir: its parent is mode 0700 (postfix and nobody must
+	// traverse it) and its name follows the test's, which may hold $, a
+	// space or a comma, all special in main.cf.
+	dir, err := os.MkdirTemp("", "mailplan-postfix-"+opts.Name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := &PostfixInstance{
+		Name:      opts.Name,
+		Addr:      ip.String(),
+		Domain:    opts.Domain,
+		Users:     append([]string(nil), opts.Users...),
+		ConfigDir: filepath.Join(dir, "config"),
+		QueueDir:  filepath.Join(dir, "queue"),
+		DataDir:   filepath.Join(dir, "data"),
+		MailDir:   filepath.Join(dir, "mail"),
+		Hostname:  opts.Name + ".test",
+		LogPath:   filepath.Join(dir, "log", "maillog"),
+		dir:       dir,
+		cmdLog:    filepath.Join(dir, "log", "commands.log"),
+		uid:       uid,
+		gid:       gid,
+		postfix:   postfix,
+	}
+	// Registered after RemoveAll, so it runs before it.
+	t.Cleanup(func() {
+		if p.Running() {
+			p.Stop(t)
+		}
+		if t.Failed() {
+			t.Logf("postfix %s maillog (%s):\n%s", p.Name, p.LogPath, p.logTail(60))
+		}
+	})
+
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("postfix test bed: %v", err)
+		}
+	}
+	must(os.Chmod(dir, 0o755))
+	for _, d := range []string{p.ConfigDir, p.QueueDir, filepath.Dir(p.LogPath), p.MailDir} {
+		must(os.Mkdir(d, 0o755))
+	}
+	// data_directory must be owned by mail_owner.
+	must(os.Mkdir(p.DataDir, 0o700))
+	must(os.Chown(p.DataDir, postfixUID, -1))
+	// The Maildirs and the domain directory above them belong to the
+	// delivering user, as virtual(8) creates files as that user.
+	var vmailbox strings.Builder
+	must(mkdirOwned(filepath.Join(p.MailDir, p.Domain), uid, gid))
+	for _, u := range p.Users {
+		for _, sub := range []string{"", "tmp", "new", "cur"} {
+			must(mkdirOwned(filepath.Join(p.Maildir(u), sub), uid, gid))
+		}
+		// The trailing slash makes virtual(8) deliver in Maildir format.
+		fmt.Fprintf(&vmailbox, "%s@%s %s/%s/\n", u, p.Domain, p.Domain, u)
+	}
+	must(os.WriteFile(filepath.Join(p.ConfigDir, "vmailbox"), []byte(vmailbox.String()), 0o644))
+
+	mainCF := filepath.Join(p.ConfigDir, "main.cf")
+	must(os.WriteFile(mainCF, []byte(p.mainCF(opts.RelayHost)), 0o644))
+	// Every Postfix command that reads a main.cf changed less than about
+	// 2 s ago sleeps ~1.5 s first. Nobody edits this one concurrently, so
+	// backdate it rather than pay that at every start.
+	old := time.Now().Add(-5 * time.Second)
+	must(os.Chtimes(mainCF, old, old))
+	return p
+}
+
+func mkdirOwned(d string, uid, gid int) error {
+	if err := os.Mkdir(d, 0o700); err != nil {
+		return err
+	}
+	return os.Chown(d, uid, gid)
+}
+
+func lookupIDs(t testing.TB, name string) (uid, gid int) {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("postfix test bed: user %s: %v", name, err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("postfix test bed: user %s: %v", name, err)
+	}
+	return uid, gid
+}
+
+// mainCF is the instance's main.cf. Each line is chosen so that the
+// instance touches nothing outside its directory and loopback.
+func (p *PostfixInstance) mainCF(relayHost string) string {
+	nowhere := "error:no outbound mail in the test bed"
+	defaultTransport, relayTransport := nowhere, nowhere
+	if relayHost != "" {
+		defaultTransport, relayTransport = "smtp", "relay"
+	}
+	lines := []string{
+		"# Written by the mailplan test bed (resources/testbed).",
+		"compatibility_level = 3.6",
+		"queue_directory = " + p.QueueDir,
+		"data_directory = " + p.DataDir,
+		"mail_owner = postfix",
+		"setgid_group = postdrop",
+		"",
+		"# Distinct per instance: the SMTP client refuses a server greeting",
+		"# with its own name (\"mail loops back to myself\").",
+		"myhostname = " + p.Hostname,
+		"myorigin = $myhostname",
+		"mydestination =",
+		"inet_interfaces = loopback-only",
+		"inet_protocols = ipv4",
+		"mynetworks = 127.0.0.0/8",
+		"smtp_bind_address = " + p.Addr,
+		"",
+		"# No syslog here: postlogd (master.cf) writes the log.",
+		"maillog_file = " + p.LogPath,
+		"maillog_file_prefixes = " + filepath.Dir(p.LogPath),
+		"",
+		"# Nothing leaves loopback: no DNS, no delivery but to the Maildirs",
+		"# (or the relay host given).",
+		"disable_dns_lookups = yes",
+		"smtp_dns_support_level = disabled",
+		"lmtp_dns_support_level = disabled",
+		"smtp_host_lookup = native",
+		"lmtp_host_lookup = native",
+		"smtpd_peername_lookup = no",
+		"relayhost = " + relayHost,
+		"default_transport = " + defaultTransport,
+		"relay_transport = " + relayTransport,
+		"local_transport = error:no local delivery in the test bed",
+		"alias_maps =",
+		"alias_database =",
+		"",
+		"virtual_mailbox_domains = " + p.Domain,
+		"virtual_mailbox_base = " + p.MailDir,
+		"virtual_mailbox_maps = texthash:" + filepath.Join(p.ConfigDir, "vmailbox"),
+		"virtual_uid_maps = static:" + strconv.Itoa(p.uid),
+		"virtual_gid_maps = static:" + strconv.Itoa(p.gid),
+		"virtual_minimum_uid = " + strconv.Itoa(min(p.uid, 100)),
+		"",
+		"smtputf8_enable = no",
+		"biff = no",
+		"append_dot_mydomain = no",
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// writeMasterCF writes the instance's master.cf: Debian's services, none
+// chrooted (the chroot would lack the instance's files), the SMTP server
+// on Addr:Port only, and postlog for maillog_file. No tlsmgr: the test
+// bed has no TLS.
+func (p *PostfixInstance) writeMasterCF(t testing.TB) {
+	t.Helper()
+	const services = `# service type  private unpriv  chroot  wakeup  maxproc command + args
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+        -o syslog_name=postfix/$service_name
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`
+	smtpd := fmt.Sprintf("%s:%d inet n - n - - smtpd\n", p.Addr, p.Port)
+	path := filepath.Join(p.ConfigDir, "master.cf")
+	if err := os.WriteFile(path, []byte("# Written by the mailplan test bed (resources/testbed).\n"+smtpd+services), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SMTPAddr is "Addr:Port", where the smtpd listens.
+func (p *PostfixInstance) SMTPAddr() string {
+	return net.JoinHostPort(p.Addr, strconv.Itoa(p.Port))
+}
+
+// Start starts the instance (postfix -c DIR start) and waits until its
+// smtpd accepts connections.
+func (p *PostfixInstance) Start(t testing.TB) {
+	t.Helper()
+	if err := p.start(); err != nil {
+		t.Fatalf("start postfix %s: %v", p.Name, err)
+	}
+}
+
+func (p *PostfixInstance) start() error {
+	if p.Running() {
+		return fmt.Errorf("already running (master PID %d)", p.pid)
+	}
+	// postfix start returns once the master has bound its sockets and
+	// started (master -w). Its output goes to a file: the master inherits
+	// it, and a pipe held open would make the command look unfinished.
+	if out, err := p.runLogged(30*time.Second, p.postfix, "-c", p.ConfigDir, "start"); err != nil {
+		return fmt.Errorf("postfix -c %s start: %v\n%s\nmaillog:\n%s", p.ConfigDir, err, out, p.logTail(30))
+	}
+	pid, err := p.masterPID()
+	if err != nil {
+		return err
+	}
+	p.pid = pid
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", p.SMTPAddr(), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("smtpd not listening on %s: %v\nmaillog:\n%s", p.SMTPAddr(), err, p.logTail(30))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runLogged runs a command with its output appended to the instance's
+// command log, and returns what it wrote there.
+func (p *PostfixInstance) runLogged(timeout time.Duration, name string, args ...string) (string, error) {
+	f, err := os.OpenFile(p.cmdLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	start, _ := f.Seek(0, 2)
+	fmt.Fprintf(f, "$ %s %s\n", name, strings.Join(args, " "))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.WaitDelay = time.Second
+	runErr := cmd.Run()
+	out, _ := os.ReadFile(p.cmdLog)
+	if int(start) <= len(out) {
+		out = out[start:]
+	}
+	return string(out), runErr
+}
+
+// masterPID reads the master's PID file, queue_directory/pid/master.pid.
+func (p *PostfixInstance) masterPID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(p.QueueDir, "pid", "master.pid"))
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("master.pid holds %q", b)
+	}
+	return pid, nil
+}
+
+// Running reports whether the master this instance started is alive.
+func (p *PostfixInstance) Running() bool {
+	return p.pid > 0 && p.isOurMaster(p.pid)
+}
+
+// isOurMaster reports whether pid is a live (not zombie) Postfix master
+// serving this instance's configuration directory: a PID is checked
+// before it is signalled, as it may have been reused.
+func (p *PostfixInstance) isOurMaster(pid int) bool {
+	if !processAlive(pid) {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte("master")) {
+		return false
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return false
+	}
+	for _, kv := range bytes.Split(environ, []byte{0}) {
+		if string(kv) == "MAIL_CONFIG="+p.ConfigDir {
+			return true
+		}
+	}
+	return false
+}
+
+// processAlive reports whether pid exists and is not a zombie (PID 1 of
+// a container does not always reap the orphaned master).
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] != 'Z' && stat[i+2] != 'X'
+}
+
+// processGroupAlive reports whether any live process is in group pgid.
+func processGroupAlive(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		// After ") ": state ppid pgrp ...
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g == pgid && pid > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop stops the instance and waits until its master and every process
+// it started have exited. It sends SIGTERM to the master, as
+// postfix stop does, without that command's one-second polling; the
+// master passes it on to its process group. After 10 s it kills the
+// group.
+func (p *PostfixInstance) Stop(t testing.TB) {
+	t.Helper()
+	if !p.Running() {
+		t.Fatalf("stop postfix %s: not running", p.Name)
+	}
+	pid := p.pid
+	// The master is a session leader (setsid): its group is its PID.
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("stop postfix %s: kill %d: %v", p.Name, pid, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for processAlive(pid) || processGroupAlive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			t.Errorf("stop postfix %s: master %d did not exit on SIGTERM; killed its group", p.Name, pid)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.pid = 0
+	// A stale PID file would make the next start's master -t check slow
+	// or wrong; the master removes it on a clean exit.
+}
+
+// Postconf runs postconf -c ConfigDir args... and returns its standard
+// output. Warnings on standard error are logged; a failure fails the
+// test. Note that a command reading a main.cf changed less than ~2 s ago
+// (e.g. after postconf -e) sleeps ~1.5 s first.
+func (p *PostfixInstance) Postconf(t testing.TB, args ...string) string {
+	t.Helper()
+	return p.command(t, "postconf", args...)
+}
+
+// Postmap runs postmap -c ConfigDir args..., e.g. Postmap(t,
+// "hash:/path/transport"), and returns its standard output (for -q).
+func (p *PostfixInstance) Postmap(t testing.TB, args ...string) string {
+	t.Helper()
+	return p.command(t, "postmap", args...)
+}
+
+// Reload runs postfix -c ConfigDir reload: the running master re-reads
+// main.cf and master.cf.
+func (p *PostfixInstance) Reload(t testing.TB) {
+	t.Helper()
+	if out, err := p.runLogged(30*time.Second, p.postfix, "-c", p.ConfigDir, "reload"); err != nil {
+		t.Fatalf("postfix -c %s reload: %v\n%s", p.ConfigDir, err, out)
+	}
+}
+
+func (p *PostfixInstance) command(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	bin := requireSbin(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-c", p.ConfigDir}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s -c %s %s: %v\n%s", name, p.ConfigDir, strings.Join(args, " "), err, stderr.Bytes())
+	}
+	if stderr.Len() > 0 {
+		t.Logf("%s -c %s %s: %s", name, p.ConfigDir, strings.Join(args, " "), stderr.Bytes())
+	}
+	return stdout.String()
+}
+
+// Maildir is the path of the Maildir of local@Domain (without a
+// trailing slash).
+func (p *PostfixInstance) Maildir(local string) string {
+	return filepath.Join(p.MailDir, p.Domain, local)
+}
+
+// Messages returns every message in the Maildir of local@Domain, new/
+// then cur/, each in file name order (delivery order within a second).
+func (p *PostfixInstance) Messages(local string) [][]byte {
+	var msgs [][]byte
+	for _, sub := range []string{"new", "cur"} {
+		d := filepath.Join(p.Maildir(local), sub)
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if b, err := os.ReadFile(filepath.Join(d, n)); err == nil {
+				msgs = append(msgs, b)
+			}
+		}
+	}
+	return msgs
+}
+
+// WaitForMail waits until a message holding needle is in the Maildir of
+// local@Domain and returns it. On timeout the test fails with the tail of
+// the maillog.
+func (p *PostfixInstance) WaitForMail(t testing.TB, local, needle string, timeout time.Duration) []byte {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, m := range p.Messages(local) {
+			if bytes.Contains(m, []byte(needle)) {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postfix %s: no message with %q in %s after %v; maillog tail:\n%s",
+				p.Name, needle, p.Maildir(local), timeout, p.logTail(40))
+			return nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// QueueEmpty reports whether the instance's queue holds no message
+// (postqueue -j prints nothing).
+func (p *PostfixInstance) QueueEmpty(t testing.TB) bool {
+	t.Helper()
+	return strings.TrimSpace(p.command(t, "postqueue", "-j")) == ""
+}
+
+// logTail returns the last n lines of the maillog.
+func (p *PostfixInstance) logTail(n int) string {
+	f, err := os.Open(p.LogPath)
+	if err != nil {
+		return fmt.Sprintf("(%v)", err)
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64*1024), 1024*1024)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// freePortOn returns a TCP port free on addr at the time of the call.
+func freePortOn(t testing.TB, addr string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,125 @@
+package testbed
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// uniqueID returns a string found in no other message.
+func uniqueID(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "mailplan-" + hex.EncodeToString(b)
+}
+
+// TestPostfix runs two real instances, "old" and "new", and the
+// mechanics of the shadow-copy runbook: old delivers locally and sends a
+// BCC copy, rewritten back to the original address, to new.
+func TestPostfix(t *testing.T) {
+	start := time.Now()
+	old := Postfix(t, PostfixOptions{Name: "old", Addr: "127.0.0.2"})
+	newer := Postfix(t, PostfixOptions{Name: "new", Addr: "127.0.0.3"})
+	t.Logf("both started in %v", time.Since(start))
+
+	if !old.Running() || !newer.Running() {
+		t.Fatal("instances not running after Postfix")
+	}
+	if got := strings.TrimSpace(old.Postconf(t, "-h", "myhostname")); got != "old.test" {
+		t.Errorf("old myhostname = %q", got)
+	}
+
+	t.Run("local delivery", func(t *testing.T) {
+		id := uniqueID(t)
+		out, err := Swaks(t, old.SMTPAddr(), "sender@example.org", "user@example.com", map[string]string{"Subject": id}, "body "+id)
+		if err != nil {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+		old.WaitForMail(t, "user", id, 10*time.Second)
+		if n := len(newer.Messages("user")); n != 0 {
+			t.Errorf("new has %d messages, want none", n)
+		}
+	})
+
+	t.Run("unknown user rejected", func(t *testing.T) {
+		out, err := Swaks(t, old.SMTPAddr(), "sender@example.org", "nobody-here@example.com", nil, "x")
+		if err == nil {
+			t.Fatalf("swaks to a missing mailbox succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, "550") {
+			t.Errorf("no 550 in:\n%s", out)
+		}
+	})
+
+	t.Run("shadow copy", func(t *testing.T) {
+		step := time.Now()
+		transport := filepath.Join(old.ConfigDir, "transport")
+		generic := filepath.Join(old.ConfigDir, "generic.pcre")
+		bcc := filepath.Join(old.ConfigDir, "bcc.pcre")
+		write := func(p, s string) {
+			if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(transport, "example.com.migration smtp:[127.0.0.3]:"+strconv.Itoa(newer.Port)+"\n")
+		write(generic, `/^(.*)@example\.com\.migration$/ ${1}@example.com`+"\n")
+		write(bcc, `/^(.*)@example\.com$/ ${1}@example.com.migration`+"\n")
+		old.Postconf(t, "-e",
+			"transport_maps = hash:"+transport,
+			"smtp_generic_maps = pcre:"+generic,
+			"recipient_bcc_maps = pcre:"+bcc)
+		old.Postmap(t, "hash:"+transport)
+		old.Reload(t)
+		t.Logf("configured in %v", time.Since(step))
+
+		id := uniqueID(t)
+		out, err := Swaks(t, old.SMTPAddr(), "sender@example.org", "user@example.com", map[string]string{"Subject": id}, "body "+id)
+		if err != nil {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+		old.WaitForMail(t, "user", id, 10*time.Second)
+		m := newer.WaitForMail(t, "user", id, 10*time.Second)
+		if !strings.Contains(string(m), "Delivered-To: user@example.com\n") {
+			t.Errorf("copy at new not delivered to user@example.com:\n%s", m)
+		}
+		if strings.Contains(string(m), "example.com.migration") {
+			t.Errorf("copy at new mentions the .migration address:\n%s", m)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !old.QueueEmpty(t) {
+			if time.Now().After(deadline) {
+				t.Fatalf("old queue not empty:\n%s", old.Postconf(t, "-h", "queue_directory"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("shadow copy in %v", time.Since(step))
+	})
+
+	t.Run("stop start", func(t *testing.T) {
+		step := time.Now()
+		newer.Stop(t)
+		if newer.Running() {
+			t.Fatal("running after Stop")
+		}
+		t.Logf("stopped in %v", time.Since(step))
+		step = time.Now()
+		newer.Start(t)
+		if !newer.Running() {
+			t.Fatal("not running after Start")
+		}
+		t.Logf("started in %v", time.Since(step))
+		id := uniqueID(t)
+		if out, err := Swaks(t, newer.SMTPAddr(), "sender@example.org", "alice@example.com", nil, id); err != nil {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+		newer.WaitForMail(t, "alice", id, 10*time.Second)
+	})
+}
