@@ -350,7 +350,7 @@ func (s *Session) CheckSaved(saved *plans.File, p *exec.Planned) error {
 		case f.Action != c.Action || f.Planned != c.Planned:
 			why = append(why, c.Addr+" would now be planned differently")
 		case c.Action != plans.NoOp && saved.Basis.Reads[c.Addr] != reads[c.Addr]:
-			why = append(why, c.Addr+" changed on its host since the plan")
+			why = append(why, c.Addr+" changed on its host")
 		}
 		delete(fresh, c.Addr)
 	}

@@ -78,12 +78,14 @@ func cmdState(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "Successfully removed %d resource instance(s). mailplan no longer manages them; nothing on the servers changed.\n", fs.NArg())
 		return 0
 	case "pull":
-		raw, err := s.Backend.ReadRaw(c.ctx)
+		// The state as mailplan sees it: the file with the journal of an
+		// unfinished apply replayed.
+		b, err := statefile.Encode(st)
 		if err != nil {
-			b, _ := statefile.Encode(st)
-			raw = b
+			c.errorf("Cannot encode the state", "%s", err)
+			return 1
 		}
-		c.stdout.Write(raw)
+		c.stdout.Write(b)
 		return 0
 	case "push":
 		if fs.NArg() != 1 {

@@ -120,7 +120,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 				return
 			}
 			if n == 1 {
-				fmt.Fprintln(stderr, "\nInterrupt received: no new work starts; work in flight finishes, then what was done is rolled back. Press Ctrl-C again to stop at once.")
+				if args[0] == "rollback" {
+					fmt.Fprintln(stderr, "\nInterrupt received: the rollback goes on, so as not to leave the servers half restored. Press Ctrl-C again to stop at once.")
+				} else {
+					fmt.Fprintln(stderr, "\nInterrupt received: no new work starts; work in flight finishes, then what was done is rolled back. Press Ctrl-C again to stop at once.")
+				}
 				close(stop)
 				continue
 			}

@@ -415,6 +415,11 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	if err != nil {
 		return err
 	}
+	if a, ok := it.typ.(resource.Adopter); ok {
+		if err := a.Adopt(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned, Snapshot: it.snapshot, Logger: r.logger().Named("apply").With("addr", it.addr)}); err != nil {
+			return fmt.Errorf("adopt: %w", err)
+		}
+	}
 	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {

@@ -54,6 +54,7 @@ func PlanJSON(p *plans.Plan) ([]byte, error) {
 		}
 		doc.OutputChanges[name] = ch
 	}
+	doc.Adopt = p.Adopt
 	for _, w := range p.Waiting {
 		doc.Waiting = append(doc.Waiting, jsonWaiting{Address: w.Addr, Until: w.Until.Format(time.RFC3339), Reason: w.Reason})
 	}
@@ -65,6 +66,7 @@ type jsonPlan struct {
 	ResourceChanges []jsonResourceChange  `json:"resource_changes"`
 	OutputChanges   map[string]jsonChange `json:"output_changes"`
 	Waiting         []jsonWaiting         `json:"mailplan_waiting,omitempty"`
+	Adopt           []string              `json:"mailplan_adopt,omitempty"`
 }
 
 type jsonResourceChange struct {

@@ -179,6 +179,14 @@ type Claimer interface {
 	Claims(config cty.Value) []Claim
 }
 
+// Adopter is implemented by types that must secure what is there when the
+// engine adopts an object that already matches the configuration (and so
+// never calls Apply for it): the file type keeps a copy of the bytes on the
+// host, so that destroy can put them back even after a later hand edit.
+type Adopter interface {
+	Adopt(ctx context.Context, req ApplyRequest) error
+}
+
 // Fingerprinter is implemented by types for which only part of the real
 // state decides whether a saved plan is stale (e.g. new mail arriving at a
 // live mailbox source does not). Without it the whole Current value counts.

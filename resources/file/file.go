@@ -488,3 +488,27 @@ func saveBefore(ctx context.Context, h transport.Host, s snapshot) error {
 	}
 	return keep.Save(ctx, h, s.Path, s.SHA256, s.Content)
 }
+
+var _ resource.Adopter = (*File)(nil)
+
+// Adopt implements resource.Adopter: a file that already matches is kept
+// on its host as it is, so that destroy can put these bytes back even if
+// someone edits the file before mailplan first changes it.
+func (f *File) Adopt(ctx context.Context, req resource.ApplyRequest) error {
+	c, err := decode(req.Config)
+	if err != nil {
+		return err
+	}
+	var s snapshot
+	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
+		return fmt.Errorf("adopt %s: bad snapshot: %w", c.path, err)
+	}
+	if s.Path == "" {
+		s.Path = c.path
+	}
+	h, err := f.hosts.Get(ctx, c.host)
+	if err != nil {
+		return err
+	}
+	return saveBefore(ctx, h, s)
+}
