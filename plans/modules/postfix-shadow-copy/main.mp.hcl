@@ -1,0 +1,106 @@
+# postfix-shadow-copy: the old Postfix sends a blind copy of every message for
+# one domain to the new server, so that filters, aliases and mailboxes there
+# can be tested with real traffic before anything changes for users.
+#
+#   recipient_bcc_maps (pcre)  user@DOMAIN           -> user@DOMAIN.migration
+#   transport_maps     (hash)  DOMAIN.migration      -> smtp:NEW_SERVER
+#   smtp_generic_maps  (pcre)  user@DOMAIN.migration -> user@DOMAIN  (on the way out)
+#
+# Each table gets its own file per domain, and each parameter keeps whatever
+# else it listed, so the module can be used for many domains at once.
+#
+# Postfix adds the BCC recipient in cleanup(8), after smtpd's checks, and
+# never reports delivery errors for it to the sender: a copy the new server
+# refuses (say, for a mailbox it does not have yet) is dropped silently. List
+# the mailboxes that exist on the new server in `mailboxes` to copy only
+# those, and check the new server's logs.
+
+variable "domain" {
+  type        = string
+  description = "The domain whose mail is copied, e.g. example.com."
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.domain))
+    error_message = "domain must be a lower-case DNS name such as example.com."
+  }
+}
+
+variable "new_server" {
+  type        = string
+  description = "Where the copies go, as an smtp(8) nexthop: \"[192.0.2.20]\", \"[192.0.2.20]:2525\" or \"mx.new.example\"."
+}
+
+variable "host" {
+  description = "The old server: a host block, e.g. host.old."
+}
+
+variable "config_dir" {
+  type        = string
+  default     = "/etc/postfix"
+  description = "The old server's Postfix instance (postconf -c)."
+}
+
+variable "table_dir" {
+  type        = string
+  default     = ""
+  description = "Where the tables go; default CONFIG_DIR/migration (created when missing)."
+}
+
+variable "mailboxes" {
+  type        = list(string)
+  default     = []
+  description = "Local parts to copy; empty copies every address of the domain."
+}
+
+locals {
+  shadow    = "${var.domain}.migration"
+  dir       = var.table_dir != "" ? var.table_dir : "${var.config_dir}/migration"
+  re_domain = regex_escape(var.domain)
+  re_shadow = regex_escape(local.shadow)
+
+  bcc_entries = length(var.mailboxes) == 0 ? [
+    { key = "/^(.+)@${local.re_domain}$/", value = "$${1}@${local.shadow}" },
+    ] : [
+    for m in var.mailboxes : { key = "/^${regex_escape(m)}@${local.re_domain}$/", value = "${m}@${local.shadow}" }
+  ]
+}
+
+# Where copies go: the pseudo-domain is routed to the new server.
+resource "postfix_map" "transport" {
+  host       = var.host
+  config_dir = var.config_dir
+  path       = "${local.dir}/${var.domain}-transport"
+  type       = "hash"
+  entries    = [{ key = local.shadow, value = "smtp:${var.new_server}" }]
+  parameter  = "transport_maps"
+}
+
+# On the way out, the pseudo-domain becomes the real one again, so that the
+# new server delivers to user@DOMAIN.
+resource "postfix_map" "generic" {
+  host       = var.host
+  config_dir = var.config_dir
+  path       = "${local.dir}/${var.domain}-generic"
+  type       = "pcre"
+  entries    = [{ key = "/^(.+)@${local.re_shadow}$/", value = "$${1}@${var.domain}" }]
+  parameter  = "smtp_generic_maps"
+}
+
+# Last, the copies themselves: only once both tables above are in place.
+resource "postfix_map" "bcc" {
+  host       = var.host
+  config_dir = var.config_dir
+  path       = "${local.dir}/${var.domain}-recipient_bcc"
+  type       = "pcre"
+  entries    = local.bcc_entries
+  parameter  = "recipient_bcc_maps"
+  depends_on = [postfix_map.transport, postfix_map.generic]
+}
+
+output "shadow_domain" {
+  value       = local.shadow
+  description = "The pseudo-domain copies are addressed to on the old server."
+}
+
+output "tables" {
+  value = [postfix_map.transport.path, postfix_map.generic.path, postfix_map.bcc.path]
+}
