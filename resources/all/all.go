@@ -3,6 +3,7 @@ package all
 import (
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/file"
+	"github.com/mailplan/mailplan/resources/service"
 	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
@@ -11,5 +12,6 @@ import (
 func Registry(p *pool.Pool) *resource.Registry {
 	return resource.NewRegistry(
 		file.New(p),
+		service.New(p),
 	)
 }

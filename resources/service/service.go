@@ -1,0 +1,379 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+// Hosts gives the connection to a host; *pool.Pool is one.
+type Hosts interface {
+	Get(ctx context.Context, h resource.Host) (transport.Host, error)
+}
+
+// State is the `service_state` resource type.
+type State struct {
+	hosts Hosts
+}
+
+var (
+	_ resource.Type      = (*State)(nil)
+	_ resource.Validator = (*State)(nil)
+	_ resource.Claimer   = (*State)(nil)
+)
+
+// New returns the service_state type, reaching hosts through hosts.
+func New(hosts Hosts) *State { return &State{hosts: hosts} }
+
+// The values of the state attribute.
+const (
+	Running = "running"
+	Stopped = "stopped"
+)
+
+// The values of the manager attribute.
+const (
+	Systemd = "systemd"
+	SysV    = "sysv"
+	Command = "command"
+)
+
+var commandAttrs = []string{"start_command", "stop_command", "status_command"}
+
+var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true,
+		Description: "The host the service runs on."},
+	"service": {Type: cty.String, Required: true, ForceNew: true,
+		Description: "The service's name, e.g. postfix or dovecot (a systemd unit or an /etc/init.d script)."},
+	"state": {Type: cty.String, Required: true,
+		Description: `"running" or "stopped".`},
+	"manager": {Type: cty.String,
+		Description: `"systemd", "sysv" or "command"; detected on the host when not set.`},
+	"start_command": {Type: cty.List(cty.String),
+		Description: `The argv that starts the service; with manager = "command" only.`},
+	"stop_command": {Type: cty.List(cty.String),
+		Description: `The argv that stops the service; with manager = "command" only.`},
+	"status_command": {Type: cty.List(cty.String),
+		Description: `The argv whose exit status 0 means running; with manager = "command" only.`},
+}}
+
+// Name implements resource.Type.
+func (*State) Name() string { return "service_state" }
+
+// Schema implements resource.Type.
+func (*State) Schema() *resource.Schema { return schema }
+
+// Validate implements resource.Validator. Unknown values are skipped: they
+// are checked again at plan time, once known.
+func (*State) Validate(ctx context.Context, config cty.Value) error {
+	config, _ = config.UnmarkDeep()
+	if config.IsNull() || !config.IsKnown() {
+		return nil
+	}
+	var errs resource.AttrErrors
+	if v := config.GetAttr("service"); v.IsKnown() && !v.IsNull() {
+		if err := checkName(v.AsString()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v := config.GetAttr("state"); v.IsKnown() && !v.IsNull() {
+		if s := v.AsString(); s != Running && s != Stopped {
+			errs = append(errs, resource.Errorf("state", "Invalid service state",
+				`The state %q is neither "running" nor "stopped".`, s))
+		}
+	}
+	mv := config.GetAttr("manager")
+	if !mv.IsKnown() {
+		return errs.Err()
+	}
+	mgr := ""
+	if !mv.IsNull() {
+		mgr = mv.AsString()
+		switch mgr {
+		case Systemd, SysV, Command:
+		default:
+			errs = append(errs, resource.Errorf("manager", "Invalid service manager",
+				`The manager %q is not one of "systemd", "sysv" or "command"; leave manager out to have it detected on the host.`, mgr))
+			return errs.Err()
+		}
+	}
+	for _, attr := range commandAttrs {
+		v := config.GetAttr(attr)
+		switch {
+		case mgr == Command && v.IsNull():
+			errs = append(errs, resource.Errorf(attr, "Missing "+attr,
+				`With manager = "command", give %s as a list of program and arguments, e.g. ["postfix", "-c", "/etc/postfix", "%s"].`, attr, verb(attr)))
+		case mgr != Command && !v.IsNull():
+			errs = append(errs, resource.Errorf(attr, "Command without manager = \"command\"",
+				`%s is used only with manager = "command"; set manager = "command" (and all three commands) or leave %s out.`, attr, attr))
+		case mgr == Command && v.IsWhollyKnown():
+			if v.LengthInt() == 0 {
+				errs = append(errs, resource.Errorf(attr, "Empty "+attr,
+					"%s is an empty list; give the program to run and its arguments.", attr))
+				break
+			}
+			for i, el := range v.AsValueSlice() {
+				if el.IsNull() || (i == 0 && strings.TrimSpace(el.AsString()) == "") {
+					errs = append(errs, &resource.AttrError{
+						Path:    cty.GetAttrPath(attr).IndexInt(i),
+						Summary: "Invalid " + attr,
+						Detail:  fmt.Sprintf("Element %d of %s is null or, for the program, empty; every element must be a string.", i, attr),
+					})
+					break
+				}
+			}
+		}
+	}
+	return errs.Err()
+}
+
+func verb(attr string) string { return strings.TrimSuffix(attr, "_command") }
+
+// checkName refuses names that are not one service: the name becomes an
+// argument of systemctl and service and part of /etc/init.d/NAME.
+func checkName(name string) *resource.AttrError {
+	bad := func(detail string) *resource.AttrError {
+		return resource.Errorf("service", "Invalid service name", "The service name %q %s; give one name such as \"postfix\" or \"dovecot\".", name, detail)
+	}
+	switch {
+	case name == "":
+		return bad("is empty")
+	case strings.Contains(name, "/"):
+		return bad("holds a slash")
+	case name == "." || name == "..":
+		return bad("is not a name")
+	case strings.HasPrefix(name, "-"):
+		return bad("starts with a dash, which commands would take for an option")
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return bad("holds a space or control character")
+	}
+	return nil
+}
+
+// config is a decoded configuration or planned value.
+type config struct {
+	host    resource.Host
+	service string
+	state   string
+	manager string // "" when to be detected
+	start   []string
+	stop    []string
+	status  []string
+}
+
+func decode(v cty.Value) (config, error) {
+	v, _ = v.UnmarkDeep()
+	var c config
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return c, errors.New("service_state: configuration is null or not known")
+	}
+	h, err := resource.HostFromValue(v.GetAttr("host"))
+	if err != nil {
+		return c, fmt.Errorf("service_state: %w", err)
+	}
+	c.host = h
+	str := func(name string) string {
+		if a := v.GetAttr(name); !a.IsNull() {
+			return a.AsString()
+		}
+		return ""
+	}
+	list := func(name string) []string {
+		a := v.GetAttr(name)
+		if a.IsNull() {
+			return nil
+		}
+		var out []string
+		for _, el := range a.AsValueSlice() {
+			if el.IsNull() {
+				out = append(out, "")
+				continue
+			}
+			out = append(out, el.AsString())
+		}
+		return out
+	}
+	c.service, c.state, c.manager = str("service"), str("state"), str("manager")
+	c.start, c.stop, c.status = list("start_command"), list("stop_command"), list("status_command")
+	if err := checkName(c.service); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// snapshot is what Restore puts back.
+type snapshot struct {
+	State   string `json:"state"`
+	Manager string `json:"manager"`
+}
+
+// Read implements resource.Type. Current is never null: a service that is
+// not installed is reported stopped by its manager.
+func (s *State) Read(ctx context.Context, req resource.ReadRequest) (resource.ReadResponse, error) {
+	c, err := decode(req.Config)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	h, err := s.hosts.Get(ctx, c.host)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	mgr, err := effectiveManager(ctx, h, c)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	ctl, err := controlFor(c, mgr)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	state, _, err := ctl.check(ctx, h)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	snap, err := json.Marshal(snapshot{State: state, Manager: mgr})
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	cfg, _ := req.Config.UnmarkDeep()
+	return resource.ReadResponse{Current: value(cfg, state, mgr), Snapshot: snap}, nil
+}
+
+// value is cfg with state and manager replaced. The commands are the
+// configuration's: they are how the service is driven, not part of what
+// is real, so they never show as a change.
+func value(cfg cty.Value, state, mgr string) cty.Value {
+	vals := map[string]cty.Value{}
+	for name := range schema.Attributes {
+		vals[name] = cfg.GetAttr(name)
+	}
+	vals["state"] = cty.StringVal(state)
+	vals["manager"] = cty.StringVal(mgr)
+	return cty.ObjectVal(vals)
+}
+
+// Plan implements resource.Type. The planned manager is the configured
+// one, else the one Read detected, else (when the engine replaces the
+// instance and gives no Current) detected now.
+func (s *State) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
+	c, err := decode(req.Config)
+	if err != nil {
+		return resource.PlanResponse{}, err
+	}
+	if c.state != Running && c.state != Stopped {
+		return resource.PlanResponse{}, resource.Errorf("state", "Invalid service state",
+			`The state %q is neither "running" nor "stopped".`, c.state)
+	}
+	current, _ := req.Current.UnmarkDeep()
+	mgr := c.manager
+	if mgr == "" && !current.IsNull() {
+		if m := current.GetAttr("manager"); !m.IsNull() {
+			mgr = m.AsString()
+		}
+	}
+	if mgr == "" {
+		h, err := s.hosts.Get(ctx, c.host)
+		if err != nil {
+			return resource.PlanResponse{}, err
+		}
+		if mgr, err = detect(ctx, h, c.service); err != nil {
+			return resource.PlanResponse{}, err
+		}
+	}
+	if _, err := controlFor(c, mgr); err != nil {
+		return resource.PlanResponse{}, err
+	}
+	cfg, _ := req.Config.UnmarkDeep()
+	resp := resource.PlanResponse{Planned: value(cfg, c.state, mgr)}
+	if current.IsNull() || current.GetAttr("state").IsNull() || current.GetAttr("state").AsString() != c.state {
+		resp.Summary = fmt.Sprintf("%s %s (%s)", action(c.state), c.service, mgr)
+	}
+	return resp, nil
+}
+
+func action(state string) string {
+	if state == Running {
+		return "start"
+	}
+	return "stop"
+}
+
+// Apply implements resource.Type. The status is checked first, so that an
+// Apply repeated after a crash, or a service someone started since the
+// plan, is no error (`postfix start` fails when Postfix already runs).
+func (s *State) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
+	c, err := decode(req.Planned)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	if c.manager == "" {
+		return resource.ApplyResponse{}, fmt.Errorf("%s %s: the plan names no manager", action(c.state), c.service)
+	}
+	h, err := s.hosts.Get(ctx, c.host)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	ctl, err := controlFor(c, c.manager)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	return resource.ApplyResponse{}, ctl.reach(ctx, h, c.state, req.Logger)
+}
+
+// Restore implements resource.Type: the service is put back in the
+// snapshot's state with the snapshot's manager (and, for "command", the
+// configuration's commands). Apply journals nothing, so there is no
+// journal to replay.
+func (s *State) Restore(ctx context.Context, req resource.RestoreRequest) error {
+	var snap snapshot
+	if err := json.Unmarshal(req.Snapshot, &snap); err != nil {
+		return fmt.Errorf("restore service_state: bad snapshot: %w", err)
+	}
+	if snap.State != Running && snap.State != Stopped {
+		return fmt.Errorf("restore service_state: bad snapshot: state %q", snap.State)
+	}
+	c, err := decode(req.Config)
+	if err != nil {
+		return err
+	}
+	h, err := s.hosts.Get(ctx, c.host)
+	if err != nil {
+		return err
+	}
+	ctl, err := controlFor(c, snap.Manager)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := ctl.reach(ctx, h, snap.State, req.Logger); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+// Claims implements resource.Claimer: one service on one host has one
+// owner; two resources could only fight over it, and destroy could not
+// know whose earlier state to put back.
+func (*State) Claims(config cty.Value) []resource.Claim {
+	c, err := decode(config)
+	if err != nil {
+		return nil
+	}
+	where := "local"
+	if c.host.Transport != "local" {
+		where = fmt.Sprintf("%s@%s:%d", c.host.User, c.host.Address, c.host.Port)
+	}
+	// systemd takes "postfix" and "postfix.service" for the same unit.
+	name := strings.TrimSuffix(c.service, ".service")
+	return []resource.Claim{{
+		Key:  "service\x00" + where + "\x00" + name,
+		Path: cty.GetAttrPath("service"),
+		What: fmt.Sprintf("the service %s on %s", c.service, c.host.String()),
+	}}
+}
