@@ -35,9 +35,10 @@ type PostfixOptions struct {
 	// Users are the local parts that have a Maildir; default
 	// {"user", "alice", "bob"}.
 	Users []string
-	// RelayHost, when set (e.g. "[127.0.0.3]:2525"), is where mail for
-	// anything not local goes. When empty, such mail bounces:
-	// default_transport and relay_transport are error:.
+	// RelayHost, when set (e.g. "[127.0.0.3]:2525"), is relayhost: where
+	// mail for anything not local goes. When empty, default_transport
+	// and relay_transport are error:, so smtpd refuses such recipients
+	// with 550 and anything queued otherwise (e.g. a BCC) bounces.
 	RelayHost string
 }
 
@@ -67,11 +68,10 @@ type PostfixInstance struct {
 	// LogPath is maillog_file, worth reading when a test fails.
 	LogPath string
 
-	dir     string // parent of all the above
 	cmdLog  string // output of postfix start and friends
 	uid     int    // owner of the Maildirs (virtual_uid_maps)
 	gid     int
-	pid     int // master's PID while started by us, else 0
+	pid     int // the master's PID when last seen running, else 0
 	postfix string
 }
 
@@ -105,8 +105,9 @@ func isExecutable(p string) bool {
 // Postfix creates a Postfix instance for the test and starts it; it is
 // stopped and its directory removed when the test ends. Everything it
 // listens on or sends to is on loopback: it never looks up DNS, delivers
-// to virtual Maildirs only, and bounces all other mail unless
-// opts.RelayHost is set.
+// to virtual Maildirs only, and refuses all other mail unless
+// opts.RelayHost is set. Instances of parallel tests and packages do not
+// share directories or ports.
 //
 // Postfix needs root (its master runs as root and changes to the
 // postfix user): without root or without Postfix installed the test is
@@ -130,14 +131,7 @@ func Postfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 
 func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 	t.Helper()
-	postfix := requireSbin(t, "postfix")
-	requireSbin(t, "postconf")
-	if os.Geteuid() != 0 {
-		if Strict() {
-			t.Fatalf("the Postfix test bed needs root (CI=true or MAILPLAN_E2E=1)")
-		}
-		t.Skip("the Postfix test bed needs root")
-	}
+	// Mistakes in the options first, so that they show on any machine.
 	if !postfixNameRE.MatchString(opts.Name) {
 		t.Fatalf("postfix test bed: name %q is not a lower-case word", opts.Name)
 	}
@@ -158,6 +152,14 @@ func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 	}
 	if strings.ContainsAny(opts.RelayHost, " \t\n,$") {
 		t.Fatalf("postfix test bed: relay host %q has spaces, commas or $", opts.RelayHost)
+	}
+	postfix := requireSbin(t, "postfix")
+	requireSbin(t, "postconf")
+	if os.Geteuid() != 0 {
+		if Strict() {
+			t.Fatalf("the Postfix test bed needs root (CI=true or MAILPLAN_E2E=1)")
+		}
+		t.Skip("the Postfix test bed needs root")
 	}
 	uid, gid := lookupIDs(t, mailboxUser)
 	postfixUID, _ := lookupIDs(t, "postfix")
@@ -181,7 +183,6 @@ func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 		MailDir:   filepath.Join(dir, "mail"),
 		Hostname:  opts.Name + ".test",
 		LogPath:   filepath.Join(dir, "log", "maillog"),
-		dir:       dir,
 		cmdLog:    filepath.Join(dir, "log", "commands.log"),
 		uid:       uid,
 		gid:       gid,
@@ -221,16 +222,28 @@ func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 		// The trailing slash makes virtual(8) deliver in Maildir format.
 		fmt.Fprintf(&vmailbox, "%s@%s %s/%s/\n", u, p.Domain, p.Domain, u)
 	}
-	must(os.WriteFile(filepath.Join(p.ConfigDir, "vmailbox"), []byte(vmailbox.String()), 0o644))
-
+	vmailboxPath := filepath.Join(p.ConfigDir, "vmailbox")
+	must(os.WriteFile(vmailboxPath, []byte(vmailbox.String()), 0o644))
 	mainCF := filepath.Join(p.ConfigDir, "main.cf")
 	must(os.WriteFile(mainCF, []byte(p.mainCF(opts.RelayHost)), 0o644))
-	// Every Postfix command that reads a main.cf changed less than about
-	// 2 s ago sleeps ~1.5 s first. Nobody edits this one concurrently, so
-	// backdate it rather than pay that at every start.
-	old := time.Now().Add(-5 * time.Second)
-	must(os.Chtimes(mainCF, old, old))
+	// Postfix reads main.cf and texthash tables with a loop that rereads
+	// a file modified in the last ~2 s every 300 ms until it is older:
+	// a fresh main.cf delays every command ~1.5 s, a fresh vmailbox the
+	// first smtpd's greeting. Nobody edits these concurrently: backdate
+	// them rather than pay that at every start.
+	must(backdate(mainCF, vmailboxPath))
 	return p
+}
+
+// backdate sets the modification time of files to 5 s ago.
+func backdate(paths ...string) error {
+	old := time.Now().Add(-5 * time.Second)
+	for _, p := range paths {
+		if err := os.Chtimes(p, old, old); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mkdirOwned(d string, uid, gid int) error {
@@ -358,7 +371,7 @@ func (p *PostfixInstance) SMTPAddr() string {
 }
 
 // Start starts the instance (postfix -c DIR start) and waits until its
-// smtpd accepts connections.
+// smtpd answers with a 220 greeting. The port stays the same.
 func (p *PostfixInstance) Start(t testing.TB) {
 	t.Helper()
 	if err := p.start(); err != nil {
@@ -374,7 +387,7 @@ func (p *PostfixInstance) start() error {
 	// started (master -w). Its output goes to a file: the master inherits
 	// it, and a pipe held open would make the command look unfinished.
 	if out, err := p.runLogged(30*time.Second, p.postfix, "-c", p.ConfigDir, "start"); err != nil {
-		return fmt.Errorf("postfix -c %s start: %v\n%s\nmaillog:\n%s", p.ConfigDir, err, out, p.logTail(30))
+		return fmt.Errorf("postfix -c %s start: %v\n%s%s\nmaillog:\n%s", p.ConfigDir, err, out, p.diagnose(), p.logTail(30))
 	}
 	pid, err := p.masterPID()
 	if err != nil {
@@ -383,16 +396,58 @@ func (p *PostfixInstance) start() error {
 	p.pid = pid
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", p.SMTPAddr(), time.Second)
+		err := smtpGreeting(p.SMTPAddr())
 		if err == nil {
-			c.Close()
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("smtpd not listening on %s: %v\nmaillog:\n%s", p.SMTPAddr(), err, p.logTail(30))
+			return fmt.Errorf("smtpd on %s: %v\nmaillog:\n%s", p.SMTPAddr(), err, p.logTail(30))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// smtpGreeting connects to addr, reads a 220 greeting and says QUIT: the
+// server is ready to take mail (the first smtpd has started and opened
+// its tables).
+func smtpGreeting(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("read greeting: %w", err)
+	}
+	if !strings.HasPrefix(line, "220") {
+		return fmt.Errorf("greeting %q", line)
+	}
+	_, err = c.Write([]byte("QUIT\r\n"))
+	return err
+}
+
+// diagnose returns what postfix check says, run on a pseudo-terminal:
+// postfix(1) writes its errors to standard error only when that is a
+// terminal, and to the maillog only through postlogd, which is not
+// running when start fails early (e.g. "parameter inet_interfaces: no
+// local interface found"). It uses script(1) from util-linux, and
+// returns "" without it.
+func (p *PostfixInstance) diagnose() string {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		return ""
+	}
+	out, _ := p.runLogged(20*time.Second, script, "-qec", shellQuote(p.postfix)+" -c "+shellQuote(p.ConfigDir)+" check", "/dev/null")
+	return "postfix check on a terminal says:\n" + out
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // runLogged runs a command with its output appended to the instance's
@@ -431,9 +486,19 @@ func (p *PostfixInstance) masterPID() (int, error) {
 	return pid, nil
 }
 
-// Running reports whether the master this instance started is alive.
+// Running reports whether the instance's master is alive. It follows
+// the master's PID file, so that a master started or stopped with
+// postfix -c ConfigDir start/stop (e.g. by code under test) counts too.
 func (p *PostfixInstance) Running() bool {
-	return p.pid > 0 && p.isOurMaster(p.pid)
+	if p.pid > 0 && p.isOurMaster(p.pid) {
+		return true
+	}
+	p.pid = 0
+	if pid, err := p.masterPID(); err == nil && p.isOurMaster(pid) {
+		p.pid = pid
+		return true
+	}
+	return false
 }
 
 // isOurMaster reports whether pid is a live (not zombie) Postfix master
@@ -506,17 +571,18 @@ func processGroupAlive(pgid int) bool {
 }
 
 // Stop stops the instance and waits until its master and every process
-// it started have exited. It sends SIGTERM to the master, as
-// postfix stop does, without that command's one-second polling; the
-// master passes it on to its process group. After 10 s it kills the
-// group.
+// it started have exited. It sends SIGTERM to the master, as postfix
+// stop does, without that command's one-second polling; the master
+// passes it on to its process group. After 10 s it kills the group. Stop
+// of an instance that is not running fails the test.
 func (p *PostfixInstance) Stop(t testing.TB) {
 	t.Helper()
 	if !p.Running() {
 		t.Fatalf("stop postfix %s: not running", p.Name)
 	}
 	pid := p.pid
-	// The master is a session leader (setsid): its group is its PID.
+	// Running checked that pid is this instance's master, not a reused
+	// PID. The master is a session leader (setsid): its group is its PID.
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatalf("stop postfix %s: kill %d: %v", p.Name, pid, err)
 	}
@@ -530,8 +596,6 @@ func (p *PostfixInstance) Stop(t testing.TB) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	p.pid = 0
-	// A stale PID file would make the next start's master -t check slow
-	// or wrong; the master removes it on a clean exit.
 }
 
 // Postconf runs postconf -c ConfigDir args... and returns its standard

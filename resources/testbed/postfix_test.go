@@ -3,8 +3,11 @@ package testbed
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +22,54 @@ func uniqueID(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return "mailplan-" + hex.EncodeToString(b)
+}
+
+// fatalRecorder is a testing.TB whose Fatal and Skip record the message
+// and end the goroutine, to check that a helper refuses its arguments.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (f *fatalRecorder) Fatal(args ...any) { f.Fatalf("%s", fmt.Sprint(args...)) }
+func (f *fatalRecorder) Skipf(format string, args ...any) {
+	f.Fatalf("skipped: "+format, args...)
+}
+func (f *fatalRecorder) Skip(args ...any) { f.Fatalf("skipped: %s", fmt.Sprint(args...)) }
+
+// TestPostfixOptions checks that bad options fail before anything is
+// created, on any machine.
+func TestPostfixOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts PostfixOptions
+		want string
+	}{
+		{"public address", PostfixOptions{Name: "old", Addr: "192.0.2.1"}, "not in 127.0.0.0/8"},
+		{"wildcard", PostfixOptions{Name: "old", Addr: "0.0.0.0"}, "not in 127.0.0.0/8"},
+		{"ipv6 loopback", PostfixOptions{Name: "old", Addr: "::1"}, "not in 127.0.0.0/8"},
+		{"no address", PostfixOptions{Name: "old"}, "not in 127.0.0.0/8"},
+		{"name with a dollar", PostfixOptions{Name: "o$ld", Addr: "127.0.0.2"}, "not a lower-case word"},
+		{"local part with a space", PostfixOptions{Name: "old", Addr: "127.0.0.2", Users: []string{"a b"}}, "not a plain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &fatalRecorder{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				Postfix(rec, tt.opts)
+			}()
+			<-done
+			if !strings.Contains(rec.msg, tt.want) {
+				t.Errorf("Postfix(%+v) failed with %q, want %q", tt.opts, rec.msg, tt.want)
+			}
+		})
+	}
 }
 
 // TestPostfix runs two real instances, "old" and "new", and the
@@ -103,6 +154,24 @@ func TestPostfix(t *testing.T) {
 		t.Logf("shadow copy in %v", time.Since(step))
 	})
 
+	t.Run("relay host", func(t *testing.T) {
+		// A third instance, for another domain, sends everything not its
+		// own to new.
+		relay := Postfix(t, PostfixOptions{Name: "relay", Addr: "127.0.0.4", Domain: "example.net", Users: []string{"carol"},
+			RelayHost: "[127.0.0.3]:" + strconv.Itoa(newer.Port)})
+		id := uniqueID(t)
+		if out, err := Swaks(t, relay.SMTPAddr(), "carol@example.net", "bob@example.com", nil, id); err != nil {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+		newer.WaitForMail(t, "bob", id, 10*time.Second)
+		// Without a relay host, mail for other domains resolves to the
+		// error: transport, which smtpd refuses at RCPT: it never leaves.
+		out, err := Swaks(t, old.SMTPAddr(), "sender@example.org", "someone@example.net", nil, "x")
+		if err == nil || !strings.Contains(out, "550 5.1.1") || !strings.Contains(out, "no outbound mail in the test bed") {
+			t.Errorf("mail to another domain without a relay host: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("stop start", func(t *testing.T) {
 		step := time.Now()
 		newer.Stop(t)
@@ -121,5 +190,30 @@ func TestPostfix(t *testing.T) {
 			t.Fatalf("swaks: %v\n%s", err, out)
 		}
 		newer.WaitForMail(t, "alice", id, 10*time.Second)
+
+		// The command line's stop and start, as code under test would
+		// run them: Running follows the master.
+		step = time.Now()
+		cmd := exec.Command(requireSbin(t, "postfix"), "-c", newer.ConfigDir, "stop")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("postfix stop: %v\n%s", err, out)
+		}
+		if newer.Running() {
+			t.Fatal("running after postfix stop")
+		}
+		t.Logf("postfix stop in %v", time.Since(step))
+		cmd = exec.Command(requireSbin(t, "postfix"), "-c", newer.ConfigDir, "start")
+		logf, err := os.Create(filepath.Join(t.TempDir(), "start.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logf.Close()
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("postfix start: %v", err)
+		}
+		if !newer.Running() {
+			t.Fatal("not running after postfix start")
+		}
 	})
 }
