@@ -3,6 +3,7 @@ package all
 import (
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/file"
+	"github.com/mailplan/mailplan/resources/postfix"
 	"github.com/mailplan/mailplan/resources/service"
 	"github.com/mailplan/mailplan/resources/transport/pool"
 )
@@ -12,6 +13,8 @@ import (
 func Registry(p *pool.Pool) *resource.Registry {
 	return resource.NewRegistry(
 		file.New(p),
+		postfix.NewMap(p),
+		postfix.NewConfig(p),
 		service.New(p),
 	)
 }

@@ -1,0 +1,30 @@
+// Package postfix is the `postfix_map` and `postfix_config` resource types
+// (SPEC §3): Postfix lookup tables with the main.cf parameter that lists
+// them, and main.cf parameters themselves, on any Postfix instance of any
+// host.
+//
+// Every command goes through a small layer over Postfix's own tools, run
+// as argv lists through transport.Host, always with `-c config_dir` so
+// that multi-instance hosts work: postconf(1) -n to tell whether a
+// parameter is set and to what, -h for the default a list edit starts
+// from, -e to set, -X to remove, -m for the table types available;
+// postmap(1) to compile hashed tables and, with -q on a candidate table
+// given on standard input, to have the host's Postfix check a regexp or
+// pcre table at plan time without writing anything; postfix(1) check,
+// status and reload.
+//
+// main.cf edits are serialised per instance inside the package: the
+// engine applies resources in parallel, postconf -e rewrites the whole
+// file, and several maps may add themselves to one parameter. A map adds
+// TYPE:PATH to its parameter keeping every other element; its restore puts
+// back the exact earlier value (and even its exact earlier formatting in
+// main.cf, which postconf -e does not keep), or, when someone else changed
+// the parameter since, takes out only its own table.
+//
+// Table contents never reach the state: earlier bytes are kept on the
+// host by resources/transport/keep, as for the file type. Compiled files
+// (.db, .lmdb, .cdb) are rebuilt with postmap on restore, not kept.
+//
+// It does not start or stop Postfix (see the service types) and does not
+// manage master.cf.
+package postfix

@@ -1,0 +1,809 @@
+package postfix
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/keep"
+)
+
+// Map is the `postfix_map` resource type: a lookup table file, compiled
+// with postmap(1) for hashed types, and the main.cf parameter that lists
+// it.
+type Map struct {
+	hosts Hosts
+}
+
+var (
+	_ resource.Type      = (*Map)(nil)
+	_ resource.Validator = (*Map)(nil)
+	_ resource.Claimer   = (*Map)(nil)
+)
+
+// NewMap returns the postfix_map type, reaching hosts through hosts.
+func NewMap(hosts Hosts) *Map { return &Map{hosts: hosts} }
+
+var entryType = cty.Object(map[string]cty.Type{"key": cty.String, "value": cty.String})
+
+var mapSchema = &resource.Schema{Attributes: map[string]*resource.Attribute{
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true,
+		Description: "The host Postfix runs on."},
+	"path": {Type: cty.String, Required: true, ForceNew: true,
+		Description: "The absolute path of the table's source file, e.g. /etc/postfix/migration/transport_map."},
+	"type": {Type: cty.String, Required: true, ForceNew: true,
+		Description: "The table type: hash, lmdb, btree, cdb, texthash, regexp or pcre."},
+	"entries": {Type: cty.List(entryType),
+		Description: "The table's lines in order, each {key, value}; give this or content."},
+	"content": {Type: cty.String,
+		Description: "The whole table file verbatim; give this or entries."},
+	"parameter": {Type: cty.String, ForceNew: true,
+		Description: "A main.cf parameter that must list TYPE:PATH, e.g. recipient_bcc_maps."},
+	"position": {Type: cty.String, Default: cty.StringVal("first"),
+		Description: `Where TYPE:PATH goes in the parameter's list when it is not there yet: "first" or "last".`},
+	"config_dir": {Type: cty.String, Default: cty.StringVal(DefaultConfigDir), ForceNew: true,
+		Description: "The Postfix instance: the directory of its main.cf, passed as -c to every command."},
+	"reload": {Type: cty.Bool, Default: cty.True,
+		Description: "Run postfix reload after a change, when Postfix runs."},
+	"parameter_value": {Type: cty.String, Computed: true,
+		Description: "The parameter's whole value (its default when main.cf does not set it)."},
+	"compiled": {Type: cty.Bool, Computed: true,
+		Description: "For hashed types, whether the compiled file exists and is not older than the source; null for text types."},
+}}
+
+// Name implements resource.Type.
+func (*Map) Name() string { return "postfix_map" }
+
+// Schema implements resource.Type.
+func (*Map) Schema() *resource.Schema { return mapSchema }
+
+var paramNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// Validate implements resource.Validator.
+func (*Map) Validate(ctx context.Context, config cty.Value) error {
+	config, _ = config.UnmarkDeep()
+	if config.IsNull() || !config.IsKnown() {
+		return nil
+	}
+	var errs resource.AttrErrors
+	known := func(name string) (cty.Value, bool) {
+		v := config.GetAttr(name)
+		return v, v.IsWhollyKnown() && !v.IsNull()
+	}
+	errs = append(errs, checkAbsPath(config, "path", "table")...)
+	errs = append(errs, checkAbsPath(config, "config_dir", "configuration directory")...)
+	typ := ""
+	if v, ok := known("type"); ok {
+		typ = v.AsString()
+		if _, valid := compiledSuffix[typ]; !valid {
+			errs = append(errs, resource.Errorf("type", "Unsupported table type",
+				"The table type %q is not one postfix_map manages; use one of %s.", typ, strings.Join(TableTypes, ", ")))
+			typ = ""
+		}
+	}
+	entries, hasEntries := known("entries")
+	_, hasContent := known("content")
+	eKnown, cKnown := config.GetAttr("entries").IsKnown(), config.GetAttr("content").IsKnown()
+	switch {
+	case hasEntries && hasContent:
+		errs = append(errs, resource.Errorf("content", "Both entries and content",
+			"Give the table either as entries or as content, not both."))
+	case !hasEntries && !hasContent && eKnown && cKnown:
+		errs = append(errs, resource.Errorf("entries", "No table content",
+			"Give the table's lines as entries = [{ key = ..., value = ... }], or the whole file as content."))
+	}
+	if hasEntries && typ != "" {
+		for i, e := range decodeEntries(entries) {
+			at := cty.GetAttrPath("entries").IndexInt(i)
+			if msg := checkKey(typ, e.Key); msg != "" {
+				errs = append(errs, &resource.AttrError{Path: at.GetAttr("key"), Summary: "Invalid table key", Detail: msg})
+			}
+			if msg := checkValue(e.Key, e.Value); msg != "" {
+				errs = append(errs, &resource.AttrError{Path: at.GetAttr("value"), Summary: "Invalid table value", Detail: msg})
+			}
+		}
+	}
+	if v, ok := known("parameter"); ok {
+		p := v.AsString()
+		switch {
+		case !paramNameRE.MatchString(p):
+			errs = append(errs, resource.Errorf("parameter", "Invalid parameter name",
+				"%q is not a main.cf parameter name (letters, digits and underscores).", p))
+		case !isMapParameter(p):
+			errs = append(errs, resource.Errorf("parameter", "Parameter takes no lookup tables",
+				"The main.cf parameter %s does not take a list of lookup tables (postconf(5)); name one such as transport_maps, recipient_bcc_maps or virtual_alias_maps.", p))
+		}
+	}
+	if v, ok := known("position"); ok && v.AsString() != "first" && v.AsString() != "last" {
+		errs = append(errs, resource.Errorf("position", "Invalid position",
+			`The position %q is neither "first" nor "last".`, v.AsString()))
+	}
+	return errs.Err()
+}
+
+func checkAbsPath(config cty.Value, attr, what string) resource.AttrErrors {
+	v := config.GetAttr(attr)
+	if !v.IsKnown() || v.IsNull() {
+		return nil
+	}
+	p := v.AsString()
+	switch {
+	case !path.IsAbs(p):
+		return resource.AttrErrors{resource.Errorf(attr, "Relative path",
+			"The %s %q is relative; give its absolute path on the host.", what, p)}
+	case path.Clean(p) != p || p == "/":
+		return resource.AttrErrors{resource.Errorf(attr, "Unclean path",
+			"Write the path %q as %q: no trailing slash, no empty, . or .. elements.", p, path.Clean(p))}
+	}
+	return nil
+}
+
+func decodeEntries(v cty.Value) []entry {
+	var out []entry
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		str := func(name string) string {
+			if a := e.GetAttr(name); a.IsKnown() && !a.IsNull() {
+				return a.AsString()
+			}
+			return ""
+		}
+		out = append(out, entry{Key: str("key"), Value: str("value")})
+	}
+	return out
+}
+
+func encodeEntries(es []entry) cty.Value {
+	if len(es) == 0 {
+		return cty.ListValEmpty(entryType)
+	}
+	vals := make([]cty.Value, len(es))
+	for i, e := range es {
+		vals[i] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(e.Key), "value": cty.StringVal(e.Value)})
+	}
+	return cty.ListVal(vals)
+}
+
+// mapConfig is a decoded postfix_map configuration.
+type mapConfig struct {
+	cfg        cty.Value
+	host       resource.Host
+	path, typ  string
+	useEntries bool
+	table      []byte // the file as it must be
+	parameter  string
+	position   string
+	dir        string
+	reload     bool
+}
+
+// entry is how the parameter names the table.
+func (c mapConfig) entry() string { return c.typ + ":" + c.path }
+
+func decodeMap(v cty.Value) (mapConfig, error) {
+	v, _ = v.UnmarkDeep()
+	var c mapConfig
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return c, errors.New("postfix_map: configuration is null or not known")
+	}
+	h, err := resource.HostFromValue(v.GetAttr("host"))
+	if err != nil {
+		return c, fmt.Errorf("postfix_map: %w", err)
+	}
+	str := func(name, def string) string {
+		if a := v.GetAttr(name); !a.IsNull() {
+			return a.AsString()
+		}
+		return def
+	}
+	c.cfg, c.host = v, h
+	c.path, c.typ, c.parameter = str("path", ""), str("type", ""), str("parameter", "")
+	c.position, c.dir = str("position", "first"), str("config_dir", DefaultConfigDir)
+	c.reload = v.GetAttr("reload").IsNull() || v.GetAttr("reload").True()
+	if c.path == "" || c.typ == "" {
+		return c, errors.New("postfix_map: path and type are required")
+	}
+	if _, ok := compiledSuffix[c.typ]; !ok {
+		return c, fmt.Errorf("postfix_map: unsupported table type %q", c.typ)
+	}
+	if e := v.GetAttr("entries"); !e.IsNull() {
+		c.useEntries = true
+		c.table = []byte(render(decodeEntries(e)))
+	} else {
+		c.table = []byte(str("content", ""))
+	}
+	return c, nil
+}
+
+// compiledPath is the file postmap writes for the table at p.
+func (c mapConfig) compiledPath(p string) string { return p + compiledSuffix[c.typ] }
+
+// tmpPath is where Apply writes and compiles the new table before renaming
+// it into place: beside it, so the renames stay on one filesystem, and
+// under a fixed name, so that Restore finds what a crash left behind.
+func tmpPath(p string) string { return path.Join(path.Dir(p), "."+path.Base(p)+".mailplan-new") }
+
+// mapSnapshot is what Restore puts back. The table's bytes are not in it:
+// they stay on the host (package keep), as for the file type.
+type mapSnapshot struct {
+	Path   string `json:"path"`
+	Type   string `json:"type"`
+	Exists bool   `json:"exists"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Mode   uint32 `json:"mode,omitempty"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	// Compiled says whether the compiled file (.db, .lmdb, .cdb) existed.
+	Compiled bool `json:"compiled,omitempty"`
+	// ParentMissing: the table's directory did not exist; Apply creates
+	// it and Restore removes it again when it is empty.
+	ParentMissing bool `json:"parent_missing,omitempty"`
+	// MainCF says whether config_dir held a main.cf.
+	MainCF bool `json:"main_cf"`
+	// Param is the parameter's state, when one is configured.
+	Param *param `json:"param,omitempty"`
+	// UnknownParam: postconf does not know the parameter.
+	UnknownParam bool `json:"unknown_param,omitempty"`
+
+	content []byte // the table's content, while reading
+	fresh   bool   // the compiled file is not older than the source
+}
+
+// effective is the value a parameter has: its setting, or its default.
+func (p param) effective() string {
+	if p.Set {
+		return p.Value
+	}
+	return p.Default
+}
+
+// Read implements resource.Type. The object exists when the table file
+// does; the parameter's value is read in any case, for the plan.
+func (m *Map) Read(ctx context.Context, req resource.ReadRequest) (resource.ReadResponse, error) {
+	c, err := decodeMap(req.Config)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	h, err := m.hosts.Get(ctx, c.host)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	in := newInstance(h, c.host, c.dir)
+	s, err := m.look(ctx, in, c)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	snap, err := json.Marshal(s)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	resp := resource.ReadResponse{Current: cty.NullVal(mapSchema.ImpliedType()), Snapshot: snap}
+	if !s.Exists {
+		return resp, nil
+	}
+	cur := configAttrs(c)
+	text := strings.ToValidUTF8(string(s.content), "\uFFFD")
+	if c.useEntries {
+		cur["entries"] = encodeEntries(parseEntries(c.typ, text))
+	} else {
+		cur["content"] = cty.StringVal(text)
+	}
+	if s.Param != nil {
+		cur["parameter_value"] = cty.StringVal(s.Param.effective())
+	}
+	if hashed(c.typ) {
+		cur["compiled"] = cty.BoolVal(s.fresh)
+	}
+	resp.Current = cty.ObjectVal(cur)
+	return resp, nil
+}
+
+// configAttrs are the attributes of a Current or Planned value that come
+// from the configuration, the computed ones null.
+func configAttrs(c mapConfig) map[string]cty.Value {
+	out := map[string]cty.Value{}
+	for name := range mapSchema.Attributes {
+		out[name] = c.cfg.GetAttr(name)
+	}
+	out["entries"] = cty.NullVal(cty.List(entryType))
+	out["content"] = cty.NullVal(cty.String)
+	out["parameter_value"] = cty.NullVal(cty.String)
+	out["compiled"] = cty.NullVal(cty.Bool)
+	return out
+}
+
+// look reads the table, its compiled file and the parameter.
+func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, error) {
+	h := in.h
+	s := mapSnapshot{Path: c.path, Type: c.typ, UID: -1, GID: -1}
+	mainCF, err := in.readMainCF(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.MainCF = mainCF != nil
+	if c.parameter != "" && s.MainCF {
+		p, unknown, err := in.effective(ctx, c.parameter)
+		if err != nil {
+			return s, err
+		}
+		vals := map[string]param{p.Name: p}
+		rawLines(mainCF, vals)
+		p = vals[p.Name]
+		s.Param, s.UnknownParam = &p, unknown
+	} else if c.parameter != "" {
+		s.Param = &param{Name: c.parameter}
+	}
+	fi, err := h.Stat(ctx, c.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := h.Stat(ctx, path.Dir(c.path)); errors.Is(err, fs.ErrNotExist) {
+			s.ParentMissing = true
+		} else if err != nil {
+			return s, fmt.Errorf("read %s on %s: %w", path.Dir(c.path), h.Name(), err)
+		}
+		return s, nil
+	case err != nil:
+		return s, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+	case !fi.IsRegular():
+		return s, fmt.Errorf("%s on %s is not a regular file (%v); postfix_map manages a table file", c.path, h.Name(), fi.Mode.Type())
+	}
+	data, err := h.ReadFile(ctx, c.path)
+	if err != nil {
+		return s, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+	}
+	s.Exists, s.content, s.Mode, s.UID, s.GID = true, data, uint32(fi.Mode.Perm()), fi.UID, fi.GID
+	s.SHA256, s.Size = keep.Digest(data), int64(len(data))
+	if hashed(c.typ) {
+		cfi, err := h.Stat(ctx, c.compiledPath(c.path))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return s, fmt.Errorf("read %s on %s: %w", c.compiledPath(c.path), h.Name(), err)
+		default:
+			s.Compiled = true
+			// Postfix itself warns "database … is older than source
+			// file" in this case and uses the stale database.
+			s.fresh = !cfi.ModTime.Before(fi.ModTime)
+		}
+	}
+	return s, nil
+}
+
+// effective reads one parameter: `postconf -n NAME` tells whether main.cf
+// sets it, and, when it does not, `postconf -h NAME` gives the default a
+// list edit must start from (e.g. alias_maps' "hash:/etc/aliases, …").
+func (in instance) effective(ctx context.Context, name string) (param, bool, error) {
+	vals, unknown, err := in.params(ctx, []string{name})
+	if err != nil {
+		return param{}, false, err
+	}
+	p := vals[name]
+	if len(unknown) > 0 || p.Set {
+		return p, len(unknown) > 0, nil
+	}
+	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-h", name)
+	if err != nil {
+		return p, false, err
+	}
+	p.Default = normalize(string(res.Stdout))
+	return p, false, nil
+}
+
+// Plan implements resource.Type. Besides computing the planned value it
+// checks, on the host and without changing it, what only the host can
+// tell: that config_dir is a Postfix instance, that the table type is
+// available there, that the parameter exists, and that Postfix accepts
+// every line of a regexp or pcre table.
+func (m *Map) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
+	c, err := decodeMap(req.Config)
+	if err != nil {
+		return resource.PlanResponse{}, err
+	}
+	var s mapSnapshot
+	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
+		return resource.PlanResponse{}, fmt.Errorf("plan %s: bad snapshot: %w", c.path, err)
+	}
+	if !s.MainCF {
+		return resource.PlanResponse{}, resource.Errorf("config_dir", "No Postfix configuration",
+			"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
+			path.Join(c.dir, "main.cf"), c.host)
+	}
+	if s.UnknownParam {
+		return resource.PlanResponse{}, resource.Errorf("parameter", "Unknown Postfix parameter",
+			"Postfix on %s does not know the parameter %s (postconf -c %s says \"unknown parameter\"); check its spelling.",
+			c.host, c.parameter, c.dir)
+	}
+	if err := m.hostChecks(ctx, c); err != nil {
+		return resource.PlanResponse{}, err
+	}
+	planned := configAttrs(c)
+	planned["entries"], planned["content"] = c.cfg.GetAttr("entries"), c.cfg.GetAttr("content")
+	if c.useEntries {
+		// The planned entries are what Read will parse back.
+		planned["entries"] = encodeEntries(decodeEntries(c.cfg.GetAttr("entries")))
+	}
+	if s.Param != nil {
+		planned["parameter_value"] = cty.StringVal(addEntry(s.Param.effective(), c.entry(), c.position))
+	}
+	if hashed(c.typ) {
+		planned["compiled"] = cty.True
+	}
+	return resource.PlanResponse{Planned: cty.ObjectVal(planned)}, nil
+}
+
+var warningLineRE = regexp.MustCompile(`, line (\d+): `)
+
+// hostChecks asks the host's Postfix about the table.
+func (m *Map) hostChecks(ctx context.Context, c mapConfig) error {
+	if !optionalTypes[c.typ] && !patterned(c.typ) {
+		return nil
+	}
+	h, err := m.hosts.Get(ctx, c.host)
+	if err != nil {
+		return err
+	}
+	in := newInstance(h, c.host, c.dir)
+	if optionalTypes[c.typ] {
+		types, err := in.mapTypes(ctx)
+		if err != nil {
+			return err
+		}
+		if !types[c.typ] {
+			return resource.Errorf("type", "Table type not available",
+				"Postfix on %s does not support %s tables (postconf -c %s -m does not list it); install its package (postfix-%s on Debian) or choose another type.",
+				c.host, c.typ, c.dir, c.typ)
+		}
+	}
+	if !patterned(c.typ) {
+		return nil
+	}
+	warn, err := in.probe(ctx, c.typ, c.table)
+	if err != nil {
+		return err
+	}
+	if warn == "" {
+		return nil
+	}
+	warn = strings.ReplaceAll(warn, "/dev/stdin", c.path)
+	at := cty.GetAttrPath("content")
+	if c.useEntries {
+		at = cty.GetAttrPath("entries")
+		// Line 1 is the header comment; line N is entry N-2 from zero.
+		if m := warningLineRE.FindStringSubmatch(warn); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 2 && n-2 < len(decodeEntries(c.cfg.GetAttr("entries"))) {
+				at = at.IndexInt(n - 2).GetAttr("key")
+			}
+		}
+	}
+	return &resource.AttrError{Path: at, Summary: "Postfix rejects the table",
+		Detail: fmt.Sprintf("postmap on %s rejects the candidate %s table (checked without installing it):\n%s", c.host, c.typ, warn)}
+}
+
+// mapJournal is an undo entry: the parameter as it was before Apply
+// changed it.
+type mapJournal struct {
+	Param param `json:"param"`
+}
+
+// Apply implements resource.Type. The order keeps Postfix consistent at
+// every step: the new table is written and compiled under a temporary
+// name, the compiled file renamed into place before the source (so
+// Postfix never pairs a new source with an old database for long), and
+// only then is the table listed in the parameter; postfix check must pass
+// before the reload.
+func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
+	c, err := decodeMap(req.Config)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	var s mapSnapshot
+	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
+		return resource.ApplyResponse{}, fmt.Errorf("apply %s: bad snapshot: %w", c.path, err)
+	}
+	h, err := m.hosts.Get(ctx, c.host)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	in := newInstance(h, c.host, c.dir)
+	log := req.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+
+	tableChanged := !s.Exists || s.SHA256 != keep.Digest(c.table)
+	if hashed(c.typ) {
+		cur, _ := req.Current.UnmarkDeep()
+		if cur.IsNull() || !cur.GetAttr("compiled").True() {
+			tableChanged = true
+		}
+	}
+	if tableChanged {
+		if err := m.writeTable(ctx, in, c, s, log); err != nil {
+			return resource.ApplyResponse{}, err
+		}
+	}
+
+	paramChanged := false
+	if c.parameter != "" {
+		paramChanged, err = m.listTable(ctx, in, c, s, req.Journal, log)
+		if err != nil {
+			return resource.ApplyResponse{}, err
+		}
+	}
+	if !tableChanged && !paramChanged {
+		return resource.ApplyResponse{}, nil
+	}
+	if err := in.check(ctx); err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	if c.reload {
+		if err := in.reloadIfRunning(ctx, log); err != nil {
+			return resource.ApplyResponse{}, err
+		}
+	}
+	return resource.ApplyResponse{}, nil
+}
+
+func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) error {
+	h := in.h
+	opts := transport.WriteOptions{Mode: 0o644, UID: -1, GID: -1}
+	if s.Exists {
+		// The earlier table must be safe on the host before it is
+		// replaced: Restore puts it back from there.
+		if err := keep.Save(ctx, h, c.path, s.SHA256, nil); err != nil {
+			return err
+		}
+		opts = transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}
+	}
+	if s.ParentMissing {
+		if err := h.MkdirAll(ctx, path.Dir(c.path), 0o755); err != nil {
+			return fmt.Errorf("create %s on %s: %w", path.Dir(c.path), h.Name(), err)
+		}
+	}
+	log.Debug("writing table", "path", c.path, "type", c.typ, "bytes", len(c.table))
+	if !hashed(c.typ) {
+		if err := h.WriteFile(ctx, c.path, c.table, opts); err != nil {
+			return fmt.Errorf("write %s on %s: %w", c.path, h.Name(), err)
+		}
+		return nil
+	}
+	tmp := tmpPath(c.path)
+	if err := h.WriteFile(ctx, tmp, c.table, opts); err != nil {
+		return fmt.Errorf("write %s on %s: %w", tmp, h.Name(), err)
+	}
+	if err := in.postmap(ctx, c.typ, tmp); err != nil {
+		return err
+	}
+	if err := h.Rename(ctx, c.compiledPath(tmp), c.compiledPath(c.path)); err != nil {
+		return fmt.Errorf("rename %s on %s: %w", c.compiledPath(tmp), h.Name(), err)
+	}
+	if err := h.Rename(ctx, tmp, c.path); err != nil {
+		return fmt.Errorf("rename %s on %s: %w", tmp, h.Name(), err)
+	}
+	return nil
+}
+
+// listTable adds the table to the parameter unless it lists it already.
+// The value is read again under the instance's edit lock, not taken from
+// the plan: another map on the same parameter may have changed it since.
+func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
+	defer in.lock()()
+	p, _, err := in.effective(ctx, c.parameter)
+	if err != nil {
+		return false, err
+	}
+	if s.Param != nil && s.Param.Set == p.Set && s.Param.Value == p.Value {
+		p.Raw = s.Param.Raw
+	}
+	if lists(p.effective(), c.entry()) {
+		return false, nil
+	}
+	value := addEntry(p.effective(), c.entry(), c.position)
+	entry, err := json.Marshal(mapJournal{Param: p})
+	if err != nil {
+		return false, err
+	}
+	if err := j.Record(ctx, entry); err != nil {
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	log.Debug("setting parameter", "name", c.parameter, "value", value)
+	if err := in.set(ctx, c.parameter, value); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Restore implements resource.Type: the parameter as the journal and then
+// the snapshot had it, then the table's exact earlier bytes (compiled
+// again) or no table at all, then a reload when something changed.
+func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
+	c, err := decodeMap(req.Config)
+	if err != nil {
+		return err
+	}
+	var s mapSnapshot
+	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
+		return fmt.Errorf("restore %s: bad snapshot: %w", c.path, err)
+	}
+	if s.Path != "" {
+		c.path = s.Path
+	}
+	if s.Type != "" {
+		c.typ = s.Type
+	}
+	h, err := m.hosts.Get(ctx, c.host)
+	if err != nil {
+		return err
+	}
+	in := newInstance(h, c.host, c.dir)
+	log := req.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	changed := false
+	if s.MainCF {
+		earlier := make([]param, 0, len(req.Journal)+1)
+		for i := len(req.Journal) - 1; i >= 0; i-- {
+			var e mapJournal
+			if err := json.Unmarshal(req.Journal[i], &e); err != nil {
+				return fmt.Errorf("restore %s: bad journal entry: %w", c.path, err)
+			}
+			earlier = append(earlier, e.Param)
+		}
+		if s.Param != nil && !s.UnknownParam {
+			earlier = append(earlier, *s.Param)
+		}
+		if len(earlier) > 0 {
+			ch, err := m.unlistTable(ctx, in, c, earlier, log)
+			if err != nil {
+				return err
+			}
+			changed = changed || ch
+		}
+	}
+	ch, err := m.restoreTable(ctx, in, c, s, log)
+	if err != nil {
+		return err
+	}
+	changed = changed || ch
+	if changed && c.reload && s.MainCF {
+		return in.reloadIfRunning(ctx, log)
+	}
+	return nil
+}
+
+// unlistTable puts back each earlier state of the parameter in turn.
+// Where the parameter still holds exactly what Apply made of it, the
+// earlier value comes back exactly; where someone (another map sharing
+// the parameter) changed it since, only this table is taken out of it, so
+// their change stays.
+func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier []param, log hclog.Logger) (bool, error) {
+	defer in.lock()()
+	changed := false
+	for _, want := range earlier {
+		if lists(want.effective(), c.entry()) {
+			continue // Apply did not touch it
+		}
+		cur, _, err := in.effective(ctx, want.Name)
+		if err != nil {
+			return changed, err
+		}
+		switch {
+		case cur.Set == want.Set && cur.Value == want.Value:
+		case !lists(cur.effective(), c.entry()):
+			log.Warn("parameter changed by someone else since the apply; left as it is", "name", want.Name, "value", cur.effective())
+			continue
+		case sameList(removeEntry(cur.effective(), c.entry()), want.effective()):
+			log.Debug("restoring parameter", "name", want.Name, "set", want.Set, "value", want.Value)
+			if err := in.putAll(ctx, []param{want}); err != nil {
+				return changed, err
+			}
+			changed = true
+		default:
+			v := removeEntry(cur.effective(), c.entry())
+			log.Warn("parameter changed by someone else since the apply; only this table is taken out", "name", want.Name, "value", v)
+			if err := in.set(ctx, want.Name, v); err != nil {
+				return changed, err
+			}
+			changed = true
+			continue
+		}
+		if err := in.restoreRaw(ctx, []param{want}); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// restoreTable puts back the table file and its compiled form, and
+// removes what a crashed Apply left under the temporary name.
+func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) (bool, error) {
+	h := in.h
+	tmp := tmpPath(c.path)
+	for _, p := range []string{tmp, c.compiledPath(tmp)} {
+		if err := h.Remove(ctx, p); err != nil {
+			return false, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
+		}
+	}
+	fi, err := h.Stat(ctx, c.path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("restore %s on %s: %w", c.path, h.Name(), err)
+	}
+	if exists && !fi.IsRegular() {
+		return false, fmt.Errorf("restore: %s on %s is not a regular file", c.path, h.Name())
+	}
+	if !s.Exists {
+		changed := exists
+		for _, p := range []string{c.path, c.compiledPath(c.path)} {
+			if p == c.path && !exists {
+				continue
+			}
+			if err := h.Remove(ctx, p); err != nil {
+				return changed, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
+			}
+		}
+		if s.ParentMissing {
+			// Only an empty directory goes; one holding anything else
+			// (a kept copy, someone's file) stays.
+			_ = h.Remove(ctx, path.Dir(c.path))
+		}
+		if changed {
+			log.Debug("removed table", "path", c.path)
+		}
+		return changed, nil
+	}
+	data, err := keep.Load(ctx, h, c.path, s.SHA256)
+	if err != nil {
+		return false, fmt.Errorf("restore: %w", err)
+	}
+	changed := false
+	if cur, err := h.ReadFile(ctx, c.path); err != nil || keep.Digest(cur) != s.SHA256 {
+		log.Debug("restoring table", "path", c.path, "bytes", len(data))
+		opts := transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}
+		if err := h.WriteFile(ctx, c.path, data, opts); err != nil {
+			return false, fmt.Errorf("restore %s on %s: %w", c.path, h.Name(), err)
+		}
+		changed = true
+	}
+	if hashed(c.typ) {
+		if s.Compiled {
+			// The database is rebuilt from the restored source rather
+			// than kept: its bytes are not reproducible anyway, and a
+			// crash may have left the new one beside the old source.
+			if err := in.postmap(ctx, c.typ, c.path); err != nil {
+				return changed, fmt.Errorf("restore: %w", err)
+			}
+		} else if err := h.Remove(ctx, c.compiledPath(c.path)); err != nil {
+			return changed, fmt.Errorf("restore: remove %s on %s: %w", c.compiledPath(c.path), h.Name(), err)
+		}
+	}
+	return changed, nil
+}
+
+// Claims implements resource.Claimer: the table file. Its key is the one
+// the file type uses, so a file and a postfix_map on the same path
+// conflict too.
+func (*Map) Claims(config cty.Value) []resource.Claim {
+	c, err := decodeMap(config)
+	if err != nil {
+		return nil
+	}
+	return []resource.Claim{{
+		Key:  "file\x00" + hostKey(c.host) + "\x00" + path.Clean(c.path),
+		Path: cty.GetAttrPath("path"),
+		What: fmt.Sprintf("the table %s on %s", c.path, c.host),
+	}}
+}

@@ -1,0 +1,349 @@
+package postfix
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+// Hosts gives the connection to a host; *pool.Pool is one.
+type Hosts interface {
+	Get(ctx context.Context, h resource.Host) (transport.Host, error)
+}
+
+// DefaultConfigDir is the config_dir of a resource that gives none.
+const DefaultConfigDir = "/etc/postfix"
+
+// instance is one Postfix instance: a host and the configuration directory
+// every command is pointed at with -c, so that multi-instance hosts (and
+// hosts with no /etc/postfix/main.cf at all) work.
+type instance struct {
+	h   transport.Host
+	key string // host and directory, for locking and claims
+	dir string
+}
+
+func newInstance(h transport.Host, host resource.Host, dir string) instance {
+	return instance{h: h, key: hostKey(host) + "\x00" + dir, dir: dir}
+}
+
+// hostKey names a host block's target, the same for every block that
+// reaches the same account on the same machine.
+func hostKey(h resource.Host) string {
+	if h.Transport == "local" {
+		return "local"
+	}
+	return fmt.Sprintf("%s@%s:%d", h.User, h.Address, h.Port)
+}
+
+func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }
+
+// editLocks serialises main.cf edits per instance. postconf(1) -e rewrites
+// the whole file (read, edit, rename), so two edits at once on one
+// instance lose one of them; and a map resource computes the new value of
+// a shared parameter (two maps may both be listed in recipient_bcc_maps)
+// from the value it reads, which must not change before it writes.
+var editLocks sync.Map // instance key → *sync.Mutex
+
+func (in instance) lock() func() {
+	m, _ := editLocks.LoadOrStore(in.key, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// run runs a Postfix command and returns its result; a command that could
+// not be run at all is an error, a non-zero exit is not.
+func (in instance) run(ctx context.Context, argv []string, opts transport.RunOptions) (transport.Result, error) {
+	res, err := in.h.Run(ctx, argv, opts)
+	if err != nil {
+		return res, fmt.Errorf("run %s on %s: %w", strings.Join(argv, " "), in.h.Name(), err)
+	}
+	return res, nil
+}
+
+// runOK runs a command that must exit 0.
+func (in instance) runOK(ctx context.Context, argv ...string) (transport.Result, error) {
+	res, err := in.run(ctx, argv, transport.RunOptions{})
+	if err != nil {
+		return res, err
+	}
+	if err := res.Err(argv); err != nil {
+		return res, fmt.Errorf("on %s: %w", in.h.Name(), err)
+	}
+	return res, nil
+}
+
+// param is the state of one main.cf parameter.
+type param struct {
+	Name string `json:"name"`
+	// Set says whether main.cf sets it explicitly (postconf -n lists it);
+	// when not, it has its default and Value is "".
+	Set   bool   `json:"set"`
+	Value string `json:"value,omitempty"`
+	// Default is the value when it is not set (postconf -h), which a
+	// list edit starts from.
+	Default string `json:"default,omitempty"`
+	// Raw is the parameter's logical line in main.cf exactly as written
+	// (continuation lines included), so that a restore can put back its
+	// formatting as well as its value; postconf -e writes "NAME = VALUE".
+	Raw string `json:"raw,omitempty"`
+}
+
+// params reads the explicit values of names with `postconf -c DIR -n NAME…`
+// (postconf(1): -n shows only parameters set in main.cf; the value is
+// printed as written, not expanded). Names postconf does not know are
+// returned in unknown: it warns "NAME: unknown parameter" for them.
+func (in instance) params(ctx context.Context, names []string) (vals map[string]param, unknown []string, err error) {
+	vals = make(map[string]param, len(names))
+	for _, n := range names {
+		vals[n] = param{Name: n}
+	}
+	if len(names) == 0 {
+		return vals, nil, nil
+	}
+	argv := append([]string{"postconf", "-c", in.dir, "-n"}, names...)
+	res, err := in.runOK(ctx, argv...)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		if _, want := vals[name]; want {
+			vals[name] = param{Name: name, Set: true, Value: strings.TrimSpace(value)}
+		}
+	}
+	for _, line := range strings.Split(string(res.Stderr), "\n") {
+		if _, rest, ok := strings.Cut(line, "warning: "); ok {
+			if n, ok := strings.CutSuffix(strings.TrimSpace(rest), ": unknown parameter"); ok {
+				unknown = append(unknown, n)
+			}
+		}
+	}
+	return vals, unknown, nil
+}
+
+// set writes one parameter with `postconf -c DIR -e 'NAME = VALUE'`, which
+// edits it in place or appends it (postconf(1) -e).
+func (in instance) set(ctx context.Context, name, value string) error {
+	return in.putAll(ctx, []param{{Name: name, Set: true, Value: value}})
+}
+
+// putAll makes each parameter what its param says, in at most two
+// commands: `postconf -c DIR -e 'NAME = VALUE'…` for those set (edited in
+// place, or appended), `postconf -c DIR -X NAME…` for those not (removed,
+// so they fall back to their defaults) (postconf(1) -e, -X). The caller
+// holds the instance's edit lock; restoreRaw then puts back forms.
+func (in instance) putAll(ctx context.Context, ps []param) error {
+	setArgv := []string{"postconf", "-c", in.dir, "-e"}
+	unsetArgv := []string{"postconf", "-c", in.dir, "-X"}
+	for _, p := range ps {
+		if p.Set {
+			setArgv = append(setArgv, p.Name+" = "+p.Value)
+		} else {
+			unsetArgv = append(unsetArgv, p.Name)
+		}
+	}
+	for _, argv := range [][]string{setArgv, unsetArgv} {
+		if len(argv) > 4 {
+			if _, err := in.runOK(ctx, argv...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restoreRaw rewrites the logical line of each parameter in main.cf as
+// its Raw when the line postconf -e wrote has the same value in another
+// form (a value once spread over continuation lines, or written
+// "name=value"): postconf(1) -e always writes "NAME = VALUE" on one line.
+// A parameter whose line is not there exactly once, or holds another
+// value, is left alone. It reads main.cf once and writes it at most once.
+// The caller holds the instance's edit lock.
+func (in instance) restoreRaw(ctx context.Context, ps []param) error {
+	want := map[string]param{}
+	for _, p := range ps {
+		if got, ok := rawValue(p.Raw); ok && p.Set && got == p.Value {
+			want[p.Name] = p
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	data, err := in.h.ReadFile(ctx, in.mainCF())
+	if err != nil {
+		return fmt.Errorf("read %s on %s: %w", in.mainCF(), in.h.Name(), err)
+	}
+	lines := parseMainCF(data)
+	count := map[string]int{}
+	for _, l := range lines {
+		count[l.Name]++
+	}
+	var out []byte
+	last, edited := 0, false
+	for _, l := range lines {
+		p, ok := want[l.Name]
+		if !ok || count[l.Name] != 1 || l.Value != p.Value || string(data[l.Start:l.End]) == p.Raw {
+			continue
+		}
+		out = append(append(out, data[last:l.Start]...), p.Raw...)
+		last, edited = l.End, true
+	}
+	if !edited {
+		return nil
+	}
+	out = append(out, data[last:]...)
+	fi, err := in.h.Stat(ctx, in.mainCF())
+	if err != nil {
+		return fmt.Errorf("stat %s on %s: %w", in.mainCF(), in.h.Name(), err)
+	}
+	opts := transport.WriteOptions{Mode: fi.Mode.Perm(), UID: fi.UID, GID: fi.GID}
+	if err := in.h.WriteFile(ctx, in.mainCF(), out, opts); err != nil {
+		return fmt.Errorf("write %s on %s: %w", in.mainCF(), in.h.Name(), err)
+	}
+	return nil
+}
+
+// readMainCF returns main.cf, or nil and no error when there is none.
+func (in instance) readMainCF(ctx context.Context) ([]byte, error) {
+	data, err := in.h.ReadFile(ctx, in.mainCF())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s on %s: %w", in.mainCF(), in.h.Name(), err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// rawLines finds the logical line of each parameter in main.cf.
+func rawLines(mainCF []byte, vals map[string]param) {
+	seen := map[string]int{}
+	raw := map[string]string{}
+	for _, l := range parseMainCF(mainCF) {
+		if _, ok := vals[l.Name]; ok {
+			seen[l.Name]++
+			raw[l.Name] = string(mainCF[l.Start:l.End])
+		}
+	}
+	for name, p := range vals {
+		if p.Set && seen[name] == 1 {
+			p.Raw = raw[name]
+			vals[name] = p
+		}
+	}
+}
+
+// check runs `postfix -c DIR check` (postfix(1): checks the configuration
+// and the permissions of Postfix files); its complaints are the error.
+func (in instance) check(ctx context.Context) error {
+	_, err := in.runOK(ctx, "postfix", "-c", in.dir, "check")
+	if err != nil {
+		return fmt.Errorf("postfix check failed after the change: %w", err)
+	}
+	return nil
+}
+
+// running reports whether the instance runs: `postfix -c DIR status`
+// exits 0 when the master daemon is up (postfix(1) status).
+func (in instance) running(ctx context.Context) (bool, error) {
+	res, err := in.run(ctx, []string{"postfix", "-c", in.dir, "status"}, transport.RunOptions{})
+	if err != nil {
+		return false, err
+	}
+	return res.ExitCode == 0, nil
+}
+
+// reloadIfRunning runs `postfix -c DIR reload` (postfix(1): re-read the
+// configuration; running processes finish their work, no connection is
+// dropped) when the instance runs.
+func (in instance) reloadIfRunning(ctx context.Context, log hclog.Logger) error {
+	up, err := in.running(ctx)
+	if err != nil || !up {
+		return err
+	}
+	if log != nil {
+		log.Debug("reloading postfix", "config_dir", in.dir)
+	}
+	_, err = in.runOK(ctx, "postfix", "-c", in.dir, "reload")
+	return err
+}
+
+// mapTypes lists the lookup table types the instance supports
+// (postconf(1) -m); pcre, lmdb and cdb come from optional packages.
+func (in instance) mapTypes(ctx context.Context) (map[string]bool, error) {
+	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-m")
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]bool{}
+	for _, f := range strings.Fields(string(res.Stdout)) {
+		types[f] = true
+	}
+	return types, nil
+}
+
+// postmap compiles the table at p (postmap(1) TYPE:PATH writes PATH.db,
+// PATH.lmdb or PATH.cdb beside it).
+func (in instance) postmap(ctx context.Context, typ, p string) error {
+	res, err := in.runOK(ctx, "postmap", "-c", in.dir, typ+":"+p)
+	if err != nil {
+		return err
+	}
+	if w := warnings(res.Stderr); w != "" {
+		return fmt.Errorf("postmap %s:%s on %s: %s", typ, p, in.h.Name(), w)
+	}
+	return nil
+}
+
+// probe opens a candidate regexp or pcre table the way Postfix would and
+// returns Postfix's warnings about it. The table is given on standard
+// input (TYPE:/dev/stdin), so nothing is written on the host and the
+// installed table is never touched: `postmap -q KEY` (postmap(1)) parses
+// the whole table before the lookup and reports every line it rejects as
+// "warning: TYPE map FILE, line N: …".
+func (in instance) probe(ctx context.Context, typ string, table []byte) (string, error) {
+	argv := []string{"postmap", "-c", in.dir, "-q", "mailplan-probe@invalid", typ + ":/dev/stdin"}
+	res, err := in.run(ctx, argv, transport.RunOptions{Stdin: bytes.NewReader(table)})
+	if err != nil {
+		return "", err
+	}
+	// Exit 1 with no message is "not found", the expected answer.
+	if w := warnings(res.Stderr); w != "" {
+		return w, nil
+	}
+	if res.ExitCode > 1 {
+		return "", res.Err(argv)
+	}
+	return "", nil
+}
+
+// warnings returns the warning and fatal lines of a Postfix command's
+// stderr.
+func warnings(stderr []byte) string {
+	var out []string
+	for _, line := range strings.Split(string(stderr), "\n") {
+		if strings.Contains(line, "warning: ") || strings.Contains(line, "fatal: ") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, "\n")
+}
