@@ -1,8 +1,16 @@
-// Package testbed starts real servers for tests: an OpenSSH sshd on
-// 127.0.0.1 with its own host key, client key and known_hosts, each in the
-// test's own temporary directory and on a free port, stopped when the test
-// ends. It also holds CheckHost, the conformance checks every
-// transport.Host implementation runs.
+// Package testbed starts real servers for tests, each in the test's own
+// directories and on free ports, stopped when the test ends:
+//
+//   - SSHD: an OpenSSH sshd on 127.0.0.1 with its own host key, client key
+//     and known_hosts, and internal-sftp;
+//   - Postfix: a Postfix instance ("old", "new", …) on its own 127.0.0.x
+//     address, with its own config, queue and data directories and virtual
+//     Maildir delivery for a domain; it never looks up DNS and sends mail
+//     nowhere but to another test bed instance;
+//   - Swaks: sends a message with swaks, as a remote MTA would.
+//
+// It also holds CheckHost, the conformance checks every transport.Host
+// implementation runs.
 //
 // It is imported by tests only. Servers listen on loopback addresses only.
 // A missing server binary skips the test on a laptop and fails it under
