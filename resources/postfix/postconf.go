@@ -254,12 +254,27 @@ func rawLines(mainCF []byte, vals map[string]param) {
 
 // check runs `postfix -c DIR check` (postfix(1): checks the configuration
 // and the permissions of Postfix files); its complaints are the error.
+// A main.cf the postfix command cannot even parse makes it exit 1 in
+// silence: it reports fatal errors on stderr only when stderr is a
+// terminal, else to syslog, before any maillog_file is set up. postmap(1)
+// always writes to stderr and parses the same global parameters, so a
+// lookup of a static: table gets the reason.
 func (in instance) check(ctx context.Context) error {
-	_, err := in.runOK(ctx, "postfix", "-c", in.dir, "check")
+	argv := []string{"postfix", "-c", in.dir, "check"}
+	res, err := in.run(ctx, argv, transport.RunOptions{})
 	if err != nil {
-		return fmt.Errorf("postfix check failed after the change: %w", err)
+		return err
 	}
-	return nil
+	if res.ExitCode == 0 {
+		return nil
+	}
+	if strings.TrimSpace(string(res.Stderr)+string(res.Stdout)) == "" {
+		why, err := in.run(ctx, []string{"postmap", "-c", in.dir, "-q", "mailplan-probe", "static:ok"}, transport.RunOptions{})
+		if err == nil {
+			res.Stderr = []byte(warnings(why.Stderr))
+		}
+	}
+	return fmt.Errorf("postfix check failed after the change on %s: %w", in.h.Name(), res.Err(argv))
 }
 
 // running reports whether the instance runs: `postfix -c DIR status`
