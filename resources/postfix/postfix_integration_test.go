@@ -289,26 +289,31 @@ func TestMapConformance(t *testing.T) {
 		})
 	}
 
-	t.Run("pcre with recipient_bcc_maps, last", func(t *testing.T) {
-		pf := instance(t, "old", "127.0.0.2")
-		m := postfix.NewMap(newCounter(t))
-		table := filepath.Join(pf.ConfigDir, "bcc.pcre")
-		appendMainCF(t, pf, "recipient_bcc_maps = hash:"+filepath.Join(pf.ConfigDir, "other_bcc")+"\n")
-		resourcetest.Run(t, resourcetest.Case{
-			Type: m,
-			Create: mapConfig(t, m, localHost, pf, map[string]cty.Value{
+	for tname, h := range transports(t) {
+		t.Run(tname+" pcre with recipient_bcc_maps, last", func(t *testing.T) {
+			pf := instance(t, "old", "127.0.0.2")
+			c := newCounter(t)
+			m := postfix.NewMap(c)
+			table := filepath.Join(pf.ConfigDir, "bcc.pcre")
+			appendMainCF(t, pf, "recipient_bcc_maps = hash:"+filepath.Join(pf.ConfigDir, "other_bcc")+"\n")
+			create := mapConfig(t, m, h, pf, map[string]cty.Value{
 				"path": cty.StringVal(table), "type": cty.StringVal("pcre"),
 				"entries":   entries(`/^(.+)@example\.com$/`, "${1}@example.com.migration"),
 				"parameter": cty.StringVal("recipient_bcc_maps"), "position": cty.StringVal("last"),
-			}),
-			Update: mapConfig(t, m, localHost, pf, map[string]cty.Value{
-				"path": cty.StringVal(table), "type": cty.StringVal("pcre"),
-				"entries":   entries(`/^(alice|bob)@example\.com$/`, "${1}@example.com.migration", `/^user@example\.com$/i`, "user@example.com.migration"),
-				"parameter": cty.StringVal("recipient_bcc_maps"), "position": cty.StringVal("last"),
-			}),
-			Observe: observe(pf),
+			})
+			resourcetest.Run(t, resourcetest.Case{
+				Type:   m,
+				Create: create,
+				Update: mapConfig(t, m, h, pf, map[string]cty.Value{
+					"path": cty.StringVal(table), "type": cty.StringVal("pcre"),
+					"entries":   entries(`/^(alice|bob)@example\.com$/`, "${1}@example.com.migration", `/^user@example\.com$/i`, "user@example.com.migration"),
+					"parameter": cty.StringVal("recipient_bcc_maps"), "position": cty.StringVal("last"),
+				}),
+				Observe: observe(pf),
+			})
+			roundTrips(t, c, m, create, h)
 		})
-	})
+	}
 
 	t.Run("existing lmdb table content, no parameter", func(t *testing.T) {
 		pf := instance(t, "old", "127.0.0.2")
@@ -334,7 +339,7 @@ func TestMapConformance(t *testing.T) {
 // roundTrips logs how many operations (each at least one SSH round trip
 // over SSH) a plan and an apply of cfg make: plan is Read + Plan, apply
 // the engine's Read again + Apply. The real state is put back after.
-func roundTrips(t *testing.T, c *counter, m *postfix.Map, cfg cty.Value, h resource.Host) {
+func roundTrips(t *testing.T, c *counter, m resource.Type, cfg cty.Value, h resource.Host) {
 	t.Helper()
 	ctx := context.Background()
 	c.reset(0)
@@ -362,8 +367,8 @@ func roundTrips(t *testing.T, c *counter, m *postfix.Map, cfg cty.Value, h resou
 	}
 	applyRuns, applyFiles := c.counts()
 	applyTime := time.Since(start)
-	t.Logf("round trips over %s: plan %d (read %d commands + %d file ops, plan %d commands + %d file ops, %v); apply %d (%d commands + %d file ops incl. its read, %v): %s",
-		h.Transport, planRuns+planFiles, readRuns, readFiles, planRuns-readRuns, planFiles-readFiles, planTime.Round(time.Millisecond),
+	t.Logf("round trips of %s over %s: plan %d (read %d commands + %d file ops, plan %d commands + %d file ops, %v); apply %d (%d commands + %d file ops incl. its read, %v): %s",
+		m.Name(), h.Transport, planRuns+planFiles, readRuns, readFiles, planRuns-readRuns, planFiles-readFiles, planTime.Round(time.Millisecond),
 		applyRuns+applyFiles, applyRuns, applyFiles, applyTime.Round(time.Millisecond), strings.Join(c.argv, "; "))
 	if err := m.Restore(ctx, resource.RestoreRequest{Config: cfg, Snapshot: read.Snapshot, Journal: j.Entries()}); err != nil {
 		t.Fatal(err)
@@ -374,7 +379,8 @@ func TestConfigConformance(t *testing.T) {
 	for tname, h := range transports(t) {
 		t.Run(tname, func(t *testing.T) {
 			pf := instance(t, "old", "127.0.0.2")
-			cf := postfix.NewConfig(newCounter(t))
+			c := newCounter(t)
+			cf := postfix.NewConfig(c)
 			cfg := func(params map[string]string) cty.Value {
 				ps := map[string]cty.Value{}
 				for k, v := range params {
@@ -392,6 +398,7 @@ func TestConfigConformance(t *testing.T) {
 				Update:  cfg(map[string]string{"message_size_limit": "10240000", "always_bcc": "archive@example.com", "delay_warning_time": "4h"}),
 				Observe: observe(pf),
 			})
+			roundTrips(t, c, cf, cfg(map[string]string{"message_size_limit": "51200000", "always_bcc": "", "delay_warning_time": "4h"}), h)
 		})
 	}
 }
