@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
@@ -806,4 +807,28 @@ func (*Map) Claims(config cty.Value) []resource.Claim {
 		Path: cty.GetAttrPath("path"),
 		What: fmt.Sprintf("the table %s on %s", c.path, c.host),
 	}}
+}
+
+var _ resource.Fingerprinter = (*Map)(nil)
+
+// Fingerprint implements resource.Fingerprinter. Of the parameter's
+// value only whether it lists this table counts: several maps add
+// themselves to one parameter (one per domain, applied in parallel), and
+// another map's addition since the plan does not make this one's plan
+// stale — Apply reads the value again and adds to what is there.
+func (*Map) Fingerprint(current cty.Value) []byte {
+	v, _ := current.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return []byte("absent")
+	}
+	attrs := v.AsValueMap()
+	if pv := attrs["parameter_value"]; !pv.IsNull() && pv.IsKnown() {
+		entry := attrs["type"].AsString() + ":" + attrs["path"].AsString()
+		attrs["parameter_value"] = cty.StringVal(fmt.Sprintf("lists %s: %v", entry, lists(pv.AsString(), entry)))
+	}
+	b, err := ctyjson.Marshal(cty.ObjectVal(attrs), mapSchema.ImpliedType())
+	if err != nil {
+		return []byte(v.GoString())
+	}
+	return b
 }

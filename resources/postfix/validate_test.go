@@ -199,3 +199,24 @@ func TestClaims(t *testing.T) {
 		t.Errorf("config claims (-want +got):\n%s", diff)
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	cfg := mapConfigVal(t, map[string]cty.Value{"content": cty.StringVal("a b\n"), "parameter": cty.StringVal("transport_maps")})
+	cur := func(content, pv string) cty.Value {
+		m := cfg.AsValueMap()
+		m["content"], m["parameter_value"], m["compiled"] = cty.StringVal(content), cty.StringVal(pv), cty.True
+		return cty.ObjectVal(m)
+	}
+	ours := "hash:/etc/postfix/migration/bcc"
+	fp := NewMap(nil).Fingerprint
+	base := string(fp(cur("a b\n", ours+", hash:/t")))
+	if got := string(fp(cur("a b\n", "hash:/other, "+ours+", hash:/t"))); got != base {
+		t.Errorf("another table added to the parameter changed the fingerprint")
+	}
+	if got := string(fp(cur("a b\n", "hash:/t"))); got == base {
+		t.Errorf("this table taken out of the parameter did not change the fingerprint")
+	}
+	if got := string(fp(cur("a c\n", ours))); got == base {
+		t.Errorf("other content did not change the fingerprint")
+	}
+}
