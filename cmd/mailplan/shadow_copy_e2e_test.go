@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailplan/mailplan/resources/testbed"
+)
+
+// copyTree copies src to dst (regular files and directories only).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshotDir reads every regular file under dir, for byte comparisons.
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			out[strings.TrimPrefix(p, dir)] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+// The seed runbook end to end, against real Postfix instances reached over
+// a real sshd: after apply, mail for user@example.com at the old server
+// lands at the old and the new server (addressed to user@example.com);
+// with the new server down, the old one still delivers and the sender gets
+// no bounce; after rollback, the old configuration is byte-identical and
+// mail lands only at the old server.
+func TestShadowCopyRunbook(t *testing.T) {
+	srv := testbed.SSHD(t)
+	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
+	newPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3"})
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(wd) })
+
+	// An existing transport table that must survive apply and rollback.
+	existing := filepath.Join(oldPF.ConfigDir, "transport")
+	os.WriteFile(existing, []byte("legacy.example smtp:[127.0.0.9]\n"), 0o644)
+	oldPF.Postmap(t, "hash:"+existing)
+	oldPF.Postconf(t, "-e", "transport_maps = hash:"+existing)
+	oldPF.Reload(t)
+	before := snapshotDir(t, oldPF.ConfigDir)
+
+	work := t.TempDir()
+	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
+	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
+	h := srv.Host
+	vars := fmt.Sprintf(`
+old_address   = %q
+old_port      = %d
+ssh_user      = %q
+identity_file = %q
+known_hosts   = %q
+new_server    = "[%s]:%d"
+config_dir    = %q
+domains = {
+  "example.com" = []
+  "example.org" = []
+}
+`, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts, newPF.Addr, newPF.Port, oldPF.ConfigDir)
+	varFile := filepath.Join(work, "test.mpvars.hcl")
+	os.WriteFile(varFile, []byte(vars), 0o644)
+
+	step := func(want int, args ...string) (string, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		code, out, errs := runCLI(t, dir, append(args, "-var-file="+varFile)...)
+		took := time.Since(start)
+		os.Chdir(wd)
+		if code != want {
+			t.Fatalf("mailplan %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
+		}
+		return out + errs, took
+	}
+
+	out, planTook := step(2, "plan", "-detailed-exitcode")
+	for _, want := range []string{
+		`module.shadow["example.com"].postfix_map.bcc will be created`,
+		`module.shadow["example.org"].postfix_map.transport will be created`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan does not say %q:\n%s", want, out)
+		}
+	}
+	_, applyTook := step(0, "apply", "-auto-approve")
+	t.Logf("shadow-copy over SSH: plan %v, apply %v", planTook.Round(time.Millisecond), applyTook.Round(time.Millisecond))
+	if got := oldPF.Postconf(t, "-h", "transport_maps"); !strings.Contains(got, "hash:"+existing) {
+		t.Errorf("the existing transport_maps entry was lost: %q", got)
+	}
+	step(0, "plan", "-detailed-exitcode")
+
+	// Mail for the domain lands at both servers.
+	send := func(id string) {
+		t.Helper()
+		if out, err := testbed.Swaks(t, oldPF.SMTPAddr(), "alice@example.com", "user@example.com",
+			map[string]string{"Subject": "shadow " + id, "X-Test-Id": id}, "test "+id+"\n"); err != nil {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+	}
+	send("copy-1")
+	oldPF.WaitForMail(t, "user", "copy-1", 30*time.Second)
+	copied := newPF.WaitForMail(t, "user", "copy-1", 30*time.Second)
+	if !bytes.Contains(copied, []byte("Delivered-To: user@example.com\n")) && !bytes.Contains(copied, []byte("Delivered-To: user@example.com\r\n")) {
+		t.Errorf("the copy at the new server is not addressed to user@example.com:\n%s", copied)
+	}
+	if bytes.Contains(copied, []byte("Delivered-To: user@example.com.migration")) {
+		t.Errorf("the copy kept the .migration address:\n%s", copied)
+	}
+
+	// With the new server down, the old one still delivers; no bounce.
+	newPF.Stop(t)
+	send("down-1")
+	oldPF.WaitForMail(t, "user", "down-1", 30*time.Second)
+	time.Sleep(2 * time.Second)
+	for _, m := range oldPF.Messages("alice") {
+		t.Errorf("the sender got a message (a bounce?):\n%s", m)
+	}
+	newPF.Start(t)
+	exec.Command("postqueue", "-c", oldPF.ConfigDir, "-f").Run()
+	newPF.WaitForMail(t, "user", "down-1", 60*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for !oldPF.QueueEmpty(t) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Rollback: byte-identical configuration, mail only at the old server.
+	step(0, "rollback", "-auto-approve")
+	after := snapshotDir(t, oldPF.ConfigDir)
+	for name, b := range before {
+		if after[name] != b {
+			t.Errorf("%s differs after rollback:\n--- before\n%s\n--- after\n%s", name, b, after[name])
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok && !strings.Contains(name, "/.mailplan-snapshots/") {
+			t.Errorf("%s was left behind by rollback", name)
+		}
+	}
+	send("after-rollback")
+	oldPF.WaitForMail(t, "user", "after-rollback", 30*time.Second)
+	time.Sleep(2 * time.Second)
+	for _, m := range newPF.Messages("user") {
+		if bytes.Contains(m, []byte("after-rollback")) {
+			t.Error("mail still copied to the new server after rollback")
+		}
+	}
+}
