@@ -28,6 +28,10 @@ import (
 	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
+// The tests run in parallel, each with its own Postfix instances: most
+// of their time is Postfix waiting for a just-edited main.cf to settle
+// (every Postfix command sleeps ~1.5 s after a change to it).
+
 var localHost = resource.Host{Name: "old", Transport: "local"}
 
 // counter counts what a type asks of hosts: commands run and file
@@ -264,6 +268,7 @@ func transports(t *testing.T) map[string]resource.Host {
 }
 
 func TestMapConformance(t *testing.T) {
+	t.Parallel()
 	for tname, h := range transports(t) {
 		t.Run(tname+" hash with transport_maps", func(t *testing.T) {
 			pf := instance(t, "old", "127.0.0.2")
@@ -376,6 +381,7 @@ func roundTrips(t *testing.T, c *counter, m resource.Type, cfg cty.Value, h reso
 }
 
 func TestConfigConformance(t *testing.T) {
+	t.Parallel()
 	for tname, h := range transports(t) {
 		t.Run(tname, func(t *testing.T) {
 			pf := instance(t, "old", "127.0.0.2")
@@ -407,6 +413,7 @@ func TestConfigConformance(t *testing.T) {
 // checks that restoring with the journal so far and the snapshot puts
 // back everything byte for byte.
 func TestFailureInjected(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name             string
 		table, parameter string
@@ -497,6 +504,7 @@ func injectFailures(t *testing.T, pf *testbed.PostfixInstance, c *counter, m res
 // once, as the engine's parallel walk does: both end up listed, with the
 // entry that was there; restoring each (in either order) puts main.cf back.
 func TestMapsShareParameter(t *testing.T) {
+	t.Parallel()
 	pf := instance(t, "old", "127.0.0.2")
 	m := postfix.NewMap(newCounter(t))
 	ctx := context.Background()
@@ -570,6 +578,7 @@ func splitComma(v string) []string {
 // Postfix cannot compile fails the plan at the entry, with Postfix's own
 // words, and leaves nothing on the host.
 func TestPlanRejectedByPostmap(t *testing.T) {
+	t.Parallel()
 	pf := instance(t, "old", "127.0.0.2")
 	c := newCounter(t)
 	m := postfix.NewMap(c)
@@ -628,6 +637,7 @@ func listDir(t *testing.T, d string) []string {
 // apply after main.cf was changed; the restore the engine then runs puts
 // main.cf back byte for byte.
 func TestCheckFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	pf := instance(t, "old", "127.0.0.2")
 	cf := postfix.NewConfig(newCounter(t))
 	ctx := context.Background()
@@ -665,6 +675,7 @@ func TestCheckFailureRollsBack(t *testing.T) {
 // TestUnknownParameterAndMissingMainCF: plan-time errors that only the
 // host can tell, on the attribute.
 func TestUnknownParameterAndMissingMainCF(t *testing.T) {
+	t.Parallel()
 	pf := instance(t, "old", "127.0.0.2")
 	ctx := context.Background()
 	m := postfix.NewMap(newCounter(t))
@@ -711,6 +722,7 @@ func TestUnknownParameterAndMissingMainCF(t *testing.T) {
 // goes to the address the table names, which the instance delivers; after
 // restore it no longer does.
 func TestMailFlowsThroughBCC(t *testing.T) {
+	t.Parallel()
 	testbed.Require(t, "swaks")
 	pf := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
 	m := postfix.NewMap(newCounter(t))
