@@ -364,6 +364,13 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		orig := resp.Snapshot
 		if it.prior != nil && ch.Action != plans.Replace {
 			orig = it.prior.Original
+			if m, ok := it.typ.(resource.OriginalMerger); ok {
+				merged, err := m.MergeOriginal(orig, resp.Snapshot)
+				if err != nil {
+					return fmt.Errorf("merge what destroy restores: %w", err)
+				}
+				orig = merged
+			}
 		}
 		sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps}
 		if wait != nil {

@@ -88,12 +88,49 @@ func (i *Instance) AttrRange(path cty.Path) hcl.Range {
 		if ga, ok := path[0].(cty.GetAttrStep); ok {
 			if sb, ok := i.Body.(*hclsyntax.Body); ok {
 				if a, ok := sb.Attributes[ga.Name]; ok {
-					return a.Expr.Range()
+					return exprRange(a.Expr, path[1:])
 				}
 			}
 		}
 	}
 	return i.DeclRange
+}
+
+// exprRange follows the rest of a path into list and object literals, so
+// that a problem with entries[2].key points at that key, not at the whole
+// list. It stops where the source is not a literal.
+func exprRange(e hclsyntax.Expression, path cty.Path) hcl.Range {
+	if len(path) == 0 {
+		return e.Range()
+	}
+	switch x := e.(type) {
+	case *hclsyntax.TupleConsExpr:
+		if ix, ok := path[0].(cty.IndexStep); ok && ix.Key.Type() == cty.Number {
+			if n, acc := ix.Key.AsBigFloat().Int64(); acc == 0 && n >= 0 && int(n) < len(x.Exprs) {
+				return exprRange(x.Exprs[n], path[1:])
+			}
+		}
+	case *hclsyntax.ObjectConsExpr:
+		var name string
+		switch st := path[0].(type) {
+		case cty.GetAttrStep:
+			name = st.Name
+		case cty.IndexStep:
+			if st.Key.Type() == cty.String {
+				name = st.Key.AsString()
+			}
+		}
+		for _, item := range x.Items {
+			k, diags := item.KeyExpr.Value(nil)
+			if diags.HasErrors() || k.Type() != cty.String || k.IsNull() {
+				continue
+			}
+			if k.AsString() == name {
+				return exprRange(item.ValueExpr, path[1:])
+			}
+		}
+	}
+	return e.Range()
 }
 
 // Hook is an evaluated hook block.

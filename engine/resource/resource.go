@@ -187,6 +187,15 @@ type Adopter interface {
 	Adopt(ctx context.Context, req ApplyRequest) error
 }
 
+// OriginalMerger is implemented by types whose later applies can reach
+// parts of a host the first one did not (postfix_config managing one more
+// parameter). When an apply changes an instance mailplan already manages,
+// the engine keeps MergeOriginal(original, before) as what destroy puts
+// back: the original, plus whatever before covers that it does not.
+type OriginalMerger interface {
+	MergeOriginal(original, before []byte) ([]byte, error)
+}
+
 // Fingerprinter is implemented by types for which only part of the real
 // state decides whether a saved plan is stale (e.g. new mail arriving at a
 // live mailbox source does not). Without it the whole Current value counts.

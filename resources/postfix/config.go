@@ -409,3 +409,39 @@ func (*Config) Claims(config cty.Value) []resource.Claim {
 	}
 	return out
 }
+
+var _ resource.OriginalMerger = (*Config)(nil)
+
+// MergeOriginal implements resource.OriginalMerger: a parameter managed
+// since a later apply joins the original with the value it had before that
+// apply, so that destroy puts every managed parameter back.
+func (*Config) MergeOriginal(original, before []byte) ([]byte, error) {
+	var o, b configSnapshot
+	if err := json.Unmarshal(original, &o); err != nil {
+		return nil, fmt.Errorf("postfix_config: bad snapshot: %w", err)
+	}
+	if err := json.Unmarshal(before, &b); err != nil {
+		return nil, fmt.Errorf("postfix_config: bad snapshot: %w", err)
+	}
+	if !o.MainCF {
+		return before, nil
+	}
+	if o.Params == nil {
+		o.Params = map[string]param{}
+	}
+	known := map[string]bool{}
+	for _, n := range o.Unknown {
+		known[n] = true
+	}
+	for n, p := range b.Params {
+		if _, ok := o.Params[n]; !ok && !known[n] {
+			o.Params[n] = p
+		}
+	}
+	for _, n := range b.Unknown {
+		if _, ok := o.Params[n]; !ok && !known[n] {
+			o.Unknown = append(o.Unknown, n)
+		}
+	}
+	return json.Marshal(o)
+}
