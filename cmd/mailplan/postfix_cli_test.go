@@ -160,3 +160,47 @@ resource "postfix_config" "c" {
 		t.Errorf("main.cf after destroy:\n%s\nwant:\n%s", b, original)
 	}
 }
+
+// A postfix_config that sets a parameter a postfix_map adds itself to is a
+// conflict; two maps sharing a parameter are not.
+func TestPostfixParameterClaims(t *testing.T) {
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(wd) })
+	maps := `
+resource "postfix_map" "a" {
+  host       = host.old
+  config_dir = "/srv/postfix"
+  path       = "/srv/postfix/a"
+  type       = "hash"
+  entries    = [{ key = "a", value = "b" }]
+  parameter  = "transport_maps"
+}
+resource "postfix_map" "b" {
+  host       = host.old
+  config_dir = "/srv/postfix"
+  path       = "/srv/postfix/b"
+  type       = "hash"
+  entries    = [{ key = "a", value = "b" }]
+  parameter  = "transport_maps"
+}
+`
+	dir := postfixPlanDir(t, maps)
+	if code, out, errs := runCLI(t, dir, "validate"); code != 0 {
+		t.Errorf("two maps sharing a parameter: exit %d\n%s%s", code, out, errs)
+	}
+	os.Chdir(wd)
+	dir = postfixPlanDir(t, maps+`
+resource "postfix_config" "c" {
+  host       = host.old
+  config_dir = "/srv/postfix"
+  parameters = { transport_maps = "hash:/srv/postfix/other" } # ERROR
+}
+`)
+	src, _ := os.ReadFile(filepath.Join(dir, "main.mp.hcl"))
+	code, out, errs := runCLI(t, dir, "validate")
+	os.Chdir(wd)
+	loc := fmt.Sprintf("main.mp.hcl:%d:", errorLine(string(src)))
+	if code != 1 || !strings.Contains(errs, "Two resources manage the same thing") || !strings.Contains(errs, loc) {
+		t.Errorf("exit %d, want the conflict at %s:\n%s%s", code, loc, out, errs)
+	}
+}

@@ -475,18 +475,25 @@ func CheckClaims(cfg *lang.Result) hcl.Diagnostics {
 			continue
 		}
 		for _, cl := range c.Claims(inst.Config) {
-			if prev, dup := owners[cl.Key]; dup {
-				rng := inst.AttrRange(cl.Path)
+			if prev, dup := owners[cl.Key]; dup && !(cl.Shared && prev.claim.Shared) {
+				// Report at the exclusive claim, naming the other owner.
+				here, other := owner{inst: inst, claim: cl}, prev
+				if cl.Shared {
+					here, other = prev, owner{inst: inst, claim: cl}
+				}
+				rng := here.inst.AttrRange(here.claim.Path)
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Two resources manage the same thing",
 					Detail: fmt.Sprintf("%s and %s both manage %s. Only one resource may own it; move the setting into one of them. (%s is declared at %s.)",
-						prev.inst.Addr.String(), addr, cl.What, prev.inst.Addr.String(), prev.inst.AttrRange(prev.claim.Path).String()),
+						other.inst.Addr.String(), here.inst.Addr.String(), here.claim.What, other.inst.Addr.String(), other.inst.AttrRange(other.claim.Path).String()),
 					Subject: &rng,
 				})
 				continue
 			}
-			owners[cl.Key] = owner{inst: inst, claim: cl}
+			if _, dup := owners[cl.Key]; !dup {
+				owners[cl.Key] = owner{inst: inst, claim: cl}
+			}
 		}
 	}
 	return diags

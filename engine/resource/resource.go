@@ -171,6 +171,10 @@ type Claim struct {
 	Path cty.Path
 	// What is how the part is named to the user.
 	What string
+	// Shared claims of one key may coexist (several lookup tables adding
+	// themselves to one parameter), but not with an exclusive claim of
+	// that key (a resource setting the parameter's whole value).
+	Shared bool
 }
 
 // Claimer is implemented by types that own named parts of a host, so the

@@ -353,6 +353,12 @@ func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, 
 			s.ParentMissing = true
 		} else if err != nil {
 			return s, fmt.Errorf("read %s on %s: %w", path.Dir(c.path), h.Name(), err)
+		} else if hashed(c.typ) {
+			// A compiled file without its source is someone's: Restore
+			// must not remove it.
+			if _, err := h.Stat(ctx, c.compiledPath(c.path)); err == nil {
+				s.Compiled = true
+			}
 		}
 		return s, nil
 	case err != nil:
@@ -752,6 +758,9 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 			if p == c.path && !exists {
 				continue
 			}
+			if p != c.path && (s.Compiled || !hashed(c.typ)) {
+				continue // it was there before mailplan: not ours to remove
+			}
 			if err := h.Remove(ctx, p); err != nil {
 				return changed, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
 			}
@@ -802,11 +811,22 @@ func (*Map) Claims(config cty.Value) []resource.Claim {
 	if err != nil {
 		return nil
 	}
-	return []resource.Claim{{
+	claims := []resource.Claim{{
 		Key:  "file\x00" + hostKey(c.host) + "\x00" + path.Clean(c.path),
 		Path: cty.GetAttrPath("path"),
 		What: fmt.Sprintf("the table %s on %s", c.path, c.host),
 	}}
+	if c.parameter != "" {
+		// Maps share the parameter they add themselves to; a
+		// postfix_config setting its whole value conflicts with them.
+		claims = append(claims, resource.Claim{
+			Key:    "postfix-parameter\x00" + hostKey(c.host) + "\x00" + c.dir + "\x00" + c.parameter,
+			Path:   cty.GetAttrPath("parameter"),
+			What:   fmt.Sprintf("the main.cf parameter %s of the Postfix instance %s on %s", c.parameter, c.dir, c.host),
+			Shared: true,
+		})
+	}
+	return claims
 }
 
 var _ resource.Fingerprinter = (*Map)(nil)

@@ -182,9 +182,13 @@ func TestMapPlanParameter(t *testing.T) {
 }
 
 func TestClaims(t *testing.T) {
-	m := mapConfigVal(t, map[string]cty.Value{"content": cty.StringVal("")})
-	if got := NewMap(nil).Claims(m); len(got) != 1 || got[0].Key != "file\x00local\x00/etc/postfix/migration/bcc" {
-		t.Errorf("map claims %q, want the file's claim key", got)
+	m := mapConfigVal(t, map[string]cty.Value{"content": cty.StringVal(""), "parameter": cty.StringVal("recipient_bcc_maps")})
+	got := NewMap(nil).Claims(m)
+	if len(got) != 2 || got[0].Key != "file\x00local\x00/etc/postfix/migration/bcc" || got[0].Shared {
+		t.Errorf("map claims %+v, want the file's exclusive claim first", got)
+	}
+	if len(got) == 2 && (!got[1].Shared || got[1].Key != "postfix-parameter\x00local\x00/etc/postfix\x00recipient_bcc_maps") {
+		t.Errorf("map claims %+v, want a shared claim on the parameter second", got)
 	}
 	c := resourcetest.Config(t, NewConfig(nil), map[string]cty.Value{
 		"host":       resourcetest.HostValue(t, testHost),

@@ -1,0 +1,44 @@
+// Command mailplan-testbed brings up mailplan's loopback test bed outside
+// of `go test`, for `make demo` and for trying plans by hand: an sshd and
+// two Postfix instances, "old" and "new", started by resources/testbed.
+//
+// Usage:
+//
+//	mailplan-testbed up -dir DIR [-detach]
+//	mailplan-testbed down -dir DIR
+//
+// up starts, on loopback only:
+//
+//   - sshd on 127.0.0.1 and a free port, with its own host key, client key
+//     and known_hosts in DIR/sshd, taking root by key only, with
+//     internal-sftp;
+//   - Postfix "old" on 127.0.0.2 and "new" on 127.0.0.3, free ports, each
+//     with its own config, queue, data, mail and log directories in
+//     DIR/old and DIR/new and virtual Maildir delivery for example.com
+//     (users user, alice and bob). They never look up DNS and send mail
+//     nowhere (default_transport is error:) until a plan says otherwise.
+//
+// It then writes
+//
+//   - DIR/testbed.env: shell KEY=value lines (SSH_PORT, SSH_IDENTITY,
+//     SSH_KNOWN_HOSTS, OLD_CONFIG_DIR, OLD_SMTP, OLD_MAILDIR, NEW_SMTP, …),
+//     for `. DIR/testbed.env`;
+//   - DIR/testbed.vars.hcl: values for the variables of
+//     plans/examples/shadow-copy, for `mailplan plan
+//     -var-file=DIR/testbed.vars.hcl`;
+//   - DIR/testbed.pids: the processes it started, each with its start
+//     time, so that down stops exactly those;
+//
+// prints a summary and stays in the foreground until SIGINT or SIGTERM,
+// when it stops every server and removes what it wrote. With -detach it
+// exits at once, leaving the servers running; `mailplan-testbed down -dir
+// DIR` stops them later. down signals a PID only after checking that it
+// is still the process up started (same start time, same configuration);
+// a Postfix master restarted with `postfix -c CONFIG_DIR start` is
+// followed through its master.pid.
+//
+// up needs root (Postfix's master runs as root), sshd and Postfix: `make
+// deps` installs them on Debian. DIR must be reachable by the postfix and
+// nobody users (e.g. under /tmp), and its path may hold only letters,
+// digits and /._+-.
+package main
