@@ -43,5 +43,12 @@ bench:
 demo: build
 	bash scripts/demo.sh
 
+# testbed builds bin/mailplan-testbed: `sudo bin/mailplan-testbed up -dir
+# /tmp/tb` starts sshd and Postfix "old" and "new" on loopback (see
+# cmd/mailplan-testbed).
+.PHONY: testbed
+testbed:
+	$(GO) build -o bin/mailplan-testbed ./cmd/mailplan-testbed
+
 clean:
 	rm -rf bin

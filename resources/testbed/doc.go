@@ -12,7 +12,14 @@
 // It also holds CheckHost, the conformance checks every transport.Host
 // implementation runs.
 //
-// It is imported by tests only. Servers listen on loopback addresses only.
-// A missing server binary skips the test on a laptop and fails it under
-// CI=true or MAILPLAN_E2E=1 (see Require): runtime gating, not build tags.
+// Tests use SSHD and Postfix, which stop the server and remove its files
+// when the test ends. Commands (cmd/mailplan-testbed, which `make demo`
+// reuses) use StartSSHD and StartPostfix, whose servers stop with Close,
+// or later, from another process, with Process.Stop.
+//
+// Servers listen on loopback addresses only. A missing server binary skips
+// the test on a laptop and fails it under CI=true or MAILPLAN_E2E=1 (see
+// Require): runtime gating, not build tags. The test bed signals only
+// processes it started, by PID, after checking that the PID still names
+// that process.
 package testbed

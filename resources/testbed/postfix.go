@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -40,11 +39,18 @@ type PostfixOptions struct {
 	// and relay_transport are error:, so smtpd refuses such recipients
 	// with 550 and anything queued otherwise (e.g. a BCC) bounces.
 	RelayHost string
+	// Dir is the directory for the instance's config, queue, data, mail
+	// and log directories: created when missing, else it must be empty.
+	// Close removes it. The postfix and nobody users must be able to
+	// traverse every directory above it, and its path may hold only
+	// letters, digits and /._+- (main.cf takes it verbatim). Default: a
+	// new directory in the system's temporary directory.
+	Dir string
 }
 
 // PostfixInstance is a running (or stopped) Postfix instance with its own
-// configuration, queue, data and mail directories, all in one temporary
-// directory that is removed when the test ends.
+// configuration, queue, data and mail directories, all in one directory
+// (Dir) that is removed when the test ends, or by Close.
 type PostfixInstance struct {
 	// Name is PostfixOptions.Name.
 	Name string
@@ -67,6 +73,8 @@ type PostfixInstance struct {
 	Hostname string
 	// LogPath is maillog_file, worth reading when a test fails.
 	LogPath string
+	// Dir holds all of the above.
+	Dir string
 
 	cmdLog  string // output of postfix start and friends
 	uid     int    // owner of the Maildirs (virtual_uid_maps)
@@ -88,13 +96,22 @@ var (
 // not in every PATH.
 func requireSbin(t testing.TB, name string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p := "/usr/sbin/" + name; isExecutable(p) {
+	if p, err := lookSbin(name); err == nil {
 		return p
 	}
 	return Require(t, name)
+}
+
+// lookSbin looks name up in PATH, then in /usr/sbin.
+func lookSbin(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	if p := "/usr/sbin/" + name; isExecutable(p) {
+		return p, nil
+	}
+	return "", err
 }
 
 func isExecutable(p string) bool {
@@ -114,30 +131,67 @@ func isExecutable(p string) bool {
 // skipped, or fails when Strict.
 func Postfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 	t.Helper()
-	p := newPostfix(t, opts)
+	p, err := StartPostfix(opts)
+	if err != nil {
+		skipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := p.stopIfRunning(); err != nil {
+			t.Errorf("stop postfix %s: %v", p.Name, err)
+		}
+		if t.Failed() {
+			t.Logf("postfix %s maillog (%s):\n%s", p.Name, p.LogPath, p.logTail(60))
+		}
+		if err := p.Close(); err != nil {
+			t.Errorf("postfix %s: %v", p.Name, err)
+		}
+	})
+	return p
+}
+
+// StartPostfix is Postfix without a test: it creates the instance in
+// opts.Dir and starts it. Close stops it and removes its directory. Its
+// error matches ErrUnavailable when Postfix is not installed or the
+// process is not root; mistakes in opts are reported first, on any
+// machine.
+func StartPostfix(opts PostfixOptions) (*PostfixInstance, error) {
+	p, err := newPostfix(opts)
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		// Another process may take the port between freePortOn and the
 		// master's bind: try again with another one.
-		p.Port = freePortOn(t, p.Addr)
-		p.writeMasterCF(t)
+		port, err := freePortOn(p.Addr)
+		if err == nil {
+			p.Port = port
+			err = p.writeMasterCF()
+		}
+		if err != nil {
+			lastErr = err
+			break
+		}
 		if lastErr = p.start(); lastErr == nil {
-			return p
+			return p, nil
 		}
 	}
-	t.Fatalf("start postfix %s: %v", p.Name, lastErr)
-	return nil
+	return nil, errors.Join(fmt.Errorf("start postfix %s: %v", p.Name, lastErr), p.Close())
 }
 
-func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
-	t.Helper()
+// safePathRE matches paths main.cf takes verbatim: no $, space or comma.
+var safePathRE = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
+
+// newPostfix checks opts and writes the instance's directories, main.cf
+// and mailbox table.
+func newPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 	// Mistakes in the options first, so that they show on any machine.
 	if !postfixNameRE.MatchString(opts.Name) {
-		t.Fatalf("postfix test bed: name %q is not a lower-case word", opts.Name)
+		return nil, fmt.Errorf("postfix test bed: name %q is not a lower-case word", opts.Name)
 	}
 	ip := net.ParseIP(opts.Addr).To4()
 	if ip == nil || ip[0] != 127 {
-		t.Fatalf("postfix test bed: address %q is not in 127.0.0.0/8", opts.Addr)
+		return nil, fmt.Errorf("postfix test bed: address %q is not in 127.0.0.0/8", opts.Addr)
 	}
 	if opts.Domain == "" {
 		opts.Domain = "example.com"
@@ -147,31 +201,41 @@ func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 	}
 	for _, u := range opts.Users {
 		if !postfixLocalRE.MatchString(u) {
-			t.Fatalf("postfix test bed: local part %q is not a plain lower-case word", u)
+			return nil, fmt.Errorf("postfix test bed: local part %q is not a plain lower-case word", u)
 		}
 	}
 	if strings.ContainsAny(opts.RelayHost, " \t\n,$") {
-		t.Fatalf("postfix test bed: relay host %q has spaces, commas or $", opts.RelayHost)
+		return nil, fmt.Errorf("postfix test bed: relay host %q has spaces, commas or $", opts.RelayHost)
 	}
-	postfix := requireSbin(t, "postfix")
-	requireSbin(t, "postconf")
+	if opts.Dir != "" && !safePathRE.MatchString(opts.Dir) {
+		return nil, fmt.Errorf("postfix test bed: directory %q may hold only letters, digits and /._+-", opts.Dir)
+	}
+	postfix, err := lookSbin("postfix")
+	if err == nil {
+		_, err = lookSbin("postconf")
+	}
+	if err != nil {
+		return nil, unavailable{fmt.Sprintf("postfix not available: %v", err)}
+	}
 	if os.Geteuid() != 0 {
-		if Strict() {
-			t.Fatalf("the Postfix test bed needs root (CI=true or MAILPLAN_E2E=1)")
-		}
-		t.Skip("the Postfix test bed needs root")
+		return nil, unavailable{"the Postfix test bed needs root"}
 	}
-	uid, gid := lookupIDs(t, mailboxUser)
-	postfixUID, _ := lookupIDs(t, "postfix")
+	uid, gid, err := lookupIDs(mailboxUser)
+	if err != nil {
+		return nil, err
+	}
+	postfixUID, _, err := lookupIDs("postfix")
+	if err != nil {
+		return nil, err
+	}
 
 	// Not t.TempDir: its parent is mode 0700 (postfix and nobody must
 	// traverse it) and its name follows the test's, which may hold $, a
 	// space or a comma, all special in main.cf.
-	dir, err := os.MkdirTemp("", "mailplan-postfix-"+opts.Name+"-")
+	dir, err := makeServerDir(opts.Dir, "mailplan-postfix-"+opts.Name+"-", 0o755)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("postfix test bed: %w", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	p := &PostfixInstance{
 		Name:      opts.Name,
 		Addr:      ip.String(),
@@ -183,56 +247,108 @@ func newPostfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 		MailDir:   filepath.Join(dir, "mail"),
 		Hostname:  opts.Name + ".test",
 		LogPath:   filepath.Join(dir, "log", "maillog"),
+		Dir:       dir,
 		cmdLog:    filepath.Join(dir, "log", "commands.log"),
 		uid:       uid,
 		gid:       gid,
 		postfix:   postfix,
 	}
-	// Registered after RemoveAll, so it runs before it.
-	t.Cleanup(func() {
-		if p.Running() {
-			p.Stop(t)
-		}
-		if t.Failed() {
-			t.Logf("postfix %s maillog (%s):\n%s", p.Name, p.LogPath, p.logTail(60))
-		}
-	})
+	if err := p.populate(opts.RelayHost, postfixUID); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("postfix test bed: %w", err)
+	}
+	return p, nil
+}
 
-	must := func(err error) {
-		t.Helper()
+// populate checks that postfix and nobody can reach the instance's
+// directory, and writes its directories, mailbox table and main.cf.
+func (p *PostfixInstance) populate(relayHost string, postfixUID int) error {
+	if !safePathRE.MatchString(p.Dir) {
+		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (set TMPDIR)", p.Dir)
+	}
+	for d := filepath.Dir(p.Dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
 		if err != nil {
-			t.Fatalf("postfix test bed: %v", err)
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %v) is not searchable by other users: the postfix and nobody users cannot reach %s", d, fi.Mode().Perm(), p.Dir)
+		}
+		if d == filepath.Dir(d) {
+			break
 		}
 	}
-	must(os.Chmod(dir, 0o755))
 	for _, d := range []string{p.ConfigDir, p.QueueDir, filepath.Dir(p.LogPath), p.MailDir} {
-		must(os.Mkdir(d, 0o755))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
 	}
 	// data_directory must be owned by mail_owner.
-	must(os.Mkdir(p.DataDir, 0o700))
-	must(os.Chown(p.DataDir, postfixUID, -1))
+	if err := os.Mkdir(p.DataDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chown(p.DataDir, postfixUID, -1); err != nil {
+		return err
+	}
 	// The Maildirs and the domain directory above them belong to the
 	// delivering user, as virtual(8) creates files as that user.
 	var vmailbox strings.Builder
-	must(mkdirOwned(filepath.Join(p.MailDir, p.Domain), uid, gid))
+	if err := mkdirOwned(filepath.Join(p.MailDir, p.Domain), p.uid, p.gid); err != nil {
+		return err
+	}
 	for _, u := range p.Users {
 		for _, sub := range []string{"", "tmp", "new", "cur"} {
-			must(mkdirOwned(filepath.Join(p.Maildir(u), sub), uid, gid))
+			if err := mkdirOwned(filepath.Join(p.Maildir(u), sub), p.uid, p.gid); err != nil {
+				return err
+			}
 		}
 		// The trailing slash makes virtual(8) deliver in Maildir format.
 		fmt.Fprintf(&vmailbox, "%s@%s %s/%s/\n", u, p.Domain, p.Domain, u)
 	}
 	vmailboxPath := filepath.Join(p.ConfigDir, "vmailbox")
-	must(os.WriteFile(vmailboxPath, []byte(vmailbox.String()), 0o644))
+	if err := os.WriteFile(vmailboxPath, []byte(vmailbox.String()), 0o644); err != nil {
+		return err
+	}
 	mainCF := filepath.Join(p.ConfigDir, "main.cf")
-	must(os.WriteFile(mainCF, []byte(p.mainCF(opts.RelayHost)), 0o644))
+	if err := os.WriteFile(mainCF, []byte(p.mainCF(relayHost)), 0o644); err != nil {
+		return err
+	}
 	// Postfix reads main.cf and texthash tables with a loop that rereads
 	// a file modified in the last ~2 s every 300 ms until it is older:
 	// a fresh main.cf delays every command ~1.5 s, a fresh vmailbox the
 	// first smtpd's greeting. Nobody edits these concurrently: backdate
 	// them rather than pay that at every start.
-	must(backdate(mainCF, vmailboxPath))
-	return p
+	return backdate(mainCF, vmailboxPath)
+}
+
+// Close stops the instance when it runs and removes its directory.
+// Calling it again only removes what is left of the directory.
+func (p *PostfixInstance) Close() error {
+	return errors.Join(p.stopIfRunning(), os.RemoveAll(p.Dir))
+}
+
+// stopIfRunning stops the instance when its master runs.
+func (p *PostfixInstance) stopIfRunning() error {
+	if !p.Running() {
+		return nil
+	}
+	return p.stop()
+}
+
+// Process identifies the instance's master as it runs now, to stop the
+// instance from another process. ok is false when it does not run.
+func (p *PostfixInstance) Process() (pr Process, ok bool) {
+	if !p.Running() {
+		return Process{}, false
+	}
+	st, err := procStartTime(p.pid)
+	if err != nil {
+		return Process{}, false
+	}
+	return Process{
+		Kind: "postfix", Name: p.Name, PID: p.pid, StartTime: st,
+		Config: p.ConfigDir, PIDFile: filepath.Join(p.QueueDir, "pid", "master.pid"), Dir: p.Dir,
+	}, true
 }
 
 // backdate sets the modification time of files to 5 s ago.
@@ -253,18 +369,17 @@ func mkdirOwned(d string, uid, gid int) error {
 	return os.Chown(d, uid, gid)
 }
 
-func lookupIDs(t testing.TB, name string) (uid, gid int) {
-	t.Helper()
+func lookupIDs(name string) (uid, gid int, err error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		t.Fatalf("postfix test bed: user %s: %v", name, err)
+		return 0, 0, fmt.Errorf("postfix test bed: user %s: %w", name, err)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
 	if err := errors.Join(err1, err2); err != nil {
-		t.Fatalf("postfix test bed: user %s: %v", name, err)
+		return 0, 0, fmt.Errorf("postfix test bed: user %s: %w", name, err)
 	}
-	return uid, gid
+	return uid, gid, nil
 }
 
 // mainCF is the instance's main.cf. Each line is chosen so that the
@@ -330,8 +445,7 @@ func (p *PostfixInstance) mainCF(relayHost string) string {
 // chrooted (the chroot would lack the instance's files), the SMTP server
 // on Addr:Port only, and postlog for maillog_file. No tlsmgr: the test
 // bed has no TLS.
-func (p *PostfixInstance) writeMasterCF(t testing.TB) {
-	t.Helper()
+func (p *PostfixInstance) writeMasterCF() error {
 	const services = `# service type  private unpriv  chroot  wakeup  maxproc command + args
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -360,9 +474,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 `
 	smtpd := fmt.Sprintf("%s:%d inet n - n - - smtpd\n", p.Addr, p.Port)
 	path := filepath.Join(p.ConfigDir, "master.cf")
-	if err := os.WriteFile(path, []byte("# Written by the mailplan test bed (resources/testbed).\n"+smtpd+services), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return os.WriteFile(path, []byte("# Written by the mailplan test bed (resources/testbed).\n"+smtpd+services), 0o644)
 }
 
 // SMTPAddr is "Addr:Port", where the smtpd listens.
@@ -505,69 +617,7 @@ func (p *PostfixInstance) Running() bool {
 // serving this instance's configuration directory: a PID is checked
 // before it is signalled, as it may have been reused.
 func (p *PostfixInstance) isOurMaster(pid int) bool {
-	if !processAlive(pid) {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte("master")) {
-		return false
-	}
-	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		return false
-	}
-	for _, kv := range bytes.Split(environ, []byte{0}) {
-		if string(kv) == "MAIL_CONFIG="+p.ConfigDir {
-			return true
-		}
-	}
-	return false
-}
-
-// processAlive reports whether pid exists and is not a zombie (PID 1 of
-// a container does not always reap the orphaned master).
-func processAlive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// pid (comm) state ...: comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) {
-		return false
-	}
-	return stat[i+2] != 'Z' && stat[i+2] != 'X'
-}
-
-// processGroupAlive reports whether any live process is in group pgid.
-func processGroupAlive(pgid int) bool {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		// After ") ": state ppid pgrp ...
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if g, _ := strconv.Atoi(f[2]); g == pgid && pid > 0 {
-			return true
-		}
-	}
-	return false
+	return isPostfixMaster(pid, p.ConfigDir)
 }
 
 // Stop stops the instance and waits until its master and every process
@@ -580,22 +630,21 @@ func (p *PostfixInstance) Stop(t testing.TB) {
 	if !p.Running() {
 		t.Fatalf("stop postfix %s: not running", p.Name)
 	}
-	pid := p.pid
-	// Running checked that pid is this instance's master, not a reused
-	// PID. The master is a session leader (setsid): its group is its PID.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatalf("stop postfix %s: kill %d: %v", p.Name, pid, err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for processAlive(pid) || processGroupAlive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			t.Errorf("stop postfix %s: master %d did not exit on SIGTERM; killed its group", p.Name, pid)
-			break
+	if err := p.stop(); err != nil {
+		if errors.Is(err, errMasterKilled) {
+			t.Errorf("stop postfix %s: %v", p.Name, err)
+			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("stop postfix %s: %v", p.Name, err)
 	}
+}
+
+// stop stops the running instance (Running was checked: p.pid is its
+// master, not a reused PID).
+func (p *PostfixInstance) stop() error {
+	pid := p.pid
 	p.pid = 0
+	return stopPostfixMaster(pid, 10*time.Second)
 }
 
 // Postconf runs postconf -c ConfigDir args... and returns its standard
@@ -721,12 +770,15 @@ func (p *PostfixInstance) logTail(n int) string {
 }
 
 // freePortOn returns a TCP port free on addr at the time of the call.
-func freePortOn(t testing.TB, addr string) int {
-	t.Helper()
+func freePortOn(addr string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	tcp, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, fmt.Errorf("listener address %v is not TCP", l.Addr())
+	}
+	return tcp.Port, nil
 }

@@ -1,10 +1,38 @@
 package testbed
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
+
+// ErrUnavailable matches (errors.Is) the errors of StartSSHD and
+// StartPostfix that mean the server cannot run on this machine: its
+// program is not installed, or it needs root. The test API skips the test
+// on them, or fails it when Strict.
+var ErrUnavailable = errors.New("test bed server unavailable on this machine")
+
+// unavailable is an error that matches ErrUnavailable with its own
+// message.
+type unavailable struct{ msg string }
+
+func (u unavailable) Error() string        { return u.msg }
+func (u unavailable) Is(target error) bool { return target == ErrUnavailable }
+
+// skipOrFatal ends the test on err from StartSSHD or StartPostfix: it
+// skips on ErrUnavailable, unless Strict, and fails otherwise.
+func skipOrFatal(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, ErrUnavailable) {
+		if Strict() {
+			t.Fatalf("%v (required: CI=true or MAILPLAN_E2E=1)", err)
+		}
+		t.Skip(err)
+	}
+	t.Fatal(err)
+}
 
 // Strict reports whether missing test servers are failures rather than
 // skips: under CI=true or MAILPLAN_E2E=1.
@@ -48,4 +76,27 @@ func FakeSudo(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// CheckAvailable reports everything this machine lacks to run the whole
+// test bed (StartSSHD and two StartPostfix): root, sshd, postfix,
+// postconf and postmap. Its error matches ErrUnavailable; nil means all
+// are there.
+func CheckAvailable() error {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (Postfix's master runs as root)")
+	}
+	if _, err := os.Stat(SSHDPath); err != nil {
+		missing = append(missing, SSHDPath+" (openssh-server)")
+	}
+	for _, name := range []string{"postfix", "postconf", "postmap"} {
+		if _, err := lookSbin(name); err != nil {
+			missing = append(missing, name+" (postfix)")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return unavailable{"the test bed needs " + strings.Join(missing, ", ")}
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,16 +40,29 @@ type SSHServer struct {
 	LogPath string
 	// HostKey is the server's public host key.
 	HostKey ssh.PublicKey
+	// ConfigPath is the server's sshd_config.
+	ConfigPath string
+
+	proc      Process
+	exited    chan struct{} // closed once the listener is reaped
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// SSHDOptions change the server SSHDWith starts.
+// SSHDOptions change the server SSHDWith and StartSSHD start.
 type SSHDOptions struct {
 	// PathPrepend lists directories put before the default PATH of the
 	// sessions (e.g. one holding a stand-in sudo).
 	PathPrepend []string
+	// Dir is the directory for the server's configuration, keys,
+	// known_hosts and log: created when missing, else it must be empty.
+	// Close removes it. Default: a new temporary directory (SSHD: the
+	// test's).
+	Dir string
 }
 
 // SSHD starts an sshd on 127.0.0.1 for the test and stops it at cleanup.
+// Without sshd the test is skipped, or fails when Strict.
 func SSHD(t testing.TB) *SSHServer {
 	t.Helper()
 	return SSHDWith(t, SSHDOptions{})
@@ -54,34 +71,112 @@ func SSHD(t testing.TB) *SSHServer {
 // SSHDWith is SSHD with options.
 func SSHDWith(t testing.TB, opts SSHDOptions) *SSHServer {
 	t.Helper()
-	if _, err := os.Stat(SSHDPath); err != nil {
-		if Strict() {
-			t.Fatalf("%s is required (CI=true or MAILPLAN_E2E=1): %v", SSHDPath, err)
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	s, err := StartSSHD(opts)
+	if err != nil {
+		skipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("stop sshd: %v", err)
 		}
-		t.Skipf("sshd not available: %v", err)
+		if t.Failed() {
+			if log, err := os.ReadFile(s.LogPath); err == nil {
+				t.Logf("sshd log (%s):\n%s", s.LogPath, log)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("sshd: %v", err)
+		}
+	})
+	return s
+}
+
+// StartSSHD starts an sshd on 127.0.0.1, on a free port, in its own
+// session, with a new host key, client key and known_hosts in opts.Dir:
+// it takes the current user (root too) with the client key only, and
+// serves sftp. Close stops it and removes its directory. Its error
+// matches ErrUnavailable when sshd is not installed.
+func StartSSHD(opts SSHDOptions) (*SSHServer, error) {
+	if _, err := os.Stat(SSHDPath); err != nil {
+		return nil, unavailable{fmt.Sprintf("sshd not available: %v", err)}
 	}
 	// The privilege separation directory; only root can make it, and only
 	// root needs it.
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil && os.Geteuid() == 0 {
-		t.Fatalf("mkdir /run/sshd: %v", err)
+		return nil, fmt.Errorf("mkdir /run/sshd: %w", err)
 	}
 	u, err := user.Current()
 	if err != nil {
-		t.Fatalf("current user: %v", err)
+		return nil, fmt.Errorf("current user: %w", err)
 	}
+	dir, err := makeServerDir(opts.Dir, "mailplan-sshd-", 0o700)
+	if err != nil {
+		return nil, err
+	}
+	s, err := startSSHDIn(dir, u.Username, opts)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
 
-	dir := t.TempDir()
-	hostPub := writeKey(t, filepath.Join(dir, "ssh_host_ed25519_key"))
-	clientPub := writeKey(t, filepath.Join(dir, "id_ed25519"))
+// makeServerDir creates dir (mode perm), or checks that it is an empty
+// directory; with dir empty it creates a new temporary directory named
+// prefix*. It returns the directory's absolute path.
+func makeServerDir(dir, prefix string, perm os.FileMode) (string, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return "", err
+		}
+		return d, os.Chmod(d, perm)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(dir, perm); err == nil {
+		return dir, nil
+	} else if !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(entries) > 0 {
+		return "", fmt.Errorf("%s is not empty", dir)
+	}
+	return dir, os.Chmod(dir, perm)
+}
+
+func startSSHDIn(dir, username string, opts SSHDOptions) (*SSHServer, error) {
+	hostPub, err := writeKey(filepath.Join(dir, "ssh_host_ed25519_key"))
+	if err != nil {
+		return nil, err
+	}
+	clientPub, err := writeKey(filepath.Join(dir, "id_ed25519"))
+	if err != nil {
+		return nil, err
+	}
 	authorized := filepath.Join(dir, "authorized_keys")
 	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port := freePort(t)
-		s, err := startSSHD(t, dir, port, opts)
+		// Another process may take the port between freePort and sshd's
+		// bind: try again with another one.
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s, err := startSSHD(dir, port, opts)
 		if err != nil {
 			lastErr = err
 			continue
@@ -92,29 +187,30 @@ func SSHDWith(t testing.TB, opts SSHDOptions) *SSHServer {
 			Transport:    "ssh",
 			Address:      "127.0.0.1",
 			Port:         port,
-			User:         u.Username,
+			User:         username,
 			IdentityFile: filepath.Join(dir, "id_ed25519"),
 			KnownHosts:   filepath.Join(dir, "known_hosts"),
 		}
 		line := knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))}, hostPub)
 		if err := os.WriteFile(s.Host.KnownHosts, []byte(line+"\n"), 0o600); err != nil {
-			t.Fatal(err)
+			s.stop()
+			return nil, err
 		}
-		return s
+		return s, nil
 	}
-	t.Fatalf("start sshd: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("start sshd: %v", lastErr)
 }
 
-func startSSHD(t testing.TB, dir string, port int, opts SSHDOptions) (*SSHServer, error) {
+func startSSHD(dir string, port int, opts SSHDOptions) (*SSHServer, error) {
 	conf := filepath.Join(dir, "sshd_config")
 	logPath := filepath.Join(dir, "sshd.log")
+	pidFile := filepath.Join(dir, "sshd.pid")
 	lines := []string{
 		"ListenAddress 127.0.0.1",
 		"Port " + strconv.Itoa(port),
 		"HostKey " + filepath.Join(dir, "ssh_host_ed25519_key"),
 		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
-		"PidFile " + filepath.Join(dir, "sshd.pid"),
+		"PidFile " + pidFile,
 		"UsePAM no",
 		"StrictModes no",
 		"PermitRootLogin prohibit-password",
@@ -129,25 +225,46 @@ func startSSHD(t testing.TB, dir string, port int, opts SSHDOptions) (*SSHServer
 		lines = append(lines, "SetEnv PATH="+strings.Join(opts.PathPrepend, ":")+":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
 	}
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer logf.Close()
 	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", conf)
-	// Not the test's stderr: a child holding it open makes `go test` wait.
+	// Not the caller's stderr: a child holding it open makes `go test`
+	// wait.
 	cmd.Stdout = logf
 	cmd.Stderr = logf
+	// Its own session: a terminal's ^C or hangup reaches the caller (which
+	// stops it), and it outlives a caller that leaves it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", SSHDPath, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
+	// Before Wait can reap it.
+	startTime, stErr := procStartTime(cmd.Process.Pid)
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	s := &SSHServer{
+		Dir:        dir,
+		LogPath:    logPath,
+		ConfigPath: conf,
+		exited:     exited,
+		proc: Process{
+			Kind: "sshd", Name: "sshd", PID: cmd.Process.Pid, StartTime: startTime,
+			Config: conf, PIDFile: pidFile, Dir: dir,
+		},
+	}
+	if stErr != nil {
 		_ = cmd.Process.Kill()
 		<-exited
+		return nil, fmt.Errorf("sshd start time: %w", stErr)
 	}
 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
@@ -156,54 +273,68 @@ func startSSHD(t testing.TB, dir string, port int, opts SSHDOptions) (*SSHServer
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			break
+			return s, nil
 		}
 		select {
-		case err := <-exited:
+		case <-exited:
 			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("sshd exited (%v); its log:\n%s", err, log)
+			return nil, fmt.Errorf("sshd exited (%v); its log:\n%s", waitErr, log)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stop()
+			s.stop()
 			log, _ := os.ReadFile(logPath)
 			return nil, fmt.Errorf("sshd not listening on %s; its log:\n%s", addr, log)
 		}
 	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			if log, err := os.ReadFile(logPath); err == nil {
-				t.Logf("sshd log (%s):\n%s", logPath, log)
-			}
-		}
+}
+
+// Process identifies the sshd listener, to stop it from another process
+// (Process.Stop stops its sessions too).
+func (s *SSHServer) Process() Process { return s.proc }
+
+// stop stops the listener and every session it started, and reaps the
+// listener.
+func (s *SSHServer) stop() error {
+	var err error
+	if s.proc.Running() {
+		err = s.proc.Stop(10 * time.Second)
+	}
+	<-s.exited
+	return err
+}
+
+// Close stops the server and its sessions and removes its directory.
+// Calling it again does nothing and returns the same error.
+func (s *SSHServer) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(s.stop(), os.RemoveAll(s.Dir))
 	})
-	return &SSHServer{Dir: dir, LogPath: logPath}, nil
+	return s.closeErr
 }
 
 // writeKey writes a new ed25519 private key in OpenSSH format to path and
 // returns its public key.
-func writeKey(t testing.TB, path string) ssh.PublicKey {
-	t.Helper()
+func writeKey(path string) (ssh.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	block, err := ssh.MarshalPrivateKey(priv, "mailplan test")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sshPub, err := ssh.NewPublicKey(pub)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(sshPub), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return sshPub
+	return sshPub, nil
 }
 
 // NewKey returns a fresh ed25519 public key, e.g. to write a known_hosts
@@ -221,16 +352,7 @@ func NewKey(t testing.TB) ssh.PublicKey {
 	return k
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	tcp, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		t.Fatalf("listener address %v is not TCP", l.Addr())
-	}
-	return tcp.Port
+// freePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func freePort() (int, error) {
+	return freePortOn("127.0.0.1")
 }

@@ -41,9 +41,6 @@ func StorePath(p, sum string) string {
 // holds that content: the file changed since it was read.
 func Save(ctx context.Context, h transport.Host, p, sum string, data []byte) error {
 	sp := StorePath(p, sum)
-	if have, err := h.ReadFile(ctx, sp); err == nil && Digest(have) == sum {
-		return nil
-	}
 	if data == nil {
 		var err error
 		if data, err = h.ReadFile(ctx, p); err != nil {
@@ -52,6 +49,9 @@ func Save(ctx context.Context, h transport.Host, p, sum string, data []byte) err
 	}
 	if Digest(data) != sum {
 		return fmt.Errorf("%s on %s changed since it was read; run plan again", p, h.Name())
+	}
+	if have, err := h.ReadFile(ctx, sp); err == nil && Digest(have) == sum {
+		return nil // kept already (copies are shared by digest)
 	}
 	if err := h.MkdirAll(ctx, path.Dir(sp), 0o700); err != nil {
 		return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
