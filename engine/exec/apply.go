@@ -300,6 +300,10 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 	}
 
 	var wait *resource.Wait
+	var private []byte
+	if it.prior != nil {
+		private = it.prior.Private
+	}
 	if ch.Action == plans.Delete {
 		orig := resp.Snapshot
 		if it.prior != nil {
@@ -320,6 +324,9 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 			})
 			if err != nil {
 				return err
+			}
+			if ar.Private != nil {
+				private = ar.Private
 			}
 			if ar.Wait == nil {
 				break
@@ -372,7 +379,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 				orig = merged
 			}
 		}
-		sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps}
+		sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps, Private: private}
 		if wait != nil {
 			sr.Wait = &states.Wait{Until: wait.Until.UTC(), Reason: wait.Reason, Resume: wait.Resume}
 		}

@@ -272,7 +272,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 	if it.prior != nil {
 		pc, _ := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
 		pr, _ := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
-		prior = &resource.Prior{Config: pc, Result: pr}
+		prior = &resource.Prior{Config: pc, Result: pr, Private: it.prior.Private}
 		if w := it.prior.Wait; w != nil {
 			prior.Wait = &resource.Wait{Until: w.Until, Reason: w.Reason, Resume: w.Resume}
 		}

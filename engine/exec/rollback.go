@@ -199,18 +199,31 @@ func (e *DriftError) Error() string {
 	return fmt.Sprintf("the real state of %v is no longer what the last apply left; someone changed it since. Rolling back would overwrite that change: look at it, then use -force to roll back anyway", e.Addrs)
 }
 
-// withSecrets fills the attributes that the state stored as null because
-// they were sensitive with the live configuration's values.
+// withSecrets fills the parts that the state stored as null because they
+// were sensitive (a whole attribute, or one inside an object such as a
+// dns_server's tsig_secret) with the live configuration's values.
 func withSecrets(recorded, live cty.Value) cty.Value {
-	if recorded.IsNull() || live == cty.NilVal || live.IsNull() || !recorded.Type().Equals(live.Type()) {
+	if recorded == cty.NilVal || live == cty.NilVal || live.IsNull() || !live.IsKnown() {
+		return recorded
+	}
+	if recorded.IsNull() {
+		if lang.IsSensitive(live) {
+			return live
+		}
+		return recorded
+	}
+	if !recorded.Type().IsObjectType() || !live.Type().IsObjectType() {
 		return recorded
 	}
 	m := recorded.AsValueMap()
 	for name, v := range m {
-		lv := live.GetAttr(name)
-		if v.IsNull() && lang.IsSensitive(lv) {
-			m[name] = lv
+		if !live.Type().HasAttribute(name) {
+			continue
 		}
+		m[name] = withSecrets(v, live.GetAttr(name))
+	}
+	if len(m) == 0 {
+		return recorded
 	}
 	return cty.ObjectVal(m)
 }

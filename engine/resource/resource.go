@@ -84,6 +84,8 @@ type Prior struct {
 	Result cty.Value
 	// Wait is a pending step recorded by an earlier apply, or nil.
 	Wait *Wait
+	// Private is what the last Apply returned in ApplyResponse.Private.
+	Private []byte
 }
 
 // PlanResponse is the planned state.
@@ -120,6 +122,11 @@ type ApplyResponse struct {
 	// Wait, when not nil, means the apply is not finished: call Apply again
 	// with Wait.Resume once Wait.Until has passed.
 	Wait *Wait
+	// Private is kept in the state with the instance and given back to
+	// Plan as Prior.Private: facts only the apply knows, such as when a
+	// DNS record was switched (its TTL hold runs from then). It must hold
+	// no secret. nil keeps what the state had.
+	Private []byte
 }
 
 // Wait is a step that must not happen before a given time.

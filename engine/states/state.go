@@ -43,6 +43,9 @@ type Resource struct {
 	Deps []string `json:"deps,omitempty"`
 	// Wait is a pending step, or nil.
 	Wait *Wait `json:"wait,omitempty"`
+	// Private is the type's own record of the last apply (see
+	// resource.ApplyResponse.Private).
+	Private []byte `json:"private,omitempty"`
 }
 
 // Wait is a persisted wait: the resource must be applied again after Until.
