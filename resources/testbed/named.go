@@ -1,0 +1,1057 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// NamedOptions configures the BIND 9 server StartNamed starts.
+type NamedOptions struct {
+	// Addr is the loopback address named listens on, UDP and TCP;
+	// default "127.0.0.4". Only 127.0.0.0/8 is allowed.
+	Addr string
+	// Zones are the zones named is authoritative for, default
+	// {"example.com."}; a missing final dot is added. Each starts with
+	// the records of NamedZoneRecords.
+	Zones []string
+	// Dir is the directory for the server's configuration, keys, zone
+	// files, journals and log: created when missing, else it must be
+	// empty. Close removes it. The bind user must be able to traverse
+	// every directory above it. Default: a new directory in the system's
+	// temporary directory, or under /var/lib/bind where AppArmor confines
+	// named (its profile allows zone files only under /etc/bind,
+	// /var/lib/bind and /var/cache/bind).
+	Dir string
+	// Algorithms are the TSIG algorithms to make a key for (one key
+	// each, named "mailplan-ALGORITHM."), every key allowed to update
+	// every zone; default {"hmac-sha256"}. Supported: hmac-md5,
+	// hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512.
+	Algorithms []string
+}
+
+// NamedServer is a running BIND 9 named, authoritative for Zones on
+// Addr:Port, taking RFC 2136 updates signed with any of Keys.
+type NamedServer struct {
+	// Addr and Port are where named listens, UDP and TCP (see Server).
+	Addr string
+	Port int
+	// Dir holds all of the server's files.
+	Dir string
+	// LogPath is named's log (its standard error, -g), worth reading
+	// when a test fails.
+	LogPath string
+	// ConfigPath is named.conf.
+	ConfigPath string
+	// Zones are the zones served, fully qualified ("example.com.").
+	Zones []string
+	// Keys are the TSIG keys allowed to update every zone, by
+	// algorithm.
+	Keys map[string]TSIGKey
+
+	algorithms []string // as in the options: the first is the default
+	dataDir    string   // owned by bind: zone files, journals, PID file
+	cmdLog     string   // output of dig and nsupdate
+	proc       Process
+	exited     chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// TSIGKey is a TSIG key named accepts for updates.
+type TSIGKey struct {
+	// Name is the key's name, fully qualified: "mailplan-hmac-sha256.".
+	Name string
+	// Algorithm is e.g. "hmac-sha256".
+	Algorithm string
+	// Secret is the key, base64 as tsig-keygen prints it.
+	Secret string
+	// SecretFile holds Secret alone and a newline (mode 0600).
+	SecretFile string
+	// KeyFile holds the key in named.conf syntax, as tsig-keygen prints
+	// it (mode 0600): nsupdate -k KeyFile.
+	KeyFile string
+}
+
+// The TTLs of the records every zone starts with (NamedZoneRecords).
+const (
+	// NamedMXTTL is the TTL of the zone's MX record: a day, as a real
+	// zone's MX often has, so that the TTL transition has work to do.
+	NamedMXTTL = 86400
+	// NamedTTL is the TTL of every other record.
+	NamedTTL = 3600
+	// NamedNegativeTTL is the SOA's minimum field (negative caching).
+	NamedNegativeTTL = 60
+)
+
+// NamedRecord is one record of a zone named serves.
+type NamedRecord struct {
+	// Name is the owner name, fully qualified.
+	Name string
+	// Type is the record type, e.g. "MX".
+	Type string
+	// TTL is the record's TTL in seconds.
+	TTL uint32
+	// Data is the record's data as dig prints it, names fully qualified.
+	Data string
+}
+
+// namedZoneTable is what every zone starts with: in Name and Data,
+// {zone} stands for the zone ("example.com.") and {addr} for the
+// server's address. mail.old, imap and smtp point at the test bed's
+// Postfix "old" (127.0.0.2), mail.new at "new" (127.0.0.3).
+var namedZoneTable = []NamedRecord{
+	{"{zone}", "SOA", NamedTTL, "ns1.{zone} hostmaster.{zone} 1 3600 600 86400 " + strconv.Itoa(NamedNegativeTTL)},
+	{"{zone}", "NS", NamedTTL, "ns1.{zone}"},
+	{"{zone}", "MX", NamedMXTTL, "10 mail.old.{zone}"},
+	{"{zone}", "TXT", NamedTTL, `"v=spf1 mx -all"`},
+	{"ns1.{zone}", "A", NamedTTL, "{addr}"},
+	{"mail.old.{zone}", "A", NamedTTL, "127.0.0.2"},
+	{"mail.new.{zone}", "A", NamedTTL, "127.0.0.3"},
+	{"imap.{zone}", "A", NamedTTL, "127.0.0.2"},
+	{"smtp.{zone}", "A", NamedTTL, "127.0.0.2"},
+}
+
+// NamedZoneRecords returns the records a zone served from addr starts
+// with: its SOA (serial 1; updates increase it), NS ns1.ZONE with its A
+// record addr, MX 10 mail.old.ZONE (TTL NamedMXTTL), TXT "v=spf1 mx
+// -all", and A records for mail.old and imap and smtp (127.0.0.2) and
+// mail.new (127.0.0.3); all but the MX with TTL NamedTTL.
+func NamedZoneRecords(zone, addr string) []NamedRecord {
+	zone = fqdn(zone)
+	r := strings.NewReplacer("{zone}", zone, "{addr}", addr)
+	out := make([]NamedRecord, len(namedZoneTable))
+	for i, rec := range namedZoneTable {
+		out[i] = NamedRecord{Name: r.Replace(rec.Name), Type: rec.Type, TTL: rec.TTL, Data: r.Replace(rec.Data)}
+	}
+	return out
+}
+
+// Records returns the records zone started with (NamedZoneRecords).
+func (n *NamedServer) Records(zone string) []NamedRecord {
+	return NamedZoneRecords(zone, n.Addr)
+}
+
+// NamedAlgorithms are the TSIG algorithms NamedOptions.Algorithms may
+// name.
+var NamedAlgorithms = []string{"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"}
+
+// namedPaths are where Debian's bind9 and bind9-dnsutils put the
+// programs the test bed runs.
+var namedPaths = map[string]string{
+	"named":       "/usr/sbin/named",
+	"tsig-keygen": "/usr/sbin/tsig-keygen",
+	"dig":         "/usr/bin/dig",
+	"nsupdate":    "/usr/bin/nsupdate",
+}
+
+// namedProgram returns the path of one of namedPaths' programs: PATH
+// first, then Debian's place.
+func namedProgram(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	if p := namedPaths[name]; isExecutable(p) {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found in PATH or at %s", name, namedPaths[name])
+}
+
+// CheckNamedAvailable reports what this machine lacks to run StartNamed:
+// root (named drops to the bind user), the bind user, named and
+// tsig-keygen (bind9), dig and nsupdate (bind9-dnsutils). Its error
+// matches ErrUnavailable; nil means all are there.
+func CheckNamedAvailable() error {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (named starts as root and changes to the bind user)")
+	}
+	for _, name := range []string{"named", "tsig-keygen", "dig", "nsupdate"} {
+		if _, err := namedProgram(name); err != nil {
+			pkg := "bind9"
+			if name == "dig" || name == "nsupdate" {
+				pkg = "bind9-dnsutils"
+			}
+			missing = append(missing, name+" ("+pkg+")")
+		}
+	}
+	if _, _, err := lookupIDs("bind"); err != nil && len(missing) == 0 {
+		missing = append(missing, "the bind user (bind9)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return unavailable{"the BIND test bed needs " + strings.Join(missing, ", ")}
+}
+
+// Named starts a BIND 9 named for the test (see StartNamed); it is
+// stopped and its directory removed when the test ends, its log shown
+// when the test failed. Without root or BIND the test is skipped, or
+// fails when Strict.
+func Named(t testing.TB, opts NamedOptions) *NamedServer {
+	t.Helper()
+	n, err := StartNamed(opts)
+	if err != nil {
+		skipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := n.stop(); err != nil {
+			t.Errorf("stop named: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("named log (%s):\n%s", n.LogPath, tailFile(n.LogPath, 60))
+			t.Logf("dig and nsupdate (%s):\n%s", n.cmdLog, tailFile(n.cmdLog, 60))
+		}
+		if err := n.Close(); err != nil {
+			t.Errorf("named: %v", err)
+		}
+	})
+	return n
+}
+
+var (
+	zoneNameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+$`)
+)
+
+// StartNamed starts named (-g -u bind, in its own session, its output
+// in LogPath) on opts.Addr and a free port, authoritative for
+// opts.Zones, with a TSIG key per algorithm allowed to update them
+// (journals beside the zone files in Dir). It returns once every zone's
+// SOA is served over UDP. It never recurses, notifies or transfers
+// zones, and opens no rndc channel. Close stops it and removes its
+// directory. Its error matches ErrUnavailable without root or BIND;
+// mistakes in opts are reported first, on any machine.
+func StartNamed(opts NamedOptions) (*NamedServer, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.4"
+	}
+	ip := net.ParseIP(opts.Addr).To4()
+	if ip == nil || ip[0] != 127 {
+		return nil, fmt.Errorf("named test bed: address %q is not in 127.0.0.0/8", opts.Addr)
+	}
+	if opts.Zones == nil {
+		opts.Zones = []string{"example.com."}
+	}
+	if len(opts.Zones) == 0 {
+		return nil, errors.New("named test bed: no zones")
+	}
+	var zones []string
+	seen := map[string]bool{}
+	for _, z := range opts.Zones {
+		z = fqdn(strings.ToLower(z))
+		if !zoneNameRE.MatchString(z) || seen[z] {
+			return nil, fmt.Errorf("named test bed: zone %q is not a plain domain name, or is listed twice", z)
+		}
+		seen[z] = true
+		zones = append(zones, z)
+	}
+	if opts.Algorithms == nil {
+		opts.Algorithms = []string{"hmac-sha256"}
+	}
+	if len(opts.Algorithms) == 0 {
+		return nil, errors.New("named test bed: no TSIG algorithms")
+	}
+	algSeen := map[string]bool{}
+	for _, a := range opts.Algorithms {
+		ok := false
+		for _, s := range NamedAlgorithms {
+			ok = ok || s == a
+		}
+		if !ok || algSeen[a] {
+			return nil, fmt.Errorf("named test bed: TSIG algorithm %q is not one of %s, or is listed twice", a, strings.Join(NamedAlgorithms, ", "))
+		}
+		algSeen[a] = true
+	}
+	if opts.Dir != "" && !safePathRE.MatchString(opts.Dir) {
+		return nil, fmt.Errorf("named test bed: directory %q may hold only letters, digits and /._+-", opts.Dir)
+	}
+	if err := CheckNamedAvailable(); err != nil {
+		return nil, err
+	}
+	bindUID, bindGID, err := lookupIDs("bind")
+	if err != nil {
+		return nil, err
+	}
+
+	var dir string
+	if opts.Dir == "" && namedConfined() {
+		dir, err = os.MkdirTemp("/var/lib/bind", "mailplan-test-")
+		if err == nil {
+			err = os.Chmod(dir, 0o755)
+		}
+	} else {
+		dir, err = makeServerDir(opts.Dir, "mailplan-named-", 0o755)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("named test bed: %w", err)
+	}
+	n := &NamedServer{
+		Addr:       ip.String(),
+		Dir:        dir,
+		LogPath:    filepath.Join(dir, "named.log"),
+		ConfigPath: filepath.Join(dir, "named.conf"),
+		Zones:      zones,
+		Keys:       map[string]TSIGKey{},
+		algorithms: append([]string(nil), opts.Algorithms...),
+		dataDir:    filepath.Join(dir, "data"),
+		cmdLog:     filepath.Join(dir, "commands.log"),
+		exited:     make(chan struct{}),
+	}
+	close(n.exited) // nothing to wait for until named starts
+	if err := n.populate(bindUID, bindGID); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("named test bed: %w", err)
+	}
+	if err := ensureLoopbackAddr(n.Addr); err != nil {
+		return nil, errors.Join(fmt.Errorf("named test bed: %w", err), n.Close())
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		// Another process may take the port between freeDNSPort and
+		// named's bind: try again with another one.
+		port, err := freeDNSPort(n.Addr)
+		if err == nil {
+			n.Port = port
+			err = n.writeConfig()
+		}
+		if err != nil {
+			lastErr = err
+			break
+		}
+		var retry bool
+		if retry, lastErr = n.start(); lastErr == nil {
+			return n, nil
+		} else if !retry {
+			break
+		}
+	}
+	return nil, errors.Join(fmt.Errorf("start named: %v", lastErr), n.Close())
+}
+
+// ensureLoopbackAddr makes addr (in 127.0.0.0/8) an address of the
+// loopback interface when no interface has it: named listens only on
+// addresses interfaces have (it matches listen-on against them), and lo
+// has only 127.0.0.1 while the kernel routes all of 127.0.0.0/8 to it.
+// The address (ip addr add ADDR/32 dev lo, iproute2) stays: it changes
+// no routing, and other test beds may be using it.
+func ensureLoopbackAddr(addr string) error {
+	if hasInterfaceAddr(addr) {
+		return nil
+	}
+	ipCmd, err := lookSbin("ip")
+	if err != nil {
+		return unavailable{fmt.Sprintf("%s is not an address of lo, and ip (iproute2) is not there to add it: %v", addr, err)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ipCmd, "-4", "addr", "add", addr+"/32", "dev", "lo").CombinedOutput()
+	if err != nil && !hasInterfaceAddr(addr) {
+		return fmt.Errorf("ip -4 addr add %s/32 dev lo: %v: %s", addr, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// hasInterfaceAddr reports whether an interface has the address addr.
+func hasInterfaceAddr(addr string) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.String() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// namedConfined reports whether AppArmor may confine named: AppArmor is
+// enabled and a named profile is in enforce mode, or the profiles cannot
+// be read.
+func namedConfined() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || !strings.HasPrefix(string(b), "Y") {
+		return false
+	}
+	profiles, err := os.ReadFile("/sys/kernel/security/apparmor/profiles")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(profiles), "\n") {
+		if strings.Contains(line, "named") && strings.Contains(line, "(enforce)") {
+			return true
+		}
+	}
+	return false
+}
+
+// populate makes the keys, the zone files and the directories, and
+// checks that bind can reach them.
+func (n *NamedServer) populate(bindUID, bindGID int) error {
+	if !safePathRE.MatchString(n.Dir) {
+		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (set TMPDIR)", n.Dir)
+	}
+	for d := filepath.Dir(n.Dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %v) is not searchable by other users: the bind user cannot reach %s", d, fi.Mode().Perm(), n.Dir)
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	// named writes the zone files back (after updates), their journals,
+	// its PID file and session key here, as bind.
+	if err := mkdirOwned(n.dataDir, bindUID, bindGID); err != nil {
+		return err
+	}
+	keysDir := filepath.Join(n.Dir, "keys")
+	if err := os.Mkdir(keysDir, 0o700); err != nil {
+		return err
+	}
+	keygen, err := namedProgram("tsig-keygen")
+	if err != nil {
+		return err
+	}
+	var keysConf strings.Builder
+	keysConf.WriteString("# Written by the mailplan test bed (resources/testbed).\n")
+	for _, alg := range n.algorithms {
+		name := "mailplan-" + alg
+		out, err := n.runLogged(10*time.Second, nil, keygen, "-a", alg, name)
+		if err != nil {
+			return fmt.Errorf("tsig-keygen -a %s %s: %v\n%s", alg, name, err, out)
+		}
+		clause, secret, err := parseKeygen(out)
+		if err != nil {
+			return fmt.Errorf("tsig-keygen -a %s: %v", alg, err)
+		}
+		k := TSIGKey{
+			Name: name + ".", Algorithm: alg, Secret: secret,
+			SecretFile: filepath.Join(keysDir, alg+".secret"),
+			KeyFile:    filepath.Join(keysDir, alg+".key"),
+		}
+		if err := os.WriteFile(k.SecretFile, []byte(secret+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(k.KeyFile, []byte(clause), 0o600); err != nil {
+			return err
+		}
+		keysConf.WriteString(clause)
+		n.Keys[alg] = k
+	}
+	// named reads it as root at start; bind may read it too (reload).
+	keysPath := filepath.Join(n.Dir, "keys.conf")
+	if err := os.WriteFile(keysPath, []byte(keysConf.String()), 0o640); err != nil {
+		return err
+	}
+	if err := os.Chown(keysPath, 0, bindGID); err != nil {
+		return err
+	}
+	for _, z := range n.Zones {
+		path := n.zoneFile(z)
+		if err := os.WriteFile(path, []byte(zoneFileText(z, n.Addr)), 0o644); err != nil {
+			return err
+		}
+		if err := os.Chown(path, bindUID, bindGID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseKeygen returns tsig-keygen's output without its comments, and the
+// secret in it.
+func parseKeygen(out string) (clause, secret string, err error) {
+	var b strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "$ ") || strings.TrimSpace(line) == "" {
+			continue // runLogged's command line
+		}
+		b.WriteString(line + "\n")
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "secret" {
+			secret = strings.TrimSuffix(strings.Trim(strings.TrimSuffix(f[1], ";"), `"`), `"`)
+		}
+	}
+	if secret == "" {
+		return "", "", fmt.Errorf("no secret in its output")
+	}
+	return b.String(), secret, nil
+}
+
+func (n *NamedServer) zoneFile(zone string) string {
+	return filepath.Join(n.dataDir, strings.TrimSuffix(zone, ".")+".db")
+}
+
+// zoneFileText is the zone file of zone: NamedZoneRecords.
+func zoneFileText(zone, addr string) string {
+	var b strings.Builder
+	b.WriteString("; Written by the mailplan test bed (resources/testbed).\n")
+	fmt.Fprintf(&b, "$ORIGIN %s\n$TTL %d\n", zone, NamedTTL)
+	for _, r := range NamedZoneRecords(zone, addr) {
+		fmt.Fprintf(&b, "%s\t%d\tIN\t%s\t%s\n", r.Name, r.TTL, r.Type, r.Data)
+	}
+	return b.String()
+}
+
+// writeConfig writes named.conf for n.Port.
+func (n *NamedServer) writeConfig() error {
+	var keyNames []string
+	for _, alg := range n.algorithms {
+		keyNames = append(keyNames, fmt.Sprintf("key %q;", n.Keys[alg].Name))
+	}
+	allowUpdate := strings.Join(keyNames, " ")
+	d := n.dataDir
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by the mailplan test bed (resources/testbed).
+options {
+	directory %q;
+	pid-file %q;
+	lock-file none;
+	session-keyfile %q;
+	managed-keys-directory %q;
+	listen-on port %d { %s; };
+	listen-on-v6 { none; };
+	recursion no;
+	allow-recursion { none; };
+	allow-query { any; };
+	dnssec-validation no;
+	notify no;
+	allow-transfer { none; };
+	querylog no;
+};
+# No rndc channel.
+controls { };
+include %q;
+`, d, filepath.Join(d, "named.pid"), filepath.Join(d, "session.key"), d, n.Port, n.Addr, filepath.Join(n.Dir, "keys.conf"))
+	for _, z := range n.Zones {
+		fmt.Fprintf(&b, "zone %q {\n\ttype primary;\n\tfile %q;\n\tallow-update { %s };\n};\n", z, n.zoneFile(z), allowUpdate)
+	}
+	return os.WriteFile(n.ConfigPath, []byte(b.String()), 0o644)
+}
+
+// freeDNSPort returns a port free on addr for both TCP and UDP at the
+// time of the call.
+func freeDNSPort(addr string) (int, error) {
+	var lastErr error
+	for i := 0; i < 10; i++ {
+		port, err := freePortOn(addr)
+		if err != nil {
+			return 0, err
+		}
+		c, err := net.ListenPacket("udp4", net.JoinHostPort(addr, strconv.Itoa(port)))
+		if err == nil {
+			c.Close()
+			return port, nil
+		}
+		lastErr = err
+	}
+	return 0, lastErr
+}
+
+// start starts named and waits until it serves every zone's SOA. retry
+// is true when it failed for want of its port.
+func (n *NamedServer) start() (retry bool, err error) {
+	named, err := namedProgram("named")
+	if err != nil {
+		return false, err
+	}
+	logf, err := os.OpenFile(n.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return false, err
+	}
+	defer logf.Close()
+	logStart, _ := logf.Seek(0, 2)
+	// -g: foreground, logging to standard error only (our log file);
+	// -4: IPv4 only; -n 1: one worker, enough for a test.
+	cmd := exec.Command(named, "-g", "-4", "-n", "1", "-u", "bind", "-c", n.ConfigPath)
+	// Not the caller's stderr: a child holding it open makes `go test`
+	// wait.
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own session: a terminal's ^C reaches the caller, which stops
+	// it, and it outlives a caller that leaves it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return false, fmt.Errorf("start %s: %w", named, err)
+	}
+	startTime, stErr := procStartTime(cmd.Process.Pid)
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	n.exited = exited
+	n.proc = Process{
+		Kind: "named", Name: "named", PID: cmd.Process.Pid, StartTime: startTime,
+		Config: n.ConfigPath, PIDFile: filepath.Join(n.dataDir, "named.pid"), Dir: n.Dir,
+	}
+	if stErr != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return false, fmt.Errorf("named start time: %w", stErr)
+	}
+	logSince := func() string {
+		b, _ := os.ReadFile(n.LogPath)
+		if int(logStart) <= len(b) {
+			b = b[logStart:]
+		}
+		return string(b)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := n.ready()
+		if err == nil {
+			return false, nil
+		}
+		select {
+		case <-exited:
+			log := logSince()
+			return strings.Contains(log, "address in use"), fmt.Errorf("named exited (%v); its log:\n%s", waitErr, log)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if log := logSince(); strings.Contains(log, "address in use") || time.Now().After(deadline) {
+			stopErr := n.stop()
+			return strings.Contains(log, "address in use"), errors.Join(fmt.Errorf("named not serving on %s: %v; its log:\n%s", n.Server(), err, log), stopErr)
+		}
+	}
+}
+
+// ready checks that every zone's SOA is served, authoritatively, over UDP.
+func (n *NamedServer) ready() error {
+	for _, z := range n.Zones {
+		a, err := n.query(z, "SOA", 1)
+		if err != nil {
+			return err
+		}
+		if a.Status != "NOERROR" || !a.Authoritative || len(a.RData) != 1 {
+			return fmt.Errorf("SOA %s: %s, authoritative %v, %d records", z, a.Status, a.Authoritative, len(a.RData))
+		}
+	}
+	return nil
+}
+
+// Server is "Addr:Port", where named listens (a dns_server's address).
+func (n *NamedServer) Server() string {
+	return net.JoinHostPort(n.Addr, strconv.Itoa(n.Port))
+}
+
+// Process identifies named, to stop it from another process (see
+// StopProcess).
+func (n *NamedServer) Process() Process { return n.proc }
+
+// stop stops named when it runs and reaps it.
+func (n *NamedServer) stop() error {
+	var err error
+	if namedRunning(n.proc) {
+		err = stopTree(n.proc.PID, n.proc.StartTime, 10*time.Second)
+	}
+	<-n.exited
+	return err
+}
+
+// Close stops named and removes its directory (zone files, journals,
+// keys, log). Calling it again does nothing and returns the same error.
+func (n *NamedServer) Close() error {
+	n.closeOnce.Do(func() {
+		n.closeErr = errors.Join(n.stop(), os.RemoveAll(n.Dir))
+	})
+	return n.closeErr
+}
+
+// namedRunning reports whether pr (Kind "named") is still the named
+// recorded: alive, same start time, running named -c pr.Config.
+func namedRunning(pr Process) bool {
+	if pr.PID <= 1 {
+		return false
+	}
+	st, err := procStartTime(pr.PID)
+	return err == nil && st == pr.StartTime && isNamed(pr.PID, pr.Config)
+}
+
+// isNamed reports whether pid is a live named reading config.
+func isNamed(pid int, config string) bool {
+	if !processAlive(pid) {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
+	if len(args) == 0 || filepath.Base(string(args[0])) != "named" {
+		return false
+	}
+	for i := 0; i+1 < len(args); i++ {
+		if string(args[i]) == "-c" && string(args[i+1]) == config {
+			return true
+		}
+	}
+	return false
+}
+
+// CurrentProcess is pr.Current for every kind of server the test bed
+// starts, named too: the process running now, found by PID (with its
+// identity checked) or, for a server restarted by hand, by its PID file.
+func CurrentProcess(pr Process) (Process, bool) {
+	if pr.Kind != "named" {
+		return pr.Current()
+	}
+	if namedRunning(pr) {
+		return pr, true
+	}
+	b, err := os.ReadFile(pr.PIDFile)
+	if err != nil {
+		return pr, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 || !isNamed(pid, pr.Config) {
+		return pr, false
+	}
+	st, err := procStartTime(pid)
+	if err != nil {
+		return pr, false
+	}
+	cur := pr
+	cur.PID, cur.StartTime = pid, st
+	return cur, true
+}
+
+// StopProcess is pr.Stop for every kind of server the test bed starts,
+// named too (SIGTERM, after checking the PID is still that named;
+// SIGKILL after timeout).
+func StopProcess(pr Process, timeout time.Duration) error {
+	if pr.Kind != "named" {
+		return pr.Stop(timeout)
+	}
+	if !namedRunning(pr) {
+		return fmt.Errorf("named %s: PID %d is not running (or is another process now)", pr.Name, pr.PID)
+	}
+	return stopTree(pr.PID, pr.StartTime, timeout)
+}
+
+// DNSAnswer is named's answer to a query, as dig shows it.
+type DNSAnswer struct {
+	// Status is the response code: "NOERROR", "NXDOMAIN", "SERVFAIL",
+	// "REFUSED", ...
+	Status string
+	// Authoritative is the AA flag.
+	Authoritative bool
+	// TTL is the TTL of the answer's records of the type asked for.
+	TTL uint32
+	// RData are the data of the answer's records of the type asked for
+	// (any type for ANY), as dig prints them, sorted; names are fully
+	// qualified, TXT strings quoted.
+	RData []string
+}
+
+// Query asks named for name's records of rtype (dig +norecurse
+// @Addr -p Port, UDP), never any other server. The error is for no
+// answer (a timeout) or dig failing; a SERVFAIL or NXDOMAIN is an
+// answer.
+func (n *NamedServer) Query(name, rtype string) (DNSAnswer, error) {
+	return n.query(name, rtype, 2)
+}
+
+func (n *NamedServer) query(name, rtype string, tries int) (DNSAnswer, error) {
+	dig, err := namedProgram("dig")
+	if err != nil {
+		return DNSAnswer{}, err
+	}
+	rtype = strings.ToUpper(rtype)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dig, "-4", "+norecurse", "+nosearch", "+time=1", "+tries="+strconv.Itoa(tries),
+		"+noall", "+comments", "+answer", "+nocookie", "@"+n.Addr, "-p", strconv.Itoa(n.Port), fqdn(name), rtype)
+	// No resolver configuration: dig must not look for any other server.
+	cmd.Env = append(os.Environ(), "LOCALDOMAIN=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		return DNSAnswer{}, fmt.Errorf("dig @%s %s %s: %v\n%s", n.Server(), name, rtype, err, out.Bytes())
+	}
+	return parseDig(out.String(), rtype)
+}
+
+var digHeaderRE = regexp.MustCompile(`->>HEADER<<- opcode: \w+, status: (\w+)`)
+
+// parseDig parses dig +noall +comments +answer output.
+func parseDig(out, rtype string) (DNSAnswer, error) {
+	var a DNSAnswer
+	ttlSet := false
+	for _, line := range strings.Split(out, "\n") {
+		if m := digHeaderRE.FindStringSubmatch(line); m != nil {
+			a.Status = m[1]
+			continue
+		}
+		if strings.HasPrefix(line, ";; flags:") {
+			flags, _, _ := strings.Cut(strings.TrimPrefix(line, ";; flags:"), ";")
+			for _, f := range strings.Fields(flags) {
+				a.Authoritative = a.Authoritative || f == "aa"
+			}
+			continue
+		}
+		if strings.HasPrefix(line, ";") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		if rtype != "ANY" && f[3] != rtype {
+			continue // e.g. the CNAME before the records asked for
+		}
+		ttl, err := strconv.ParseUint(f[1], 10, 32)
+		if err != nil {
+			return a, fmt.Errorf("dig answer line %q: %v", line, err)
+		}
+		if !ttlSet {
+			a.TTL, ttlSet = uint32(ttl), true
+		}
+		data := strings.Join(f[4:], " ")
+		if rtype == "ANY" {
+			data = f[3] + " " + data
+		}
+		a.RData = append(a.RData, data)
+	}
+	if a.Status == "" {
+		return a, fmt.Errorf("no answer from the server:\n%s", out)
+	}
+	sort.Strings(a.RData)
+	return a, nil
+}
+
+// Dig returns the TTL and data (see DNSAnswer) of name's records of
+// rtype, asked of named only (dig +norecurse @Addr -p Port); none for
+// NXDOMAIN or no such records. Any other status than NOERROR or
+// NXDOMAIN (SERVFAIL, REFUSED, ...), or no answer, fails the test.
+func (n *NamedServer) Dig(t testing.TB, name, rtype string) (ttl uint32, rdata []string) {
+	t.Helper()
+	a, err := n.Query(name, rtype)
+	if err != nil {
+		t.Fatalf("named: %v", err)
+	}
+	if a.Status != "NOERROR" && a.Status != "NXDOMAIN" {
+		t.Fatalf("dig @%s %s %s: %s", n.Server(), name, rtype, a.Status)
+	}
+	return a.TTL, a.RData
+}
+
+// ZoneSerial returns the serial of zone's SOA (updates increase it).
+func (n *NamedServer) ZoneSerial(t testing.TB, zone string) uint32 {
+	t.Helper()
+	_, rdata := n.Dig(t, zone, "SOA")
+	if len(rdata) != 1 {
+		t.Fatalf("named: %d SOA records for %s", len(rdata), zone)
+	}
+	f := strings.Fields(rdata[0])
+	if len(f) != 7 {
+		t.Fatalf("named: SOA %q", rdata[0])
+	}
+	serial, err := strconv.ParseUint(f[2], 10, 32)
+	if err != nil {
+		t.Fatalf("named: SOA serial %q: %v", f[2], err)
+	}
+	return uint32(serial)
+}
+
+// NSUpdate sends commands (nsupdate syntax: "update add NAME TTL TYPE
+// DATA", "update delete NAME TYPE", "prereq ..."; names fully qualified)
+// to named with nsupdate, signed with the key of algorithm: changes
+// behind mailplan's back. The "server" line and, unless commands has
+// one, a "zone" line (the served zone the first name falls in) are added
+// before, and "send" after unless commands ends with it. A refused
+// update fails the test.
+func (n *NamedServer) NSUpdate(t testing.TB, algorithm string, commands string) {
+	t.Helper()
+	k, ok := n.Keys[algorithm]
+	if !ok {
+		t.Fatalf("named: no key for TSIG algorithm %q (have %s)", algorithm, strings.Join(n.algorithms, ", "))
+	}
+	if out, err := n.TryNSUpdate(k, commands); err != nil {
+		t.Fatalf("nsupdate: %v\n%s", err, out)
+	}
+}
+
+// TryNSUpdate is NSUpdate with any key, e.g. one with a wrong secret or
+// name: it returns nsupdate's output and an error when nsupdate fails
+// (e.g. "update failed: NOTAUTH(BADSIG)", "; TSIG error with server:
+// tsig verify failure"). The secret goes in a key file, never on a
+// command line.
+func (n *NamedServer) TryNSUpdate(k TSIGKey, commands string) (string, error) {
+	nsupdate, err := namedProgram("nsupdate")
+	if err != nil {
+		return "", err
+	}
+	keyFile := k.KeyFile
+	if keyFile == "" || !n.ownKey(k) {
+		f, err := os.CreateTemp(n.Dir, "nsupdate-key-")
+		if err != nil {
+			return "", err
+		}
+		defer os.Remove(f.Name())
+		_, err = fmt.Fprintf(f, "key %q {\n\talgorithm %s;\n\tsecret %q;\n};\n", strings.TrimSuffix(k.Name, "."), k.Algorithm, k.Secret)
+		if err := errors.Join(err, f.Close()); err != nil {
+			return "", err
+		}
+		keyFile = f.Name()
+	}
+	script := n.nsupdateScript(commands)
+	return n.runLogged(30*time.Second, strings.NewReader(script), nsupdate, "-t", "5", "-k", keyFile)
+}
+
+// ownKey reports whether k is one of n.Keys as it is.
+func (n *NamedServer) ownKey(k TSIGKey) bool {
+	own, ok := n.Keys[k.Algorithm]
+	return ok && own == k
+}
+
+// nsupdateScript adds the server, zone and send lines to commands.
+func (n *NamedServer) nsupdateScript(commands string) string {
+	var lines []string
+	hasZone, hasSend := false, false
+	firstName := ""
+	for _, line := range strings.Split(commands, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		lines = append(lines, line)
+		f := strings.Fields(line)
+		switch f[0] {
+		case "zone":
+			hasZone = true
+		case "send":
+			hasSend = true
+			continue
+		}
+		hasSend = false
+		if firstName != "" {
+			continue
+		}
+		// update add|delete NAME ..., prereq yxdomain|nxdomain|yxrrset|nxrrset NAME ...
+		if (f[0] == "update" || f[0] == "prereq") && len(f) >= 3 {
+			firstName = f[2]
+		} else if (f[0] == "add" || f[0] == "del" || f[0] == "delete") && len(f) >= 2 {
+			firstName = f[1]
+		}
+	}
+	head := []string{fmt.Sprintf("server %s %d", n.Addr, n.Port)}
+	if !hasZone {
+		head = append(head, "zone "+n.zoneOf(firstName))
+	}
+	lines = append(head, lines...)
+	if !hasSend {
+		lines = append(lines, "send")
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// zoneOf returns the served zone name falls in (the longest), else the
+// first zone.
+func (n *NamedServer) zoneOf(name string) string {
+	name = fqdn(strings.ToLower(name))
+	best := ""
+	for _, z := range n.Zones {
+		if (name == z || strings.HasSuffix(name, "."+z)) && len(z) > len(best) {
+			best = z
+		}
+	}
+	if best == "" {
+		return n.Zones[0]
+	}
+	return best
+}
+
+// SetRRset replaces name's records of rtype with rdata at ttl (none:
+// deletes them) in one update signed with the first key: e.g. TTLs of a
+// few seconds for the TTL transition, or a change behind mailplan's
+// back.
+func (n *NamedServer) SetRRset(t testing.TB, name, rtype string, ttl uint32, rdata ...string) {
+	t.Helper()
+	name = fqdn(name)
+	cmds := []string{fmt.Sprintf("update delete %s %s", name, rtype)}
+	for _, d := range rdata {
+		cmds = append(cmds, fmt.Sprintf("update add %s %d %s %s", name, ttl, rtype, d))
+	}
+	n.NSUpdate(t, n.algorithms[0], strings.Join(cmds, "\n"))
+}
+
+// SetTTL sets the TTL of name's records of rtype (which must exist),
+// keeping their data, and checks that named serves the new TTL: e.g.
+// SetTTL(t, "example.com.", "MX", 2) for records that expire in tests.
+func (n *NamedServer) SetTTL(t testing.TB, name, rtype string, ttl uint32) {
+	t.Helper()
+	_, rdata := n.Dig(t, name, rtype)
+	if len(rdata) == 0 {
+		t.Fatalf("named: SetTTL: no %s records at %s", rtype, name)
+	}
+	n.SetRRset(t, name, rtype, ttl, rdata...)
+	if got, _ := n.Dig(t, name, rtype); got != ttl {
+		t.Fatalf("named: SetTTL %s %s %d: served TTL is %d", name, rtype, ttl, got)
+	}
+}
+
+// runLogged runs a command (stdin may be nil) with its output appended
+// to the server's command log, and returns what it wrote there.
+func (n *NamedServer) runLogged(timeout time.Duration, stdin *strings.Reader, name string, args ...string) (string, error) {
+	f, err := os.OpenFile(n.cmdLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	fmt.Fprintf(f, "$ %s %s\n", name, strings.Join(args, " "))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second
+	runErr := cmd.Run()
+	if filepath.Base(name) != "tsig-keygen" {
+		// Not the keys: the log is for reading, the secrets stay in keys/.
+		_, _ = f.Write(out.Bytes())
+	}
+	return out.String(), runErr
+}
+
+// tailFile returns the last n lines of path.
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(%v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fqdn adds the final dot to name when it lacks it.
+func fqdn(name string) string {
+	if strings.HasSuffix(name, ".") {
+		return name
+	}
+	return name + "."
+}
