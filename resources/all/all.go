@@ -2,19 +2,24 @@ package all
 
 import (
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/dns"
 	"github.com/mailplan/mailplan/resources/file"
 	"github.com/mailplan/mailplan/resources/postfix"
 	"github.com/mailplan/mailplan/resources/service"
+	"github.com/mailplan/mailplan/resources/transport/dnsclient"
 	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // Registry returns a registry of every resource type, sharing the pool's
 // connections.
 func Registry(p *pool.Pool) *resource.Registry {
+	dc := dnsclient.NewPool(nil, dnsclient.Options{})
 	return resource.NewRegistry(
 		file.New(p),
 		postfix.NewMap(p),
 		postfix.NewConfig(p),
 		service.New(p),
+		dns.NewRecord(dc),
+		dns.NewMX(dc),
 	)
 }

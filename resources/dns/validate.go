@@ -1,0 +1,117 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport/dnsclient"
+)
+
+// Validate implements resource.Validator: the rules the schema cannot
+// express, checked without any network (rdata is parsed, not queried).
+func (c *core) Validate(ctx context.Context, config cty.Value) error {
+	config, _ = config.UnmarkDeep()
+	if config.IsNull() || !config.IsKnown() {
+		return nil
+	}
+	var errs resource.AttrErrors
+	known := func(name string) (cty.Value, bool) {
+		v := config.GetAttr(name)
+		return v, v.IsWhollyKnown() && !v.IsNull()
+	}
+	zone := ""
+	if v, ok := known("zone"); ok {
+		zone = v.AsString()
+		if !dnsclient.ValidName(zone) {
+			errs = append(errs, resource.Errorf("zone", "Invalid zone", "The zone %q is not a domain name; give it as \"example.com.\".", zone))
+			zone = ""
+		}
+	}
+	if v, ok := known("name"); ok && zone != "" {
+		name := v.AsString()
+		fz := dnsclient.Fqdn(zone)
+		bare := strings.TrimSuffix(fz, ".")
+		switch {
+		case name != "@" && name != "" && !dnsclient.ValidName(name):
+			errs = append(errs, resource.Errorf("name", "Invalid record name", "The name %q is not a domain name.", name))
+		case !strings.HasSuffix(name, ".") && fz != "." && (strings.EqualFold(name, bare) || strings.HasSuffix(strings.ToLower(name), "."+strings.ToLower(bare))):
+			// The zone-file trap: without the final dot the name is relative.
+			errs = append(errs, resource.Errorf("name", "Record name relative to the zone",
+				"The name %q has no final dot, so it is relative to the zone and means %s. Write %q for that name, or %q if you mean %s.",
+				name, resolveName(zone, name), name+".", strings.TrimSuffix(strings.TrimSuffix(name, bare), "."), dnsclient.Fqdn(name)))
+		case !dnsclient.InZone(zone, resolveName(zone, name)):
+			errs = append(errs, resource.Errorf("name", "Record name outside the zone",
+				"The name %s is not in zone %s; an update to the zone's server can only change names inside it. Fix the name or the zone.", resolveName(zone, name), fz))
+		}
+	}
+	rtype := "MX"
+	if !c.mx {
+		rtype = ""
+		if v, ok := known("type"); ok {
+			rtype = strings.ToUpper(v.AsString())
+			if !slices.Contains(recordTypes, rtype) {
+				errs = append(errs, resource.Errorf("type", "Unsupported record type", "The type %q is not one dns_record manages; use one of %s.", v.AsString(), strings.Join(recordTypes, ", ")))
+				rtype = ""
+			}
+		}
+	}
+	if v, ok := known("ttl"); ok {
+		if _, err := seconds(v); err != nil {
+			errs = append(errs, resource.Errorf("ttl", "Invalid TTL", "The TTL %s (RFC 2181 §8).", err))
+		}
+	}
+	if v, ok := known("transition_ttl"); ok {
+		if _, err := seconds(v); err != nil {
+			errs = append(errs, resource.Errorf("transition_ttl", "Invalid transition TTL", "The transition_ttl %s.", err))
+		}
+	}
+	if v, ok := known("transition_hold"); ok {
+		if d, err := time.ParseDuration(v.AsString()); err != nil || d < 0 {
+			errs = append(errs, resource.Errorf("transition_hold", "Invalid transition hold", `The transition_hold %q is not a duration; write it as "1h", "90m" or "2h30m".`, v.AsString()))
+		}
+	}
+	list := "records"
+	if c.mx {
+		list = "exchanges"
+	}
+	if v, ok := known(list); ok {
+		if v.LengthInt() == 0 {
+			errs = append(errs, resource.Errorf(list, "No records", "The %s list is empty. An RRset has at least one record; to remove one, remove the resource (destroy puts back what was there before).", list))
+		} else if rtype != "" {
+			recs, es := c.rdata(config, rtype)
+			errs = append(errs, es...)
+			if !c.mx {
+				errs = append(errs, txtQuotes(rtype, v)...)
+			}
+			if rtype == "CNAME" && len(dnsclient.SortRecords(recs)) > 1 {
+				errs = append(errs, resource.Errorf("records", "More than one CNAME", "A name can have only one CNAME record (RFC 1034 §3.6.2); give one target."))
+			}
+		}
+	}
+	return errs.Err()
+}
+
+// txtQuotes catches TXT rdata written without quotes around text with
+// spaces: in zone-file syntax that is several strings, which SPF and DKIM
+// readers join without the spaces ("v=spf1 mx -all" unquoted becomes
+// "v=spf1mx-all").
+func txtQuotes(rtype string, v cty.Value) resource.AttrErrors {
+	if rtype != "TXT" {
+		return nil
+	}
+	var errs resource.AttrErrors
+	for i, r := range v.AsValueSlice() {
+		s := strings.TrimSpace(r.AsString())
+		if !strings.HasPrefix(s, `"`) && strings.ContainsAny(s, " \t") {
+			errs = append(errs, &resource.AttrError{Path: cty.GetAttrPath("records").IndexInt(i), Summary: "Unquoted TXT record with spaces",
+				Detail: fmt.Sprintf(`In zone-file syntax %s is %d separate strings, which are read back joined without spaces. Quote it: "\"%s\"" (in HCL).`, s, len(strings.Fields(s)), s)})
+		}
+	}
+	return errs
+}
