@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mailplan's tests need, when missing: the real
 # servers the test bed starts on loopback (sshd; Postfix with its pcre, lmdb
-# and cdb map types) and swaks to send mail. Needs root (CI runs as root).
+# and cdb map types; BIND's named with tsig-keygen, and dig and nsupdate),
+# swaks to send mail, and ip (iproute2), with which the test bed gives lo the
+# 127.0.0.x address named listens on. Needs root (CI runs as root).
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -10,6 +12,9 @@ need=()
 [ -e /usr/lib/postfix/postfix-lmdb.so ] || need+=(postfix-lmdb)
 [ -e /usr/lib/postfix/postfix-cdb.so ] || need+=(postfix-cdb)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
+[ -x /usr/sbin/named ] || need+=(bind9)
+[ -x /usr/bin/dig ] && [ -x /usr/bin/nsupdate ] || need+=(bind9-dnsutils)
+[ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
@@ -19,7 +24,8 @@ if [ ${#need[@]} -gt 0 ]; then
   # Postfix without a system configuration: the test bed runs its own
   # instances with -c DIR.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  # Packages must not start the system's own daemons on wildcard addresses.
+  # Packages must not start the system's own daemons on wildcard addresses
+  # (Postfix, sshd, named): the test bed starts its own on loopback.
   policy=/usr/sbin/policy-rc.d
   made_policy=
   if [ ! -e "$policy" ]; then

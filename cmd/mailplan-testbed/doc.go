@@ -1,6 +1,7 @@
 // Command mailplan-testbed brings up mailplan's loopback test bed outside
-// of `go test`, for `make demo` and for trying plans by hand: an sshd and
-// two Postfix instances, "old" and "new", started by resources/testbed.
+// of `go test`, for `make demo` and for trying plans by hand: an sshd, two
+// Postfix instances, "old" and "new", and a BIND named, started by
+// resources/testbed.
 //
 // Usage:
 //
@@ -16,13 +17,21 @@
 //     with its own config, queue, data, mail and log directories in
 //     DIR/old and DIR/new and virtual Maildir delivery for example.com
 //     (users user, alice and bob). They never look up DNS and send mail
-//     nowhere (default_transport is error:) until a plan says otherwise.
+//     nowhere (default_transport is error:) until a plan says otherwise;
+//   - BIND's named on 127.0.0.4 (added to lo when lo lacks it) and a free
+//     port, UDP and TCP, authoritative for example.com. (SOA, NS, MX 10
+//     mail.old, A records for mail.old, mail.new, imap and smtp, an SPF
+//     TXT), taking RFC 2136 updates signed with the TSIG key
+//     mailplan-hmac-sha256., its files (zone, journal, keys, log) in
+//     DIR/named. It never recurses.
 //
 // It then writes
 //
 //   - DIR/testbed.env: shell KEY=value lines (SSH_PORT, SSH_IDENTITY,
-//     SSH_KNOWN_HOSTS, OLD_CONFIG_DIR, OLD_SMTP, OLD_MAILDIR, NEW_SMTP, …),
-//     for `. DIR/testbed.env`;
+//     SSH_KNOWN_HOSTS, OLD_CONFIG_DIR, OLD_SMTP, OLD_MAILDIR, NEW_SMTP,
+//     DNS_ADDR, DNS_PORT, DNS_ZONE, TSIG_NAME, TSIG_ALGORITHM,
+//     TSIG_SECRET_FILE, …), for `. DIR/testbed.env`; the TSIG secret is
+//     only in TSIG_SECRET_FILE (mode 0600), never printed;
 //   - DIR/testbed.vars.hcl: values for the variables of
 //     plans/examples/shadow-copy, for `mailplan plan
 //     -var-file=DIR/testbed.vars.hcl`;
@@ -37,8 +46,9 @@
 // a Postfix master restarted with `postfix -c CONFIG_DIR start` is
 // followed through its master.pid.
 //
-// up needs root (Postfix's master runs as root), sshd and Postfix: `make
-// deps` installs them on Debian. DIR must be reachable by the postfix and
+// up needs root (Postfix's master runs as root, named changes to the bind
+// user), sshd, Postfix, and bind9 and bind9-dnsutils: `make deps` installs
+// them on Debian. DIR must be reachable by the postfix and
 // nobody users (e.g. under /tmp), and its path may hold only letters,
 // digits and /._+-.
 package main

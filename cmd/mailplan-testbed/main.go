@@ -32,7 +32,7 @@ const (
 const stopTimeout = 10 * time.Second
 
 const usage = `usage:
-  mailplan-testbed up -dir DIR [-detach]   start sshd and Postfix "old" and "new" on loopback
+  mailplan-testbed up -dir DIR [-detach]   start sshd, Postfix "old" and "new" and BIND on loopback
   mailplan-testbed down -dir DIR           stop what "up -detach" started in DIR
 `
 
@@ -93,11 +93,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 // verbatim.
 var safeDirRE = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
 
+// The test bed's BIND: its address, zone and the TSIG algorithm of the
+// key testbed.env names.
+const (
+	dnsAddr       = "127.0.0.4"
+	dnsZone       = "example.com."
+	tsigAlgorithm = "hmac-sha256"
+)
+
 // bed is what up started.
 type bed struct {
 	dir          string
 	sshd         *testbed.SSHServer
 	oldPF, newPF *testbed.PostfixInstance
+	named        *testbed.NamedServer
 }
 
 // up starts the test bed in dir and writes its files; without detach it
@@ -106,7 +115,7 @@ func up(dir string, detach bool, stdout io.Writer) error {
 	if !safeDirRE.MatchString(dir) {
 		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (Postfix's main.cf takes it verbatim)", dir)
 	}
-	if err := testbed.CheckAvailable(); err != nil {
+	if err := errors.Join(testbed.CheckAvailable(), testbed.CheckNamedAvailable()); err != nil {
 		return fmt.Errorf("%v: run `make deps` as root first (Debian), and run mailplan-testbed as root", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -147,13 +156,13 @@ func up(dir string, detach bool, stdout io.Writer) error {
 	return nil
 }
 
-// startBed starts sshd and both Postfix instances at once; if one fails,
-// it stops the others.
+// startBed starts sshd, both Postfix instances and named at once; if one
+// fails, it stops the others.
 func startBed(dir string) (*bed, error) {
 	b := &bed{dir: dir}
 	var wg sync.WaitGroup
-	var sshErr, oldErr, newErr error
-	wg.Add(3)
+	var sshErr, oldErr, newErr, namedErr error
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		b.sshd, sshErr = testbed.StartSSHD(testbed.SSHDOptions{Dir: filepath.Join(dir, "sshd")})
@@ -166,8 +175,15 @@ func startBed(dir string) (*bed, error) {
 		defer wg.Done()
 		b.newPF, newErr = testbed.StartPostfix(testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3", Dir: filepath.Join(dir, "new")})
 	}()
+	go func() {
+		defer wg.Done()
+		b.named, namedErr = testbed.StartNamed(testbed.NamedOptions{
+			Addr: dnsAddr, Zones: []string{dnsZone}, Algorithms: []string{tsigAlgorithm},
+			Dir: filepath.Join(dir, "named"),
+		})
+	}()
 	wg.Wait()
-	if err := errors.Join(sshErr, oldErr, newErr); err != nil {
+	if err := errors.Join(sshErr, oldErr, newErr, namedErr); err != nil {
 		return nil, errors.Join(err, b.close())
 	}
 	return b, nil
@@ -177,6 +193,9 @@ func startBed(dir string) (*bed, error) {
 // files up wrote.
 func (b *bed) close() error {
 	var errs []error
+	if b.named != nil {
+		errs = append(errs, b.named.Close())
+	}
 	if b.newPF != nil {
 		errs = append(errs, b.newPF.Close())
 	}
@@ -212,6 +231,7 @@ func (b *bed) writeFiles() error {
 		}
 		procs = append(procs, pr)
 	}
+	procs = append(procs, b.named.Process())
 	if err := writeFile(filepath.Join(b.dir, pidsFile), formatPids(procs)); err != nil {
 		return err
 	}
@@ -259,6 +279,20 @@ func (b *bed) env() string {
 		kv(pre+"MAILDIR", p.MailDir)
 		kv(pre+"LOG", p.LogPath)
 	}
+	k := b.named.Keys[tsigAlgorithm]
+	fmt.Fprintf(&out, "# BIND named, authoritative for $DNS_ZONE, updates signed with the TSIG key\n")
+	fmt.Fprintf(&out, "# $TSIG_NAME (its base64 secret alone in $TSIG_SECRET_FILE):\n")
+	fmt.Fprintf(&out, "#   dig +norecurse @$DNS_ADDR -p $DNS_PORT $DNS_ZONE MX\n")
+	kv("DNS_ADDR", b.named.Addr)
+	kv("DNS_PORT", strconv.Itoa(b.named.Port))
+	kv("DNS_SERVER", b.named.Server())
+	kv("DNS_ZONE", dnsZone)
+	kv("TSIG_NAME", k.Name)
+	kv("TSIG_ALGORITHM", k.Algorithm)
+	kv("TSIG_SECRET_FILE", k.SecretFile)
+	kv("TSIG_KEY_FILE", k.KeyFile)
+	kv("DNS_CONFIG", b.named.ConfigPath)
+	kv("DNS_LOG", b.named.LogPath)
 	return out.String()
 }
 
@@ -300,6 +334,9 @@ func (b *bed) summary(w io.Writer, took time.Duration, detach bool) {
 		fmt.Fprintf(w, "  postfix %-5s %s  -c %s, Maildirs %s/%s/{%s}\n",
 			p.Name, p.SMTPAddr(), p.ConfigDir, p.MailDir, p.Domain, strings.Join(p.Users, ","))
 	}
+	k := b.named.Keys[tsigAlgorithm]
+	fmt.Fprintf(w, "  named         %s  zone %s, TSIG key %s (%s), secret in %s\n",
+		b.named.Server(), dnsZone, k.Name, k.Algorithm, k.SecretFile)
 	fmt.Fprintf(w, "  environment   . %s\n", filepath.Join(b.dir, envFile))
 	fmt.Fprintf(w, "  plan values   mailplan plan -var-file=%s   (plans/examples/shadow-copy)\n", filepath.Join(b.dir, varsFile))
 	if detach {
@@ -350,8 +387,8 @@ func parsePids(dir string) ([]testbed.Process, error) {
 			return nil, bad("bad PID or start time")
 		}
 		p := testbed.Process{Kind: fl[0], Name: fl[1], PID: pid, StartTime: st, Config: fl[4], PIDFile: fl[5], Dir: fl[6]}
-		if p.Kind != "sshd" && p.Kind != "postfix" {
-			return nil, bad("kind is neither sshd nor postfix")
+		if p.Kind != "sshd" && p.Kind != "postfix" && p.Kind != "named" {
+			return nil, bad("kind is not sshd, postfix or named")
 		}
 		if filepath.Dir(p.Dir) != dir || !within(p.Dir, p.Config) || !within(p.Dir, p.PIDFile) {
 			return nil, bad("the server's directory is not right under " + dir + ", or its files are not in it")
@@ -377,7 +414,7 @@ func down(dir string, stdout io.Writer) error {
 	var errs []error
 	for _, p := range procs {
 		what := fmt.Sprintf("%s %s", p.Kind, p.Name)
-		cur, ok := p.Current()
+		cur, ok := testbed.CurrentProcess(p)
 		switch {
 		case !ok:
 			fmt.Fprintf(stdout, "%s: not running (PID %d is gone or is another process now)\n", what, p.PID)
@@ -385,7 +422,7 @@ func down(dir string, stdout io.Writer) error {
 			if cur.PID != p.PID {
 				fmt.Fprintf(stdout, "%s: restarted since up, now PID %d\n", what, cur.PID)
 			}
-			if err := cur.Stop(stopTimeout); err != nil {
+			if err := testbed.StopProcess(cur, stopTimeout); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", what, err))
 				continue
 			}

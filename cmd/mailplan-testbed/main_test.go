@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -43,7 +44,7 @@ func command(ctx context.Context, args ...string) *exec.Cmd {
 // no sshd or Postfix), or fails it when testbed.Strict.
 func requireTestbed(t *testing.T) {
 	t.Helper()
-	if err := testbed.CheckAvailable(); err != nil {
+	if err := errors.Join(testbed.CheckAvailable(), testbed.CheckNamedAvailable()); err != nil {
 		if testbed.Strict() {
 			t.Fatalf("%v (required: CI=true or MAILPLAN_E2E=1)", err)
 		}
@@ -117,13 +118,14 @@ func TestDownChecksIdentity(t *testing.T) {
 	start := procOf(t, pid).start
 	sshDir := filepath.Join(dir, "sshd")
 	oldDir := filepath.Join(dir, "old")
-	for _, d := range []string{sshDir, oldDir, filepath.Join(oldDir, "queue", "pid")} {
+	namedDir := filepath.Join(dir, "named")
+	for _, d := range []string{sshDir, oldDir, filepath.Join(oldDir, "queue", "pid"), filepath.Join(namedDir, "data")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The PID files name the stranger too.
-	for _, f := range []string{filepath.Join(sshDir, "sshd.pid"), filepath.Join(oldDir, "queue", "pid", "master.pid")} {
+	for _, f := range []string{filepath.Join(sshDir, "sshd.pid"), filepath.Join(oldDir, "queue", "pid", "master.pid"), filepath.Join(namedDir, "data", "named.pid")} {
 		if err := os.WriteFile(f, []byte(fmt.Sprintf("%10d\n", pid)), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -131,6 +133,7 @@ func TestDownChecksIdentity(t *testing.T) {
 	pids := formatPids([]testbed.Process{
 		{Kind: "sshd", Name: "sshd", PID: pid, StartTime: start, Config: filepath.Join(sshDir, "sshd_config"), PIDFile: filepath.Join(sshDir, "sshd.pid"), Dir: sshDir},
 		{Kind: "postfix", Name: "old", PID: pid, StartTime: start + 1, Config: filepath.Join(oldDir, "config"), PIDFile: filepath.Join(oldDir, "queue", "pid", "master.pid"), Dir: oldDir},
+		{Kind: "named", Name: "named", PID: pid, StartTime: start, Config: filepath.Join(namedDir, "named.conf"), PIDFile: filepath.Join(namedDir, "data", "named.pid"), Dir: namedDir},
 	})
 	if err := os.WriteFile(filepath.Join(dir, pidsFile), []byte(pids), 0o644); err != nil {
 		t.Fatal(err)
@@ -139,7 +142,7 @@ func TestDownChecksIdentity(t *testing.T) {
 	if code := run([]string{"down", "-dir", dir}, &out, &out); code != 0 {
 		t.Fatalf("down: exit %d\n%s", code, out.String())
 	}
-	if !strings.Contains(out.String(), "sshd sshd: not running") || !strings.Contains(out.String(), "postfix old: not running") {
+	if !strings.Contains(out.String(), "sshd sshd: not running") || !strings.Contains(out.String(), "postfix old: not running") || !strings.Contains(out.String(), "named named: not running") {
 		t.Errorf("down output:\n%s", out.String())
 	}
 	if !procAlive(proc{pid: pid, start: start}) {
@@ -183,12 +186,17 @@ func TestUpDetachDown(t *testing.T) {
 	t.Logf("up -detach in %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 	env := readEnv(t, filepath.Join(dir, envFile))
 	for k, want := range map[string]string{
-		"OLD_CONFIG_DIR":  filepath.Join(dir, "old", "config"),
-		"NEW_CONFIG_DIR":  filepath.Join(dir, "new", "config"),
-		"OLD_MAILDIR":     filepath.Join(dir, "old", "mail"),
-		"SSH_IDENTITY":    filepath.Join(dir, "sshd", "id_ed25519"),
-		"SSH_KNOWN_HOSTS": filepath.Join(dir, "sshd", "known_hosts"),
-		"USERS":           "user alice bob",
+		"OLD_CONFIG_DIR":   filepath.Join(dir, "old", "config"),
+		"NEW_CONFIG_DIR":   filepath.Join(dir, "new", "config"),
+		"OLD_MAILDIR":      filepath.Join(dir, "old", "mail"),
+		"SSH_IDENTITY":     filepath.Join(dir, "sshd", "id_ed25519"),
+		"SSH_KNOWN_HOSTS":  filepath.Join(dir, "sshd", "known_hosts"),
+		"USERS":            "user alice bob",
+		"DNS_ADDR":         "127.0.0.4",
+		"DNS_ZONE":         "example.com.",
+		"TSIG_NAME":        "mailplan-hmac-sha256.",
+		"TSIG_ALGORITHM":   "hmac-sha256",
+		"TSIG_SECRET_FILE": filepath.Join(dir, "named", "keys", "hmac-sha256.secret"),
 	} {
 		if env[k] != want {
 			t.Errorf("%s=%q, want %q", k, env[k], want)
@@ -197,6 +205,7 @@ func TestUpDetachDown(t *testing.T) {
 
 	checkSMTP(t, env["OLD_SMTP"], "old.test", "127.0.0.2:")
 	checkSMTP(t, env["NEW_SMTP"], "new.test", "127.0.0.3:")
+	checkDNS(t, env, string(out))
 	for _, k := range []string{"OLD_CONFIG_DIR", "NEW_CONFIG_DIR"} {
 		if _, err := os.Stat(filepath.Join(env[k], "main.cf")); err != nil {
 			t.Errorf("%s: %v", k, err)
@@ -221,7 +230,7 @@ func TestUpDetachDown(t *testing.T) {
 
 	started := processesOf(t, dir)
 	t.Logf("%d processes of the test bed before down", len(started))
-	if len(started) < 6 {
+	if len(started) < 7 {
 		t.Errorf("only %d processes of the test bed found: %v", len(started), started)
 	}
 
@@ -229,7 +238,7 @@ func TestUpDetachDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v\n%s", err, out)
 	}
-	for _, want := range []string{"sshd sshd: stopped", "postfix old: stopped", "postfix new: stopped"} {
+	for _, want := range []string{"sshd sshd: stopped", "postfix old: stopped", "postfix new: stopped", "named named: stopped"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("down does not say %q:\n%s", want, out)
 		}
@@ -278,6 +287,7 @@ func TestUpForeground(t *testing.T) {
 	env := readEnv(t, filepath.Join(dir, envFile))
 	checkSMTP(t, env["OLD_SMTP"], "old.test", "127.0.0.2:")
 	checkSMTP(t, env["NEW_SMTP"], "new.test", "127.0.0.3:")
+	checkDNS(t, env, out.String())
 	sshLogin(t, env).Close()
 	started := processesOf(t, dir)
 
@@ -319,7 +329,8 @@ func readEnv(t *testing.T, path string) map[string]string {
 		}
 		env[k] = v
 	}
-	for _, k := range []string{"SSH_PORT", "SSH_IDENTITY", "SSH_KNOWN_HOSTS", "OLD_CONFIG_DIR", "OLD_SMTP", "OLD_MAILDIR", "NEW_CONFIG_DIR", "NEW_SMTP", "NEW_MAILDIR"} {
+	for _, k := range []string{"SSH_PORT", "SSH_IDENTITY", "SSH_KNOWN_HOSTS", "OLD_CONFIG_DIR", "OLD_SMTP", "OLD_MAILDIR", "NEW_CONFIG_DIR", "NEW_SMTP", "NEW_MAILDIR",
+		"DNS_ADDR", "DNS_PORT", "DNS_ZONE", "TSIG_NAME", "TSIG_ALGORITHM", "TSIG_SECRET_FILE"} {
 		if env[k] == "" {
 			t.Errorf("%s: no %s", path, k)
 		}
@@ -503,8 +514,8 @@ func processesOf(t *testing.T, dir string) []proc {
 			roots[pid] = true
 		}
 	}
-	if len(roots) != 3 {
-		t.Fatalf("%s names %d processes, want 3:\n%s", pidsFile, len(roots), b)
+	if len(roots) != 4 {
+		t.Fatalf("%s names %d processes, want 4:\n%s", pidsFile, len(roots), b)
 	}
 	procs := allProcs()
 	byPID := map[int]proc{}
@@ -549,15 +560,54 @@ func checkGone(t *testing.T, dir string, started []proc, env map[string]string) 
 			t.Errorf("process naming %s left running: %v", dir, p)
 		}
 	}
-	for _, addr := range []string{env["OLD_SMTP"], env["NEW_SMTP"], net.JoinHostPort("127.0.0.1", env["SSH_PORT"])} {
+	for _, addr := range []string{env["OLD_SMTP"], env["NEW_SMTP"], net.JoinHostPort("127.0.0.1", env["SSH_PORT"]), net.JoinHostPort(env["DNS_ADDR"], env["DNS_PORT"])} {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s still accepts connections", addr)
 		}
 	}
-	for _, f := range []string{envFile, varsFile, pidsFile, "sshd", "old", "new"} {
+	for _, f := range []string{envFile, varsFile, pidsFile, "sshd", "old", "new", "named"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left in %s (%v)", f, dir, err)
 		}
+	}
+}
+
+// checkDNS queries the test bed's named as testbed.env describes it (dig,
+// to DNS_ADDR:DNS_PORT only), updates the zone with nsupdate and the key
+// TSIG_NAME, TSIG_ALGORITHM and TSIG_SECRET_FILE give, and checks that
+// up's output (stdout) does not show the secret.
+func checkDNS(t *testing.T, env map[string]string, upOutput string) {
+	t.Helper()
+	secret, err := os.ReadFile(env["TSIG_SECRET_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.TrimSpace(string(secret)); len(s) < 16 || strings.Contains(upOutput, s) {
+		t.Errorf("secret %d bytes; shown by up: %v", len(s), strings.Contains(upOutput, s))
+	}
+	if fi, err := os.Stat(env["TSIG_SECRET_FILE"]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, %v", env["TSIG_SECRET_FILE"], fi.Mode(), err)
+	}
+	dig := func(name, rtype string) string {
+		t.Helper()
+		out, err := exec.Command("dig", "+norecurse", "+short", "+time=2", "+tries=2", "@"+env["DNS_ADDR"], "-p", env["DNS_PORT"], name, rtype).CombinedOutput()
+		if err != nil {
+			t.Fatalf("dig %s %s: %v\n%s", name, rtype, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if mx := dig(env["DNS_ZONE"], "MX"); mx != "10 mail.old."+env["DNS_ZONE"] {
+		t.Errorf("MX %q", mx)
+	}
+	name := "testbed-check." + env["DNS_ZONE"]
+	script := fmt.Sprintf("server %s %s\nzone %s\nupdate add %s 5 A 192.0.2.7\nsend\n", env["DNS_ADDR"], env["DNS_PORT"], env["DNS_ZONE"], name)
+	cmd := exec.Command("nsupdate", "-y", env["TSIG_ALGORITHM"]+":"+env["TSIG_NAME"]+":"+strings.TrimSpace(string(secret)))
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nsupdate: %v\n%s", err, out)
+	}
+	if a := dig(name, "A"); a != "192.0.2.7" {
+		t.Errorf("A after nsupdate: %q", a)
 	}
 }
