@@ -623,14 +623,21 @@ func (n *NamedServer) start() (retry bool, err error) {
 		select {
 		case <-exited:
 			log := logSince()
-			return strings.Contains(log, "address in use"), fmt.Errorf("named exited (%v); its log:\n%s", waitErr, log)
+			return portTaken(log), fmt.Errorf("named exited (%v); its log:\n%s", waitErr, log)
 		case <-time.After(50 * time.Millisecond):
 		}
-		if log := logSince(); strings.Contains(log, "address in use") || time.Now().After(deadline) {
+		if log := logSince(); portTaken(log) || time.Now().After(deadline) {
 			stopErr := n.stop()
-			return strings.Contains(log, "address in use"), errors.Join(fmt.Errorf("named not serving on %s: %v; its log:\n%s", n.Server(), err, log), stopErr)
+			return portTaken(log), errors.Join(fmt.Errorf("named not serving on %s: %v; its log:\n%s", n.Server(), err, log), stopErr)
 		}
 	}
+}
+
+// portTaken reports whether named's log says it could not bind its port
+// (it then exits: "creating IPv4 interface lo failed; interface
+// ignored", "unable to listen on any configured interfaces").
+func portTaken(log string) bool {
+	return strings.Contains(log, "address in use") || strings.Contains(log, "unable to listen on any configured interfaces")
 }
 
 // ready checks that every zone's SOA is served, authoritatively, over UDP.
