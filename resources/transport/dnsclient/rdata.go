@@ -16,10 +16,30 @@ func Fqdn(name string) string {
 	return strings.ToLower(dns.Fqdn(name))
 }
 
-// ValidName reports whether name is a syntactically valid domain name.
+// ValidName reports whether name is a domain name mailplan manages:
+// labels of letters, digits, hyphens and underscores (SRV and DKIM names),
+// or a wildcard label "*" (RFC 4592), at most 63 octets each.
 func ValidName(name string) bool {
-	_, ok := dns.IsDomainName(name)
-	return ok && name != ""
+	if _, ok := dns.IsDomainName(name); !ok || name == "" {
+		return false
+	}
+	if name == "." {
+		return true
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+		if l == "*" {
+			continue
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // InZone reports whether the fully qualified name is the zone's apex or a
