@@ -7,6 +7,9 @@
 //     address, with its own config, queue and data directories and virtual
 //     Maildir delivery for a domain; it never looks up DNS and sends mail
 //     nowhere but to another test bed instance;
+//   - Named: BIND 9 authoritative for test zones on its own 127.0.0.x
+//     address and port, with TSIG keys of every algorithm allowed to
+//     update them (dynamic updates go to a journal in the test's directory);
 //   - Swaks: sends a message with swaks, as a remote MTA would.
 //
 // It also holds CheckHost, the conformance checks every transport.Host
