@@ -210,10 +210,28 @@ func (c *Client) exchange(ctx context.Context, m *dns.Msg, network, op, zone, na
 			return nil, c.fail(op, zone, name, rtype, k, rcodeName(r.Rcode), nil)
 		}
 	}
+	if err != nil && r != nil && r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError && isTSIGErr(err) {
+		// miekg/dns does not verify a NOTAUTH answer's signature at all
+		// (ErrAuth), and an error answer may be unsigned: a failure is
+		// reported as the server gave it, never taken as success.
+		return r, nil
+	}
 	if err != nil {
+		if r != nil && isTSIGErr(err) {
+			return nil, c.fail(op, zone, name, rtype, Other, rcodeName(r.Rcode), fmt.Errorf("the response's TSIG signature did not verify: %w", err))
+		}
 		return nil, c.fail(op, zone, name, rtype, transportKind(err), "", err)
 	}
 	return r, nil
+}
+
+func isTSIGErr(err error) bool {
+	for _, e := range []error{dns.ErrAuth, dns.ErrSig, dns.ErrTime, dns.ErrKeyAlg, dns.ErrSecret, dns.ErrNoSig} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func rcodeName(rc int) string {

@@ -1,0 +1,199 @@
+package dnsclient
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/testbed"
+)
+
+func startNamed(t *testing.T) *testbed.NamedServer {
+	t.Helper()
+	return testbed.Named(t, testbed.NamedOptions{Addr: "127.0.0.4", Algorithms: testbed.NamedAlgorithms})
+}
+
+func serverOf(n *testbed.NamedServer, alg string) resource.DNSServer {
+	k := n.Keys[alg]
+	return resource.DNSServer{Name: "primary", Address: n.Server(), TSIGKeyName: k.Name, TSIGAlgorithm: k.Algorithm, TSIGSecret: k.Secret}
+}
+
+// TestAlgorithms: an update signed with each algorithm BIND offers is
+// accepted, and its signed response verifies.
+func TestAlgorithms(t *testing.T) {
+	n := startNamed(t)
+	ctx := context.Background()
+	for _, alg := range testbed.NamedAlgorithms {
+		t.Run(alg, func(t *testing.T) {
+			c, err := New(serverOf(n, alg), nil, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := strings.ReplaceAll(alg, "hmac-", "") + ".example.com."
+			before, err := c.Read(ctx, "example.com.", name, "TXT")
+			if err != nil || before.Exists() {
+				t.Fatalf("read before: %+v %v", before, err)
+			}
+			want := RRset{Name: name, Type: "TXT", TTL: 60, Records: []string{`"` + alg + `"`}}
+			if err := c.Update(ctx, "example.com.", before, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Read(ctx, "example.com.", name, "TXT")
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("read after: %+v %v", got, err)
+			}
+			if err := c.Update(ctx, "example.com.", got, RRset{Name: name, Type: "TXT"}); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+		})
+	}
+}
+
+// TestErrors provokes each failure on purpose and checks its predicate,
+// and that the message names the block and the record but not the secret.
+func TestErrors(t *testing.T) {
+	n := startNamed(t)
+	good := serverOf(n, "hmac-sha256")
+	ctx := context.Background()
+	mx := RRset{Name: "example.com.", Type: "MX", TTL: 86400, Records: []string{"10 mail.old.example.com."}}
+	newMX := RRset{Name: "example.com.", Type: "MX", TTL: 300, Records: []string{"10 mail.new.example.com."}}
+
+	silentUDP, err := net.ListenPacket("udp", "127.0.0.4:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silentUDP.Close()
+	silentTCP, err := net.Listen("tcp", "127.0.0.4:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silentTCP.Close()
+	go func() {
+		for {
+			c, err := silentTCP.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // never answers
+		}
+	}()
+	closed, err := net.ListenPacket("udp", "127.0.0.4:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.LocalAddr().String()
+	closed.Close()
+
+	with := func(f func(*resource.DNSServer)) resource.DNSServer {
+		s := good
+		f(&s)
+		return s
+	}
+	tests := []struct {
+		name string
+		s    resource.DNSServer
+		opts Options
+		op   func(c *Client) error
+		is   func(error) bool
+	}{
+		{"REFUSED: unsigned update", with(func(s *resource.DNSServer) { s.TSIGKeyName = "" }), Options{},
+			func(c *Client) error { return c.Update(ctx, "example.com.", mx, newMX) }, IsRefused},
+		{"NOTAUTH: zone not served", good, Options{},
+			func(c *Client) error {
+				return c.Update(ctx, "example.org.", RRset{Name: "example.org.", Type: "MX"}, RRset{Name: "example.org.", Type: "MX", TTL: 300, Records: []string{"10 mx.example.org."}})
+			}, IsNotAuth},
+		{"NOTZONE: name outside the zone", good, Options{},
+			func(c *Client) error {
+				m := new(dns.Msg)
+				m.SetUpdate("example.com.")
+				rr, _ := dns.NewRR("mail.example.org. 300 IN A 127.0.0.3")
+				m.Insert([]dns.RR{rr})
+				m.SetTsig(c.key.name, algorithms[c.key.alg].wire, fudge, time.Now().Unix())
+				return c.send(ctx, m, "example.com.", "mail.example.org.", "A")
+			}, IsNotZone},
+		{"outside zone: refused before sending", good, Options{},
+			func(c *Client) error { return c.Update(ctx, "example.com.", RRset{Name: "mail.example.org.", Type: "A"}, RRset{}) }, IsOutsideZone},
+		{"BADKEY: unknown key name", with(func(s *resource.DNSServer) { s.TSIGKeyName = "nosuchkey." }), Options{},
+			func(c *Client) error { return c.Update(ctx, "example.com.", mx, newMX) }, IsBadKey},
+		{"BADSIG: wrong secret", with(func(s *resource.DNSServer) { s.TSIGSecret = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=" }), Options{},
+			func(c *Client) error { return c.Update(ctx, "example.com.", mx, newMX) }, IsBadSig},
+		{"BADTIME: clock an hour off", good, Options{Now: func() time.Time { return time.Now().Add(-time.Hour) }},
+			func(c *Client) error { return c.Update(ctx, "example.com.", mx, newMX) }, IsBadTime},
+		{"timeout: read from a silent server", with(func(s *resource.DNSServer) { s.Address = silentUDP.LocalAddr().String() }), Options{Timeout: 300 * time.Millisecond},
+			func(c *Client) error { _, err := c.Read(ctx, "example.com.", "example.com.", "MX"); return err }, IsTimeout},
+		{"timeout: update to a silent server", with(func(s *resource.DNSServer) { s.Address = silentTCP.Addr().String() }), Options{Timeout: 300 * time.Millisecond},
+			func(c *Client) error { return c.Update(ctx, "example.com.", mx, newMX) }, IsTimeout},
+		{"unreachable: nothing listening", with(func(s *resource.DNSServer) { s.Address = closedAddr }), Options{Timeout: 300 * time.Millisecond},
+			func(c *Client) error { _, err := c.Read(ctx, "example.com.", "example.com.", "MX"); return err }, IsUnreachable},
+		{"not authoritative: zone not served", good, Options{},
+			func(c *Client) error { _, err := c.Read(ctx, "example.org.", "example.org.", "MX"); return err }, IsNotAuthoritative},
+		{"changed: prerequisite fails", good, Options{},
+			func(c *Client) error {
+				stale := mx
+				stale.Records = []string{"10 someone.else.example.com."}
+				return c.Update(ctx, "example.com.", stale, newMX)
+			}, IsChanged},
+		{"changed: RRset exists though read absent", good, Options{},
+			func(c *Client) error { return c.Update(ctx, "example.com.", RRset{Name: "example.com.", Type: "MX"}, newMX) }, IsChanged},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(tc.s, nil, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.op(c)
+			if !tc.is(err) {
+				t.Fatalf("error %v (%T) does not match", err, err)
+			}
+			t.Log(err)
+			msg := err.Error()
+			if !strings.Contains(msg, `dns_server "primary"`) {
+				t.Errorf("message does not name the block: %s", msg)
+			}
+			if tc.s.TSIGSecret != "" && strings.Contains(msg, tc.s.TSIGSecret) {
+				t.Errorf("message shows the secret: %s", msg)
+			}
+		})
+	}
+	// Nothing of the above changed the MX.
+	ttl, rdata := n.Dig(t, "example.com.", "MX")
+	if ttl != 86400 || len(rdata) != 1 || rdata[0] != "10 mail.old.example.com." {
+		t.Errorf("MX after the failures: %d %v", ttl, rdata)
+	}
+}
+
+// TestTruncatedRetriesOverTCP: an RRset too large for a UDP answer is
+// read whole over TCP.
+func TestTruncatedRetriesOverTCP(t *testing.T) {
+	n := startNamed(t)
+	c, err := New(serverOf(n, "hmac-sha256"), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var big RRset
+	big.Name, big.Type, big.TTL = "big.example.com.", "TXT", 60
+	for i := range 40 {
+		big.Records = append(big.Records, `"`+strings.Repeat(string(rune('a'+i%26)), 100)+itoa(i)+`"`)
+	}
+	big.Records = SortRecords(big.Records)
+	if err := c.Update(ctx, "example.com.", RRset{Name: big.Name, Type: "TXT"}, big); err != nil {
+		t.Fatal(err)
+	}
+	trips := c.RoundTrips()
+	got, err := c.Read(ctx, "example.com.", big.Name, "TXT")
+	if err != nil || !got.Equal(big) {
+		t.Fatalf("read of a big RRset: %d records, %v", len(got.Records), err)
+	}
+	if c.RoundTrips()-trips != 2 {
+		t.Errorf("read of a big RRset took %d round trips, want 2 (UDP truncated, then TCP)", c.RoundTrips()-trips)
+	}
+}
+
+func itoa(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
