@@ -117,7 +117,9 @@ func TestErrors(t *testing.T) {
 				return c.send(ctx, m, "example.com.", "mail.example.org.", "A")
 			}, IsNotZone},
 		{"outside zone: refused before sending", good, Options{},
-			func(c *Client) error { return c.Update(ctx, "example.com.", RRset{Name: "mail.example.org.", Type: "A"}, RRset{}) }, IsOutsideZone},
+			func(c *Client) error {
+				return c.Update(ctx, "example.com.", RRset{Name: "mail.example.org.", Type: "A"}, RRset{})
+			}, IsOutsideZone},
 		{"BADKEY: unknown key name", with(func(s *resource.DNSServer) { s.TSIGKeyName = "nosuchkey." }), Options{},
 			func(c *Client) error { return c.Update(ctx, "example.com.", mx, newMX) }, IsBadKey},
 		{"BADSIG: wrong secret", with(func(s *resource.DNSServer) { s.TSIGSecret = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=" }), Options{},
@@ -139,7 +141,9 @@ func TestErrors(t *testing.T) {
 				return c.Update(ctx, "example.com.", stale, newMX)
 			}, IsChanged},
 		{"changed: RRset exists though read absent", good, Options{},
-			func(c *Client) error { return c.Update(ctx, "example.com.", RRset{Name: "example.com.", Type: "MX"}, newMX) }, IsChanged},
+			func(c *Client) error {
+				return c.Update(ctx, "example.com.", RRset{Name: "example.com.", Type: "MX"}, newMX)
+			}, IsChanged},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
