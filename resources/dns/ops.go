@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
@@ -111,7 +110,7 @@ func (c *core) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 	}
 	d := decide(s, cur, prior, c.now())
 	if !slices.Equal(cur.Records, s.records) {
-		if err := counted(ctx, req.Logger, "plan checks", s, func(ctx context.Context) error { return c.check(ctx, s, cur) }); err != nil {
+		if err := counted(ctx, req.Logger, "plan checks", s, func(ctx context.Context) error { return c.check(ctx, req.Config, s, cur) }); err != nil {
 			return resource.PlanResponse{}, err
 		}
 	}
@@ -119,7 +118,7 @@ func (c *core) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 }
 
 // check makes the plan-time checks that need the server.
-func (c *core) check(ctx context.Context, s spec, cur rrset) error {
+func (c *core) check(ctx context.Context, cfg cty.Value, s spec, cur rrset) error {
 	cl, err := c.client(s)
 	if err != nil {
 		return err
@@ -161,7 +160,9 @@ func (c *core) check(ctx context.Context, s spec, cur rrset) error {
 		if t.Exists() {
 			path := cty.GetAttrPath("records").IndexInt(i)
 			if c.mx {
-				path = cty.GetAttrPath("exchanges")
+				path = cty.GetAttrPath("exchanges").IndexInt(exchangeIndex(cfg, r)).GetAttr("host")
+			} else if j := recordIndex(cfg, s.rtype, r); j >= 0 {
+				path = cty.GetAttrPath("records").IndexInt(j)
 			}
 			errs = append(errs, &resource.AttrError{Path: path, Summary: "MX target is a CNAME",
 				Detail: fmt.Sprintf("The mail exchanger %s is a CNAME (to %s); an MX must name a host with A or AAAA records (RFC 2181 §10.3). Give the name the CNAME points to.", host, t.Records[0])})
@@ -302,4 +303,39 @@ func (c *core) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	})
 }
 
-var _ = time.Second
+// exchangeIndex is the position in the configuration of the exchange whose
+// canonical rdata is rd, for the diagnostic; 0 when not found.
+func exchangeIndex(cfg cty.Value, rd string) int {
+	cfg, _ = cfg.UnmarkDeep()
+	ex := cfg.GetAttr("exchanges")
+	if ex.IsNull() || !ex.IsWhollyKnown() {
+		return 0
+	}
+	for i, e := range ex.AsValueSlice() {
+		p, err := seconds(e.GetAttr("preference"))
+		h := e.GetAttr("host")
+		if err == nil && !h.IsNull() && p <= 65535 && dnsclient.MXRdata(uint16(p), h.AsString()) == rd {
+			return i
+		}
+	}
+	return 0
+}
+
+// recordIndex is the position in the configuration of the record whose
+// canonical rdata is rd, or -1.
+func recordIndex(cfg cty.Value, rtype, rd string) int {
+	cfg, _ = cfg.UnmarkDeep()
+	rs := cfg.GetAttr("records")
+	if rs.IsNull() || !rs.IsWhollyKnown() {
+		return -1
+	}
+	for i, r := range rs.AsValueSlice() {
+		if r.IsNull() {
+			continue
+		}
+		if got, err := dnsclient.ParseRdata(rtype, r.AsString()); err == nil && got == rd {
+			return i
+		}
+	}
+	return -1
+}

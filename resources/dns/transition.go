@@ -64,6 +64,9 @@ type decision struct {
 //   - Unchanged records switched less than transition_hold ago keep their
 //     TTL: the raise to ttl is pending.
 //   - Otherwise the TTL is made ttl.
+//
+// wait_after_change waits only after a change of existing records: a new
+// RRset or a change of TTL alone leaves no cache holding old data.
 func decide(s spec, cur rrset, prior *private, now time.Time) decision {
 	d := decision{ttl: s.ttl, records: s.records}
 	word := s.rtype
