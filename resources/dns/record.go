@@ -91,8 +91,8 @@ var exchangeType = cty.Object(map[string]cty.Type{"preference": cty.Number, "hos
 
 func commonAttrs() map[string]*resource.Attribute {
 	return map[string]*resource.Attribute{
-		"server": {Type: resource.DNSServerType, Kind: resource.DNSServerRef, Required: true, ForceNew: true,
-			Description: "The dns_server block of the zone's primary server, which answers with authority and accepts updates."},
+		"server": {Type: resource.DNSServerType, Kind: resource.DNSServerRef, Required: true,
+			Description: "The dns_server block of the zone's primary server, which answers with authority and accepts updates. Changing it (another address, a rotated key) changes how the RRset is reached, not which RRset: no replacement."},
 		"zone": {Type: cty.String, Required: true, ForceNew: true,
 			Description: `The zone, e.g. "example.com." (made fully qualified).`},
 		"name": {Type: cty.String, ForceNew: true,

@@ -94,6 +94,9 @@ func newTSIGKey(name, alg, secret string) (*tsigKey, error) {
 	if _, ok := algorithms[a]; !ok {
 		return nil, fmt.Errorf("TSIG algorithm %q is not supported; use one of %s", alg, strings.Join(Algorithms(), ", "))
 	}
+	if strings.TrimSpace(secret) == "" {
+		return nil, fmt.Errorf("tsig_key_name %s is given without a tsig_secret", name)
+	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(secret))
 	if err != nil || len(raw) == 0 {
 		// The secret itself never goes into the message.
