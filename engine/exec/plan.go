@@ -194,6 +194,9 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 	if it.prior != nil && it.inst != nil && !opts.Destroy {
 		oldCfg, err := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
 		if err == nil && !oldCfg.IsNull() {
+			// The state holds no secrets: the live configuration lends them,
+			// for the comparison and for removing the old object.
+			oldCfg = withSecrets(oldCfg, it.config)
 			for name, a := range schema.Attributes {
 				if a.ForceNew && !equalValues(oldCfg.GetAttr(name), it.config.GetAttr(name)) {
 					replace = true
