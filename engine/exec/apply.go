@@ -317,9 +317,10 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		if ch.Action == plans.Resume && it.prior != nil && it.prior.Wait != nil {
 			resume = it.prior.Wait.Resume
 		}
+		stepCur, stepSnap := cur, resp.Snapshot
 		for {
 			ar, err := it.typ.Apply(ctx, resource.ApplyRequest{
-				Addr: it.addr, Config: it.config, Current: cur, Planned: it.planned, Snapshot: resp.Snapshot,
+				Addr: it.addr, Config: it.config, Current: stepCur, Planned: it.planned, Snapshot: stepSnap,
 				Journal: &changeJournal{j: j, index: index}, Resume: resume, Progress: ui.Progress(it.addr), Logger: log,
 			})
 			if err != nil {
@@ -343,6 +344,18 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 				}
 			}
 			resume = ar.Wait.Resume
+			// The next step starts from what is there now, as a resumed
+			// apply in a later run would: read it again. (Rollback still
+			// goes back to the snapshot taken before the first step.)
+			again, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+			if err != nil {
+				return fmt.Errorf("read after waiting: %w", err)
+			}
+			stepCur, stepSnap = again.Current, again.Snapshot
+			if stepCur == cty.NilVal {
+				stepCur = cty.NullVal(objType)
+			}
+			stepCur = markLike(stepCur, it.config, schema)
 		}
 	}
 
