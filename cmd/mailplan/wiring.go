@@ -26,7 +26,7 @@ func (c *cli) newEngine() (*engine.Engine, func()) {
 	e := &engine.Engine{
 		Registry: all.Registry(p),
 		Hooks:    p,
-		UI:       &terminalUI{w: c.stdout},
+		UI:       &terminalUI{w: c.stdout, tty: isTerminal(c.stdout)},
 		Logger:   c.logger,
 	}
 	return e, func() { _ = p.Close() }
@@ -99,8 +99,9 @@ func newFlagSet(c *cli, name string) *flag.FlagSet {
 
 // terminalUI prints progress lines in Terraform's manner.
 type terminalUI struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	w   io.Writer
+	tty bool // draw progress bars, not lines
 }
 
 func (u *terminalUI) Status(addr, msg string) {
@@ -124,7 +125,9 @@ func (u *terminalUI) Waiting(addr string, until time.Time, reason string) {
 	}()
 }
 
-func (u *terminalUI) Progress(string) resource.Progress { return nil }
+func (u *terminalUI) Progress(addr string) resource.Progress {
+	return &progress{addr: addr, w: u.w, tty: u.tty, every: 5 * time.Second, last: time.Now()}
+}
 
 var _ = context.Background
 
