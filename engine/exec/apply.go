@@ -318,10 +318,11 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 			resume = it.prior.Wait.Resume
 		}
 		stepCur, stepSnap := cur, resp.Snapshot
+		inline := false
 		for {
 			ar, err := it.typ.Apply(ctx, resource.ApplyRequest{
 				Addr: it.addr, Config: it.config, Current: stepCur, Planned: it.planned, Snapshot: stepSnap,
-				Journal: &changeJournal{j: j, index: index}, Resume: resume, Progress: ui.Progress(it.addr), Logger: log,
+				Journal: &changeJournal{j: j, index: index}, Resume: resume, ResumeInline: inline, Progress: ui.Progress(it.addr), Logger: log,
 			})
 			if err != nil {
 				return err
@@ -343,7 +344,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 					return fmt.Errorf("waiting: %w", ErrInterrupted)
 				}
 			}
-			resume = ar.Wait.Resume
+			resume, inline = ar.Wait.Resume, true
 			// The next step starts from what is there now, as a resumed
 			// apply in a later run would: read it again. (Rollback still
 			// goes back to the snapshot taken before the first step.)

@@ -112,9 +112,13 @@ type ApplyRequest struct {
 	Journal  Journal
 	// Resume is the Resume data of the Wait an earlier Apply returned, once
 	// that wait is over; nil on a first call.
-	Resume   []byte
-	Progress Progress
-	Logger   hclog.Logger
+	Resume []byte
+	// ResumeInline is true when that wait was done inline in this run
+	// (Current was read again after it), false when it was persisted and
+	// this run planned again, with the user seeing what is there now.
+	ResumeInline bool
+	Progress     Progress
+	Logger       hclog.Logger
 }
 
 // ApplyResponse reports the outcome of a successful Apply.

@@ -32,13 +32,23 @@ func TestPrerequisiteGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.n.NSUpdate(t, "hmac-sha256", "update delete imap.example.com. A\nupdate add imap.example.com. 3600 A 127.0.0.9")
-	_, err = b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}, Logger: log})
+	journal := &resourcetest.Journal{}
+	_, err = b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: journal, Logger: log})
 	if !dnsclient.IsChanged(err) {
 		t.Fatalf("apply after a change behind our back: %v, want a changed-since-read error", err)
 	}
 	t.Log(err)
 	if _, rdata := b.n.Dig(t, "imap.example.com.", "A"); len(rdata) != 1 || rdata[0] != "127.0.0.9" {
 		t.Errorf("the other change was overwritten: %v", rdata)
+	}
+	// The rollback that follows a failed apply must not put the snapshot
+	// over their change either: the UPDATE wrote nothing.
+	err = b.record.Restore(ctx, resource.RestoreRequest{Config: cfg, Snapshot: read.Snapshot, Journal: journal.Entries(), Logger: log})
+	if err == nil {
+		t.Error("restore over someone else's change succeeded; want it refused")
+	}
+	if _, rdata := b.n.Dig(t, "imap.example.com.", "A"); len(rdata) != 1 || rdata[0] != "127.0.0.9" {
+		t.Errorf("the rollback overwrote the other change: %v", rdata)
 	}
 }
 
@@ -105,4 +115,44 @@ func TestNotAuthoritativeRead(t *testing.T) {
 		t.Fatalf("read of a zone not served: %v", err)
 	}
 	t.Log(err)
+}
+
+// A change by someone else while mailplan waits inline between two steps
+// of a transition stops the apply: the next step never overwrites it.
+func TestChangeDuringInlineWait(t *testing.T) {
+	b := newBed(t, "127.0.0.4")
+	ctx := context.Background()
+	b.n.SetRRset(t, "smtp.example.com.", "A", 5, "127.0.0.2")
+	cfg := resourcetest.Config(t, b.record, map[string]cty.Value{
+		"server": b.server(t, "hmac-sha256"), "zone": cty.StringVal("example.com."), "name": cty.StringVal("smtp"),
+		"type": cty.StringVal("A"), "ttl": cty.NumberIntVal(300), "records": strs("127.0.0.3"),
+		"transition_ttl": cty.NumberIntVal(2),
+	})
+	log := resourcetest.Logger(t)
+	read, err := b.record.Read(ctx, resource.ReadRequest{Config: cfg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := b.record.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal := &resourcetest.Journal{}
+	first, err := b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: journal, Logger: log})
+	if err != nil || first.Wait == nil {
+		t.Fatalf("step 1: %v, wait %v", err, first.Wait)
+	}
+	b.n.SetRRset(t, "smtp.example.com.", "A", 2, "127.0.0.9")
+	again, err := b.record.Read(ctx, resource.ReadRequest{Config: cfg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: again.Current, Planned: plan.Planned, Snapshot: again.Snapshot,
+		Journal: journal, Resume: first.Wait.Resume, ResumeInline: true, Logger: log})
+	if err == nil || !strings.Contains(err.Error(), "changed while mailplan waited") {
+		t.Fatalf("resume after someone else's change: %v", err)
+	}
+	if _, rdata := b.n.Dig(t, "smtp.example.com.", "A"); len(rdata) != 1 || rdata[0] != "127.0.0.9" {
+		t.Errorf("their change was overwritten: %v", rdata)
+	}
 }

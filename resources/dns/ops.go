@@ -203,8 +203,17 @@ func (c *core) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 
 func (c *core) step(ctx context.Context, req resource.ApplyRequest, cl *dnsclient.Client, s, want spec, cur rrset) (resource.ApplyResponse, error) {
 	var resp resource.ApplyResponse
+	if req.ResumeInline && len(req.Resume) > 0 {
+		var r resume
+		if json.Unmarshal(req.Resume, &r) == nil && r.Expect != nil && !toClient(cur).Equal(toClient(*r.Expect)) {
+			return resp, fmt.Errorf("%s %s in zone %s changed while mailplan waited (someone else updated it): not overwriting their change; run plan again", s.name, s.rtype, s.zone)
+		}
+	}
+	written := func(ttl uint32, records []string) *rrset {
+		return &rrset{Zone: cur.Zone, Name: cur.Name, Type: cur.Type, Exists: len(records) > 0, TTL: ttl, Records: records}
+	}
 	update := func(ttl uint32, records []string) error {
-		entry, err := json.Marshal(rrset{Zone: cur.Zone, Name: cur.Name, Type: cur.Type, Exists: cur.Exists, TTL: cur.TTL, Records: cur.Records})
+		entry, err := json.Marshal(rrset{Zone: cur.Zone, Name: cur.Name, Type: cur.Type, Exists: cur.Exists, TTL: cur.TTL, Records: cur.Records, Wrote: written(ttl, records)})
 		if err != nil {
 			return err
 		}
@@ -231,7 +240,7 @@ func (c *core) step(ctx context.Context, req resource.ApplyRequest, cl *dnsclien
 		if err := update(tt, cur.Records); err != nil {
 			return resp, err
 		}
-		rs, _ := json.Marshal(resume{Step: "switch"})
+		rs, _ := json.Marshal(resume{Step: "switch", Expect: written(tt, cur.Records)})
 		resp.Wait = &resource.Wait{Until: now.Add(secs(cur.TTL)), Resume: rs,
 			Reason: fmt.Sprintf("TTL lowered %d→%d; the old TTL must run out before the %s switch", cur.TTL, tt, s.rtype)}
 		return resp, nil
@@ -243,7 +252,7 @@ func (c *core) step(ctx context.Context, req resource.ApplyRequest, cl *dnsclien
 		resp.Private, _ = json.Marshal(private{SwitchedAt: now.UTC(), Records: want.records})
 	}
 	if s.waitAfter && cur.Exists {
-		rs, _ := json.Marshal(resume{Step: "done"})
+		rs, _ := json.Marshal(resume{Step: "done", Expect: written(want.ttl, want.records)})
 		resp.Wait = &resource.Wait{Until: now.Add(secs(cur.TTL)), Resume: rs,
 			Reason: fmt.Sprintf("%s switched; waiting %s, the TTL before the switch, so that no cache holds the old records", s.rtype, secs(cur.TTL))}
 	}
@@ -292,6 +301,22 @@ func (c *core) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		}
 		if toClient(cur).Equal(toClient(target)) {
 			return nil
+		}
+		// Undo only what this apply wrote: an RRset that is neither the
+		// snapshot nor one of the journal's writes was changed by someone
+		// else (an UPDATE that failed its prerequisite wrote nothing), and
+		// putting the snapshot over it would destroy their change.
+		if len(req.Journal) > 0 {
+			ours := false
+			for _, raw := range req.Journal {
+				var e rrset
+				if json.Unmarshal(raw, &e) == nil && e.Wrote != nil && toClient(cur).Equal(toClient(*e.Wrote)) {
+					ours = true
+				}
+			}
+			if !ours {
+				return fmt.Errorf("restore %s %s in zone %s: it holds neither what mailplan wrote nor what was there before; someone else changed it, and mailplan leaves their change alone", s.name, s.rtype, s.zone)
+			}
 		}
 		if req.Logger != nil {
 			req.Logger.Debug("dns restore", "zone", s.zone, "name", s.name, "type", s.rtype, "exists", target.Exists, "ttl", target.TTL)

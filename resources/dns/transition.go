@@ -19,6 +19,10 @@ type rrset struct {
 	// CNAME: the name holds a CNAME (from the same answer). Not part of
 	// what Restore puts back.
 	CNAME bool `json:"cname,omitempty"`
+	// Wrote, in a journal entry, is what the UPDATE after it was to leave
+	// (the entry's own fields are the RRset before it). Restore undoes only
+	// its own writes: anything else at the name is someone else's change.
+	Wrote *rrset `json:"wrote,omitempty"`
 }
 
 // private is what Apply keeps in the state (ApplyResponse.Private): when
@@ -42,6 +46,9 @@ func decodePrivate(b []byte) *private {
 // resume is the Resume data of a wait: which step comes next.
 type resume struct {
 	Step string `json:"step"` // "switch" or "done"
+	// Expect is the RRset the step before the wait left; an inline resume
+	// that finds anything else was overtaken by someone else's change.
+	Expect *rrset `json:"expect,omitempty"`
 }
 
 // decision is what a plan reaches for one RRset.
