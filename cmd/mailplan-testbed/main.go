@@ -34,6 +34,8 @@ const stopTimeout = 10 * time.Second
 const usage = `usage:
   mailplan-testbed up -dir DIR [-detach]   start sshd, Postfix "old" and "new" and BIND on loopback
   mailplan-testbed down -dir DIR           stop what "up -detach" started in DIR
+  mailplan-testbed corpus -dir DIR -messages N [-seed S] [-users U] [-big]
+                                           write a Maildir corpus (see corpus -h)
 `
 
 func main() {
@@ -46,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if args[0] == "corpus" {
+		return corpus(args[1:], stdout, stderr)
 	}
 	flags := flag.NewFlagSet("mailplan-testbed "+args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)
