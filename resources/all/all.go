@@ -4,6 +4,7 @@ import (
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/dns"
 	"github.com/mailplan/mailplan/resources/file"
+	"github.com/mailplan/mailplan/resources/mailbox"
 	"github.com/mailplan/mailplan/resources/postfix"
 	"github.com/mailplan/mailplan/resources/service"
 	"github.com/mailplan/mailplan/resources/transport/dnsclient"
@@ -16,6 +17,7 @@ func Registry(p *pool.Pool) *resource.Registry {
 	dc := dnsclient.NewPool(nil, dnsclient.Options{})
 	return resource.NewRegistry(
 		file.New(p),
+		mailbox.New(p),
 		postfix.NewMap(p),
 		postfix.NewConfig(p),
 		service.New(p),

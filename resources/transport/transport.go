@@ -62,6 +62,16 @@ type Host interface {
 	GroupName(ctx context.Context, gid int) (string, error)
 }
 
+// FSStater is implemented by hosts that can report the free space of a
+// filesystem (statvfs(3)): local, SSH over SFTP (statvfs@openssh.com) and
+// SSH with sudo (df -P). It is separate from Host so that wrappers and fakes
+// need not implement it; callers treat its absence as "unknown".
+type FSStater interface {
+	// StatFS returns the bytes available to an unprivileged user on the
+	// filesystem holding path (f_bavail × f_frsize).
+	StatFS(ctx context.Context, path string) (free uint64, err error)
+}
+
 // RunOptions are the optional inputs of Run.
 type RunOptions struct {
 	Stdin io.Reader

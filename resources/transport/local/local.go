@@ -346,3 +346,17 @@ func (h *Host) GroupName(ctx context.Context, gid int) (string, error) {
 	}
 	return g.Name, nil
 }
+
+var _ transport.FSStater = (*Host)(nil)
+
+// StatFS implements transport.FSStater.
+func (h *Host) StatFS(ctx context.Context, path string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", path, err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}

@@ -1,0 +1,573 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/keep"
+)
+
+// batchSize is how many creates or renames one journal entry announces.
+const batchSize = 512
+
+// entry is one journal entry: the destination changes about to be made.
+// Restore undoes them newest-first.
+type entry struct {
+	// Dirs are directories about to be created, parents first.
+	Dirs []string `json:"dirs,omitempty"`
+	// Created are message files about to be renamed into cur/ or new/.
+	Created []string `json:"created,omitempty"`
+	// Renames are flag changes about to be made, [from, to].
+	Renames [][2]string `json:"renames,omitempty"`
+	// Meta are metadata files about to be written.
+	Meta []metaEntry `json:"meta,omitempty"`
+}
+
+type metaEntry struct {
+	Path string `json:"path"`
+	// Before is the SHA-256 of the file replaced (kept by package keep),
+	// "" when there was none.
+	Before string `json:"before,omitempty"`
+	// Content is the earlier content verbatim, for mailplan's own small
+	// record file (Record true); nil when there was none.
+	Record  bool    `json:"record,omitempty"`
+	Content *string `json:"content,omitempty"`
+}
+
+// ConflictError is an apply refused because files at the destination are in
+// the way of the copy.
+type ConflictError struct {
+	Conflicts []string
+	Metadata  bool
+}
+
+func (e *ConflictError) Error() string {
+	shown := e.Conflicts[:min(listed, len(e.Conflicts))]
+	msg := fmt.Sprintf("%d conflicts at the destination, nothing copied (mailplan never overwrites a different message): %s",
+		len(e.Conflicts), strings.Join(shown, "; "))
+	if len(e.Conflicts) > len(shown) {
+		msg += fmt.Sprintf("; and %d more", len(e.Conflicts)-len(shown))
+	}
+	if e.Metadata {
+		msg += ". Dovecot on the new server has already used these mailboxes, so the UIDs there may no longer match the old server's. " +
+			"Run the final sync with IMAP on the new server stopped: add a service_state resource stopping dovecot on the destination host " +
+			"and make this mailbox_copy depend on it (depends_on); remove the changed files if the new server's state can be discarded"
+	}
+	return msg
+}
+
+// Apply implements resource.Type. It lists both sides again and copies
+// whatever is missing now, not what the plan counted.
+func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
+	cfg, err := decode(req.Config)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	src, dst, err := c.hostsOf(ctx, cfg)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	log := req.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s, err := scanTrees(ctx, src, dst, cfg)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	if len(s.conflicts) > 0 {
+		meta := false
+		for _, c := range s.conflicts {
+			meta = meta || strings.HasSuffix(c, "since mailplan wrote it")
+		}
+		return resource.ApplyResponse{}, &ConflictError{Conflicts: s.conflicts, Metadata: meta}
+	}
+	free, err := freeSpace(ctx, dst, cfg.destination)
+	if err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	if free != nil && uint64(s.need()) > *free {
+		return resource.ApplyResponse{}, fmt.Errorf("not enough free space at %s on %s: the copy needs about %s, %s free",
+			cfg.destination, dst.Name(), sizeString(s.need()), sizeString(int64(*free)))
+	}
+	a := &applier{cfg: cfg, src: src, dst: dst, s: s, j: req.Journal, log: log, progress: req.Progress, uid: -1, gid: -1}
+	if cfg.owner != "" {
+		if a.uid, err = dst.LookupUser(ctx, cfg.owner); err != nil {
+			return resource.ApplyResponse{}, resource.Errorf("owner", "Unknown owner", "%s", err)
+		}
+	}
+	if cfg.group != "" {
+		if a.gid, err = dst.LookupGroup(ctx, cfg.group); err != nil {
+			return resource.ApplyResponse{}, resource.Errorf("group", "Unknown group", "%s", err)
+		}
+	}
+	if cfg.maxBPS > 0 {
+		a.throttle = &throttle{rate: cfg.maxBPS, start: time.Now()}
+	}
+	log.Info("copying", "messages", len(s.copies), "bytes", s.bytes, "renames", len(s.renames), "metadata", len(s.metas), "mailboxes", len(s.mailboxes))
+	if err := a.run(ctx); err != nil {
+		return resource.ApplyResponse{}, err
+	}
+	return resource.ApplyResponse{}, nil
+}
+
+type applier struct {
+	cfg      config
+	src, dst transport.Host
+	s        *scan
+	j        resource.Journal
+	log      hclog.Logger
+	progress resource.Progress
+	uid, gid int
+	throttle *throttle
+	skipped  int
+}
+
+func (a *applier) record(ctx context.Context, e entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if a.j == nil {
+		return nil
+	}
+	return a.j.Record(ctx, b)
+}
+
+func (a *applier) run(ctx context.Context) error {
+	// Leftovers of a killed apply: never visible to a reader, removed now.
+	for _, mb := range a.s.mailboxes {
+		for _, name := range mb.dstTmp {
+			p := join(a.cfg.destination, mb.rel, "tmp", name)
+			if err := a.dst.Remove(ctx, p); err != nil {
+				return fmt.Errorf("remove leftover %s on %s: %w", p, a.dst.Name(), err)
+			}
+		}
+	}
+	if err := a.makeDirs(ctx); err != nil {
+		return err
+	}
+	if a.progress != nil {
+		a.progress.Total(a.s.bytes, "bytes")
+	}
+	for i := 0; i < len(a.s.copies); i += batchSize {
+		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
+		e := entry{Created: make([]string, len(batch))}
+		for k, op := range batch {
+			e.Created[k] = join(a.cfg.destination, op.mb.rel, op.f.sub, op.f.name)
+		}
+		if err := a.record(ctx, e); err != nil {
+			return err
+		}
+		if err := a.copyBatch(ctx, batch); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(a.s.renames); i += batchSize {
+		batch := a.s.renames[i:min(i+batchSize, len(a.s.renames))]
+		e := entry{}
+		for _, op := range batch {
+			e.Renames = append(e.Renames, [2]string{
+				join(a.cfg.destination, op.mb.rel, op.from.sub, op.from.name),
+				join(a.cfg.destination, op.mb.rel, op.to.sub, op.to.name)})
+		}
+		if err := a.record(ctx, e); err != nil {
+			return err
+		}
+		for _, r := range e.Renames {
+			if err := a.dst.Rename(ctx, r[0], r[1]); err != nil {
+				return fmt.Errorf("rename %s on %s: %w", r[0], a.dst.Name(), err)
+			}
+		}
+	}
+	if err := a.copyMeta(ctx); err != nil {
+		return err
+	}
+	if a.skipped > 0 {
+		a.log.Warn("messages gone from the source while copying (renamed or removed there); the next run copies them under their new names", "count", a.skipped)
+	}
+	return nil
+}
+
+// makeDirs creates the destination Maildirs that are missing, journalling
+// each directory first so that rollback removes the ones it made.
+func (a *applier) makeDirs(ctx context.Context) error {
+	known := map[string]bool{}
+	if a.s.dstRootExists {
+		known[a.cfg.destination] = true
+	}
+	var e entry
+	var todo []string
+	for _, mb := range a.s.mailboxes {
+		if len(mb.src) == 0 && len(mb.srcMeta) == 0 && mb.dstDir {
+			continue
+		}
+		d := join(a.cfg.destination, mb.rel)
+		if mb.dstDir {
+			known[d] = true
+		}
+		// Ancestors from the root down, then cur, new and tmp.
+		var chain []string
+		for p := d; ; p = path.Dir(p) {
+			chain = append([]string{p}, chain...)
+			if p == a.cfg.destination || p == "/" || p == "." {
+				break
+			}
+		}
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if !mb.dstSubs[sub] {
+				chain = append(chain, path.Join(d, sub))
+			}
+		}
+		for _, p := range chain {
+			if known[p] {
+				continue
+			}
+			known[p] = true
+			if _, err := a.dst.Stat(ctx, p); err == nil {
+				continue
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("stat %s on %s: %w", p, a.dst.Name(), err)
+			}
+			e.Dirs = append(e.Dirs, p)
+			todo = append(todo, p)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := a.record(ctx, e); err != nil {
+		return err
+	}
+	for _, p := range todo {
+		if err := a.dst.MkdirAll(ctx, p, 0o700); err != nil {
+			return fmt.Errorf("create %s on %s: %w", p, a.dst.Name(), err)
+		}
+		if err := a.chown(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) chown(ctx context.Context, p string) error {
+	if a.uid < 0 && a.gid < 0 {
+		return nil
+	}
+	if err := a.dst.Chown(ctx, p, a.uid, a.gid); err != nil {
+		return fmt.Errorf("chown %s on %s: %w", p, a.dst.Name(), err)
+	}
+	return nil
+}
+
+// copyBatch copies the messages of one batch with cfg.parallelism in
+// flight; the first error stops the batch.
+func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ops := make(chan copyOp)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range min(a.cfg.parallelism, len(batch)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for op := range ops {
+				gone, err := a.copyOne(ctx, op)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				if gone {
+					mu.Lock()
+					a.skipped++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for _, op := range batch {
+		select {
+		case ops <- op:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ops)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+var pid = os.Getpid()
+
+func tmpName(base string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	// tmp/ names need not be Maildir-unique beyond this directory; the
+	// base name keeps a leftover recognisable.
+	if len(base) > 180 {
+		base = base[:180]
+	}
+	return fmt.Sprintf("%s%s%d-%s", base, tmpMarker, pid, hex.EncodeToString(b[:]))
+}
+
+// copyOne streams one message into the destination's tmp/, verifies it,
+// sets owner and time, and renames it into cur/ or new/ under its source
+// name. gone reports a message no longer at the source.
+func (a *applier) copyOne(ctx context.Context, op copyOp) (gone bool, err error) {
+	sp := join(a.cfg.source, op.mb.rel, op.f.sub, op.f.name)
+	tmp := join(a.cfg.destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
+	final := join(a.cfg.destination, op.mb.rel, op.f.sub, op.f.name)
+	r, err := a.src.Open(ctx, sp)
+	if errors.Is(err, fs.ErrNotExist) {
+		a.log.Debug("message gone from the source", "path", sp)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open %s on %s: %w", sp, a.src.Name(), err)
+	}
+	defer r.Close()
+	w, err := a.dst.Create(ctx, tmp, op.f.info.Mode.Perm()|0o600)
+	if err != nil {
+		return false, fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			w.Close()
+			if rerr := a.dst.Remove(context.WithoutCancel(ctx), tmp); rerr != nil {
+				a.log.Warn("cannot remove temporary file", "path", tmp, "error", rerr)
+			}
+		}
+	}()
+	cw := &countWriter{w: w, a: a, ctx: ctx}
+	var sum hash.Hash
+	var dstW io.Writer = cw
+	if a.cfg.verify == "sha256" {
+		sum = sha256.New()
+		dstW = io.MultiWriter(cw, sum)
+	}
+	// io.Copy uses the SFTP file's WriteTo, which keeps several reads in
+	// flight; the destination's writes are pipelined the same way.
+	n, err := io.Copy(dstW, r)
+	if err != nil {
+		return false, fmt.Errorf("copy %s on %s to %s on %s: %w", sp, a.src.Name(), tmp, a.dst.Name(), err)
+	}
+	if n != op.f.size {
+		return false, fmt.Errorf("verify %s: read %d bytes from %s on %s, listed with %d; was the message changed at the source?", final, n, sp, a.src.Name(), op.f.size)
+	}
+	if s, ok := w.(interface{ Sync() error }); ok {
+		if err := s.Sync(); err != nil {
+			return false, fmt.Errorf("fsync %s on %s: %w", tmp, a.dst.Name(), err)
+		}
+	}
+	done = true
+	if err := w.Close(); err != nil {
+		a.dst.Remove(context.WithoutCancel(ctx), tmp)
+		return false, fmt.Errorf("close %s on %s: %w", tmp, a.dst.Name(), err)
+	}
+	done = false // from here on a failure removes tmp again
+	if err := a.verify(ctx, tmp, op.f.size, sum); err != nil {
+		return false, fmt.Errorf("verify %s: %w", final, err)
+	}
+	if err := a.chown(ctx, tmp); err != nil {
+		return false, err
+	}
+	if err := a.dst.Chtimes(ctx, tmp, op.f.info.ModTime); err != nil {
+		return false, fmt.Errorf("set time of %s on %s: %w", tmp, a.dst.Name(), err)
+	}
+	if err := a.dst.Rename(ctx, tmp, final); err != nil {
+		return false, fmt.Errorf("rename %s on %s: %w", tmp, a.dst.Name(), err)
+	}
+	done = true
+	return false, nil
+}
+
+// verify checks the file written at tmp: its size, and with sha256 its
+// content read back from the destination against the digest of the bytes
+// read from the source.
+func (a *applier) verify(ctx context.Context, tmp string, size int64, sum hash.Hash) error {
+	if sum == nil {
+		fi, err := a.dst.Stat(ctx, tmp)
+		if err != nil {
+			return err
+		}
+		if fi.Size != size {
+			return fmt.Errorf("%s on %s has %d bytes, the source %d", tmp, a.dst.Name(), fi.Size, size)
+		}
+		return nil
+	}
+	r, err := a.dst.Open(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	back := sha256.New()
+	n, err := io.Copy(back, r)
+	if err != nil {
+		return fmt.Errorf("read back %s on %s: %w", tmp, a.dst.Name(), err)
+	}
+	if n != size || string(back.Sum(nil)) != string(sum.Sum(nil)) {
+		return fmt.Errorf("%s on %s does not have the source's SHA-256 (%d bytes read back, %d expected)", tmp, a.dst.Name(), n, size)
+	}
+	return nil
+}
+
+// countWriter reports progress and applies the throttle as bytes land.
+type countWriter struct {
+	w   io.Writer
+	a   *applier
+	ctx context.Context
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	if c.a.throttle != nil {
+		if err := c.a.throttle.wait(c.ctx, int64(len(b))); err != nil {
+			return 0, err
+		}
+	}
+	n, err := c.w.Write(b)
+	if c.a.progress != nil && n > 0 {
+		c.a.progress.Add(int64(n))
+	}
+	return n, err
+}
+
+// throttle paces all transfers together to rate bytes per second.
+type throttle struct {
+	mu    sync.Mutex
+	rate  int64
+	start time.Time
+	sent  int64
+}
+
+func (t *throttle) wait(ctx context.Context, n int64) error {
+	t.mu.Lock()
+	t.sent += n
+	due := t.start.Add(time.Duration(float64(t.sent) / float64(t.rate) * float64(time.Second)))
+	t.mu.Unlock()
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readRecord returns the digests of the metadata files mailplan last wrote
+// in the destination mailbox dir.
+func readRecord(ctx context.Context, h transport.Host, dir string) (map[string]string, error) {
+	raw, err := readRecordRaw(ctx, h, dir)
+	if err != nil || raw == nil {
+		return map[string]string{}, err
+	}
+	rec := map[string]string{}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return map[string]string{}, nil // unreadable: as if mailplan had written nothing
+	}
+	return rec, nil
+}
+
+func recordPath(dir string) string { return path.Join(dir, keep.Dir, recordName) }
+
+func readRecordRaw(ctx context.Context, h transport.Host, dir string) ([]byte, error) {
+	p := recordPath(dir)
+	b, err := h.ReadFile(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s on %s: %w", p, h.Name(), err)
+	}
+	return b, nil
+}
+
+// copyMeta writes the Dovecot metadata after the messages it lists, one
+// mailbox at a time, keeping the files it replaces.
+func (a *applier) copyMeta(ctx context.Context) error {
+	byMbox := map[*mbox][]metaOp{}
+	var order []*mbox
+	for _, m := range a.s.metas {
+		if byMbox[m.mb] == nil {
+			order = append(order, m.mb)
+		}
+		byMbox[m.mb] = append(byMbox[m.mb], m)
+	}
+	for _, mb := range order {
+		dir := join(a.cfg.destination, mb.rel)
+		raw, err := readRecordRaw(ctx, a.dst, dir)
+		if err != nil {
+			return err
+		}
+		rec := map[string]string{}
+		_ = json.Unmarshal(raw, &rec)
+		e := entry{}
+		re := metaEntry{Path: recordPath(dir), Record: true}
+		if raw != nil {
+			s := string(raw)
+			re.Content = &s
+		}
+		e.Meta = append(e.Meta, re)
+		for _, m := range byMbox[mb] {
+			e.Meta = append(e.Meta, metaEntry{Path: path.Join(dir, m.name), Before: m.dstSum})
+		}
+		if err := a.record(ctx, e); err != nil {
+			return err
+		}
+		for _, m := range byMbox[mb] {
+			dp := path.Join(dir, m.name)
+			if m.dst != nil {
+				if err := keep.Save(ctx, a.dst, dp, m.dstSum, nil); err != nil {
+					return err
+				}
+			}
+			sp := join(a.cfg.source, mb.rel, m.name)
+			data, err := a.src.ReadFile(ctx, sp)
+			if err != nil {
+				return fmt.Errorf("read %s on %s: %w", sp, a.src.Name(), err)
+			}
+			if err := a.dst.WriteFile(ctx, dp, data, transport.WriteOptions{Mode: m.src.Mode.Perm() | 0o600, UID: a.uid, GID: a.gid}); err != nil {
+				return fmt.Errorf("write %s on %s: %w", dp, a.dst.Name(), err)
+			}
+			if err := a.dst.Chtimes(ctx, dp, m.src.ModTime); err != nil {
+				return fmt.Errorf("set time of %s on %s: %w", dp, a.dst.Name(), err)
+			}
+			rec[m.name] = keep.Digest(data)
+		}
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		if err := a.dst.MkdirAll(ctx, path.Join(dir, keep.Dir), 0o700); err != nil {
+			return fmt.Errorf("create %s on %s: %w", path.Join(dir, keep.Dir), a.dst.Name(), err)
+		}
+		if err := a.dst.WriteFile(ctx, recordPath(dir), b, transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {
+			return fmt.Errorf("write %s on %s: %w", recordPath(dir), a.dst.Name(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,421 @@
+package mailbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"path"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+// Hosts gives the connection to a host; *pool.Pool is one.
+type Hosts interface {
+	Get(ctx context.Context, h resource.Host) (transport.Host, error)
+}
+
+// Copy is the `mailbox_copy` resource type.
+type Copy struct {
+	hosts Hosts
+}
+
+var (
+	_ resource.Type          = (*Copy)(nil)
+	_ resource.Validator     = (*Copy)(nil)
+	_ resource.Fingerprinter = (*Copy)(nil)
+)
+
+// New returns the mailbox_copy type, reaching hosts through hosts.
+func New(hosts Hosts) *Copy { return &Copy{hosts: hosts} }
+
+// Defaults.
+const (
+	DefaultParallelism = 8
+	DefaultVerify      = "size"
+)
+
+// The computed attributes: what is still to do, read from both sides. A
+// plan sets them all to zero, so a diff shows the work as "N -> 0".
+var counters = []string{"pending_messages", "pending_bytes", "flag_changes", "pending_metadata", "conflicts"}
+
+var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
+	"from": {Type: resource.HostType, Kind: resource.HostRef, Required: true,
+		Description: "The host the mailboxes are copied from; it is never written."},
+	"to": {Type: resource.HostType, Kind: resource.HostRef, Required: true,
+		Description: "The host the mailboxes are copied to."},
+	"source": {Type: cty.String, Required: true,
+		Description: "The absolute root directory on from; every Maildir under it is copied."},
+	"destination": {Type: cty.String, Required: true,
+		Description: "The absolute root directory on to; each Maildir goes to the same relative place."},
+	"include": {Type: cty.List(cty.String), Default: cty.ListVal([]cty.Value{cty.StringVal("**")}),
+		Description: `Globs over mailbox paths relative to source ("**" any number of path elements).`},
+	"exclude": {Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String),
+		Description: "Globs of mailboxes not to copy."},
+	"owner": {Type: cty.String,
+		Description: "The owner of what is created at the destination; unset: the connecting user."},
+	"group": {Type: cty.String,
+		Description: "The group of what is created at the destination."},
+	"preserve_uids": {Type: cty.Bool, Default: cty.True,
+		Description: "Also copy dovecot-uidlist, dovecot-keywords, subscriptions and maildirfolder."},
+	"verify": {Type: cty.String, Default: cty.StringVal(DefaultVerify),
+		Description: `"size" or "sha256", checked on every copied message.`},
+	"parallelism": {Type: cty.Number, Default: cty.NumberIntVal(DefaultParallelism),
+		Description: "Transfers in flight."},
+	"max_bytes_per_second": {Type: cty.Number,
+		Description: "A throttle on the bytes read from the source; unset: unlimited."},
+	"pending_messages": {Type: cty.Number, Computed: true, Description: "Messages still to copy."},
+	"pending_bytes":    {Type: cty.Number, Computed: true, Description: "Bytes of the messages still to copy."},
+	"flag_changes":     {Type: cty.Number, Computed: true, Description: "Messages to rename at the destination."},
+	"pending_metadata": {Type: cty.Number, Computed: true, Description: "Dovecot metadata files to copy."},
+	"conflicts":        {Type: cty.Number, Computed: true, Description: "Destination files in the way."},
+}}
+
+// Name implements resource.Type.
+func (*Copy) Name() string { return "mailbox_copy" }
+
+// Schema implements resource.Type.
+func (*Copy) Schema() *resource.Schema { return schema }
+
+// config is a decoded configuration.
+type config struct {
+	from, to            resource.Host
+	source, destination string
+	include, exclude    []string
+	sel                 selector
+	owner, group        string
+	preserveUIDs        bool
+	verify              string
+	parallelism         int
+	maxBPS              int64
+}
+
+func strList(v cty.Value) []string {
+	var out []string
+	if v.IsNull() {
+		return nil
+	}
+	for _, e := range v.AsValueSlice() {
+		if !e.IsNull() {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
+func decode(v cty.Value) (config, error) {
+	v, _ = v.UnmarkDeep()
+	var c config
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return c, errors.New("mailbox_copy: configuration is null or not known")
+	}
+	var err error
+	if c.from, err = resource.HostFromValue(v.GetAttr("from")); err != nil {
+		return c, fmt.Errorf("mailbox_copy: from: %w", err)
+	}
+	if c.to, err = resource.HostFromValue(v.GetAttr("to")); err != nil {
+		return c, fmt.Errorf("mailbox_copy: to: %w", err)
+	}
+	str := func(name string) string {
+		if a := v.GetAttr(name); !a.IsNull() {
+			return a.AsString()
+		}
+		return ""
+	}
+	c.source, c.destination = path.Clean(str("source")), path.Clean(str("destination"))
+	c.owner, c.group, c.verify = str("owner"), str("group"), str("verify")
+	if c.verify == "" {
+		c.verify = DefaultVerify
+	}
+	c.include, c.exclude = strList(v.GetAttr("include")), strList(v.GetAttr("exclude"))
+	if v.GetAttr("include").IsNull() {
+		c.include = []string{"**"}
+	}
+	c.preserveUIDs = true
+	if b := v.GetAttr("preserve_uids"); !b.IsNull() {
+		c.preserveUIDs = b.True()
+	}
+	c.parallelism = DefaultParallelism
+	if n := v.GetAttr("parallelism"); !n.IsNull() {
+		i, _ := n.AsBigFloat().Int64()
+		c.parallelism = int(i)
+	}
+	if n := v.GetAttr("max_bytes_per_second"); !n.IsNull() {
+		c.maxBPS, _ = n.AsBigFloat().Int64()
+	}
+	if c.sel, err = newSelector(c.include, c.exclude); err != nil {
+		return c, fmt.Errorf("mailbox_copy: %w", err)
+	}
+	if c.parallelism < 1 {
+		c.parallelism = 1
+	}
+	return c, nil
+}
+
+// Validate implements resource.Validator.
+func (*Copy) Validate(ctx context.Context, cfg cty.Value) error {
+	cfg, _ = cfg.UnmarkDeep()
+	if cfg.IsNull() || !cfg.IsKnown() {
+		return nil
+	}
+	var errs resource.AttrErrors
+	for _, attr := range []string{"source", "destination"} {
+		v := cfg.GetAttr(attr)
+		if !v.IsKnown() || v.IsNull() {
+			continue
+		}
+		p := v.AsString()
+		switch {
+		case !path.IsAbs(p):
+			errs = append(errs, resource.Errorf(attr, "Relative "+attr+" path",
+				"The %s %q is relative; give the absolute path of the directory holding the Maildirs, e.g. /var/vmail.", attr, p))
+		case p == "/":
+			errs = append(errs, resource.Errorf(attr, "Root directory as "+attr,
+				"The %s is /; give the directory holding the Maildirs, e.g. /var/vmail.", attr))
+		}
+	}
+	for _, attr := range []string{"include", "exclude"} {
+		v := cfg.GetAttr(attr)
+		if !v.IsWhollyKnown() || v.IsNull() {
+			continue
+		}
+		for _, p := range strList(v) {
+			if _, err := compileGlob(p); err != nil {
+				errs = append(errs, resource.Errorf(attr, "Invalid mailbox pattern", "%s. Write patterns such as \"**\", \"alice/**\" or \"**/.Trash\".", err))
+			}
+		}
+	}
+	if v := cfg.GetAttr("verify"); v.IsKnown() && !v.IsNull() && v.AsString() != "size" && v.AsString() != "sha256" {
+		errs = append(errs, resource.Errorf("verify", "Invalid verify method",
+			`The verify method %q is not known; use "size" (compare lengths) or "sha256" (read the copy back and compare digests).`, v.AsString()))
+	}
+	if v := cfg.GetAttr("parallelism"); v.IsKnown() && !v.IsNull() {
+		if i, acc := v.AsBigFloat().Int64(); acc != big.Exact || i < 1 || i > 256 {
+			errs = append(errs, resource.Errorf("parallelism", "Invalid parallelism",
+				"The parallelism must be a whole number from 1 to 256; %s is not.", v.AsBigFloat().String()))
+		}
+	}
+	if v := cfg.GetAttr("max_bytes_per_second"); v.IsKnown() && !v.IsNull() {
+		if i, _ := v.AsBigFloat().Int64(); i < 4096 {
+			errs = append(errs, resource.Errorf("max_bytes_per_second", "Throttle too low",
+				"max_bytes_per_second must be at least 4096; leave it out for no limit."))
+		}
+	}
+	for _, attr := range counters {
+		if v := cfg.GetAttr(attr); v.IsKnown() && !v.IsNull() {
+			errs = append(errs, resource.Errorf(attr, "Read-only attribute",
+				"%s is computed from the mailboxes and cannot be set.", attr))
+		}
+	}
+	return errs.Err()
+}
+
+// snapshot is what Read saw, for Plan's summary and checks. It holds counts,
+// not file lists, so that states and plan files stay small. Restore does
+// not need it: a copy is undone by its journal alone.
+type snapshot struct {
+	Mailboxes   int      `json:"mailboxes"`
+	Messages    int      `json:"messages"`
+	Bytes       int64    `json:"bytes"`
+	Renames     int      `json:"renames"`
+	Metadata    int      `json:"metadata"`
+	Conflicts   []string `json:"conflicts,omitempty"`
+	NConflicts  int      `json:"n_conflicts,omitempty"`
+	Symlinks    []string `json:"symlinks,omitempty"`
+	NSymlinks   int      `json:"n_symlinks,omitempty"`
+	Free        *uint64  `json:"free,omitempty"`
+	Need        int64    `json:"need,omitempty"`
+	Destination string   `json:"destination"`
+	DestHost    string   `json:"dest_host"`
+}
+
+const listed = 20
+
+func (s *scan) snapshot(free *uint64, dstName string) snapshot {
+	sn := snapshot{
+		Mailboxes: len(s.mailboxes), Messages: len(s.copies), Bytes: s.bytes, Renames: len(s.renames),
+		Metadata: len(s.metas), NConflicts: len(s.conflicts), NSymlinks: len(s.symlinks),
+		Free: free, Need: s.need(), Destination: s.dstRoot, DestHost: dstName,
+	}
+	sn.Conflicts = s.conflicts[:min(listed, len(s.conflicts))]
+	sn.Symlinks = s.symlinks[:min(listed, len(s.symlinks))]
+	return sn
+}
+
+// need is the space the copy takes: the bytes, rounded up to 4 KiB blocks.
+func (s *scan) need() int64 {
+	var n int64
+	for _, op := range s.copies {
+		n += (op.f.size + 4095) &^ 4095
+	}
+	for _, m := range s.metas {
+		n += (m.src.Size + 4095) &^ 4095
+	}
+	return n
+}
+
+func (c *Copy) hostsOf(ctx context.Context, cfg config) (src, dst transport.Host, err error) {
+	if src, err = c.hosts.Get(ctx, cfg.from); err != nil {
+		return nil, nil, err
+	}
+	if dst, err = c.hosts.Get(ctx, cfg.to); err != nil {
+		return nil, nil, err
+	}
+	return src, dst, nil
+}
+
+// freeSpace asks the destination's filesystem for its free bytes, at the
+// destination root or its nearest existing parent; nil when the host
+// cannot tell.
+func freeSpace(ctx context.Context, h transport.Host, p string) (*uint64, error) {
+	st, ok := h.(transport.FSStater)
+	if !ok {
+		return nil, nil
+	}
+	for {
+		if _, err := h.Stat(ctx, p); err == nil || !errors.Is(err, fs.ErrNotExist) || p == "/" {
+			break
+		}
+		p = path.Dir(p)
+	}
+	free, err := st.StatFS(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("free space at %s on %s: %w", p, h.Name(), err)
+	}
+	return &free, nil
+}
+
+// Read implements resource.Type. Current is null while the destination
+// root does not exist (the copy is then "created"); else it carries the
+// configuration and the counts of what is left to do.
+func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.ReadResponse, error) {
+	cfg, err := decode(req.Config)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	src, dst, err := c.hostsOf(ctx, cfg)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	s, err := scanTrees(ctx, src, dst, cfg)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	free, err := freeSpace(ctx, dst, cfg.destination)
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	if req.Logger != nil {
+		for _, l := range s.symlinks {
+			req.Logger.Warn("symbolic link in the source skipped", "path", l, "host", src.Name())
+		}
+	}
+	snap, err := json.Marshal(s.snapshot(free, dst.Name()))
+	if err != nil {
+		return resource.ReadResponse{}, err
+	}
+	resp := resource.ReadResponse{Current: cty.NullVal(schema.ImpliedType()), Snapshot: snap}
+	if s.dstRootExists {
+		resp.Current = withCounts(req.Config, map[string]int64{
+			"pending_messages": int64(len(s.copies)), "pending_bytes": s.bytes, "flag_changes": int64(len(s.renames)),
+			"pending_metadata": int64(len(s.metas)), "conflicts": int64(len(s.conflicts)),
+		})
+	}
+	return resp, nil
+}
+
+func withCounts(cfg cty.Value, counts map[string]int64) cty.Value {
+	cfg, _ = cfg.UnmarkDeep()
+	m := cfg.AsValueMap()
+	for _, name := range counters {
+		m[name] = cty.NumberIntVal(counts[name])
+	}
+	return cty.ObjectVal(m)
+}
+
+// Plan implements resource.Type: everything copied, nothing left. It reads
+// no host: Read's snapshot has the counts and the free space.
+func (c *Copy) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
+	if _, err := decode(req.Config); err != nil {
+		return resource.PlanResponse{}, err
+	}
+	var sn snapshot
+	if err := json.Unmarshal(req.Snapshot, &sn); err != nil {
+		return resource.PlanResponse{}, fmt.Errorf("mailbox_copy: bad snapshot: %w", err)
+	}
+	if sn.Free != nil && uint64(sn.Need) > *sn.Free {
+		return resource.PlanResponse{}, resource.Errorf("destination", "Not enough free space at the destination",
+			"The copy needs about %s at %s on %s, and its filesystem has %s free. Free some space or copy fewer mailboxes (include/exclude).",
+			sizeString(sn.Need), sn.Destination, sn.DestHost, sizeString(int64(*sn.Free)))
+	}
+	return resource.PlanResponse{Planned: withCounts(req.Config, nil), Summary: sn.summary()}, nil
+}
+
+// summary is the plan's line: "copy 1,204 messages (88 MiB) in 12
+// mailboxes, 31 flag changes".
+func (sn snapshot) summary() string {
+	parts := []string{fmt.Sprintf("copy %s messages (%s) in %s mailboxes", commas(int64(sn.Messages)), sizeString(sn.Bytes), commas(int64(sn.Mailboxes)))}
+	if sn.Renames > 0 {
+		parts = append(parts, fmt.Sprintf("%s flag changes", commas(int64(sn.Renames))))
+	}
+	if sn.Metadata > 0 {
+		parts = append(parts, fmt.Sprintf("%d Dovecot metadata files", sn.Metadata))
+	}
+	if sn.NSymlinks > 0 {
+		parts = append(parts, fmt.Sprintf("%d symbolic links skipped (%s)", sn.NSymlinks, strings.Join(sn.Symlinks, ", ")))
+	}
+	if sn.NConflicts > 0 {
+		parts = append(parts, fmt.Sprintf("%d CONFLICTS, apply will fail (%s)", sn.NConflicts, strings.Join(sn.Conflicts, "; ")))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func sizeString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v >= 10 {
+		return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}
+
+// Fingerprint implements resource.Fingerprinter: only the configuration and
+// the conflicts at the destination make a saved plan stale. New mail at a
+// live source, or the copy's own progress, does not: Apply copies whatever
+// is missing when it runs.
+func (*Copy) Fingerprint(current cty.Value) []byte {
+	current, _ = current.UnmarkDeep()
+	if current.IsNull() {
+		return []byte("null")
+	}
+	m := current.AsValueMap()
+	for _, name := range counters {
+		if name != "conflicts" {
+			delete(m, name)
+		}
+	}
+	b, _ := json.Marshal(cty.ObjectVal(m).GoString())
+	return b
+}

@@ -1,0 +1,52 @@
+// Package mailbox implements the mailbox_copy resource type: every Maildir
+// under a root on one host copied to the same relative place on another,
+// over the hosts' transports (SFTP for SSH hosts).
+//
+// A message is known by its base name (before ":2,"), in new/ or cur/.
+// Read lists both trees — one ReadDir per directory, many in flight, no
+// message body read — and reports counts: messages and bytes to copy, flag
+// changes (a base name at both ends under another name: a rename at the
+// destination, never a second copy), Dovecot metadata files to copy, and
+// conflicts. Current holds only these counts (Planned: zeros), so plan
+// diffs stay short; the Fingerprint leaves out everything but the
+// conflicts, so that new mail at a live source never makes a saved plan
+// stale. Plan checks the destination's free space (statvfs).
+//
+// Apply lists again and copies what is missing then. Each message is
+// streamed to the destination's tmp/ as NAME.mailplan-PID-RANDOM, verified
+// (size, or SHA-256 of the bytes read at the source against the file read
+// back at the destination), fsynced, given owner/group and the source's
+// modification time, and renamed into cur/ or new/ under its source name:
+// no reader ever sees a partial message. Before each batch the destination
+// paths about to be created or renamed are journalled, so Restore removes
+// exactly what this apply created, undoes its renames and puts back the
+// metadata files it replaced (kept with package keep). Leftover temporary
+// files of a killed apply are removed by the next one; a re-run copies only
+// what is still missing, so nothing is copied twice.
+//
+// Conflict policy: a base name at the destination with another size (or
+// not a regular file) is never overwritten. The whole apply is refused
+// before it changes anything, listing the conflicts; plan shows them in
+// the summary and as a non-zero "conflicts". With preserve_uids, the
+// Dovecot files (dovecot-uidlist, dovecot-keywords, subscriptions,
+// maildirfolder; never dovecot.index*) follow the source as long as the
+// destination has none, the same bytes, or still the bytes mailplan wrote
+// last time (their SHA-256 is recorded in .mailplan-snapshots/ of the
+// destination mailbox, since Apply does not see the state's private data);
+// otherwise Dovecot on the new server has used the mailbox, and that is a
+// conflict whose message says to run the final sync with IMAP stopped there.
+// Metadata is written after the messages of the mailbox.
+//
+// Flags: when a message's name differs at the two ends, the source's name
+// wins (the destination is renamed); the final sync is meant to run with
+// the new server's IMAP stopped.
+//
+// Symbolic links in the source are reported (plan summary, warning log)
+// and skipped, never followed. The source is never written. Destroy does
+// not delete copied mail.
+//
+// Deployment: run mailplan on the new server (to = a local host) pulling
+// from the old one over SSH, so the bytes cross the network once. With
+// both ends remote, every byte passes through the machine running
+// mailplan.
+package mailbox

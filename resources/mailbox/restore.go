@@ -1,0 +1,111 @@
+package mailbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/keep"
+)
+
+// Restore implements resource.Type. It replays the journal newest-first:
+// metadata files come back (or go, when there were none), flag renames are
+// undone, the messages this apply created are removed, and then the
+// directories it created if they are empty. Without a journal (destroy)
+// it does nothing: copied mail stays, as nothing at the destination is
+// deleted except what a rolled-back apply created.
+func (c *Copy) Restore(ctx context.Context, req resource.RestoreRequest) error {
+	if len(req.Journal) == 0 {
+		return nil
+	}
+	cfg, err := decode(req.Config)
+	if err != nil {
+		return err
+	}
+	dst, err := c.hosts.Get(ctx, cfg.to)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(req.Journal) - 1; i >= 0; i-- {
+		var e entry
+		if err := json.Unmarshal(req.Journal[i], &e); err != nil {
+			return fmt.Errorf("mailbox_copy: bad journal entry: %w", err)
+		}
+		errs = append(errs, undo(ctx, dst, e)...)
+	}
+	return errors.Join(errs...)
+}
+
+func exists(ctx context.Context, h transport.Host, p string) (bool, error) {
+	_, err := h.Stat(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func undo(ctx context.Context, h transport.Host, e entry) []error {
+	var errs []error
+	for i := len(e.Meta) - 1; i >= 0; i-- {
+		m := e.Meta[i]
+		var err error
+		switch {
+		case m.Record && m.Content != nil:
+			err = h.WriteFile(ctx, m.Path, []byte(*m.Content), transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1})
+		case m.Before == "" || m.Record:
+			err = h.Remove(ctx, m.Path)
+		default:
+			var fi transport.FileInfo
+			var data []byte
+			fi, err = h.Stat(ctx, m.Path)
+			opts := transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}
+			if err == nil {
+				opts = transport.WriteOptions{Mode: fi.Mode.Perm(), UID: fi.UID, GID: fi.GID}
+			}
+			if data, err = keep.Load(ctx, h, m.Path, m.Before); err == nil {
+				err = h.WriteFile(ctx, m.Path, data, opts)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restore %s on %s: %w", m.Path, h.Name(), err))
+		}
+	}
+	for i := len(e.Renames) - 1; i >= 0; i-- {
+		from, to := e.Renames[i][0], e.Renames[i][1]
+		toOK, err1 := exists(ctx, h, to)
+		fromOK, err2 := exists(ctx, h, from)
+		if err := errors.Join(err1, err2); err != nil {
+			errs = append(errs, fmt.Errorf("undo rename of %s on %s: %w", from, h.Name(), err))
+			continue
+		}
+		if toOK && !fromOK {
+			if err := h.Rename(ctx, to, from); err != nil {
+				errs = append(errs, fmt.Errorf("undo rename of %s on %s: %w", from, h.Name(), err))
+			}
+		}
+	}
+	for _, p := range e.Created {
+		if err := h.Remove(ctx, p); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s on %s: %w", p, h.Name(), err))
+		}
+	}
+	// Directories deepest first; one that is not empty (mail delivered to
+	// it since, or a leftover in tmp/) stays.
+	for i := len(e.Dirs) - 1; i >= 0; i-- {
+		_ = h.Remove(ctx, path.Join(e.Dirs[i], keep.Dir)) // only if empty
+		if err := h.Remove(ctx, e.Dirs[i]); err != nil {
+			if ok, _ := exists(ctx, h, e.Dirs[i]); ok {
+				// not empty: kept
+				continue
+			}
+			errs = append(errs, fmt.Errorf("remove %s on %s: %w", e.Dirs[i], h.Name(), err))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,360 @@
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/keep"
+)
+
+// metaFiles are the Dovecot files copied with preserve_uids: they carry
+// UIDVALIDITY, UIDs, keyword names and subscriptions (DOMAIN.md). Dovecot's
+// index files (dovecot.index*) are caches it rebuilds and are never copied.
+var metaFiles = []string{"dovecot-uidlist", "dovecot-keywords", "subscriptions", "maildirfolder"}
+
+// tmpMarker is in the name of every temporary file mailplan writes in a
+// destination tmp/; leftovers of a killed apply are removed by the next.
+const tmpMarker = ".mailplan-"
+
+// recordName is the file, in keep.Dir of a destination mailbox, holding the
+// SHA-256 of each metadata file mailplan last wrote there: a file that no
+// longer has that digest was changed by Dovecot on the new server.
+const recordName = "mailbox_copy-written.json"
+
+// msgFile is one message file in cur/ or new/.
+type msgFile struct {
+	sub  string // "cur" or "new"
+	name string
+	size int64
+	info transport.FileInfo
+}
+
+// baseName is a message's identity: its name up to the info part (":2,…").
+func baseName(name string) string {
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// mbox is one Maildir found under the source root.
+type mbox struct {
+	rel     string // relative to the roots; "." for a root that is a Maildir
+	src     map[string]msgFile
+	srcMeta map[string]transport.FileInfo
+	dstDir  bool // the destination Maildir exists (its directory)
+	dstSubs map[string]bool
+	dst     map[string]msgFile
+	dstMeta map[string]transport.FileInfo
+	dstTmp  []string // our leftover temporary files in the destination tmp/
+}
+
+type copyOp struct {
+	mb *mbox
+	f  msgFile
+}
+
+type renameOp struct {
+	mb       *mbox
+	from, to msgFile
+}
+
+type metaOp struct {
+	mb   *mbox
+	name string
+	src  transport.FileInfo
+	// dst is the destination file it replaces, if any.
+	dst    *transport.FileInfo
+	dstSum string
+}
+
+// scan is what the listings of both sides say must happen.
+type scan struct {
+	srcRoot, dstRoot string
+	dstRootExists    bool
+	mailboxes        []*mbox
+	copies           []copyOp
+	bytes            int64
+	renames          []renameOp
+	metas            []metaOp
+	conflicts        []string
+	symlinks         []string
+}
+
+// lister runs ReadDir calls concurrently: SFTP answers them in parallel over
+// one connection, so the latency of a deep tree is paid once per level.
+type lister struct {
+	h   transport.Host
+	sem chan struct{}
+}
+
+type listing struct {
+	path    string
+	entries []transport.FileInfo
+	err     error
+}
+
+func (l lister) listAll(ctx context.Context, paths []string) []listing {
+	out := make([]listing, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		l.sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-l.sem }()
+			es, err := l.h.ReadDir(ctx, p)
+			out[i] = listing{path: p, entries: es, err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func join(root, rel string, elems ...string) string {
+	return path.Join(append([]string{root, rel}, elems...)...)
+}
+
+func relOf(root, p string) string {
+	if p == root {
+		return "."
+	}
+	return strings.TrimPrefix(p, strings.TrimSuffix(root, "/")+"/")
+}
+
+func isMaildir(entries []transport.FileInfo) bool {
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() && (e.Name == "cur" || e.Name == "new" || e.Name == "tmp") {
+			n++
+		}
+	}
+	return n == 3
+}
+
+// scanTrees lists the source and destination trees and works out what a
+// copy must do. It reads no message body, and only the few metadata files
+// whose size or time differ.
+func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, error) {
+	s := &scan{srcRoot: c.source, dstRoot: c.destination}
+	fi, err := src.Stat(ctx, c.source)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("the source %s does not exist on %s", c.source, src.Name())
+	case err != nil:
+		return nil, fmt.Errorf("source %s on %s: %w", c.source, src.Name(), err)
+	case fi.IsSymlink():
+		return nil, fmt.Errorf("the source %s on %s is a symbolic link; give the directory it points to", c.source, src.Name())
+	case !fi.IsDir():
+		return nil, fmt.Errorf("the source %s on %s is not a directory", c.source, src.Name())
+	}
+	sl := lister{h: src, sem: make(chan struct{}, c.parallelism*2)}
+	var msgDirs []string
+	byRel := map[string]*mbox{}
+	level := []string{c.source}
+	for len(level) > 0 {
+		var next []string
+		for _, l := range sl.listAll(ctx, level) {
+			if l.err != nil {
+				return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
+			}
+			maildir := isMaildir(l.entries)
+			rel := relOf(c.source, l.path)
+			if maildir && c.sel.selected(rel) {
+				mb := &mbox{rel: rel, src: map[string]msgFile{}, srcMeta: map[string]transport.FileInfo{}}
+				byRel[rel] = mb
+				s.mailboxes = append(s.mailboxes, mb)
+				msgDirs = append(msgDirs, path.Join(l.path, "cur"), path.Join(l.path, "new"))
+				for _, e := range l.entries {
+					if e.IsRegular() && c.preserveUIDs && isMeta(e.Name) {
+						mb.srcMeta[e.Name] = e
+					}
+				}
+			}
+			for _, e := range l.entries {
+				p := path.Join(l.path, e.Name)
+				switch {
+				case e.IsSymlink():
+					s.symlinks = append(s.symlinks, p)
+				case !e.IsDir():
+				case maildir && (e.Name == "cur" || e.Name == "new" || e.Name == "tmp"):
+				case e.Name == keep.Dir || strings.Contains(e.Name, tmpMarker):
+				default:
+					next = append(next, p)
+				}
+			}
+		}
+		level = next
+	}
+	for _, l := range sl.listAll(ctx, msgDirs) {
+		if l.err != nil {
+			return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
+		}
+		sub := path.Base(l.path)
+		mb := byRel[relOf(c.source, path.Dir(l.path))]
+		for _, e := range l.entries {
+			switch {
+			case e.IsSymlink():
+				s.symlinks = append(s.symlinks, path.Join(l.path, e.Name))
+			case !e.IsRegular() || strings.HasPrefix(e.Name, "."):
+			default:
+				b := baseName(e.Name)
+				if _, dup := mb.src[b]; dup && sub == "new" {
+					continue // the same message in cur/ and new/: cur/ wins
+				}
+				mb.src[b] = msgFile{sub: sub, name: e.Name, size: e.Size, info: e}
+			}
+		}
+	}
+	sort.Slice(s.mailboxes, func(i, j int) bool { return s.mailboxes[i].rel < s.mailboxes[j].rel })
+
+	// The destination: each selected mailbox's directory and its cur, new
+	// and tmp, all at once.
+	if fi, err := dst.Stat(ctx, c.destination); err == nil {
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("the destination %s on %s is not a directory", c.destination, dst.Name())
+		}
+		s.dstRootExists = true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("destination %s on %s: %w", c.destination, dst.Name(), err)
+	}
+	if s.dstRootExists {
+		var paths []string
+		for _, mb := range s.mailboxes {
+			d := join(c.destination, mb.rel)
+			paths = append(paths, d, path.Join(d, "cur"), path.Join(d, "new"), path.Join(d, "tmp"))
+		}
+		dl := lister{h: dst, sem: make(chan struct{}, c.parallelism*2)}
+		ls := dl.listAll(ctx, paths)
+		for i, mb := range s.mailboxes {
+			mb.dst, mb.dstMeta, mb.dstSubs = map[string]msgFile{}, map[string]transport.FileInfo{}, map[string]bool{}
+			for j, sub := range []string{"", "cur", "new", "tmp"} {
+				l := ls[4*i+j]
+				if errors.Is(l.err, fs.ErrNotExist) {
+					continue
+				}
+				if l.err != nil {
+					return nil, fmt.Errorf("list %s on %s: %w", l.path, dst.Name(), l.err)
+				}
+				if sub == "" {
+					mb.dstDir = true
+					for _, e := range l.entries {
+						if e.IsRegular() && isMeta(e.Name) {
+							mb.dstMeta[e.Name] = e
+						}
+					}
+					continue
+				}
+				mb.dstSubs[sub] = true
+				for _, e := range l.entries {
+					switch {
+					case sub == "tmp":
+						if e.IsRegular() && strings.Contains(e.Name, tmpMarker) {
+							mb.dstTmp = append(mb.dstTmp, e.Name)
+						}
+					case strings.HasPrefix(e.Name, "."):
+					default:
+						b := baseName(e.Name)
+						if _, dup := mb.dst[b]; !dup || sub == "cur" {
+							mb.dst[b] = msgFile{sub: sub, name: e.Name, size: e.Size, info: e}
+						}
+					}
+				}
+			}
+		}
+	}
+
+	for _, mb := range s.mailboxes {
+		bases := make([]string, 0, len(mb.src))
+		for b := range mb.src {
+			bases = append(bases, b)
+		}
+		sort.Strings(bases)
+		for _, b := range bases {
+			sf := mb.src[b]
+			df, ok := mb.dst[b]
+			switch {
+			case !ok:
+				s.copies = append(s.copies, copyOp{mb: mb, f: sf})
+				s.bytes += sf.size
+			case !df.info.IsRegular():
+				s.conflicts = append(s.conflicts, fmt.Sprintf("%s is not a regular file", join(c.destination, mb.rel, df.sub, df.name)))
+			case df.size != sf.size:
+				s.conflicts = append(s.conflicts, fmt.Sprintf("%s has %d bytes, the source's %s has %d",
+					join(c.destination, mb.rel, df.sub, df.name), df.size, path.Join(sf.sub, sf.name), sf.size))
+			case df.sub != sf.sub || df.name != sf.name:
+				s.renames = append(s.renames, renameOp{mb: mb, from: df, to: sf})
+			}
+		}
+	}
+	if err := s.planMeta(ctx, src, dst, c); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func isMeta(name string) bool {
+	for _, m := range metaFiles {
+		if name == m {
+			return true
+		}
+	}
+	return false
+}
+
+// planMeta decides, for each metadata file of the source, whether the
+// destination needs it: when it is missing there, or differs and is still
+// what mailplan wrote last time. A destination file mailplan did not write
+// (Dovecot on the new server changed it) is a conflict.
+func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) error {
+	for _, mb := range s.mailboxes {
+		var record map[string]string
+		for _, name := range metaFiles {
+			sf, ok := mb.srcMeta[name]
+			if !ok {
+				continue
+			}
+			df, have := mb.dstMeta[name]
+			if !have {
+				s.metas = append(s.metas, metaOp{mb: mb, name: name, src: sf})
+				continue
+			}
+			if df.Size == sf.Size && df.ModTime.Unix() == sf.ModTime.Unix() {
+				continue // mailplan preserves the time: this is the source's copy
+			}
+			if record == nil {
+				var err error
+				if record, err = readRecord(ctx, dst, join(c.destination, mb.rel)); err != nil {
+					return err
+				}
+			}
+			dp := join(c.destination, mb.rel, name)
+			data, err := dst.ReadFile(ctx, dp)
+			if err != nil {
+				return fmt.Errorf("read %s on %s: %w", dp, dst.Name(), err)
+			}
+			sum := keep.Digest(data)
+			if sum != record[name] {
+				sp := join(c.source, mb.rel, name)
+				sdata, err := src.ReadFile(ctx, sp)
+				if err != nil {
+					return fmt.Errorf("read %s on %s: %w", sp, src.Name(), err)
+				}
+				if keep.Digest(sdata) != sum {
+					s.conflicts = append(s.conflicts, fmt.Sprintf("%s was changed at the destination since mailplan wrote it", dp))
+					continue
+				}
+			}
+			dfc := df
+			s.metas = append(s.metas, metaOp{mb: mb, name: name, src: sf, dst: &dfc, dstSum: sum})
+		}
+	}
+	return nil
+}
