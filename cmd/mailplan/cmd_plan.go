@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -206,7 +207,12 @@ func reportApply(c *cli, rep *exec.ApplyReport, err error, destroy bool) int {
 					last = w.Until
 				}
 			}
-			fmt.Fprintf(c.stdout, "\n%d resources waiting until %s; run apply again then.\n", len(rep.Waiting), last.Local().Format(time.RFC3339))
+			sort.Slice(rep.Waiting, func(i, j int) bool { return rep.Waiting[i].Addr < rep.Waiting[j].Addr })
+			noun := "resources"
+			if len(rep.Waiting) == 1 {
+				noun = "resource"
+			}
+			fmt.Fprintf(c.stdout, "\n%d %s waiting until %s; run apply again then.\n", len(rep.Waiting), noun, last.Local().Format(time.RFC3339))
 			for _, w := range rep.Waiting {
 				fmt.Fprintf(c.stdout, "  # %s waits until %s (%s)\n", w.Addr, w.Until.Local().Format(time.RFC3339), w.Reason)
 			}
