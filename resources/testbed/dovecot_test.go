@@ -1,0 +1,155 @@
+package testbed
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDovecotOptionsChecked(t *testing.T) {
+	for _, o := range []DovecotOptions{
+		{Addr: "192.0.2.1"},
+		{Users: []string{"Bad User"}},
+		{Password: "a:b"},
+		{Dir: "/tmp/has space"},
+	} {
+		if d, err := StartDovecot(o); err == nil {
+			d.Close()
+			t.Errorf("%+v: no error", o)
+		}
+	}
+}
+
+func TestMUTF7(t *testing.T) {
+	for utf8, mutf7 := range map[string]string{
+		"Café": "Caf&AOk-", "INBOX": "INBOX", "a&b": "a&-b", "日本語": "&ZeVnLIqe-", "My Folder": "My Folder",
+	} {
+		if got := EncodeMUTF7(utf8); got != mutf7 {
+			t.Errorf("EncodeMUTF7(%q) = %q, want %q", utf8, got, mutf7)
+		}
+		if got := decodeMUTF7(mutf7); got != utf8 {
+			t.Errorf("decodeMUTF7(%q) = %q, want %q", mutf7, got, utf8)
+		}
+	}
+}
+
+// TestDovecotServesCorpus serves a generated corpus: doveadm and IMAP
+// see the folders, counts, flags and the UIDs of Dovecot's own
+// dovecot-uidlist.
+func TestDovecotServesCorpus(t *testing.T) {
+	if err := CheckDovecotAvailable(); err != nil {
+		skipOrFatal(t, err)
+	}
+	uid, gid, err := lookupIDs(mailboxUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := MakeCorpus(t, CorpusOptions{Messages: 300, Seed: 11, MaxSize: 2 << 20, Owner: uid, Group: gid})
+	d := Dovecot(t, DovecotOptions{MailRoot: c.Root})
+	if d.UID != uid || d.GID != gid {
+		t.Fatalf("mail user %d:%d, corpus owned by %d:%d", d.UID, d.GID, uid, gid)
+	}
+	want := []string{"Archive", "Archive.2024", "Archive.2024.Q1", "Café", "Drafts", "INBOX", "My Folder", "Sent", "Trash"}
+	if got := d.Mailboxes(t, "alice"); !reflect.DeepEqual(got, want) {
+		t.Errorf("mailboxes %q, want %q", got, want)
+	}
+	total := 0
+	for _, u := range c.Users {
+		for _, mb := range want {
+			if mb == "Archive" {
+				continue // \NoSelect: no directory of its own
+			}
+			n, uidvalidity, uidnext := d.Status(t, u, mb)
+			total += n
+			dir := d.Maildir(u)
+			if mb != "INBOX" {
+				dir = filepath.Join(dir, "."+EncodeMUTF7(mb))
+			}
+			uidlist, err := os.ReadFile(filepath.Join(dir, "dovecot-uidlist"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, entries, _ := strings.Cut(string(uidlist), "\n")
+			if !strings.HasPrefix(head, "3 V"+itoa(int(uidvalidity))+" ") {
+				t.Errorf("%s %s: UIDVALIDITY %d, dovecot-uidlist %q", u, mb, uidvalidity, head)
+			}
+			if uidnext != uint32(n+1) {
+				t.Errorf("%s %s: %d messages, UIDNEXT %d", u, mb, n, uidnext)
+			}
+			// Every message's UID is the one the corpus's uidlist gave it.
+			msgs := d.UIDs(t, u, mb)
+			if len(msgs) != n {
+				t.Fatalf("%s %s: %d UIDs, %d messages", u, mb, len(msgs), n)
+			}
+			for _, m := range msgs {
+				if !strings.Contains(entries, itoa(int(m.UID))+" :"+m.GUID+"\n") && !strings.Contains(entries, itoa(int(m.UID))+" "+m.GUID+"\n") {
+					t.Errorf("%s %s: UID %d %s not in dovecot-uidlist", u, mb, m.UID, m.GUID)
+				}
+			}
+		}
+	}
+	if total != c.Messages {
+		t.Errorf("Dovecot counts %d messages, the corpus has %d", total, c.Messages)
+	}
+
+	// A real IMAP session sees what doveadm sees.
+	for _, mb := range []string{"INBOX", "Café", "My Folder", "Archive.2024.Q1"} {
+		before := d.UIDs(t, "bob", mb)
+		n, uidvalidity, uidnext := d.Status(t, "bob", mb)
+		got := d.IMAPSelect(t, "bob", mb)
+		if !reflect.DeepEqual(got.Mailboxes, want) {
+			t.Errorf("IMAP LIST %q, want %q", got.Mailboxes, want)
+		}
+		if got.Exists != n || got.UIDValidity != uidvalidity || got.UIDNext != uidnext {
+			t.Errorf("IMAP SELECT %s: %d/%d/%d, doveadm %d/%d/%d", mb, got.Exists, got.UIDValidity, got.UIDNext, n, uidvalidity, uidnext)
+		}
+		if !reflect.DeepEqual(got.Messages, before) {
+			t.Errorf("IMAP %s: messages differ from doveadm's:\n%v\n%v", mb, got.Messages, before)
+		}
+	}
+}
+
+func TestDovecotClose(t *testing.T) {
+	if err := CheckDovecotAvailable(); err != nil {
+		skipOrFatal(t, err)
+	}
+	d, err := StartDovecot(DovecotOptions{Addr: "127.0.0.5", Users: []string{"erin"}, Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := d.proc
+	procs := tree(master.PID, master.StartTime)
+	if len(procs) < 2 {
+		t.Errorf("dovecot runs %d processes", len(procs))
+	}
+	// A fresh user gets an empty INBOX over IMAP.
+	mb := d.IMAPSelect(t, "erin", "INBOX")
+	if mb.Exists != 0 || mb.UIDValidity == 0 || !reflect.DeepEqual(mb.Mailboxes, []string{"INBOX"}) {
+		t.Errorf("fresh user: %+v", mb)
+	}
+	if _, err := d.imapSelect("erin", "Nope"); err == nil {
+		t.Error("SELECT of a missing mailbox succeeded")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	for _, p := range procs {
+		if p.alive() {
+			t.Errorf("PID %d still runs after Close", p.pid)
+		}
+	}
+	if d.Running() {
+		t.Error("Running after Close")
+	}
+	if _, err := os.Stat(d.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s: %v", d.Dir, err)
+	}
+	if err := d.greeting(); err == nil {
+		t.Error("IMAP still served after Close")
+	}
+}
