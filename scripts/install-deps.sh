@@ -3,7 +3,10 @@
 # servers the test bed starts on loopback (sshd; Postfix with its pcre, lmdb
 # and cdb map types; BIND's named with tsig-keygen, and dig and nsupdate),
 # swaks to send mail, and ip (iproute2), with which the test bed gives lo the
-# 127.0.0.x address named listens on. Needs root (CI runs as root).
+# 127.0.0.x address named listens on; Dovecot's IMAP server and doveadm
+# (the destination's IMAP service, and what makes the Maildir corpus's
+# dovecot-uidlist files) and rsync (the baseline make bench times
+# mailbox_copy against). Needs root (CI runs as root).
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -15,6 +18,8 @@ command -v swaks >/dev/null 2>&1 || need+=(swaks)
 [ -x /usr/sbin/named ] || need+=(bind9)
 [ -x /usr/bin/dig ] && [ -x /usr/bin/nsupdate ] || need+=(bind9-dnsutils)
 [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
+[ -x /usr/sbin/dovecot ] && [ -x /usr/bin/doveadm ] && [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
@@ -25,7 +30,8 @@ if [ ${#need[@]} -gt 0 ]; then
   # instances with -c DIR.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   # Packages must not start the system's own daemons on wildcard addresses
-  # (Postfix, sshd, named): the test bed starts its own on loopback.
+  # (Postfix, sshd, named, Dovecot): the test bed starts its own on
+  # loopback.
   policy=/usr/sbin/policy-rc.d
   made_policy=
   if [ ! -e "$policy" ]; then
