@@ -1,7 +1,6 @@
 package mailbox_test
 
 import (
-
 	"context"
 	"fmt"
 	"io"
@@ -332,5 +331,3 @@ func (f *failingHost) StatFS(ctx context.Context, p string) (uint64, error) {
 	}
 	return f.Host.(transport.FSStater).StatFS(ctx, p)
 }
-
-
