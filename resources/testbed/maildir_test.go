@@ -198,7 +198,7 @@ func TestCorpusSizes(t *testing.T) {
 
 func TestCorpusOwnerAndAdd(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("chown needs root")
+		skipOrFatal(t, unavailable{"chown to the mail user needs root"})
 	}
 	uid, gid, err := lookupIDs(mailboxUser)
 	if err != nil {
