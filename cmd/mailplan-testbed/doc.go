@@ -7,6 +7,11 @@
 //
 //	mailplan-testbed up -dir DIR [-detach]
 //	mailplan-testbed down -dir DIR
+//	mailplan-testbed corpus -dir DIR -messages N [-seed S] [-users N|a,b] [-big] [-owner UID -group GID]
+//	mailplan-testbed corpus -dir DIR -add N [-seed S]
+//
+// corpus builds a realistic Maildir tree (see testbed.GenerateCorpus), or
+// adds new mail to one, for mailbox_copy tests and `make bench`.
 //
 // up starts, on loopback only:
 //

@@ -10,6 +10,12 @@
 //   - Named: BIND 9 authoritative for test zones on its own 127.0.0.x
 //     address and port, with TSIG keys of every algorithm allowed to
 //     update them (dynamic updates go to a journal in the test's directory);
+//   - Dovecot: an IMAP server on a loopback port over users' Maildirs, with
+//     doveadm and a small real IMAP client to read folders, counts, flags,
+//     UIDVALIDITY and UIDs as clients see them;
+//   - GenerateCorpus and AddMessages: realistic Maildir++ trees (several
+//     users, nested and oddly named folders, sizes from 0 bytes to 25 MiB,
+//     flags and keywords, a Dovecot-made dovecot-uidlist per mailbox);
 //   - Swaks: sends a message with swaks, as a remote MTA would.
 //
 // It also holds CheckHost, the conformance checks every transport.Host
