@@ -137,6 +137,7 @@ type applier struct {
 	progress resource.Progress
 	uid, gid int
 	throttle *throttle
+	mu       sync.Mutex
 	skipped  int
 }
 
@@ -278,45 +279,84 @@ func (a *applier) chown(ctx context.Context, p string) error {
 }
 
 // copyBatch copies the messages of one batch with cfg.parallelism in
-// flight; the first error stops the batch.
+// flight, in two phases: every message is written to tmp/ and verified;
+// then the filesystem is flushed once (syncfs) and the messages renamed
+// into cur/ or new/, so none is visible before its bytes are durable. The
+// first error stops the batch; temporary files left are removed by the
+// next run.
 func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
+	staged := make([]string, len(batch))
+	syncer, _ := a.dst.(transport.FSSyncer)
+	err := a.parallel(ctx, len(batch), func(ctx context.Context, i int) error {
+		tmp, err := a.stage(ctx, batch[i], syncer == nil)
+		staged[i] = tmp
+		return err
+	})
+	if err != nil {
+		for _, tmp := range staged {
+			if tmp != "" {
+				_ = a.dst.Remove(context.WithoutCancel(ctx), tmp)
+			}
+		}
+		return err
+	}
+	if syncer != nil {
+		if err := syncer.SyncFS(ctx, a.cfg.destination); err != nil {
+			return fmt.Errorf("flush %s on %s: %w", a.cfg.destination, a.dst.Name(), err)
+		}
+	}
+	err = a.parallel(ctx, len(batch), func(ctx context.Context, i int) error {
+		if staged[i] == "" {
+			return nil // gone from the source
+		}
+		op := batch[i]
+		final := join(a.cfg.destination, op.mb.rel, op.f.sub, op.f.name)
+		if err := a.dst.Rename(ctx, staged[i], final); err != nil {
+			return fmt.Errorf("rename %s on %s: %w", staged[i], a.dst.Name(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if syncer != nil {
+		// The new directory entries.
+		if err := syncer.SyncFS(ctx, a.cfg.destination); err != nil {
+			return fmt.Errorf("flush %s on %s: %w", a.cfg.destination, a.dst.Name(), err)
+		}
+	}
+	return nil
+}
+
+// parallel runs f(0..n-1) with cfg.parallelism in flight and returns the
+// first error, after which no new call starts.
+func (a *applier) parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	ops := make(chan copyOp)
+	next := make(chan int)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for range min(a.cfg.parallelism, len(batch)) {
+	for range min(a.cfg.parallelism, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for op := range ops {
-				gone, err := a.copyOne(ctx, op)
-				if err != nil {
+			for i := range next {
+				if err := f(ctx, i); err != nil {
 					cancel(err)
-					continue
-				}
-				if gone {
-					mu.Lock()
-					a.skipped++
-					mu.Unlock()
 				}
 			}
 		}()
 	}
 feed:
-	for _, op := range batch {
+	for i := range n {
 		select {
-		case ops <- op:
+		case next <- i:
 		case <-ctx.Done():
 			break feed
 		}
 	}
-	close(ops)
+	close(next)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	return nil
+	return context.Cause(ctx)
 }
 
 var pid = os.Getpid()
@@ -324,38 +364,42 @@ var pid = os.Getpid()
 func tmpName(base string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	// tmp/ names need not be Maildir-unique beyond this directory; the
-	// base name keeps a leftover recognisable.
+	// The base name keeps a leftover recognisable.
 	if len(base) > 180 {
 		base = base[:180]
 	}
 	return fmt.Sprintf("%s%s%d-%s", base, tmpMarker, pid, hex.EncodeToString(b[:]))
 }
 
-// copyOne streams one message into the destination's tmp/, verifies it,
-// sets owner and time, and renames it into cur/ or new/ under its source
-// name. gone reports a message no longer at the source.
-func (a *applier) copyOne(ctx context.Context, op copyOp) (gone bool, err error) {
+// stage streams one message into the destination's tmp/, verifies it, and
+// sets owner and time; it returns the temporary path, or "" for a message
+// no longer at the source. With fsync it also flushes the file (when the
+// host cannot flush a whole filesystem at once).
+func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath string, err error) {
 	sp := join(a.cfg.source, op.mb.rel, op.f.sub, op.f.name)
 	tmp := join(a.cfg.destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
-	final := join(a.cfg.destination, op.mb.rel, op.f.sub, op.f.name)
 	r, err := a.src.Open(ctx, sp)
 	if errors.Is(err, fs.ErrNotExist) {
 		a.log.Debug("message gone from the source", "path", sp)
-		return true, nil
+		a.mu.Lock()
+		a.skipped++
+		a.mu.Unlock()
+		return "", nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("open %s on %s: %w", sp, a.src.Name(), err)
+		return "", fmt.Errorf("open %s on %s: %w", sp, a.src.Name(), err)
 	}
 	defer r.Close()
 	w, err := a.dst.Create(ctx, tmp, op.f.info.Mode.Perm()|0o600)
 	if err != nil {
-		return false, fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
+		return "", fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
 	}
-	done := false
+	closed := false
 	defer func() {
-		if !done {
-			w.Close()
+		if err != nil {
+			if !closed {
+				w.Close()
+			}
 			if rerr := a.dst.Remove(context.WithoutCancel(ctx), tmp); rerr != nil {
 				a.log.Warn("cannot remove temporary file", "path", tmp, "error", rerr)
 			}
@@ -369,39 +413,33 @@ func (a *applier) copyOne(ctx context.Context, op copyOp) (gone bool, err error)
 		dstW = io.MultiWriter(cw, sum)
 	}
 	// io.Copy uses the SFTP file's WriteTo, which keeps several reads in
-	// flight; the destination's writes are pipelined the same way.
+	// flight.
 	n, err := io.Copy(dstW, r)
 	if err != nil {
-		return false, fmt.Errorf("copy %s on %s to %s on %s: %w", sp, a.src.Name(), tmp, a.dst.Name(), err)
+		return "", fmt.Errorf("copy %s on %s to %s on %s: %w", sp, a.src.Name(), tmp, a.dst.Name(), err)
 	}
 	if n != op.f.size {
-		return false, fmt.Errorf("verify %s: read %d bytes from %s on %s, listed with %d; was the message changed at the source?", final, n, sp, a.src.Name(), op.f.size)
+		return "", fmt.Errorf("verify %s: read %d bytes from %s on %s, listed with %d; was the message changed at the source?", tmp, n, sp, a.src.Name(), op.f.size)
 	}
-	if s, ok := w.(interface{ Sync() error }); ok {
-		if err := s.Sync(); err != nil {
-			return false, fmt.Errorf("fsync %s on %s: %w", tmp, a.dst.Name(), err)
+	if s, ok := w.(interface{ Sync() error }); ok && fsync {
+		if err = s.Sync(); err != nil {
+			return "", fmt.Errorf("fsync %s on %s: %w", tmp, a.dst.Name(), err)
 		}
 	}
-	done = true
-	if err := w.Close(); err != nil {
-		a.dst.Remove(context.WithoutCancel(ctx), tmp)
-		return false, fmt.Errorf("close %s on %s: %w", tmp, a.dst.Name(), err)
+	closed = true
+	if err = w.Close(); err != nil {
+		return "", fmt.Errorf("close %s on %s: %w", tmp, a.dst.Name(), err)
 	}
-	done = false // from here on a failure removes tmp again
-	if err := a.verify(ctx, tmp, op.f.size, sum); err != nil {
-		return false, fmt.Errorf("verify %s: %w", final, err)
+	if err = a.verify(ctx, tmp, op.f.size, sum); err != nil {
+		return "", fmt.Errorf("verify %s: %w", tmp, err)
 	}
-	if err := a.chown(ctx, tmp); err != nil {
-		return false, err
+	if err = a.chown(ctx, tmp); err != nil {
+		return "", err
 	}
-	if err := a.dst.Chtimes(ctx, tmp, op.f.info.ModTime); err != nil {
-		return false, fmt.Errorf("set time of %s on %s: %w", tmp, a.dst.Name(), err)
+	if err = a.dst.Chtimes(ctx, tmp, op.f.info.ModTime); err != nil {
+		return "", fmt.Errorf("set time of %s on %s: %w", tmp, a.dst.Name(), err)
 	}
-	if err := a.dst.Rename(ctx, tmp, final); err != nil {
-		return false, fmt.Errorf("rename %s on %s: %w", tmp, a.dst.Name(), err)
-	}
-	done = true
-	return false, nil
+	return tmp, nil
 }
 
 // verify checks the file written at tmp: its size, and with sha256 its

@@ -15,9 +15,11 @@
 // Apply lists again and copies what is missing then. Each message is
 // streamed to the destination's tmp/ as NAME.mailplan-PID-RANDOM, verified
 // (size, or SHA-256 of the bytes read at the source against the file read
-// back at the destination), fsynced, given owner/group and the source's
-// modification time, and renamed into cur/ or new/ under its source name:
-// no reader ever sees a partial message. Before each batch the destination
+// back at the destination) and given owner/group and the source's
+// modification time. A batch of such files is made durable with one
+// syncfs(2) (transport.FSSyncer; else an fsync per file), then renamed into
+// cur/ or new/ under their source names: no reader ever sees a partial
+// message, nor one whose bytes a power loss could still take away. Before each batch the destination
 // paths about to be created or renamed are journalled, so Restore removes
 // exactly what this apply created, undoes its renames and puts back the
 // metadata files it replaced (kept with package keep). Leftover temporary

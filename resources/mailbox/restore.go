@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
@@ -99,6 +100,16 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 	// it since, or a leftover in tmp/) stays.
 	for i := len(e.Dirs) - 1; i >= 0; i-- {
 		_ = h.Remove(ctx, path.Join(e.Dirs[i], keep.Dir)) // only if empty
+		if path.Base(e.Dirs[i]) == "tmp" {
+			// Temporary files of a killed apply, in a tmp/ it created.
+			if es, err := h.ReadDir(ctx, e.Dirs[i]); err == nil {
+				for _, f := range es {
+					if f.IsRegular() && strings.Contains(f.Name, tmpMarker) {
+						_ = h.Remove(ctx, path.Join(e.Dirs[i], f.Name))
+					}
+				}
+			}
+		}
 		if err := h.Remove(ctx, e.Dirs[i]); err != nil {
 			if ok, _ := exists(ctx, h, e.Dirs[i]); ok {
 				// not empty: kept

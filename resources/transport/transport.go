@@ -72,6 +72,14 @@ type FSStater interface {
 	StatFS(ctx context.Context, path string) (free uint64, err error)
 }
 
+// FSSyncer is implemented by hosts that can flush a whole filesystem to
+// disk at once (syncfs(2)): a copy of many files can then write them all
+// and make them durable with one call instead of one fsync each.
+type FSSyncer interface {
+	// SyncFS flushes the filesystem holding path.
+	SyncFS(ctx context.Context, path string) error
+}
+
 // RunOptions are the optional inputs of Run.
 type RunOptions struct {
 	Stdin io.Reader

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/mailplan/mailplan/resources/transport"
 )
@@ -359,4 +360,22 @@ func (h *Host) StatFS(ctx context.Context, path string) (uint64, error) {
 		return 0, fmt.Errorf("statfs %s: %w", path, err)
 	}
 	return st.Bavail * uint64(st.Bsize), nil
+}
+
+var _ transport.FSSyncer = (*Host)(nil)
+
+// SyncFS implements transport.FSSyncer with syncfs(2).
+func (h *Host) SyncFS(ctx context.Context, path string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("syncfs: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
+	}
+	return nil
 }

@@ -12,3 +12,14 @@ import (
 func TestHost(t *testing.T) {
 	testbed.CheckHost(t, local.New("local", hclog.NewNullLogger()), t.TempDir())
 }
+
+func TestStatFSSyncFS(t *testing.T) {
+	h := local.New("local", hclog.NewNullLogger())
+	dir := t.TempDir()
+	if free, err := h.StatFS(t.Context(), dir); err != nil || free == 0 {
+		t.Errorf("StatFS = %d, %v", free, err)
+	}
+	if err := h.SyncFS(t.Context(), dir); err != nil {
+		t.Errorf("SyncFS: %v", err)
+	}
+}

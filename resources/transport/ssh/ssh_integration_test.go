@@ -112,3 +112,26 @@ func TestRunConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestStatFSSyncFS drives the optional FSStater and FSSyncer over SFTP and
+// with sudo (df -P, sync -f).
+func TestStatFSSyncFS(t *testing.T) {
+	for _, sudo := range []bool{false, true} {
+		opts := testbed.SSHDOptions{}
+		if sudo {
+			opts.PathPrepend = []string{testbed.FakeSudo(t)}
+		}
+		h := dial(t, testbed.SSHDWith(t, opts), sudo)
+		dir := t.TempDir()
+		free, err := h.StatFS(context.Background(), dir)
+		if err != nil || free == 0 {
+			t.Errorf("sudo=%v: StatFS = %d, %v", sudo, free, err)
+		}
+		if _, err := h.StatFS(context.Background(), filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("sudo=%v: StatFS of a missing path: %v", sudo, err)
+		}
+		if err := h.SyncFS(context.Background(), dir); err != nil {
+			t.Errorf("sudo=%v: SyncFS: %v", sudo, err)
+		}
+	}
+}

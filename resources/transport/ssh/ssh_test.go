@@ -96,3 +96,14 @@ func TestParseFind(t *testing.T) {
 		t.Errorf("parseFind = %+v %v", infos, depths)
 	}
 }
+
+func TestParseDF(t *testing.T) {
+	out := "Filesystem     1024-blocks     Used Available Capacity Mounted on\n/dev/sda1        102400000 51200000  40960000      56% /\n"
+	got, err := parseDF([]byte(out))
+	if err != nil || got != 40960000*1024 {
+		t.Errorf("parseDF = %d, %v", got, err)
+	}
+	if _, err := parseDF([]byte("garbage")); err == nil {
+		t.Error("parseDF accepted garbage")
+	}
+}

@@ -47,3 +47,12 @@ func parseDF(out []byte) (uint64, error) {
 	}
 	return kb * 1024, nil
 }
+
+var _ transport.FSSyncer = (*Host)(nil)
+
+// SyncFS implements transport.FSSyncer by running `sync -f` (syncfs(2),
+// GNU coreutils ≥ 8.24), under sudo when configured.
+func (h *Host) SyncFS(ctx context.Context, p string) error {
+	_, err := h.run(ctx, "syncfs", p, nil, "sync", "-f", "--", p)
+	return err
+}
