@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 // benchTree writes n messages with sizes drawn like real mail (most 2–50
@@ -41,7 +43,8 @@ func benchTree(b *testing.B, root string, n int) (bytes int64) {
 // BenchmarkCopy compares mailbox_copy with rsync -a over ssh, against the
 // same sshd and tree in the same run: the recommended deployment (the
 // destination local, the source over SSH). The corpus has
-// MAILPLAN_BENCH_MESSAGES messages (default 500; make bench: 20000).
+// MAILPLAN_BENCH_MESSAGES messages (default 500; make bench: 20000);
+// MAILPLAN_BENCH_PARALLELISM sets parallelism.
 func BenchmarkCopy(b *testing.B) {
 	rsync, err := exec.LookPath("rsync")
 	if err != nil {
@@ -66,9 +69,17 @@ func BenchmarkCopy(b *testing.B) {
 		}
 		return time.Since(start)
 	}
+	attrs := map[string]cty.Value{}
+	if s := os.Getenv("MAILPLAN_BENCH_PARALLELISM"); s != "" {
+		p, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		attrs["parallelism"] = cty.NumberIntVal(int64(p))
+	}
 	runCopy := func() time.Duration {
 		start := time.Now()
-		e.mustApply(e.config(nil))
+		e.mustApply(e.config(attrs))
 		return time.Since(start)
 	}
 	for range b.N {
