@@ -217,12 +217,18 @@ func (a *applier) makeDirs(ctx context.Context) error {
 	var e entry
 	var todo []string
 	for _, mb := range a.s.mailboxes {
-		if len(mb.src) == 0 && len(mb.srcMeta) == 0 && mb.dstDir {
-			continue
-		}
 		d := join(a.cfg.destination, mb.rel)
 		if mb.dstDir {
-			known[d] = true
+			// It and its parents exist: no stat for them on a re-run.
+			for p := d; !known[p]; p = path.Dir(p) {
+				known[p] = true
+				if p == a.cfg.destination || p == "/" || p == "." {
+					break
+				}
+			}
+			if mb.dstSubs["cur"] && mb.dstSubs["new"] && mb.dstSubs["tmp"] {
+				continue
+			}
 		}
 		// Ancestors from the root down, then cur, new and tmp.
 		var chain []string
