@@ -557,7 +557,20 @@ func readRecord(ctx context.Context, h transport.Host, dir string) (map[string]s
 	return rec, nil
 }
 
-func recordPath(dir string) string { return path.Join(dir, keep.Dir, recordName) }
+func recordPath(dir string) string { return path.Join(storeFor(dir), recordName) }
+
+// storeFor is where mailbox_copy keeps its record and the earlier metadata
+// files of the mailbox in dir: outside the Maildir, beside it, because
+// Dovecot shows every dot-directory inside a Maildir as a folder
+// (Maildir++). /home/alice/Maildir/.Sent keeps them in
+// /home/alice/.mailplan-snapshots/Maildir/.Sent.
+func storeFor(dir string) string {
+	root, folder := dir, "INBOX"
+	if b := path.Base(dir); strings.HasPrefix(b, ".") {
+		root, folder = path.Dir(dir), b
+	}
+	return path.Join(path.Dir(root), keep.Dir, path.Base(root), folder)
+}
 
 func readRecordRaw(ctx context.Context, h transport.Host, dir string) ([]byte, error) {
 	p := recordPath(dir)
@@ -606,7 +619,7 @@ func (a *applier) copyMeta(ctx context.Context) error {
 		for _, m := range byMbox[mb] {
 			dp := path.Join(dir, m.name)
 			if m.dst != nil {
-				if err := keep.Save(ctx, a.dst, dp, m.dstSum, nil); err != nil {
+				if err := keep.SaveIn(ctx, a.dst, storeFor(dir), dp, m.dstSum, nil); err != nil {
 					return err
 				}
 			}
@@ -624,8 +637,8 @@ func (a *applier) copyMeta(ctx context.Context) error {
 			rec[m.name] = keep.Digest(data)
 		}
 		b, _ := json.MarshalIndent(rec, "", "  ")
-		if err := a.dst.MkdirAll(ctx, path.Join(dir, keep.Dir), 0o700); err != nil {
-			return fmt.Errorf("create %s on %s: %w", path.Join(dir, keep.Dir), a.dst.Name(), err)
+		if err := a.dst.MkdirAll(ctx, storeFor(dir), 0o700); err != nil {
+			return fmt.Errorf("create %s on %s: %w", storeFor(dir), a.dst.Name(), err)
 		}
 		if err := a.dst.WriteFile(ctx, recordPath(dir), b, transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {
 			return fmt.Errorf("write %s on %s: %w", recordPath(dir), a.dst.Name(), err)

@@ -69,7 +69,7 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 			if err == nil {
 				opts = transport.WriteOptions{Mode: fi.Mode.Perm(), UID: fi.UID, GID: fi.GID}
 			}
-			if data, err = keep.Load(ctx, h, m.Path, m.Before); err == nil {
+			if data, err = keep.LoadIn(ctx, h, storeFor(path.Dir(m.Path)), m.Path, m.Before); err == nil {
 				err = h.WriteFile(ctx, m.Path, data, opts)
 			}
 		}
@@ -99,7 +99,7 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 	// Directories deepest first; one that is not empty (mail delivered to
 	// it since, or a leftover in tmp/) stays.
 	for i := len(e.Dirs) - 1; i >= 0; i-- {
-		_ = h.Remove(ctx, path.Join(e.Dirs[i], keep.Dir)) // only if empty
+		_ = h.Remove(ctx, storeFor(e.Dirs[i])) // only if empty
 		if path.Base(e.Dirs[i]) == "tmp" {
 			// Temporary files of a killed apply, in a tmp/ it created.
 			if es, err := h.ReadDir(ctx, e.Dirs[i]); err == nil {

@@ -40,7 +40,14 @@ func StorePath(p, sum string) string {
 // A copy already there is not written again. It fails when p no longer
 // holds that content: the file changed since it was read.
 func Save(ctx context.Context, h transport.Host, p, sum string, data []byte) error {
-	sp := StorePath(p, sum)
+	return SaveIn(ctx, h, path.Join(path.Dir(p), Dir), p, sum, data)
+}
+
+// SaveIn is Save with the copies kept in store instead of beside the file:
+// for files inside a Maildir, where a hidden directory would show as an
+// IMAP folder.
+func SaveIn(ctx context.Context, h transport.Host, store, p, sum string, data []byte) error {
+	sp := path.Join(store, sum)
 	if data == nil {
 		var err error
 		if data, err = h.ReadFile(ctx, p); err != nil {
@@ -66,12 +73,17 @@ func Save(ctx context.Context, h transport.Host, p, sum string, data []byte) err
 // its kept copy, or from p itself when it still holds it (Apply never got
 // to change it).
 func Load(ctx context.Context, h transport.Host, p, sum string) ([]byte, error) {
-	if data, err := h.ReadFile(ctx, StorePath(p, sum)); err == nil && Digest(data) == sum {
+	return LoadIn(ctx, h, path.Join(path.Dir(p), Dir), p, sum)
+}
+
+// LoadIn is Load from the copies kept in store (see SaveIn).
+func LoadIn(ctx context.Context, h transport.Host, store, p, sum string) ([]byte, error) {
+	if data, err := h.ReadFile(ctx, path.Join(store, sum)); err == nil && Digest(data) == sum {
 		return data, nil
 	}
 	if cur, err := h.ReadFile(ctx, p); err == nil && Digest(cur) == sum {
 		return cur, nil
 	}
 	return nil, fmt.Errorf("the earlier content of %s on %s (sha256 %s) is neither in %s nor in the file any more",
-		p, h.Name(), sum, StorePath(p, sum))
+		p, h.Name(), sum, path.Join(store, sum))
 }
