@@ -37,6 +37,7 @@ test: deps lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./cmd/mailplan/
 	bash scripts/bench.sh
+	MAILPLAN_BENCH_MESSAGES=20000 $(GO) test -run '^$$' -bench Copy -benchtime 1x ./resources/mailbox/
 
 # demo runs the aliases-sync example against sandbox directories on this
 # machine: plan, apply, a no-op re-plan, rollback, destroy.
