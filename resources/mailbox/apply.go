@@ -88,9 +88,11 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s, err := scanTrees(ctx, src, dst, cfg)
-	if err != nil {
-		return resource.ApplyResponse{}, err
+	s := c.takeRecent(cfg)
+	if s == nil {
+		if s, err = scanTrees(ctx, src, dst, cfg); err != nil {
+			return resource.ApplyResponse{}, err
+		}
 	}
 	if len(s.conflicts) > 0 {
 		meta := false

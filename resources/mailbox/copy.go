@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"path"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -24,6 +26,50 @@ type Hosts interface {
 // Copy is the `mailbox_copy` resource type.
 type Copy struct {
 	hosts Hosts
+
+	// recent holds the last listing of each copy, so that an Apply that
+	// comes right after the engine's Read (it reads again just before
+	// applying) does not list both trees a second time.
+	mu     sync.Mutex
+	recent map[string]recentScan
+}
+
+// recentScan is a listing and when it was made.
+type recentScan struct {
+	s  *scan
+	at time.Time
+}
+
+// scanReuse is how old a listing Apply may start from. Mail that arrives
+// in that time is copied by the next run, as mail arriving just after a
+// listing always is; a message that vanishes is skipped.
+const scanReuse = 2 * time.Second
+
+func (c config) key() string {
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%v", c.from, c.to, c.source, c.destination, c.include, c.exclude, c.preserveUIDs)
+}
+
+// remember keeps s as the latest listing for cfg.
+func (c *Copy) remember(cfg config, s *scan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recent == nil {
+		c.recent = map[string]recentScan{}
+	}
+	c.recent[cfg.key()] = recentScan{s: s, at: time.Now()}
+}
+
+// takeRecent returns, and forgets, a listing of cfg made less than
+// scanReuse ago.
+func (c *Copy) takeRecent(cfg config) *scan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.recent[cfg.key()]
+	delete(c.recent, cfg.key())
+	if !ok || time.Since(r.at) > scanReuse {
+		return nil
+	}
+	return r.s
 }
 
 var (
@@ -307,6 +353,7 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
+	c.remember(cfg, s)
 	free, err := freeSpace(ctx, dst, cfg.destination)
 	if err != nil {
 		return resource.ReadResponse{}, err
