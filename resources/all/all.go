@@ -20,6 +20,7 @@ func Registry(p *pool.Pool) *resource.Registry {
 		mailbox.New(p),
 		postfix.NewMap(p),
 		postfix.NewConfig(p),
+		postfix.NewQueue(p),
 		service.New(p),
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
