@@ -235,6 +235,16 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
 	}
 	if ch.Action == plans.NoOp {
+		if c, ok := it.typ.(resource.Checker); ok && it.inst != nil {
+			// A gate holds at apply time, whatever the plan saw.
+			r.ui().Status(it.addr, "Checking...")
+			err := c.Check(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned,
+				Snapshot: it.snapshot, Progress: r.ui().Progress(it.addr), Logger: r.logger().Named("apply").With("addr", it.addr)})
+			if err != nil {
+				return err
+			}
+			r.ui().Status(it.addr, "Check passed")
+		}
 		if it.adopt {
 			return r.adoptItem(ctx, j, it)
 		}

@@ -211,6 +211,16 @@ type OriginalMerger interface {
 	MergeOriginal(original, before []byte) ([]byte, error)
 }
 
+// Checker is implemented by gates: types that change nothing but must hold
+// at apply time, in dependency order (a drained mail queue before the old
+// server stops). A gate whose plan shows no change is still checked: the
+// engine calls Check just before the instance's dependents would start,
+// and a failing check fails the apply like a failing Apply. For a planned
+// change the engine calls Apply as usual.
+type Checker interface {
+	Check(ctx context.Context, req ApplyRequest) error
+}
+
 // Fingerprinter is implemented by types for which only part of the real
 // state decides whether a saved plan is stale (e.g. new mail arriving at a
 // live mailbox source does not). Without it the whole Current value counts.

@@ -377,3 +377,14 @@ func (*Queue) Restore(ctx context.Context, req resource.RestoreRequest) error { 
 // never makes a saved plan stale; Apply waits for whatever is queued when
 // it runs.
 func (*Queue) Fingerprint(current cty.Value) []byte { return []byte("postfix_queue") }
+
+var _ resource.Checker = (*Queue)(nil)
+
+// Check implements resource.Checker: a queue that was empty when the plan
+// was made is checked again at apply time, in dependency order — mail may
+// have been queued since (behind a relay switch, say), and the gate exists
+// so that nothing after it starts while it is there.
+func (t *Queue) Check(ctx context.Context, req resource.ApplyRequest) error {
+	_, err := t.Apply(ctx, req)
+	return err
+}
