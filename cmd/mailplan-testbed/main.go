@@ -419,7 +419,7 @@ func down(dir string, stdout io.Writer) error {
 	var errs []error
 	for _, p := range procs {
 		what := fmt.Sprintf("%s %s", p.Kind, p.Name)
-		cur, ok := testbed.CurrentProcess(p)
+		cur, ok := p.Current()
 		switch {
 		case !ok:
 			fmt.Fprintf(stdout, "%s: not running (PID %d is gone or is another process now)\n", what, p.PID)
@@ -427,7 +427,7 @@ func down(dir string, stdout io.Writer) error {
 			if cur.PID != p.PID {
 				fmt.Fprintf(stdout, "%s: restarted since up, now PID %d\n", what, cur.PID)
 			}
-			if err := testbed.StopProcess(cur, stopTimeout); err != nil {
+			if err := cur.Stop(stopTimeout); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", what, err))
 				continue
 			}

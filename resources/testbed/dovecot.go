@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -397,13 +396,13 @@ func (d *DovecotServer) Maildir(user string) string {
 }
 
 // Running reports whether the master started is still running.
-func (d *DovecotServer) Running() bool { return dovecotRunning(d.proc) }
+func (d *DovecotServer) Running() bool { return d.proc.Running() }
 
 // stop stops the master when it runs (and every process it started)
 // and reaps it.
 func (d *DovecotServer) stop() error {
 	var err error
-	if dovecotRunning(d.proc) {
+	if d.proc.Running() {
 		err = stopTree(d.proc.PID, d.proc.StartTime, 10*time.Second)
 	}
 	<-d.exited
@@ -418,38 +417,6 @@ func (d *DovecotServer) Close() error {
 		d.closeErr = errors.Join(d.stop(), os.RemoveAll(d.Dir))
 	})
 	return d.closeErr
-}
-
-// dovecotRunning reports whether pr is still the master recorded: alive,
-// same start time, running dovecot -c pr.Config.
-func dovecotRunning(pr Process) bool {
-	if pr.PID <= 1 {
-		return false
-	}
-	st, err := procStartTime(pr.PID)
-	return err == nil && st == pr.StartTime && isDovecotMaster(pr.PID, pr.Config)
-}
-
-// isDovecotMaster reports whether pid is a live dovecot master reading
-// config.
-func isDovecotMaster(pid int, config string) bool {
-	if !processAlive(pid) {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
-	if len(args) == 0 || filepath.Base(string(args[0])) != "dovecot" {
-		return false
-	}
-	for i := 0; i+1 < len(args); i++ {
-		if string(args[i]) == "-c" && string(args[i+1]) == config {
-			return true
-		}
-	}
-	return false
 }
 
 // Doveadm runs doveadm -c ConfigPath ARGS against this instance and

@@ -660,13 +660,13 @@ func (n *NamedServer) Server() string {
 }
 
 // Process identifies named, to stop it from another process (see
-// StopProcess).
+// Process.Stop).
 func (n *NamedServer) Process() Process { return n.proc }
 
 // stop stops named when it runs and reaps it.
 func (n *NamedServer) stop() error {
 	var err error
-	if namedRunning(n.proc) {
+	if n.proc.Running() {
 		err = stopTree(n.proc.PID, n.proc.StartTime, 10*time.Second)
 	}
 	<-n.exited
@@ -680,77 +680,6 @@ func (n *NamedServer) Close() error {
 		n.closeErr = errors.Join(n.stop(), os.RemoveAll(n.Dir))
 	})
 	return n.closeErr
-}
-
-// namedRunning reports whether pr (Kind "named") is still the named
-// recorded: alive, same start time, running named -c pr.Config.
-func namedRunning(pr Process) bool {
-	if pr.PID <= 1 {
-		return false
-	}
-	st, err := procStartTime(pr.PID)
-	return err == nil && st == pr.StartTime && isNamed(pr.PID, pr.Config)
-}
-
-// isNamed reports whether pid is a live named reading config.
-func isNamed(pid int, config string) bool {
-	if !processAlive(pid) {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
-	if len(args) == 0 || filepath.Base(string(args[0])) != "named" {
-		return false
-	}
-	for i := 0; i+1 < len(args); i++ {
-		if string(args[i]) == "-c" && string(args[i+1]) == config {
-			return true
-		}
-	}
-	return false
-}
-
-// CurrentProcess is pr.Current for every kind of server the test bed
-// starts, named too: the process running now, found by PID (with its
-// identity checked) or, for a server restarted by hand, by its PID file.
-func CurrentProcess(pr Process) (Process, bool) {
-	if pr.Kind != "named" {
-		return pr.Current()
-	}
-	if namedRunning(pr) {
-		return pr, true
-	}
-	b, err := os.ReadFile(pr.PIDFile)
-	if err != nil {
-		return pr, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 || !isNamed(pid, pr.Config) {
-		return pr, false
-	}
-	st, err := procStartTime(pid)
-	if err != nil {
-		return pr, false
-	}
-	cur := pr
-	cur.PID, cur.StartTime = pid, st
-	return cur, true
-}
-
-// StopProcess is pr.Stop for every kind of server the test bed starts,
-// named too (SIGTERM, after checking the PID is still that named;
-// SIGKILL after timeout).
-func StopProcess(pr Process, timeout time.Duration) error {
-	if pr.Kind != "named" {
-		return pr.Stop(timeout)
-	}
-	if !namedRunning(pr) {
-		return fmt.Errorf("named %s: PID %d is not running (or is another process now)", pr.Name, pr.PID)
-	}
-	return stopTree(pr.PID, pr.StartTime, timeout)
 }
 
 // DNSAnswer is named's answer to a query, as dig shows it.

@@ -146,7 +146,7 @@ func TestNamedLowTTL(t *testing.T) {
 }
 
 // TestNamedClose: Close leaves no process and no files, and a named is
-// stopped from another process with StopProcess.
+// stopped from another process with Process.Stop.
 func TestNamedClose(t *testing.T) {
 	t.Parallel()
 	if err := CheckNamedAvailable(); err != nil {
@@ -165,16 +165,16 @@ func TestNamedClose(t *testing.T) {
 	}
 	n.NSUpdate(t, "hmac-sha256", "update add x.example.com. 5 A 192.0.2.1")
 	pr := n.Process()
-	if pr.Kind != "named" || !namedRunning(pr) {
+	if pr.Kind != "named" || !pr.Running() {
 		t.Fatalf("process %+v not running", pr)
 	}
-	if cur, ok := CurrentProcess(pr); !ok || cur != pr {
-		t.Fatalf("CurrentProcess: %+v %v", cur, ok)
+	if cur, ok := pr.Current(); !ok || cur != pr {
+		t.Fatalf("Current: %+v %v", cur, ok)
 	}
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if namedRunning(pr) || processAlive(pr.PID) {
+	if pr.Running() || processAlive(pr.PID) {
 		t.Errorf("named %d still runs after Close", pr.PID)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -190,14 +190,14 @@ func TestNamedClose(t *testing.T) {
 	}
 	defer n2.Close()
 	pr = n2.Process()
-	if err := StopProcess(pr, 10*time.Second); err != nil {
+	if err := pr.Stop(10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := CurrentProcess(pr); ok {
-		t.Errorf("named %d runs after StopProcess", pr.PID)
+	if _, ok := pr.Current(); ok {
+		t.Errorf("named %d runs after Stop", pr.PID)
 	}
-	if err := StopProcess(pr, time.Second); err == nil {
-		t.Errorf("StopProcess of a stopped named succeeded")
+	if err := pr.Stop(time.Second); err == nil {
+		t.Errorf("Stop of a stopped named succeeded")
 	}
 	if err := n2.Close(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +18,7 @@ import (
 // reuses its PID: Running and Stop check the PID's start time and that
 // the process serves Config.
 type Process struct {
-	// Kind is "sshd" or "postfix".
+	// Kind is "sshd", "postfix", "named" or "dovecot".
 	Kind string
 	// Name is "sshd", or the Postfix instance's name ("old", "new").
 	Name string
@@ -39,6 +40,9 @@ type Process struct {
 // Running reports whether PID is still the process recorded: alive, with
 // the same start time, serving Config.
 func (pr Process) Running() bool {
+	if pr.PID <= 1 {
+		return false
+	}
 	st, err := procStartTime(pr.PID)
 	return err == nil && st == pr.StartTime && pr.serves(pr.PID)
 }
@@ -81,6 +85,28 @@ func (pr Process) serves(pid int) bool {
 		return err == nil && bytes.Contains(cmdline, []byte("sshd")) && bytes.Contains(cmdline, []byte(pr.Config))
 	case "postfix":
 		return isPostfixMaster(pid, pr.Config)
+	case "named", "dovecot":
+		return runsWithConfig(pid, pr.Kind, pr.Config)
+	}
+	return false
+}
+
+// runsWithConfig reports whether pid is program (by the base name of
+// argv[0]) started with -c config, as the test bed starts named and the
+// Dovecot master.
+func runsWithConfig(pid int, program, config string) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
+	if len(args) == 0 || filepath.Base(string(args[0])) != program {
+		return false
+	}
+	for i := 0; i+1 < len(args); i++ {
+		if string(args[i]) == "-c" && string(args[i+1]) == config {
+			return true
+		}
 	}
 	return false
 }
@@ -96,7 +122,7 @@ func (pr Process) Stop(timeout time.Duration) error {
 		return fmt.Errorf("%s %s: PID %d is not running (or is another process now)", pr.Kind, pr.Name, pr.PID)
 	}
 	switch pr.Kind {
-	case "sshd":
+	case "sshd", "named", "dovecot":
 		return stopTree(pr.PID, pr.StartTime, timeout)
 	case "postfix":
 		return stopPostfixMaster(pr.PID, timeout)
