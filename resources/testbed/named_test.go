@@ -190,7 +190,7 @@ func TestNamedClose(t *testing.T) {
 	}
 	defer n2.Close()
 	pr = n2.Process()
-	if err := pr.Stop(10*time.Second); err != nil {
+	if err := pr.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := pr.Current(); ok {
