@@ -19,9 +19,7 @@ import (
 )
 
 // Hosts gives the connection to a host; *pool.Pool is one.
-type Hosts interface {
-	Get(ctx context.Context, h resource.Host) (transport.Host, error)
-}
+type Hosts = transport.Getter
 
 // File is the `file` resource type.
 type File struct {

@@ -19,9 +19,7 @@ import (
 )
 
 // Hosts gives the connection to a host; *pool.Pool is one.
-type Hosts interface {
-	Get(ctx context.Context, h resource.Host) (transport.Host, error)
-}
+type Hosts = transport.Getter
 
 // Copy is the `mailbox_copy` resource type.
 type Copy struct {

@@ -17,9 +17,7 @@ import (
 )
 
 // Hosts gives the connection to a host; *pool.Pool is one.
-type Hosts interface {
-	Get(ctx context.Context, h resource.Host) (transport.Host, error)
-}
+type Hosts = transport.Getter
 
 // DefaultConfigDir is the config_dir of a resource that gives none.
 const DefaultConfigDir = "/etc/postfix"

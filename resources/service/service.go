@@ -15,9 +15,7 @@ import (
 )
 
 // Hosts gives the connection to a host; *pool.Pool is one.
-type Hosts interface {
-	Get(ctx context.Context, h resource.Host) (transport.Host, error)
-}
+type Hosts = transport.Getter
 
 // State is the `service_state` resource type.
 type State struct {

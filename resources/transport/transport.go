@@ -8,7 +8,16 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+
+	"github.com/mailplan/mailplan/engine/resource"
 )
+
+// Getter gives the connection to a host block, shared by every resource
+// that reaches that host; *pool.Pool is one. Resource types take a Getter,
+// so tests can give them anything.
+type Getter interface {
+	Get(ctx context.Context, h resource.Host) (Host, error)
+}
 
 // Host is a connection to one host. Implementations are safe for concurrent
 // use.
