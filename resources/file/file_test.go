@@ -130,9 +130,7 @@ func owner(root bool) string {
 }
 
 func TestOwnerGroup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give files away")
-	}
+	testbed.RequireRoot(t, "needs root to give files away")
 	ctx := context.Background()
 	for tname, h := range transports(t) {
 		t.Run(tname, func(t *testing.T) {

@@ -180,9 +180,7 @@ esac
 // instance and lets detection find it through the service command. It
 // needs root to write /etc/init.d, and a host without systemd.
 func TestPostfixSysV(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("writing /etc/init.d needs root")
-	}
+	testbed.RequireRoot(t, "writing /etc/init.d needs root")
 	testbed.Require(t, "service")
 	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
 		t.Skip("systemd runs here: detection would choose it, and the init script would not be a unit")

@@ -55,6 +55,17 @@ func Require(t testing.TB, binary string) string {
 	return p
 }
 
+// RequireRoot ends a test that needs root (to give files away, to write
+// /etc/init.d) when not running as root: a skip on a laptop, a failure
+// when Strict, since CI runs as root and must run it.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	skipOrFatal(t, unavailable{msg: "not root: " + why})
+}
+
 // fakeSudo stands in for `sudo -n` where sudo is not installed: it checks
 // its options, marks the environment (MAILPLAN_FAKE_SUDO=1) and runs the
 // command as the same user.
