@@ -441,25 +441,9 @@ func decodeResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	r := &Resource{Type: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange, TypeRange: b.LabelRanges[0]}
 	content, rest, diags := b.Body.PartialContent(resourceMetaSchema)
 	r.Config = rest
-	if a, ok := content.Attributes["count"]; ok {
-		r.Count = a.Expr
-	}
-	if a, ok := content.Attributes["for_each"]; ok {
-		r.ForEach = a.Expr
-	}
-	if r.Count != nil && r.ForEach != nil {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid combination of count and for_each",
-			Detail:   "A resource may have count or for_each, not both.",
-			Subject:  r.ForEach.Range().Ptr(),
-		})
-	}
-	if a, ok := content.Attributes["depends_on"]; ok {
-		t, d := decodeTraversals(a)
-		diags = append(diags, d...)
-		r.DependsOn = t
-	}
+	var d hcl.Diagnostics
+	r.Count, r.ForEach, r.DependsOn, d = decodeRepetition(content, "A resource")
+	diags = append(diags, d...)
 	seenLifecycle := false
 	for _, bb := range content.Blocks {
 		switch bb.Type {
@@ -530,31 +514,41 @@ func decodeModuleCall(b *hcl.Block) (*ModuleCall, hcl.Diagnostics) {
 			})
 		}
 	}
-	if a, ok := content.Attributes["count"]; ok {
-		mc.Count = a.Expr
-	}
-	if a, ok := content.Attributes["for_each"]; ok {
-		mc.ForEach = a.Expr
-	}
-	if mc.Count != nil && mc.ForEach != nil {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid combination of count and for_each",
-			Detail:   "A module call may have count or for_each, not both.",
-			Subject:  mc.ForEach.Range().Ptr(),
-		})
-	}
-	if a, ok := content.Attributes["depends_on"]; ok {
-		t, d := decodeTraversals(a)
-		diags = append(diags, d...)
-		mc.DependsOn = t
-	}
+	var rd hcl.Diagnostics
+	mc.Count, mc.ForEach, mc.DependsOn, rd = decodeRepetition(content, "A module call")
+	diags = append(diags, rd...)
 	attrs, d := rest.JustAttributes()
 	diags = append(diags, d...)
 	for n, a := range attrs {
 		mc.Inputs[n] = a
 	}
 	return mc, diags
+}
+
+// decodeRepetition reads the count, for_each and depends_on meta-arguments
+// that resources and module calls share; what names the block in the
+// message ("A resource").
+func decodeRepetition(content *hcl.BodyContent, what string) (count, forEach hcl.Expression, dependsOn []hcl.Traversal, diags hcl.Diagnostics) {
+	if a, ok := content.Attributes["count"]; ok {
+		count = a.Expr
+	}
+	if a, ok := content.Attributes["for_each"]; ok {
+		forEach = a.Expr
+	}
+	if count != nil && forEach != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid combination of count and for_each",
+			Detail:   what + " may have count or for_each, not both.",
+			Subject:  forEach.Range().Ptr(),
+		})
+	}
+	if a, ok := content.Attributes["depends_on"]; ok {
+		t, d := decodeTraversals(a)
+		diags = append(diags, d...)
+		dependsOn = t
+	}
+	return count, forEach, dependsOn, diags
 }
 
 func decodeTraversals(a *hcl.Attribute) ([]hcl.Traversal, hcl.Diagnostics) {
