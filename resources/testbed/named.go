@@ -401,20 +401,8 @@ func namedConfined() bool {
 // populate makes the keys, the zone files and the directories, and
 // checks that bind can reach them.
 func (n *NamedServer) populate(bindUID, bindGID int) error {
-	if !safePathRE.MatchString(n.Dir) {
-		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (set TMPDIR)", n.Dir)
-	}
-	for d := filepath.Dir(n.Dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("%s (mode %v) is not searchable by other users: the bind user cannot reach %s", d, fi.Mode().Perm(), n.Dir)
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
+	if err := reachableDir(n.Dir, "the bind user"); err != nil {
+		return err
 	}
 	// named writes the zone files back (after updates), their journals,
 	// its PID file and session key here, as bind.

@@ -263,20 +263,8 @@ func newPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 // populate checks that postfix and nobody can reach the instance's
 // directory, and writes its directories, mailbox table and main.cf.
 func (p *PostfixInstance) populate(relayHost string, postfixUID int) error {
-	if !safePathRE.MatchString(p.Dir) {
-		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (set TMPDIR)", p.Dir)
-	}
-	for d := filepath.Dir(p.Dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("%s (mode %v) is not searchable by other users: the postfix and nobody users cannot reach %s", d, fi.Mode().Perm(), p.Dir)
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
+	if err := reachableDir(p.Dir, "the postfix and nobody users"); err != nil {
+		return err
 	}
 	for _, d := range []string{p.ConfigDir, p.QueueDir, filepath.Dir(p.LogPath), p.MailDir} {
 		if err := os.Mkdir(d, 0o755); err != nil {

@@ -2,8 +2,10 @@ package testbed
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -110,4 +112,25 @@ func CheckAvailable() error {
 		return nil
 	}
 	return unavailable{"the test bed needs " + strings.Join(missing, ", ")}
+}
+
+// reachableDir checks that dir, where a server running as a system user
+// keeps its files, has a name main.cf and named.conf can hold and lies
+// under directories that users (e.g. "the bind user") can search.
+func reachableDir(dir, users string) error {
+	if !safePathRE.MatchString(dir) {
+		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (set TMPDIR)", dir)
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %v) is not searchable by other users: %s cannot reach %s", d, fi.Mode().Perm(), users, dir)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
