@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,12 +70,9 @@ type DovecotServer struct {
 	// Maildirs as them, so the files must be owned by them.
 	UID, GID int
 
-	doveadm   string
-	cmdLog    string // doveadm commands and their output
-	proc      Process
-	exited    chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	doveadm string
+	cmdLog  string // doveadm commands and their output
+	daemon
 }
 
 // DovecotPath is where Debian's dovecot-core installs the master.
@@ -193,7 +189,7 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 		GID:        gid,
 		doveadm:    doveadm,
 		cmdLog:     filepath.Join(dir, "doveadm.log"),
-		exited:     make(chan struct{}),
+		daemon:     daemon{exited: make(chan struct{})},
 	}
 	close(d.exited) // nothing to wait for until dovecot starts
 	if d.MailRoot == "" {
@@ -398,25 +394,11 @@ func (d *DovecotServer) Maildir(user string) string {
 // Running reports whether the master started is still running.
 func (d *DovecotServer) Running() bool { return d.proc.Running() }
 
-// stop stops the master when it runs (and every process it started)
-// and reaps it.
-func (d *DovecotServer) stop() error {
-	var err error
-	if d.proc.Running() {
-		err = stopTree(d.proc.PID, d.proc.StartTime, 10*time.Second)
-	}
-	<-d.exited
-	return err
-}
-
 // Close stops Dovecot and removes Dir (with MailRoot when it is the
 // default, inside Dir). Calling it again does nothing and returns the
 // same error.
 func (d *DovecotServer) Close() error {
-	d.closeOnce.Do(func() {
-		d.closeErr = errors.Join(d.stop(), os.RemoveAll(d.Dir))
-	})
-	return d.closeErr
+	return d.closeDir(d.Dir)
 }
 
 // Doveadm runs doveadm -c ConfigPath ARGS against this instance and

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,10 +64,7 @@ type NamedServer struct {
 	algorithms []string // as in the options: the first is the default
 	dataDir    string   // owned by bind: zone files, journals, PID file
 	cmdLog     string   // output of dig and nsupdate
-	proc       Process
-	exited     chan struct{}
-	closeOnce  sync.Once
-	closeErr   error
+	daemon
 }
 
 // TSIGKey is a TSIG key named accepts for updates.
@@ -308,7 +304,7 @@ func StartNamed(opts NamedOptions) (*NamedServer, error) {
 		algorithms: append([]string(nil), opts.Algorithms...),
 		dataDir:    filepath.Join(dir, "data"),
 		cmdLog:     filepath.Join(dir, "commands.log"),
-		exited:     make(chan struct{}),
+		daemon:     daemon{exited: make(chan struct{})},
 	}
 	close(n.exited) // nothing to wait for until named starts
 	if err := n.populate(bindUID, bindGID); err != nil {
@@ -651,23 +647,10 @@ func (n *NamedServer) Server() string {
 // Process.Stop).
 func (n *NamedServer) Process() Process { return n.proc }
 
-// stop stops named when it runs and reaps it.
-func (n *NamedServer) stop() error {
-	var err error
-	if n.proc.Running() {
-		err = stopTree(n.proc.PID, n.proc.StartTime, 10*time.Second)
-	}
-	<-n.exited
-	return err
-}
-
 // Close stops named and removes its directory (zone files, journals,
 // keys, log). Calling it again does nothing and returns the same error.
 func (n *NamedServer) Close() error {
-	n.closeOnce.Do(func() {
-		n.closeErr = errors.Join(n.stop(), os.RemoveAll(n.Dir))
-	})
-	return n.closeErr
+	return n.closeDir(n.Dir)
 }
 
 // DNSAnswer is named's answer to a query, as dig shows it.

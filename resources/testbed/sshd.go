@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,10 +42,7 @@ type SSHServer struct {
 	// ConfigPath is the server's sshd_config.
 	ConfigPath string
 
-	proc      Process
-	exited    chan struct{} // closed once the listener is reaped
-	closeOnce sync.Once
-	closeErr  error
+	daemon
 }
 
 // SSHDOptions change the server SSHDWith and StartSSHD start.
@@ -255,11 +251,10 @@ func startSSHD(dir string, port int, opts SSHDOptions) (*SSHServer, error) {
 		Dir:        dir,
 		LogPath:    logPath,
 		ConfigPath: conf,
-		exited:     exited,
-		proc: Process{
+		daemon: daemon{exited: exited, proc: Process{
 			Kind: "sshd", Name: "sshd", PID: cmd.Process.Pid, StartTime: startTime,
 			Config: conf, PIDFile: pidFile, Dir: dir,
-		},
+		}},
 	}
 	if stErr != nil {
 		_ = cmd.Process.Kill()
@@ -293,24 +288,10 @@ func startSSHD(dir string, port int, opts SSHDOptions) (*SSHServer, error) {
 // (Process.Stop stops its sessions too).
 func (s *SSHServer) Process() Process { return s.proc }
 
-// stop stops the listener and every session it started, and reaps the
-// listener.
-func (s *SSHServer) stop() error {
-	var err error
-	if s.proc.Running() {
-		err = s.proc.Stop(10 * time.Second)
-	}
-	<-s.exited
-	return err
-}
-
 // Close stops the server and its sessions and removes its directory.
 // Calling it again does nothing and returns the same error.
 func (s *SSHServer) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.stop(), os.RemoveAll(s.Dir))
-	})
-	return s.closeErr
+	return s.closeDir(s.Dir)
 }
 
 // writeKey writes a new ed25519 private key in OpenSSH format to path and
