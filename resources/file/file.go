@@ -153,35 +153,7 @@ func parseMode(s string) (fs.FileMode, error) {
 	if err != nil {
 		return 0, err
 	}
-	return toFileMode(uint32(n)), nil
-}
-
-func toFileMode(n uint32) fs.FileMode {
-	m := fs.FileMode(n & 0o777)
-	if n&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
-
-func fromFileMode(m fs.FileMode) uint32 {
-	n := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		n |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		n |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		n |= 0o1000
-	}
-	return n
+	return transport.FileModeOf(uint32(n)), nil
 }
 
 func formatMode(n uint32) string { return fmt.Sprintf("%04o", n) }
@@ -204,7 +176,7 @@ func look(ctx context.Context, h transport.Host, p string) (snapshot, error) {
 	if err != nil {
 		return s, fmt.Errorf("read %s on %s: %w", p, h.Name(), err)
 	}
-	s.Exists, s.Content, s.Mode, s.UID, s.GID = true, data, fromFileMode(fi.Mode), fi.UID, fi.GID
+	s.Exists, s.Content, s.Mode, s.UID, s.GID = true, data, transport.OctalMode(fi.Mode), fi.UID, fi.GID
 	s.SHA256, s.Size = keep.Digest(data), int64(len(data))
 	return s, nil
 }
@@ -303,7 +275,7 @@ func (f *File) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 		"host":    cfg.GetAttr("host"),
 		"path":    cty.StringVal(c.path),
 		"content": cfg.GetAttr("content"),
-		"mode":    cty.StringVal(formatMode(fromFileMode(m))),
+		"mode":    cty.StringVal(formatMode(transport.OctalMode(m))),
 		"owner":   cfg.GetAttr("owner"),
 		"group":   cfg.GetAttr("group"),
 	}
@@ -451,7 +423,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if req.Logger != nil {
 		req.Logger.Debug("restoring file", "host", c.host.Name, "path", s.Path, "bytes", len(data))
 	}
-	opts := transport.WriteOptions{Mode: toFileMode(s.Mode), UID: s.UID, GID: s.GID}
+	opts := transport.WriteOptions{Mode: transport.FileModeOf(s.Mode), UID: s.UID, GID: s.GID}
 	if err := h.WriteFile(ctx, s.Path, data, opts); err != nil {
 		return fmt.Errorf("restore %s on %s: %w", s.Path, h.Name(), err)
 	}

@@ -161,5 +161,37 @@ type WriteOptions struct {
 	UID, GID int
 }
 
+// FileModeOf turns the octal chmod(1) form of a mode (0o4755) into the
+// permission and set-id/sticky bits of an fs.FileMode.
+func FileModeOf(n uint32) fs.FileMode {
+	m := fs.FileMode(n & 0o777)
+	if n&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+// OctalMode is the octal chmod(1) form of m's permission and
+// set-id/sticky bits: FileModeOf's inverse.
+func OctalMode(m fs.FileMode) uint32 {
+	n := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		n |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		n |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		n |= 0o1000
+	}
+	return n
+}
+
 // ErrHostKey is wrapped by errors about unknown or changed SSH host keys.
 var ErrHostKey = errors.New("host key not trusted")

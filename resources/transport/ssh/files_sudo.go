@@ -88,16 +88,7 @@ func parseFind(out []byte) ([]transport.FileInfo, []int, error) {
 		if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 			return nil, nil, fmt.Errorf("unexpected find output %q: %w", rec, err)
 		}
-		mode := fs.FileMode(perm & 0o777)
-		if perm&0o4000 != 0 {
-			mode |= fs.ModeSetuid
-		}
-		if perm&0o2000 != 0 {
-			mode |= fs.ModeSetgid
-		}
-		if perm&0o1000 != 0 {
-			mode |= fs.ModeSticky
-		}
+		mode := transport.FileModeOf(uint32(perm))
 		switch f[0] {
 		case "f":
 		case "d":
@@ -264,17 +255,7 @@ func (c *cmdReader) Close() error {
 }
 
 func octal(mode fs.FileMode) string {
-	m := uint32(mode.Perm())
-	if mode&fs.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if mode&fs.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if mode&fs.ModeSticky != 0 {
-		m |= 0o1000
-	}
-	return fmt.Sprintf("%04o", m)
+	return fmt.Sprintf("%04o", transport.OctalMode(mode))
 }
 
 func (h *Host) sudoWriteFile(ctx context.Context, p string, data []byte, opts transport.WriteOptions) (err error) {
