@@ -39,6 +39,16 @@ type DovecotOptions struct {
 	Users []string
 	// Password is every user's password; default "mailplan-test".
 	Password string
+	// MaildirIsHome makes each home the Maildir itself (mail_location =
+	// maildir:~), so that MailRoot can be a Postfix virtual_mailbox_base
+	// domain directory (BASE/DOMAIN, with Maildirs at BASE/DOMAIN/USER/)
+	// and Dovecot serves what Postfix delivers.
+	MaildirIsHome bool
+	// Stopped writes the configuration and picks the port but does not
+	// start Dovecot: a freshly installed server that a plan starts
+	// (dovecot -c ConfigPath, see StartCommand). Close stops it when it
+	// was started since.
+	Stopped bool
 	// Dir is the directory for the configuration, passwd-file, runtime
 	// directories and log: created when missing, else it must be empty.
 	// Close removes it. Default: a new directory in the system's
@@ -69,6 +79,10 @@ type DovecotServer struct {
 	// UID and GID are the mail user's (nobody's): Dovecot accesses the
 	// Maildirs as them, so the files must be owned by them.
 	UID, GID int
+	// PIDFile is where the master writes its PID (base_dir/master.pid).
+	PIDFile string
+
+	maildirIsHome bool
 
 	doveadm string
 	cmdLog  string // doveadm commands and their output
@@ -187,11 +201,16 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 		Password:   opts.Password,
 		UID:        uid,
 		GID:        gid,
+		PIDFile:    filepath.Join(dir, "run", "master.pid"),
 		doveadm:    doveadm,
 		cmdLog:     filepath.Join(dir, "doveadm.log"),
 		daemon:     daemon{exited: make(chan struct{})},
+
+		maildirIsHome: opts.MaildirIsHome,
 	}
 	close(d.exited) // nothing to wait for until dovecot starts
+	// Until it starts, the process to look for is the one a plan starts.
+	d.proc = Process{Kind: "dovecot", Name: "dovecot", Config: d.ConfigPath, PIDFile: d.PIDFile, Dir: dir}
 	if d.MailRoot == "" {
 		d.MailRoot = filepath.Join(dir, "mail")
 	}
@@ -213,6 +232,9 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 		if err != nil {
 			lastErr = err
 			break
+		}
+		if opts.Stopped {
+			return d, nil
 		}
 		var retry bool
 		if retry, lastErr = d.start(); lastErr == nil {
@@ -261,7 +283,11 @@ func (d *DovecotServer) populate() error {
 // config is dovecot.conf: IMAP only, on Addr:Port only, everything in
 // Dir.
 func (d *DovecotServer) config() string {
-	r := strings.NewReplacer("{dir}", d.Dir, "{addr}", d.Addr, "{port}", strconv.Itoa(d.Port), "{log}", d.LogPath)
+	location := "maildir:~/Maildir"
+	if d.maildirIsHome {
+		location = "maildir:~"
+	}
+	r := strings.NewReplacer("{dir}", d.Dir, "{addr}", d.Addr, "{port}", strconv.Itoa(d.Port), "{log}", d.LogPath, "{mail_location}", location)
 	return r.Replace(`# Written by the mailplan test bed (resources/testbed).
 instance_name = mailplan-dovecot-{port}
 base_dir = {dir}/run
@@ -274,7 +300,7 @@ ssl = no
 auth_mechanisms = plain login
 disable_plaintext_auth = no
 auth_verbose = yes
-mail_location = maildir:~/Maildir
+mail_location = {mail_location}
 first_valid_uid = 1
 first_valid_gid = 1
 passdb {
@@ -329,7 +355,7 @@ func (d *DovecotServer) start() (retry bool, err error) {
 	d.exited = exited
 	d.proc = Process{
 		Kind: "dovecot", Name: "dovecot", PID: cmd.Process.Pid, StartTime: startTime,
-		Config: d.ConfigPath, PIDFile: filepath.Join(d.Dir, "run", "master.pid"), Dir: d.Dir,
+		Config: d.ConfigPath, PIDFile: d.PIDFile, Dir: d.Dir,
 	}
 	if stErr != nil {
 		_ = cmd.Process.Kill()
@@ -386,13 +412,35 @@ func (d *DovecotServer) IMAPAddr() string {
 	return net.JoinHostPort(d.Addr, strconv.Itoa(d.Port))
 }
 
-// Maildir returns user's Maildir: MailRoot/USER/Maildir.
+// Maildir returns user's Maildir: MailRoot/USER/Maildir, or MailRoot/USER
+// with MaildirIsHome.
 func (d *DovecotServer) Maildir(user string) string {
+	if d.maildirIsHome {
+		return filepath.Join(d.MailRoot, user)
+	}
 	return filepath.Join(d.MailRoot, user, "Maildir")
 }
 
-// Running reports whether the master started is still running.
-func (d *DovecotServer) Running() bool { return d.proc.Running() }
+// Running reports whether Dovecot runs: the master started, or one
+// started since with dovecot -c ConfigPath (found by its PID file).
+func (d *DovecotServer) Running() bool {
+	_, ok := d.proc.Current()
+	return ok
+}
+
+// Process identifies the master running now, to stop it from another
+// process; ok is false when Dovecot does not run.
+func (d *DovecotServer) Process() (pr Process, ok bool) { return d.proc.Current() }
+
+// Service is how a plan's service_state with manager = "command" starts,
+// stops and checks this Dovecot: dovecot -c CONFIG (which forks into the
+// background), dovecot -c CONFIG stop, and a status command that
+// succeeds while the PID in PIDFile is a live process.
+func (d *DovecotServer) Service() (start, stop, status []string) {
+	return []string{DovecotPath, "-c", d.ConfigPath},
+		[]string{DovecotPath, "-c", d.ConfigPath, "stop"},
+		[]string{"sh", "-c", `pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null`, "sh", d.PIDFile}
+}
 
 // Close stops Dovecot and removes Dir (with MailRoot when it is the
 // default, inside Dir). Calling it again does nothing and returns the

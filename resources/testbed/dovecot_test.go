@@ -2,10 +2,12 @@ package testbed
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDovecotOptionsChecked(t *testing.T) {
@@ -151,5 +153,73 @@ func TestDovecotClose(t *testing.T) {
 	}
 	if err := d.greeting(); err == nil {
 		t.Error("IMAP still served after Close")
+	}
+}
+
+// TestDovecotStoppedService: a Dovecot set up Stopped is started, checked
+// and stopped by the commands a plan's service_state uses, and Close stops
+// the copy started that way.
+func TestDovecotStoppedService(t *testing.T) {
+	if err := CheckDovecotAvailable(); err != nil {
+		skipOrFatal(t, err)
+	}
+	root := filepath.Join(SearchableTempDir(t), "example.com")
+	d, err := StartDovecot(DovecotOptions{Addr: "127.0.0.5", Users: []string{"erin"}, MailRoot: root, MaildirIsHome: true, Stopped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Running() || d.greeting() == nil {
+		t.Fatal("a Stopped Dovecot runs")
+	}
+	start, stop, status := d.Service()
+	run := func(argv []string) error { return exec.Command(argv[0], argv[1:]...).Run() }
+	if run(status) == nil {
+		t.Error("status succeeds before start")
+	}
+	if err := run(start); err != nil {
+		t.Fatalf("%v: %v", start, err)
+	}
+	waitFor(t, func() bool { return d.greeting() == nil }, "IMAP greeting after start")
+	if err := run(status); err != nil || !d.Running() {
+		t.Errorf("after start: status %v, Running %v", err, d.Running())
+	}
+	if got := d.Maildir("erin"); got != filepath.Join(root, "erin") {
+		t.Errorf("Maildir = %s", got)
+	}
+	if mb := d.IMAPSelect(t, "erin", "INBOX"); mb.UIDValidity == 0 {
+		t.Errorf("INBOX: %+v", mb)
+	}
+	if _, err := os.Stat(filepath.Join(root, "erin", "cur")); err != nil {
+		t.Errorf("the home is not the Maildir: %v", err)
+	}
+	if err := run(stop); err != nil {
+		t.Fatalf("%v: %v", stop, err)
+	}
+	waitFor(t, func() bool { return run(status) != nil }, "status failing after stop")
+	if err := run(start); err != nil {
+		t.Fatalf("start again: %v", err)
+	}
+	waitFor(t, func() bool { return d.greeting() == nil }, "IMAP greeting after the second start")
+	pr, ok := d.Process()
+	if !ok {
+		t.Fatal("Process: not running")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pr.Running() || d.greeting() == nil {
+		t.Error("Dovecot started by its start command still runs after Close")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -325,12 +325,14 @@ type daemon struct {
 	closeErr  error
 }
 
-// stop stops the server when it runs (see Process.Stop) and waits until
-// it is reaped.
+// stop stops the server when it runs (see Process.Stop), also when it was
+// restarted since by other means (found by its PID file, see
+// Process.Current), and waits until the one the test bed started is
+// reaped.
 func (d *daemon) stop() error {
 	var err error
-	if d.proc.Running() {
-		err = d.proc.Stop(10 * time.Second)
+	if cur, ok := d.proc.Current(); ok {
+		err = cur.Stop(10 * time.Second)
 	}
 	<-d.exited
 	return err
