@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"strings"
@@ -111,6 +112,10 @@ func (ctl control) check(ctx context.Context, h transport.Host) (string, transpo
 // a start or stop; pollInterval is its first and pollMax its longest pause.
 var (
 	settleTimeout = 30 * time.Second
+	// commandTimeout bounds the start or stop command itself. A daemon
+	// that forks but keeps the command's standard output or error open
+	// would otherwise hold it, and the SSH session, forever.
+	commandTimeout = 3 * time.Minute
 	pollInterval  = 100 * time.Millisecond
 	pollMax       = time.Second
 )
@@ -132,7 +137,14 @@ func (ctl control) reach(ctx context.Context, h transport.Host, want string, log
 	if log != nil {
 		log.Debug("service "+verb, "host", h.Name(), "service", ctl.service, "manager", ctl.manager)
 	}
-	res, err := h.Run(ctx, argv, transport.RunOptions{})
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	res, err := h.Run(cctx, argv, transport.RunOptions{})
+	timedOut := ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded)
+	cancel()
+	if timedOut {
+		return fmt.Errorf("%s %s on %s: %s did not exit within %s. A daemon that goes into the background but keeps the command's standard output or error open holds the command until it exits: redirect them, e.g. [\"sh\", \"-c\", \"exec %s </dev/null >/dev/null 2>&1\"]",
+			verb, ctl.service, h.Name(), strings.Join(argv, " "), commandTimeout, strings.Join(argv, " "))
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s on %s: %w", verb, ctl.service, h.Name(), err)
 	}

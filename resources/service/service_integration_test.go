@@ -249,3 +249,54 @@ func TestStuckService(t *testing.T) {
 		t.Errorf("gave up after %s, want about 2 s", d)
 	}
 }
+
+// TestStartHoldsOutput: a start command whose daemon keeps the command's
+// standard error open (as dovecot does when started over SSH) fails after
+// the command timeout with the remedy, instead of hanging the apply, on
+// both transports.
+func TestStartHoldsOutput(t *testing.T) {
+	service.SetCommandTimeout(t, 2*time.Second)
+	for name, h := range hosts(t) {
+		t.Run(name, func(t *testing.T) {
+			pidfile := filepath.Join(testbed.SearchableTempDir(t), "held.pid")
+			typ := newState(t)
+			create, _ := configs(t, typ, h, "held-"+name, map[string]cty.Value{
+				"manager":        cty.StringVal("command"),
+				"start_command":  list("sh", "-c", `sleep 600 </dev/null >/dev/null & echo $! >"$1"`, "sh", pidfile),
+				"stop_command":   list("sh", "-c", sleepStop, "sh", pidfile),
+				"status_command": list("sh", "-c", sleepStatus, "sh", pidfile),
+			})
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(pidfile); err == nil {
+					if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+						if p, err := os.FindProcess(pid); err == nil {
+							p.Kill()
+						}
+					}
+				}
+			})
+			ctx := t.Context()
+			read, err := typ.Read(ctx, resource.ReadRequest{Config: create})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := typ.Plan(ctx, resource.PlanRequest{Config: create, Current: read.Current, Snapshot: read.Snapshot})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = typ.Apply(ctx, resource.ApplyRequest{Config: create, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+			if err == nil {
+				t.Fatal("apply returned while the daemon held its output")
+			}
+			for _, want := range []string{"did not exit within 2s", "</dev/null >/dev/null 2>&1"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("gave up after %s, want about 2 s", d)
+			}
+		})
+	}
+}

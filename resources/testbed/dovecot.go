@@ -433,11 +433,13 @@ func (d *DovecotServer) Running() bool {
 func (d *DovecotServer) Process() (pr Process, ok bool) { return d.proc.Current() }
 
 // Service is how a plan's service_state with manager = "command" starts,
-// stops and checks this Dovecot: dovecot -c CONFIG (which forks into the
-// background), dovecot -c CONFIG stop, and a status command that
-// succeeds while the PID in PIDFile is a live process.
+// stops and checks this Dovecot: dovecot -c CONFIG, with its standard
+// streams on /dev/null (the master goes into the background but keeps
+// standard error, which would hold an SSH session open), dovecot -c
+// CONFIG stop, and a status command that succeeds while the PID in
+// PIDFile is a live process.
 func (d *DovecotServer) Service() (start, stop, status []string) {
-	return []string{DovecotPath, "-c", d.ConfigPath},
+	return []string{"sh", "-c", `exec "$1" -c "$2" </dev/null >/dev/null 2>&1`, "sh", DovecotPath, d.ConfigPath},
 		[]string{DovecotPath, "-c", d.ConfigPath, "stop"},
 		[]string{"sh", "-c", `pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null`, "sh", d.PIDFile}
 }
