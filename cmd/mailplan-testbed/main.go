@@ -24,6 +24,7 @@ import (
 const (
 	envFile  = "testbed.env"
 	varsFile = "testbed.vars.hcl"
+	fullFile = "full-migration.vars.hcl"
 	pidsFile = "testbed.pids"
 )
 
@@ -32,7 +33,9 @@ const (
 const stopTimeout = 10 * time.Second
 
 const usage = `usage:
-  mailplan-testbed up -dir DIR [-detach]   start sshd, Postfix "old" and "new" and BIND on loopback
+  mailplan-testbed up -dir DIR [-detach] [-ttl N]
+                                           start sshd, Postfix and Dovecot "old" and "new"
+                                           and BIND on loopback
   mailplan-testbed down -dir DIR           stop what "up -detach" started in DIR
   mailplan-testbed corpus -dir DIR -messages N [-seed S] [-users U] [-big]
                                            write a Maildir corpus (see corpus -h)
@@ -56,9 +59,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	dir := flags.String("dir", "", "directory for the servers' files and testbed.env, testbed.vars.hcl, testbed.pids (required)")
 	var detach *bool
+	var ttl *uint
 	switch args[0] {
 	case "up":
 		detach = flags.Bool("detach", false, "leave the servers running and exit; stop them with down")
+		ttl = flags.Uint("ttl", 0, "serve the zone's records (but SOA and NS) with this TTL in seconds instead of a day (MX) and an hour, so that a cutover's waits are short")
 	case "down":
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -85,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if args[0] == "down" {
 		err = down(abs, stdout)
 	} else {
-		err = up(abs, *detach, stdout)
+		err = up(abs, *detach, uint32(*ttl), stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mailplan-testbed %s: %v\n", args[0], err)
@@ -112,15 +117,19 @@ type bed struct {
 	sshd         *testbed.SSHServer
 	oldPF, newPF *testbed.PostfixInstance
 	named        *testbed.NamedServer
+	// oldIMAP serves the old Postfix's Maildirs and runs; newIMAP serves
+	// the new one's and is set up but stopped, as on a new server before
+	// the move (full-migration starts it).
+	oldIMAP, newIMAP *testbed.DovecotServer
 }
 
 // up starts the test bed in dir and writes its files; without detach it
 // waits for SIGINT or SIGTERM and stops it.
-func up(dir string, detach bool, stdout io.Writer) error {
+func up(dir string, detach bool, ttl uint32, stdout io.Writer) error {
 	if !safeDirRE.MatchString(dir) {
 		return fmt.Errorf("directory %q may hold only letters, digits and /._+- (Postfix's main.cf takes it verbatim)", dir)
 	}
-	if err := errors.Join(testbed.CheckAvailable(), testbed.CheckNamedAvailable()); err != nil {
+	if err := errors.Join(testbed.CheckAvailable(), testbed.CheckNamedAvailable(), testbed.CheckDovecotAvailable()); err != nil {
 		return fmt.Errorf("%v: run `make deps` as root first (Debian), and run mailplan-testbed as root", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -139,6 +148,11 @@ func up(dir string, detach bool, stdout io.Writer) error {
 	b, err := startBed(dir)
 	if err != nil {
 		return err
+	}
+	if ttl > 0 {
+		if err := b.named.SetZoneTTL(dnsZone, ttl); err != nil {
+			return errors.Join(err, b.close())
+		}
 	}
 	if err := b.writeFiles(); err != nil {
 		return errors.Join(err, b.close())
@@ -191,6 +205,20 @@ func startBed(dir string) (*bed, error) {
 	if err := errors.Join(sshErr, oldErr, newErr, namedErr); err != nil {
 		return nil, errors.Join(err, b.close())
 	}
+	// Dovecot over each Postfix's Maildirs (MailDir/DOMAIN/USER/), so
+	// after Postfix made them.
+	imap := func(p *testbed.PostfixInstance, stopped bool) (*testbed.DovecotServer, error) {
+		return testbed.StartDovecot(testbed.DovecotOptions{
+			Addr: p.Addr, Users: p.Users, MailRoot: filepath.Join(p.MailDir, p.Domain),
+			MaildirIsHome: true, Stopped: stopped, Dir: filepath.Join(dir, p.Name+"-imap"),
+		})
+	}
+	var oldIMAPErr, newIMAPErr error
+	b.oldIMAP, oldIMAPErr = imap(b.oldPF, false)
+	b.newIMAP, newIMAPErr = imap(b.newPF, true)
+	if err := errors.Join(oldIMAPErr, newIMAPErr); err != nil {
+		return nil, errors.Join(err, b.close())
+	}
 	return b, nil
 }
 
@@ -198,6 +226,11 @@ func startBed(dir string) (*bed, error) {
 // files up wrote.
 func (b *bed) close() error {
 	var errs []error
+	for _, d := range []*testbed.DovecotServer{b.newIMAP, b.oldIMAP} {
+		if d != nil {
+			errs = append(errs, d.Close())
+		}
+	}
 	if b.named != nil {
 		errs = append(errs, b.named.Close())
 	}
@@ -217,7 +250,7 @@ func (b *bed) close() error {
 // removeFiles removes the files up writes in dir.
 func removeFiles(dir string) error {
 	var errs []error
-	for _, f := range []string{envFile, varsFile, pidsFile} {
+	for _, f := range []string{envFile, varsFile, fullFile, pidsFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -237,10 +270,23 @@ func (b *bed) writeFiles() error {
 		procs = append(procs, pr)
 	}
 	procs = append(procs, b.named.Process())
+	for _, d := range []struct {
+		name string
+		srv  *testbed.DovecotServer
+	}{{"old-imap", b.oldIMAP}, {"new-imap", b.newIMAP}} {
+		// The stopped one has PID 0: down looks for it by its PID file,
+		// in case a plan started it.
+		pr, _ := d.srv.Process()
+		pr.Kind, pr.Name, pr.Config, pr.PIDFile, pr.Dir = "dovecot", d.name, d.srv.ConfigPath, d.srv.PIDFile, d.srv.Dir
+		procs = append(procs, pr)
+	}
 	if err := writeFile(filepath.Join(b.dir, pidsFile), formatPids(procs)); err != nil {
 		return err
 	}
 	if err := writeFile(filepath.Join(b.dir, envFile), b.env()); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(b.dir, fullFile), b.fullMigrationVars()); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(b.dir, varsFile), b.vars())
@@ -298,6 +344,19 @@ func (b *bed) env() string {
 	kv("TSIG_KEY_FILE", k.KeyFile)
 	kv("DNS_CONFIG", b.named.ConfigPath)
 	kv("DNS_LOG", b.named.LogPath)
+	out.WriteString("# Dovecot IMAP over each Postfix's Maildirs; \"new\" is set up but stopped (a plan starts it).\n")
+	out.WriteString("# Every user's password is $IMAP_PASSWORD.\n")
+	for _, d := range []struct {
+		pre string
+		srv *testbed.DovecotServer
+	}{{"OLD_IMAP_", b.oldIMAP}, {"NEW_IMAP_", b.newIMAP}} {
+		kv(d.pre+"ADDR", d.srv.Addr)
+		kv(d.pre+"PORT", strconv.Itoa(d.srv.Port))
+		kv(d.pre+"CONFIG", d.srv.ConfigPath)
+		kv(d.pre+"PIDFILE", d.srv.PIDFile)
+		kv(d.pre+"LOG", d.srv.LogPath)
+	}
+	kv("IMAP_PASSWORD", b.oldIMAP.Password)
 	return out.String()
 }
 
@@ -342,8 +401,16 @@ func (b *bed) summary(w io.Writer, took time.Duration, detach bool) {
 	k := b.named.Keys[tsigAlgorithm]
 	fmt.Fprintf(w, "  named         %s  zone %s, TSIG key %s (%s), secret in %s\n",
 		b.named.Server(), dnsZone, k.Name, k.Algorithm, k.SecretFile)
+	for _, d := range []struct {
+		name string
+		srv  *testbed.DovecotServer
+		note string
+	}{{"old", b.oldIMAP, "running"}, {"new", b.newIMAP, "set up, not started"}} {
+		fmt.Fprintf(w, "  dovecot %-5s %s  -c %s (%s), password %s\n", d.name, d.srv.IMAPAddr(), d.srv.ConfigPath, d.note, d.srv.Password)
+	}
 	fmt.Fprintf(w, "  environment   . %s\n", filepath.Join(b.dir, envFile))
 	fmt.Fprintf(w, "  plan values   mailplan plan -var-file=%s   (plans/examples/shadow-copy)\n", filepath.Join(b.dir, varsFile))
+	fmt.Fprintf(w, "                mailplan plan -var-file=%s   (plans/examples/full-migration)\n", filepath.Join(b.dir, fullFile))
 	if detach {
 		fmt.Fprintf(w, "Stop it with: mailplan-testbed down -dir %s\n", b.dir)
 	} else {
@@ -388,12 +455,13 @@ func parsePids(dir string) ([]testbed.Process, error) {
 		}
 		pid, err1 := strconv.Atoi(fl[2])
 		st, err2 := strconv.ParseUint(fl[3], 10, 64)
-		if err1 != nil || err2 != nil || pid <= 1 {
+		// PID 0: a Dovecot set up but not started (see writeFiles).
+		if err1 != nil || err2 != nil || pid < 0 || pid == 1 || (pid == 0 && fl[0] != "dovecot") {
 			return nil, bad("bad PID or start time")
 		}
 		p := testbed.Process{Kind: fl[0], Name: fl[1], PID: pid, StartTime: st, Config: fl[4], PIDFile: fl[5], Dir: fl[6]}
-		if p.Kind != "sshd" && p.Kind != "postfix" && p.Kind != "named" {
-			return nil, bad("kind is not sshd, postfix or named")
+		if p.Kind != "sshd" && p.Kind != "postfix" && p.Kind != "named" && p.Kind != "dovecot" {
+			return nil, bad("kind is not sshd, postfix, named or dovecot")
 		}
 		if filepath.Dir(p.Dir) != dir || !within(p.Dir, p.Config) || !within(p.Dir, p.PIDFile) {
 			return nil, bad("the server's directory is not right under " + dir + ", or its files are not in it")
@@ -441,4 +509,82 @@ func down(dir string, stdout io.Writer) error {
 		return err
 	}
 	return removeFiles(dir)
+}
+
+// fullMigrationVars is full-migration.vars.hcl: the variables of
+// plans/examples/full-migration for this test bed. The TSIG secret is not
+// in it: export MAILPLAN_VAR_tsig_secret="$(cat $TSIG_SECRET_FILE)".
+func (b *bed) fullMigrationVars() string {
+	h := b.sshd.Host
+	k := b.named.Keys[tsigAlgorithm]
+	hcl := func(argv []string) string {
+		q := make([]string, len(argv))
+		for i, a := range argv {
+			q[i] = strconv.Quote(a)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	service := func(name string, start, stop, status []string) string {
+		return fmt.Sprintf("{\n  name    = %q\n  manager = \"command\"\n  start   = %s\n  stop    = %s\n  status  = %s\n}",
+			name, hcl(start), hcl(stop), hcl(status))
+	}
+	oldStart, oldStop, oldStatus := b.oldIMAP.Service()
+	newStart, newStop, newStatus := b.newIMAP.Service()
+	pf := func(cmd string) []string { return []string{"postfix", "-c", b.oldPF.ConfigDir, cmd} }
+	return fmt.Sprintf(`# Written by mailplan-testbed up; removed by down. The test bed's values for
+# the variables of plans/examples/full-migration:
+#   export MAILPLAN_VAR_tsig_secret="$(cat %s)"
+#   mailplan plan -var-file=%s
+# Both hosts are this machine's sshd; the services have test bed names.
+old_address   = %q
+old_port      = %d
+new_address   = %q
+new_port      = %d
+ssh_user      = %q
+identity_file = %q
+known_hosts   = %q
+
+old_config_dir = %q
+new_config_dir = %q
+new_server     = "[%s]:%d"
+
+dns_address    = %q
+tsig_key_name  = %q
+tsig_algorithm = %q
+
+domains = {
+  %q = {
+    new_mx       = "mail.new.%s"
+    new_ip       = %q
+    client_names = ["imap", "smtp"]
+    spf          = "v=spf1 ip4:%s -all"
+    aliases      = { postmaster = "alice@%s" }
+  }
+}
+
+old_maildir_root = %q
+new_maildir_root = %q
+mail_owner       = "nobody"
+mail_group       = "nogroup"
+
+old_imap = %s
+new_imap = %s
+old_postfix = %s
+
+# Seconds, not hours: the test bed's zone is served with short TTLs
+# (mailplan-testbed up -ttl).
+transition_ttl  = 1
+transition_hold = "30s"
+mx_ttl          = 60
+client_ttl      = 60
+drain_timeout   = "2m"
+`, k.SecretFile, filepath.Join(b.dir, fullFile),
+		h.Address, h.Port, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts,
+		b.oldPF.ConfigDir, b.newPF.ConfigDir, b.newPF.Addr, b.newPF.Port,
+		b.named.Server(), k.Name, k.Algorithm,
+		b.oldPF.Domain, dnsZone, b.newPF.Addr, b.newPF.Addr, b.oldPF.Domain,
+		b.oldPF.MailDir, b.newPF.MailDir,
+		service("dovecot-old", oldStart, oldStop, oldStatus),
+		service("dovecot-new", newStart, newStop, newStatus),
+		service("postfix-old", pf("start"), pf("stop"), pf("status")))
 }

@@ -1,8 +1,8 @@
 package service
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -116,8 +116,8 @@ var (
 	// that forks but keeps the command's standard output or error open
 	// would otherwise hold it, and the SSH session, forever.
 	commandTimeout = 3 * time.Minute
-	pollInterval  = 100 * time.Millisecond
-	pollMax       = time.Second
+	pollInterval   = 100 * time.Millisecond
+	pollMax        = time.Second
 )
 
 // reach brings the service to want, doing nothing when it is there

@@ -916,6 +916,37 @@ func (n *NamedServer) SetTTL(t testing.TB, name, rtype string, ttl uint32) {
 	}
 }
 
+// SetZoneTTL gives every record zone started with (NamedZoneRecords)
+// but its SOA and NS the TTL ttl, data unchanged, in one update: a zone
+// whose cutover waits are seconds (mailplan-testbed up -ttl).
+func (n *NamedServer) SetZoneTTL(zone string, ttl uint32) error {
+	type rrset struct{ name, typ string }
+	sets := map[rrset][]string{}
+	var order []rrset
+	for _, r := range n.Records(zone) {
+		if r.Type == "SOA" || r.Type == "NS" {
+			continue
+		}
+		k := rrset{r.Name, r.Type}
+		if sets[k] == nil {
+			order = append(order, k)
+		}
+		sets[k] = append(sets[k], r.Data)
+	}
+	cmds := []string{"zone " + fqdn(zone)}
+	for _, k := range order {
+		cmds = append(cmds, fmt.Sprintf("update delete %s %s", k.name, k.typ))
+		for _, d := range sets[k] {
+			cmds = append(cmds, fmt.Sprintf("update add %s %d %s %s", k.name, ttl, k.typ, d))
+		}
+	}
+	out, err := n.TryNSUpdate(n.Keys[n.algorithms[0]], strings.Join(cmds, "\n"))
+	if err != nil {
+		return fmt.Errorf("named: set the TTLs of %s to %d: %v: %s", zone, ttl, err, out)
+	}
+	return nil
+}
+
 // runLogged runs a command (stdin may be nil) with its output appended
 // to the server's command log, and returns what it wrote there.
 func (n *NamedServer) runLogged(timeout time.Duration, stdin *strings.Reader, name string, args ...string) (string, error) {
