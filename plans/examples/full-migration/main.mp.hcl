@@ -1,0 +1,301 @@
+# full-migration: move mail domains from an old server to a new one, the
+# whole cutover in one plan, with no message lost:
+#
+#   1. relay     the domain's aliases on both servers; the old Postfix
+#                relays the domain to the new one       (modules/relay-to-new)
+#   2. mailboxes first copy of every Maildir, while both servers run
+#                                                       (modules/mailbox-migration)
+#   3. DNS       MX, client names (imap., smtp.) and SPF to the new server,
+#                TTL lowered first and waited out       (modules/mx-cutover)
+#   4. gate      the old queue holds nothing for the domain any more
+#                                                       (postfix_queue)
+#   5. mailboxes old IMAP stopped, final incremental copy, new IMAP started
+#                                                       (modules/mailbox-migration)
+#   6. old down  once the old server's queue is empty, its Postfix stops
+#                                                       (postfix_queue, service_state)
+#
+#   export MAILPLAN_VAR_tsig_secret=...     # never on the command line
+#   mailplan plan  -var-file=site.mpvars.hcl -out=migration.plan
+#   mailplan apply migration.plan
+#
+# When the old MX TTL is longer than -max-wait (a day, typically), the
+# first apply does steps 1 and 2 and lowers the TTLs, records the wait and
+# exits 0 with the time to run `mailplan apply` again. A failure anywhere
+# rolls everything back, in reverse order: MX and names back to the old
+# server, the relay removed (mail it deferred is delivered locally),
+# copied messages removed, IMAP back. See README.md beside this file.
+
+variable "old_address" {
+  type        = string
+  description = "The old mail server, reached over SSH."
+}
+
+variable "old_port" {
+  type    = number
+  default = 22
+}
+
+variable "new_address" {
+  type        = string
+  description = "The new mail server, reached over SSH."
+}
+
+variable "new_port" {
+  type    = number
+  default = 22
+}
+
+variable "ssh_user" {
+  type    = string
+  default = "root"
+}
+
+variable "identity_file" {
+  type    = string
+  default = ""
+}
+
+variable "known_hosts" {
+  type    = string
+  default = "~/.ssh/known_hosts"
+}
+
+variable "old_config_dir" {
+  type    = string
+  default = "/etc/postfix"
+}
+
+variable "new_config_dir" {
+  type    = string
+  default = "/etc/postfix"
+}
+
+variable "new_server" {
+  type        = string
+  description = "The new server as the old one's SMTP nexthop, e.g. \"[198.51.100.20]\"."
+}
+
+variable "dns_address" {
+  type        = string
+  description = "The zones' primary, host:port."
+}
+
+variable "tsig_key_name" {
+  type    = string
+  default = "mailplan."
+}
+
+variable "tsig_algorithm" {
+  type    = string
+  default = "hmac-sha256"
+}
+
+variable "tsig_secret" {
+  type        = string
+  sensitive   = true
+  description = "Base64 TSIG secret allowed to update the zones (MAILPLAN_VAR_tsig_secret)."
+}
+
+variable "domains" {
+  description = "Per domain: the new MX host, the new server's IPv4 address, the client names to point at it, the SPF record, and the domain's aliases."
+  type = map(object({
+    new_mx       = string
+    new_ip       = string
+    client_names = list(string)
+    spf          = string
+    aliases      = map(string)
+  }))
+  default = {
+    "example.com" = {
+      new_mx       = "mail.new.example.com."
+      new_ip       = "198.51.100.20"
+      client_names = ["imap", "smtp"]
+      spf          = "v=spf1 mx -all"
+      aliases      = { postmaster = "alice@example.com", abuse = "alice@example.com" }
+    }
+  }
+}
+
+variable "old_maildir_root" {
+  type    = string
+  default = "/var/vmail"
+}
+
+variable "new_maildir_root" {
+  type    = string
+  default = "/var/vmail"
+}
+
+variable "mail_owner" {
+  type    = string
+  default = "vmail"
+}
+
+variable "mail_group" {
+  type    = string
+  default = "vmail"
+}
+
+variable "old_imap" {
+  description = "The old server's IMAP service: { name = \"dovecot\" } (systemd or sysv, detected), or with manager = \"command\" and start, stop, status argv lists."
+  default     = { name = "dovecot" }
+}
+
+variable "new_imap" {
+  description = "The new server's IMAP service, started once the mail is there."
+  default     = { name = "dovecot" }
+}
+
+variable "old_postfix" {
+  description = "The old server's Postfix service, stopped last."
+  default     = { name = "postfix" }
+}
+
+variable "mx_ttl" {
+  type    = number
+  default = 86400
+}
+
+variable "client_ttl" {
+  type    = number
+  default = 3600
+}
+
+variable "transition_ttl" {
+  type    = number
+  default = 300
+}
+
+variable "transition_hold" {
+  type    = string
+  default = "1h"
+}
+
+variable "drain_timeout" {
+  type        = string
+  default     = "2h"
+  description = "How long to wait for the old queue to drain before giving up (and rolling back)."
+}
+
+host "old" {
+  address       = var.old_address
+  port          = var.old_port
+  user          = var.ssh_user
+  identity_file = var.identity_file
+  known_hosts   = var.known_hosts
+}
+
+host "new" {
+  address       = var.new_address
+  port          = var.new_port
+  user          = var.ssh_user
+  identity_file = var.identity_file
+  known_hosts   = var.known_hosts
+}
+
+dns_server "primary" {
+  address        = var.dns_address
+  tsig_key_name  = var.tsig_key_name
+  tsig_algorithm = var.tsig_algorithm
+  tsig_secret    = var.tsig_secret
+}
+
+# 1. The old server relays each domain to the new one.
+module "relay" {
+  source   = "../../modules/relay-to-new"
+  for_each = var.domains
+
+  domain         = each.key
+  old            = host.old
+  new            = host.new
+  old_config_dir = var.old_config_dir
+  new_config_dir = var.new_config_dir
+  new_server     = var.new_server
+  aliases        = each.value.aliases
+}
+
+# 2. A first copy of the mailboxes, while everything still runs.
+module "first_pass" {
+  source = "../../modules/mailbox-migration"
+
+  pass     = "first"
+  from     = host.old
+  to       = host.new
+  from_dir = var.old_maildir_root
+  to_dir   = var.new_maildir_root
+  domains  = keys(var.domains)
+  owner    = var.mail_owner
+  group    = var.mail_group
+}
+
+# 3. DNS: only once the old server relays, so that a sender with the old MX
+#    cached still reaches the new mailboxes.
+module "dns" {
+  source     = "../../modules/mx-cutover"
+  for_each   = var.domains
+  depends_on = [module.relay]
+
+  server           = dns_server.primary
+  zone             = "${each.key}."
+  new_mx           = each.value.new_mx
+  mx_ttl           = var.mx_ttl
+  client_addresses = { for n in each.value.client_names : n => [each.value.new_ip] }
+  client_ttl       = var.client_ttl
+  spf              = each.value.spf
+  transition_ttl   = var.transition_ttl
+  transition_hold  = var.transition_hold
+}
+
+# 4. Nothing for the domain is left in the old queue: what it still held
+#    has gone to the new server.
+resource "postfix_queue" "domain_drained" {
+  for_each   = var.domains
+  depends_on = [module.dns]
+
+  host       = host.old
+  config_dir = var.old_config_dir
+  recipients = "(?i)@${regex_escape(each.key)}$"
+  timeout    = var.drain_timeout
+}
+
+# 5. IMAP moves with the final copy.
+module "final_pass" {
+  source     = "../../modules/mailbox-migration"
+  depends_on = [postfix_queue.domain_drained, module.first_pass]
+
+  pass     = "final"
+  from     = host.old
+  to       = host.new
+  from_dir = var.old_maildir_root
+  to_dir   = var.new_maildir_root
+  domains  = keys(var.domains)
+  owner    = var.mail_owner
+  group    = var.mail_group
+  old_imap = var.old_imap
+  new_imap = var.new_imap
+}
+
+# 6. The old server goes last, once nothing at all is queued there.
+resource "postfix_queue" "old_empty" {
+  depends_on = [module.final_pass]
+
+  host       = host.old
+  config_dir = var.old_config_dir
+  timeout    = var.drain_timeout
+}
+
+resource "service_state" "old_postfix" {
+  depends_on = [postfix_queue.old_empty]
+
+  host           = host.old
+  service        = var.old_postfix.name
+  state          = "stopped"
+  manager        = try(var.old_postfix.manager, null)
+  start_command  = try(var.old_postfix.start, null)
+  stop_command   = try(var.old_postfix.stop, null)
+  status_command = try(var.old_postfix.status, null)
+}
+
+output "mx" {
+  value = { for d, m in module.dns : d => m.mx }
+}
