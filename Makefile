@@ -4,7 +4,7 @@ PKGS    := ./...
 BIN     := bin/mailplan
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test deps lint unit race bench demo clean
+.PHONY: all build test deps lint unit race bench demo demo-aliases clean
 
 all: build
 
@@ -39,10 +39,17 @@ bench:
 	bash scripts/bench.sh
 	MAILPLAN_BENCH_MESSAGES=20000 $(GO) test -run '^$$' -bench Copy -benchtime 1x ./resources/mailbox/
 
-# demo runs the aliases-sync example against sandbox directories on this
-# machine: plan, apply, a no-op re-plan, rollback, destroy.
-demo: build
+# demo migrates example.com from an old to a new server on a loopback test
+# bed (plans/examples/full-migration): installs the Debian packages it
+# needs, starts the test bed, seeds mail, plans, applies, shows the mail on
+# the new server over IMAP, tears down. Needs root.
+demo: deps build testbed
 	bash scripts/demo.sh
+
+# demo-aliases runs the aliases-sync example against sandbox directories,
+# no root or servers needed: plan, apply, re-plan, rollback, destroy.
+demo-aliases: build
+	bash scripts/demo-aliases.sh
 
 # testbed builds bin/mailplan-testbed: `sudo bin/mailplan-testbed up -dir
 # /tmp/tb` starts sshd and Postfix "old" and "new" on loopback (see

@@ -39,6 +39,8 @@ const usage = `usage:
   mailplan-testbed down -dir DIR           stop what "up -detach" started in DIR
   mailplan-testbed corpus -dir DIR -messages N [-seed S] [-users U] [-big]
                                            write a Maildir corpus (see corpus -h)
+  mailplan-testbed imap -addr HOST:PORT -user USER [-mailbox M]
+                                           show a mailbox over IMAP (see imap -h)
 `
 
 func main() {
@@ -52,8 +54,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	if args[0] == "corpus" {
+	switch args[0] {
+	case "corpus":
 		return corpus(args[1:], stdout, stderr)
+	case "imap":
+		return imap(args[1:], stdout, stderr)
 	}
 	flags := flag.NewFlagSet("mailplan-testbed "+args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)

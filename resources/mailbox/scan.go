@@ -312,7 +312,9 @@ func isMeta(name string) bool {
 // planMeta decides, for each metadata file of the source, whether the
 // destination needs it: when it is missing there, or differs and is still
 // what mailplan wrote last time. A destination file mailplan did not write
-// (Dovecot on the new server changed it) is a conflict.
+// (Dovecot on the new server changed it) is left alone while the source's
+// is still what mailplan copied, and is a conflict once the source changed
+// too.
 func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) error {
 	for _, mb := range s.mailboxes {
 		var record map[string]string
@@ -347,7 +349,14 @@ func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) 
 				if err != nil {
 					return fmt.Errorf("read %s on %s: %w", sp, src.Name(), err)
 				}
-				if keep.Digest(sdata) != sum {
+				ssum := keep.Digest(sdata)
+				if ssum == record[name] {
+					// The source has not changed since mailplan copied it:
+					// only the destination moved on (Dovecot there is in
+					// use, as after a cutover). Nothing to copy.
+					continue
+				}
+				if ssum != sum {
 					s.conflicts = append(s.conflicts, fmt.Sprintf("%s was changed at the destination since mailplan wrote it", dp))
 					continue
 				}

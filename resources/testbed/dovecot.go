@@ -603,6 +603,22 @@ func (d *DovecotServer) IMAPSelect(t testing.TB, user, mailbox string) IMAPMailb
 	return mb
 }
 
+// IMAPSelectAt is IMAPSelect against any IMAP server at addr
+// ("host:port", no TLS), logging in as user with password: what
+// mailplan-testbed imap and tests use for a Dovecot they did not start.
+func IMAPSelectAt(addr, user, password, mailbox string) (IMAPMailbox, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return IMAPMailbox{}, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return IMAPMailbox{}, fmt.Errorf("port %q: %w", port, err)
+	}
+	d := &DovecotServer{Addr: host, Port: p, Password: password}
+	return d.imapSelect(user, mailbox)
+}
+
 // imapSession is a tagged-command IMAP client, enough for the tests.
 type imapSession struct {
 	c   *textproto.Conn
