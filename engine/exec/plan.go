@@ -196,9 +196,9 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 		if err == nil && !oldCfg.IsNull() {
 			// The state holds no secrets: the live configuration lends them,
 			// for the comparison and for removing the old object.
-			oldCfg = withSecrets(oldCfg, it.config)
+			oldCfg = withLiveConnections(schema, withSecrets(oldCfg, it.config), it.config)
 			for name, a := range schema.Attributes {
-				if a.ForceNew && !equalValues(oldCfg.GetAttr(name), it.config.GetAttr(name)) {
+				if a.ForceNew && !sameForceNew(a, oldCfg.GetAttr(name), it.config.GetAttr(name)) {
 					replace = true
 					replacePaths = append(replacePaths, name)
 				}

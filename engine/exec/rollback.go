@@ -43,7 +43,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			inst = it.inst
 			// The recorded configuration says what was changed; the live
 			// one only lends the secrets the state leaves out.
-			cfg = withSecrets(cfg, it.config)
+			cfg = withLiveConnections(t.Schema(), withSecrets(cfg, it.config), it.config)
 		}
 		if ch.Action == "adopt" {
 			// Nothing changed on the host: only the state forgets it.
@@ -139,7 +139,7 @@ func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.
 		}
 		if cfg != nil {
 			if inst, ok := cfg.Instances[ch.Addr]; ok {
-				cfg0 = withSecrets(cfg0, inst.Config)
+				cfg0 = withLiveConnections(t.Schema(), withSecrets(cfg0, inst.Config), inst.Config)
 			}
 		}
 		resp, err := t.Read(ctx, resource.ReadRequest{Addr: ch.Addr, Config: cfg0, Logger: r.logger()})

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -123,4 +124,70 @@ func equalValues(a, b cty.Value) bool {
 	ua, _ := a.UnmarkDeep()
 	ub, _ := b.UnmarkDeep()
 	return ua.RawEquals(ub)
+}
+
+// sameForceNew reports whether a ForceNew attribute still names the same
+// thing. A host reference names a machine, by its transport and address;
+// a dns_server reference names a server, by its address. How mailplan
+// reaches them (port, user, identity_file, known_hosts, sudo, the block's
+// name, the TSIG key) may change without replacing what lives there: a
+// laptop and a CI runner with other key paths plan the same changes.
+func sameForceNew(a *resource.Attribute, old, cur cty.Value) bool {
+	switch a.Kind {
+	case resource.HostRef:
+		return equalValues(hostTarget(old), hostTarget(cur))
+	case resource.DNSServerRef:
+		return equalValues(attrOf(old, "address"), attrOf(cur, "address"))
+	}
+	return equalValues(old, cur)
+}
+
+// hostTarget is a host value's transport and lower-cased address.
+func hostTarget(v cty.Value) cty.Value {
+	addr := attrOf(v, "address")
+	if addr.IsKnown() && !addr.IsNull() && addr.Type() == cty.String {
+		addr = cty.StringVal(strings.ToLower(addr.AsString()))
+	}
+	return cty.TupleVal([]cty.Value{attrOf(v, "transport"), addr})
+}
+
+// attrOf is v's attribute name, null when v is null or unknown.
+func attrOf(v cty.Value, name string) cty.Value {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	return v.GetAttr(name)
+}
+
+// withLiveConnections takes the live configuration's host and dns_server
+// values where they still name the same machine as the recorded ones
+// (see sameForceNew): a rollback or the removal of a replaced object then
+// connects the way the configuration says now (this runner's key and
+// known_hosts), not the way the apply's machine did.
+func withLiveConnections(s *resource.Schema, recorded, live cty.Value) cty.Value {
+	if recorded == cty.NilVal || live == cty.NilVal || recorded.IsNull() || live.IsNull() || !live.IsKnown() ||
+		!recorded.Type().IsObjectType() || !live.Type().IsObjectType() {
+		return recorded
+	}
+	m := recorded.AsValueMap()
+	changed := false
+	for name, a := range s.Attributes {
+		if a.Kind != resource.HostRef && a.Kind != resource.DNSServerRef {
+			continue
+		}
+		if !live.Type().HasAttribute(name) || m[name] == cty.NilVal {
+			continue
+		}
+		lv := live.GetAttr(name)
+		if !lv.IsWhollyKnown() || lv.IsNull() || !sameForceNew(a, m[name], lv) {
+			continue
+		}
+		m[name] = lv
+		changed = true
+	}
+	if !changed {
+		return recorded
+	}
+	return cty.ObjectVal(m)
 }
