@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/mailplan/mailplan/engine"
 	"github.com/mailplan/mailplan/engine/exec"
 )
@@ -23,7 +25,10 @@ func cmdRollback(c *cli, args []string) int {
 	e, done := c.newEngine()
 	defer done()
 	s, diags := e.Open(c.ctx, opts)
+	// hint explains a failure of a rollback from the state alone.
+	hint := ""
 	if diags.HasErrors() {
+		hint = fmt.Sprintf("\n\nThe configuration did not load (%s), so the rollback works from the state alone, which keeps no secrets: a resource that needs one (a dns_server's tsig_secret, say) cannot reach its host. Give rollback the same -var, -var-file and MAILPLAN_VAR_ values as the apply.", firstSummary(diags))
 		// Rollback works from the state alone when the configuration no
 		// longer loads.
 		s.Close()
@@ -41,7 +46,7 @@ func cmdRollback(c *cli, args []string) int {
 		return 0
 	}
 	if err != nil {
-		c.errorf("Cannot roll back", "%s", err)
+		c.errorf("Cannot roll back", "%s%s", err, hint)
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "mailplan will undo the most recent %s (started %s), newest change first:\n\n", s.State.LastApply.Operation, s.State.LastApply.Started.Local().Format("2006-01-02 15:04:05"))
@@ -74,9 +79,22 @@ func cmdRollback(c *cli, args []string) int {
 			fmt.Fprintf(&b, "%s: %s\n", f.Addr, f.Err)
 		}
 		b.WriteString(err.Error())
-		c.errorf("Rollback failed", "%s", b.String())
+		c.errorf("Rollback failed", "%s%s", b.String(), hint)
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "\nRollback complete! Resources: %d restored.\n", len(rep.RolledBack))
 	return 0
+}
+
+// firstSummary is the first error's summary and detail, for a hint.
+func firstSummary(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			if d.Detail != "" {
+				return d.Summary + ": " + d.Detail
+			}
+			return d.Summary
+		}
+	}
+	return ""
 }

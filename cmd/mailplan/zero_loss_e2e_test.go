@@ -95,6 +95,43 @@ func TestZeroLossMigration(t *testing.T) {
 	if code == 1 || strings.Contains(out, "mailbox_copy") && strings.Contains(out, "CONFLICT") {
 		t.Errorf("plan after the move: exit %d\n%s\n%s", code, out, errs)
 	}
+
+	// Without the variables the rollback cannot sign DNS updates, and
+	// says what to do; with them it undoes the whole move.
+	code, out, errs = runCLI(t, bed.planDir, "rollback", "-auto-approve")
+	if code != 1 || !strings.Contains(strings.Join(strings.Fields(out+errs), " "), "same -var, -var-file and MAILPLAN_VAR_") {
+		t.Errorf("rollback without variables: exit %d, want 1 with the hint\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCLI(t, bed.planDir, "rollback", "-auto-approve", "-force", "-var-file="+bed.varFile)
+	if code != 0 {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errs)
+	}
+	if mx := bed.dig(t, bed.env["DOMAIN"]+".", "MX"); len(mx) != 1 || !strings.HasSuffix(mx[0], "mail.old.example.com.") {
+		t.Errorf("MX after the rollback: %q", mx)
+	}
+	if _, err := testbed.IMAPSelectAt(bed.env["OLD_IMAP_ADDR"]+":"+bed.env["OLD_IMAP_PORT"], "alice", bed.env["IMAP_PASSWORD"], "INBOX"); err != nil {
+		t.Errorf("IMAP on the old server after the rollback: %v", err)
+	}
+	if _, err := testbed.IMAPSelectAt(bed.env["NEW_IMAP_ADDR"]+":"+bed.env["NEW_IMAP_PORT"], "alice", bed.env["IMAP_PASSWORD"], "INBOX"); err == nil {
+		t.Error("IMAP on the new server still serves after the rollback")
+	}
+	if tm := bed.postconf(t, "OLD", "transport_maps"); strings.Contains(tm, "relay") {
+		t.Errorf("transport_maps after the rollback: %q", tm)
+	}
+	if out, err := exec.Command(sbin("postfix"), "-c", bed.env["OLD_CONFIG_DIR"], "status").CombinedOutput(); err != nil {
+		t.Errorf("old Postfix not running after the rollback: %v %s", err, out)
+	}
+	// The copies are gone from the new server; what was delivered there
+	// directly stays (nothing is lost), and no message is on both.
+	onNew := bed.delivered(t, "NEW")
+	for id := range bed.delivered(t, "OLD") {
+		if len(onNew[id]) > 0 {
+			t.Errorf("%s is on both servers after the rollback", id)
+		}
+	}
+	if n := bed.countMaildir(t, "NEW", "alice"); n > r.delivered {
+		t.Errorf("alice has %d messages on the new server after the rollback", n)
+	}
 }
 
 // TestZeroLossRollback: the new server's Postfix stops half way through

@@ -309,3 +309,37 @@ func errorsText(err error) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRollbackFindsMovedCopies: IMAP on the destination moved copies from
+// new/ to cur/ and changed flags; a rollback still removes every copy,
+// and leaves the mail delivered there since.
+func TestRollbackFindsMovedCopies(t *testing.T) {
+	e := newEnv(t)
+	makeTree(t, e.src, 1, 4, 7)
+	cfg := e.config(nil)
+	r := e.mustApply(cfg)
+	md := filepath.Join(e.dst, "user0", "Maildir")
+	inNew, _ := filepath.Glob(filepath.Join(md, "new", "*"))
+	inCur, _ := filepath.Glob(filepath.Join(md, "cur", "*"))
+	if len(inNew) == 0 || len(inCur) == 0 {
+		t.Fatalf("corpus without messages in new/ (%d) or cur/ (%d)", len(inNew), len(inCur))
+	}
+	// Dovecot: new/ to cur/ when seen, and a flag change renames.
+	must(t, os.Rename(inNew[0], filepath.Join(md, "cur", filepath.Base(inNew[0])+":2,")))
+	base, _, _ := strings.Cut(filepath.Base(inCur[0]), ":")
+	must(t, os.Rename(inCur[0], filepath.Join(md, "cur", base+":2,RS")))
+	// Mail the new server delivered itself.
+	own := filepath.Join(md, "new", "1800000000.own.newserver")
+	must(t, os.WriteFile(own, []byte("Subject: delivered at the new server\n\nhi\n"), 0o600))
+
+	e.restore(cfg, r.journal)
+	left := tree(t, e.dst)
+	for rel := range left {
+		if !strings.HasSuffix(rel, "1800000000.own.newserver") {
+			t.Errorf("left after rollback: %s", rel)
+		}
+	}
+	if _, err := os.Stat(own); err != nil {
+		t.Errorf("the new server's own mail: %v", err)
+	}
+}

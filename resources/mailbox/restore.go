@@ -91,11 +91,7 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 			}
 		}
 	}
-	for _, p := range e.Created {
-		if err := h.Remove(ctx, p); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s on %s: %w", p, h.Name(), err))
-		}
-	}
+	errs = append(errs, removeCreated(ctx, h, e.Created)...)
 	// Directories deepest first; one that is not empty (mail delivered to
 	// it since, or a leftover in tmp/) stays.
 	for i := len(e.Dirs) - 1; i >= 0; i-- {
@@ -116,6 +112,50 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 				continue
 			}
 			errs = append(errs, fmt.Errorf("remove %s on %s: %w", e.Dirs[i], h.Name(), err))
+		}
+	}
+	return errs
+}
+
+// removeCreated removes the messages an apply created. A message is found
+// by its base name in its mailbox's new/ and cur/, as Dovecot (IMAP live
+// on the destination since) moves messages from new/ to cur/ and renames
+// them when their flags change: the copy goes whatever its name is now.
+// Each mailbox is listed once; files outside new/ and cur/ (metadata) are
+// removed by path.
+func removeCreated(ctx context.Context, h transport.Host, created []string) []error {
+	var errs []error
+	type listing map[string]string   // base name -> path now
+	listings := map[string]listing{} // mailbox dir -> its messages
+	for _, p := range created {
+		dir, sub := path.Dir(path.Dir(p)), path.Base(path.Dir(p))
+		target := p
+		if sub == "new" || sub == "cur" {
+			l, ok := listings[dir]
+			if !ok {
+				l = listing{}
+				for _, s := range []string{"new", "cur"} {
+					es, err := h.ReadDir(ctx, path.Join(dir, s))
+					if err != nil && !errors.Is(err, fs.ErrNotExist) {
+						errs = append(errs, fmt.Errorf("list %s on %s: %w", path.Join(dir, s), h.Name(), err))
+						continue
+					}
+					for _, f := range es {
+						if f.IsRegular() {
+							l[baseName(f.Name)] = path.Join(dir, s, f.Name)
+						}
+					}
+				}
+				listings[dir] = l
+			}
+			now, ok := l[baseName(path.Base(p))]
+			if !ok {
+				continue // gone already (expunged, or a rollback that ran before)
+			}
+			target = now
+		}
+		if err := h.Remove(ctx, target); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s on %s: %w", target, h.Name(), err))
 		}
 	}
 	return errs
