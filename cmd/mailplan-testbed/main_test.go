@@ -229,6 +229,27 @@ func TestUpDetachDown(t *testing.T) {
 
 	t.Run("plan with testbed.vars.hcl", func(t *testing.T) { planWithVars(t, dir) })
 
+	// IMAP: old serves, new is set up but stopped; started the way
+	// full-migration.vars.hcl says (as a plan would), down stops it too.
+	if err := imapGreets(env["OLD_IMAP_ADDR"] + ":" + env["OLD_IMAP_PORT"]); err != nil {
+		t.Errorf("old IMAP: %v", err)
+	}
+	newIMAP := env["NEW_IMAP_ADDR"] + ":" + env["NEW_IMAP_PORT"]
+	if imapGreets(newIMAP) == nil {
+		t.Error("new IMAP serves before anything started it")
+	}
+	if out, err := exec.Command("sh", "-c", `exec /usr/sbin/dovecot -c "$1" </dev/null >/dev/null 2>&1`, "sh", env["NEW_IMAP_CONFIG"]).CombinedOutput(); err != nil {
+		t.Fatalf("start the new Dovecot: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(15 * time.Second); imapGreets(newIMAP) != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the new Dovecot started by hand does not greet")
+		}
+	}
+	if vars, err := os.ReadFile(filepath.Join(dir, fullFile)); err != nil || !strings.Contains(string(vars), env["NEW_IMAP_CONFIG"]) {
+		t.Errorf("%s: %v\n%s", fullFile, err, vars)
+	}
+
 	started := processesOf(t, dir)
 	t.Logf("%d processes of the test bed before down", len(started))
 	if len(started) < 7 {
@@ -239,7 +260,7 @@ func TestUpDetachDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: %v\n%s", err, out)
 	}
-	for _, want := range []string{"sshd sshd: stopped", "postfix old: stopped", "postfix new: stopped", "named named: stopped"} {
+	for _, want := range []string{"sshd sshd: stopped", "postfix old: stopped", "postfix new: stopped", "named named: stopped", "dovecot old-imap: stopped", "dovecot new-imap: stopped"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("down does not say %q:\n%s", want, out)
 		}
@@ -512,11 +533,14 @@ func processesOf(t *testing.T, dir string) []proc {
 		f := strings.Fields(line)
 		if len(f) == 7 && !strings.HasPrefix(line, "#") {
 			pid, _ := strconv.Atoi(f[2])
+			if pid == 0 { // the new Dovecot, not started by up
+				continue
+			}
 			roots[pid] = true
 		}
 	}
-	if len(roots) != 4 {
-		t.Fatalf("%s names %d processes, want 4:\n%s", pidsFile, len(roots), b)
+	if len(roots) != 5 {
+		t.Fatalf("%s names %d running processes, want 5:\n%s", pidsFile, len(roots), b)
 	}
 	procs := allProcs()
 	byPID := map[int]proc{}
@@ -561,13 +585,14 @@ func checkGone(t *testing.T, dir string, started []proc, env map[string]string) 
 			t.Errorf("process naming %s left running: %v", dir, p)
 		}
 	}
-	for _, addr := range []string{env["OLD_SMTP"], env["NEW_SMTP"], net.JoinHostPort("127.0.0.1", env["SSH_PORT"]), net.JoinHostPort(env["DNS_ADDR"], env["DNS_PORT"])} {
+	for _, addr := range []string{env["OLD_SMTP"], env["NEW_SMTP"], net.JoinHostPort("127.0.0.1", env["SSH_PORT"]), net.JoinHostPort(env["DNS_ADDR"], env["DNS_PORT"]),
+		net.JoinHostPort(env["OLD_IMAP_ADDR"], env["OLD_IMAP_PORT"]), net.JoinHostPort(env["NEW_IMAP_ADDR"], env["NEW_IMAP_PORT"])} {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s still accepts connections", addr)
 		}
 	}
-	for _, f := range []string{envFile, varsFile, pidsFile, "sshd", "old", "new", "named"} {
+	for _, f := range []string{envFile, varsFile, fullFile, pidsFile, "sshd", "old", "new", "named", "old-imap", "new-imap"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left in %s (%v)", f, dir, err)
 		}
@@ -630,4 +655,22 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// imapGreets checks that an IMAP server at addr sends its greeting.
+func imapGreets(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "* OK") {
+		return fmt.Errorf("greeting %q", line)
+	}
+	return nil
 }
