@@ -9,7 +9,9 @@
 # than -max-wait, records the wait in the state and exits 0 with the time to
 # run it again. That apply switches the records and waits the short TTL out;
 # a last apply, after transition_hold, raises the TTLs again. `mailplan
-# plan` shows each pending step. See README.md.
+# plan` shows each pending step. With mail_copy set, the apply that switches
+# the MX then copies the mail that still reached the old server to the new
+# one, once no cache can hold the old MX any more. See README.md.
 
 variable "dns_address" {
   type        = string
@@ -73,4 +75,46 @@ module "cutover" {
   spf              = each.value.spf
   transition_ttl   = var.transition_ttl
   transition_hold  = var.transition_hold
+}
+
+variable "mail_copy" {
+  description = "Copy the mail that still reached the old server, after the switch: { old_address, new_address, ssh_user, identity_file, known_hosts, old_maildir_root, new_maildir_root, owner, group }. null (the default) moves DNS only."
+  default     = null
+}
+
+# Reached only with mail_copy set (transport "local" is a placeholder that is
+# never used otherwise).
+host "old" {
+  transport     = var.mail_copy == null ? "local" : "ssh"
+  address       = try(var.mail_copy.old_address, null)
+  port          = try(var.mail_copy.old_port, 22)
+  user          = try(var.mail_copy.ssh_user, "root")
+  identity_file = try(var.mail_copy.identity_file, "")
+  known_hosts   = try(var.mail_copy.known_hosts, "~/.ssh/known_hosts")
+}
+
+host "new" {
+  transport     = var.mail_copy == null ? "local" : "ssh"
+  address       = try(var.mail_copy.new_address, null)
+  port          = try(var.mail_copy.new_port, 22)
+  user          = try(var.mail_copy.ssh_user, "root")
+  identity_file = try(var.mail_copy.identity_file, "")
+  known_hosts   = try(var.mail_copy.known_hosts, "~/.ssh/known_hosts")
+}
+
+# Then copy what still reached the old server: only once the MX switch and
+# its wait are over (wait_after_change), so nothing arrives there after.
+module "mail_after_cutover" {
+  source     = "../../modules/mailbox-migration"
+  count      = var.mail_copy == null ? 0 : 1
+  depends_on = [module.cutover]
+
+  pass     = "first"
+  from     = host.old
+  to       = host.new
+  from_dir = var.mail_copy.old_maildir_root
+  to_dir   = var.mail_copy.new_maildir_root
+  domains  = [for z in keys(var.domains) : trimsuffix(z, ".")]
+  owner    = try(var.mail_copy.owner, "vmail")
+  group    = try(var.mail_copy.group, "vmail")
 }
