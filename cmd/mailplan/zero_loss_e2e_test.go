@@ -18,16 +18,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/testbed"
+	"github.com/mailplan/mailplan/resources/transport/dnsclient"
 )
 
 // The zero-loss tests apply plans/examples/full-migration to the loopback
 // test bed (mailplan-testbed up, as `make demo` does) while a sender
 // submits mail to the domain without pause, as the sending servers of the
-// world would: it looks up the MX in the test bed's BIND before every
-// attempt, connects to the address it resolves to, and retries temporary
-// failures (4xx, refused connections). At the end every message must be in
-// its recipient's Maildir exactly once.
+// world would: it looks up the MX and the exchange's address in the test
+// bed's BIND, keeping each answer for its TTL like a caching resolver,
+// connects to that address, and retries temporary failures (4xx, refused
+// connections). At the end every message must be in its recipient's
+// Maildir exactly once.
 
 // zeroLossRate is how many messages a second the sender submits.
 const zeroLossRate = 20
@@ -62,10 +67,10 @@ func TestZeroLossMigration(t *testing.T) {
 	bed.waitQueueEmpty(t, "NEW")
 	got := bed.delivered(t, "NEW")
 	r := s.report(t, got)
-	t.Logf("zero-loss migration: %d messages sent (%.1f/s), %d delivered to the new server, %d lost, %d duplicated, %d to the wrong mailbox; longest deferral %s (%d messages deferred); apply took %s",
-		r.sent, r.rate, r.delivered, r.lost, r.duplicated, r.misplaced, r.maxDeferral.Round(time.Millisecond), r.deferred, applyTime.Round(time.Millisecond))
-	fmt.Fprintf(os.Stderr, "ZERO-LOSS migration: sent=%d rate=%.1f/s delivered=%d lost=%d duplicated=%d misplaced=%d max_deferral=%s deferred=%d apply=%s\n",
-		r.sent, r.rate, r.delivered, r.lost, r.duplicated, r.misplaced, r.maxDeferral.Round(time.Millisecond), r.deferred, applyTime.Round(time.Millisecond))
+	t.Logf("zero-loss migration: %d messages sent (%.1f/s; %d accepted by the old server, %d by the new), %d delivered to the new server, %d lost, %d duplicated, %d to the wrong mailbox; longest deferral %s (%d messages deferred); apply took %s",
+		r.sent, r.rate, s.byServer[bed.env["OLD_ADDR"]], s.byServer[bed.env["NEW_ADDR"]], r.delivered, r.lost, r.duplicated, r.misplaced, r.maxDeferral.Round(time.Millisecond), r.deferred, applyTime.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "ZERO-LOSS migration: sent=%d rate=%.1f/s via_old=%d via_new=%d delivered=%d lost=%d duplicated=%d misplaced=%d max_deferral=%s deferred=%d apply=%s\n",
+		r.sent, r.rate, s.byServer[bed.env["OLD_ADDR"]], s.byServer[bed.env["NEW_ADDR"]], r.delivered, r.lost, r.duplicated, r.misplaced, r.maxDeferral.Round(time.Millisecond), r.deferred, applyTime.Round(time.Millisecond))
 
 	// The old mail, over IMAP on the new server, with the same UIDs.
 	newINBOX, err := testbed.IMAPSelectAt(bed.env["NEW_IMAP_ADDR"]+":"+bed.env["NEW_IMAP_PORT"], "alice", bed.env["IMAP_PASSWORD"], "INBOX")
@@ -204,6 +209,7 @@ func TestZeroLossRollback(t *testing.T) {
 	r := s.report(t, got)
 	t.Logf("zero-loss rollback: %d messages sent (%.1f/s), %d delivered, %d lost, %d duplicated, %d misplaced; longest deferral %s (%d deferred); new Postfix stopped %s into the apply, which failed and rolled back after %s",
 		r.sent, r.rate, r.delivered, r.lost, r.duplicated, r.misplaced, r.maxDeferral.Round(time.Millisecond), r.deferred, stopAt.Sub(start).Round(time.Millisecond), applyTime.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "ZERO-LOSS rollback: via_old=%d via_new=%d\n", s.byServer[bed.env["OLD_ADDR"]], s.byServer[bed.env["NEW_ADDR"]])
 	fmt.Fprintf(os.Stderr, "ZERO-LOSS rollback: sent=%d rate=%.1f/s delivered=%d lost=%d duplicated=%d misplaced=%d max_deferral=%s deferred=%d stop_after=%s apply=%s\n",
 		r.sent, r.rate, r.delivered, r.lost, r.duplicated, r.misplaced, r.maxDeferral.Round(time.Millisecond), r.deferred, stopAt.Sub(start).Round(time.Millisecond), applyTime.Round(time.Millisecond))
 }
@@ -449,8 +455,9 @@ type zlMessage struct {
 type sender struct {
 	t        *testing.T
 	b        *cliBed
-	resolver *net.Resolver
+	dns      *ttlCache
 	ports    map[string]string // server address -> its SMTP port in the test bed
+	byServer map[string]int    // server address -> messages it accepted
 
 	mu      sync.Mutex
 	all     []*zlMessage
@@ -466,12 +473,13 @@ type sender struct {
 
 func (b *cliBed) newSender(t *testing.T) *sender {
 	return &sender{
-		t: t, b: b, resolver: b.resolver(),
-		ports:   map[string]string{b.env["OLD_ADDR"]: b.env["OLD_PORT"], b.env["NEW_ADDR"]: b.env["NEW_PORT"]},
-		pending: make(chan *zlMessage, 100000),
-		stopGen: make(chan struct{}),
-		genDone: make(chan struct{}),
-		quit:    make(chan struct{}),
+		t: t, b: b, dns: newTTLCache(t, b),
+		ports:    map[string]string{b.env["OLD_ADDR"]: b.env["OLD_PORT"], b.env["NEW_ADDR"]: b.env["NEW_PORT"]},
+		byServer: map[string]int{},
+		pending:  make(chan *zlMessage, 100000),
+		stopGen:  make(chan struct{}),
+		genDone:  make(chan struct{}),
+		quit:     make(chan struct{}),
 	}
 }
 
@@ -539,14 +547,26 @@ func (s *sender) deliver(m *zlMessage) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	domain := s.b.env["DOMAIN"]
-	mxs, err := s.resolver.LookupMX(ctx, domain+".")
+	rrs, err := s.dns.lookup(ctx, domain+".", "MX")
 	if err != nil {
 		return err
 	}
-	sort.Slice(mxs, func(i, j int) bool { return mxs[i].Pref < mxs[j].Pref })
+	type mx struct {
+		pref int
+		host string
+	}
+	var mxs []mx
+	for _, r := range rrs {
+		var m mx
+		if _, err := fmt.Sscanf(r, "%d %s", &m.pref, &m.host); err != nil {
+			return fmt.Errorf("MX %q: %v", r, err)
+		}
+		mxs = append(mxs, m)
+	}
+	sort.Slice(mxs, func(i, j int) bool { return mxs[i].pref < mxs[j].pref })
 	var last error = errors.New("no MX")
-	for _, mx := range mxs {
-		addrs, err := s.resolver.LookupHost(ctx, mx.Host)
+	for _, x := range mxs {
+		addrs, err := s.dns.lookup(ctx, x.host, "A")
 		if err != nil {
 			last = err
 			continue
@@ -554,10 +574,15 @@ func (s *sender) deliver(m *zlMessage) error {
 		for _, a := range addrs {
 			port, ok := s.ports[a]
 			if !ok {
-				last = fmt.Errorf("MX %s resolves to %s, not a test bed server", mx.Host, a)
+				last = fmt.Errorf("MX %s resolves to %s, not a test bed server", x.host, a)
 				continue
 			}
-			if last = s.submit(net.JoinHostPort(a, port), m); last == nil || isPermanent(last) {
+			if last = s.submit(net.JoinHostPort(a, port), m); last == nil {
+				s.mu.Lock()
+				s.byServer[a]++
+				s.mu.Unlock()
+			}
+			if last == nil || isPermanent(last) {
 				return last
 			}
 		}
@@ -627,6 +652,49 @@ func (s *sender) stop(t *testing.T) {
 	}
 	close(s.quit)
 	s.wg.Wait()
+}
+
+// ttlCache answers from the test bed's BIND and keeps each answer for
+// its TTL, as the caching resolver of a sending server does.
+type ttlCache struct {
+	client *dnsclient.Client
+	zone   string
+	mu     sync.Mutex
+	cached map[string]ttlEntry
+}
+
+type ttlEntry struct {
+	records []string
+	expires time.Time
+}
+
+func newTTLCache(t *testing.T, b *cliBed) *ttlCache {
+	c, err := dnsclient.New(resource.DNSServer{Name: "sender", Address: b.env["DNS_ADDR"] + ":" + b.env["DNS_PORT"]}, hclog.NewNullLogger(), dnsclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ttlCache{client: c, zone: b.env["DOMAIN"] + ".", cached: map[string]ttlEntry{}}
+}
+
+func (c *ttlCache) lookup(ctx context.Context, name, rtype string) ([]string, error) {
+	key := name + " " + rtype
+	c.mu.Lock()
+	e, ok := c.cached[key]
+	c.mu.Unlock()
+	if ok && time.Now().Before(e.expires) {
+		return e.records, nil
+	}
+	rr, err := c.client.Read(ctx, c.zone, name, rtype)
+	if err != nil {
+		return nil, err
+	}
+	if !rr.Exists() {
+		return nil, fmt.Errorf("no %s records at %s", rtype, name)
+	}
+	c.mu.Lock()
+	c.cached[key] = ttlEntry{records: rr.Records, expires: time.Now().Add(time.Duration(rr.TTL) * time.Second)}
+	c.mu.Unlock()
+	return rr.Records, nil
 }
 
 type zlReport struct {
