@@ -270,10 +270,23 @@ func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
 	return p, diags
 }
 
+// ErrInterrupted is returned by Apply (and CheckApplicable) while the
+// last apply, interrupted, is not rolled back.
+var ErrInterrupted = errors.New("the last apply was interrupted and not rolled back; run `mailplan rollback` first (see `mailplan state show` for what it changed)")
+
+// CheckApplicable tells, before any planning or prompt, whether Apply
+// would refuse to run because the last apply was interrupted.
+func (s *Session) CheckApplicable() error {
+	if la := s.State.LastApply; la != nil && la.Status == "running" {
+		return ErrInterrupted
+	}
+	return nil
+}
+
 // Apply carries out a plan made by this session.
 func (s *Session) Apply(ctx context.Context, p *exec.Planned) (*exec.ApplyReport, error) {
-	if la := s.State.LastApply; la != nil && la.Status == "running" {
-		return &exec.ApplyReport{}, errors.New("the last apply was interrupted and not rolled back; run `mailplan rollback` first (see `mailplan state show` for what it changed)")
+	if err := s.CheckApplicable(); err != nil {
+		return &exec.ApplyReport{}, err
 	}
 	op := "apply"
 	if s.opts.Destroy {

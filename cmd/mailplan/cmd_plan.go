@@ -136,6 +136,11 @@ func applyLike(c *cli, args []string, destroy bool) int {
 	if c.diags(diags, s.Files()) {
 		return 1
 	}
+	// Refuse before reading a host or asking anything.
+	if err := s.CheckApplicable(); err != nil {
+		c.errorf("Cannot "+name, "%s", err)
+		return 1
+	}
 	p, diags := s.Plan(c.ctx)
 	if c.diags(diags, s.Files()) {
 		return 1
