@@ -231,17 +231,17 @@ func TestUpDetachDown(t *testing.T) {
 
 	// IMAP: old serves, new is set up but stopped; started the way
 	// full-migration.vars.hcl says (as a plan would), down stops it too.
-	if err := imapGreets(env["OLD_IMAP_ADDR"] + ":" + env["OLD_IMAP_PORT"]); err != nil {
+	if err := testbed.IMAPGreeting(env["OLD_IMAP_ADDR"] + ":" + env["OLD_IMAP_PORT"]); err != nil {
 		t.Errorf("old IMAP: %v", err)
 	}
 	newIMAP := env["NEW_IMAP_ADDR"] + ":" + env["NEW_IMAP_PORT"]
-	if imapGreets(newIMAP) == nil {
+	if testbed.IMAPGreeting(newIMAP) == nil {
 		t.Error("new IMAP serves before anything started it")
 	}
 	if out, err := exec.Command("sh", "-c", `exec /usr/sbin/dovecot -c "$1" </dev/null >/dev/null 2>&1`, "sh", env["NEW_IMAP_CONFIG"]).CombinedOutput(); err != nil {
 		t.Fatalf("start the new Dovecot: %v\n%s", err, out)
 	}
-	for deadline := time.Now().Add(15 * time.Second); imapGreets(newIMAP) != nil; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); testbed.IMAPGreeting(newIMAP) != nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the new Dovecot started by hand does not greet")
 		}
@@ -655,22 +655,4 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// imapGreets checks that an IMAP server at addr sends its greeting.
-func imapGreets(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "* OK") {
-		return fmt.Errorf("greeting %q", line)
-	}
-	return nil
 }

@@ -226,24 +226,11 @@ func TestStuckService(t *testing.T) {
 		"stop_command":   list("true"),
 		"status_command": list("sh", "-c", "echo not running here; exit 3"),
 	})
-	ctx := t.Context()
-	read, err := typ.Read(ctx, resource.ReadRequest{Config: create})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: create, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	_, err = typ.Apply(ctx, resource.ApplyRequest{Config: create, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
-	if err == nil {
+	if err := readPlanApply(t, typ, create); err == nil {
 		t.Fatal("apply of a service that never starts succeeded")
-	}
-	for _, want := range []string{"still not running after 2s", "pretending to start", "not running here"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
+	} else {
+		checkErr(t, err, "still not running after 2s", "pretending to start", "not running here")
 	}
 	if d := time.Since(start); d < 2*time.Second || d > 10*time.Second {
 		t.Errorf("gave up after %s, want about 2 s", d)
@@ -275,28 +262,42 @@ func TestStartHoldsOutput(t *testing.T) {
 					}
 				}
 			})
-			ctx := t.Context()
-			read, err := typ.Read(ctx, resource.ReadRequest{Config: create})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := typ.Plan(ctx, resource.PlanRequest{Config: create, Current: read.Current, Snapshot: read.Snapshot})
-			if err != nil {
-				t.Fatal(err)
-			}
 			start := time.Now()
-			_, err = typ.Apply(ctx, resource.ApplyRequest{Config: create, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+			err := readPlanApply(t, typ, create)
 			if err == nil {
 				t.Fatal("apply returned while the daemon held its output")
 			}
-			for _, want := range []string{"did not exit within 2s", "</dev/null >/dev/null 2>&1"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q lacks %q", err, want)
-				}
-			}
+			checkErr(t, err, "did not exit within 2s", "</dev/null >/dev/null 2>&1")
 			if d := time.Since(start); d > 15*time.Second {
 				t.Errorf("gave up after %s, want about 2 s", d)
 			}
 		})
+	}
+}
+
+// readPlanApply reads, plans and applies cfg once, as the engine would,
+// and returns Apply's error.
+func readPlanApply(t *testing.T, typ *service.State, cfg cty.Value) error {
+	t.Helper()
+	ctx := t.Context()
+	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = typ.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+	return err
+}
+
+// checkErr fails the test when err's message lacks one of wants.
+func checkErr(t *testing.T, err error, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }

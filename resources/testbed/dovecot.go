@@ -390,8 +390,12 @@ func (d *DovecotServer) start() (retry bool, err error) {
 }
 
 // greeting checks that the IMAP service greets.
-func (d *DovecotServer) greeting() error {
-	c, err := net.DialTimeout("tcp", d.IMAPAddr(), time.Second)
+func (d *DovecotServer) greeting() error { return IMAPGreeting(d.IMAPAddr()) }
+
+// IMAPGreeting checks that an IMAP server at addr ("host:port") sends
+// its "* OK" greeting within 2 s.
+func IMAPGreeting(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
