@@ -1,17 +1,21 @@
 # full-migration: move mail domains from an old server to a new one, the
 # whole cutover in one plan, with no message lost:
 #
-#   1. relay     the domain's aliases on both servers; the old Postfix
-#                relays the domain to the new one       (modules/relay-to-new)
+#   1. aliases   the domain's aliases on the new server (and the same on
+#                the old one), before any mail goes there (postfix_map)
 #   2. mailboxes first copy of every Maildir, while both servers run
 #                                                       (modules/mailbox-migration)
 #   3. DNS       MX, client names (imap., smtp.) and SPF to the new server,
 #                TTL lowered first and waited out       (modules/mx-cutover)
-#   4. gate      the old queue holds nothing for the domain any more
+#   4. relay     once the MX points at the new server, the old Postfix
+#                relays what still reaches it there, after checking that
+#                the new Postfix runs                   (modules/relay-to-new)
+#   5. gate      the old queue holds nothing for the domain any more
 #                                                       (postfix_queue)
-#   5. mailboxes old IMAP stopped, final incremental copy, new IMAP started
+#   6. mailboxes old IMAP stopped, final incremental copy (what the old
+#                server delivered until step 4 included), new IMAP started
 #                                                       (modules/mailbox-migration)
-#   6. old down  once the old server's queue is empty, its Postfix stops
+#   7. old down  once the old server's queue is empty, its Postfix stops
 #                                                       (postfix_queue, service_state)
 #
 #   export MAILPLAN_VAR_tsig_secret=...     # never on the command line
@@ -20,7 +24,8 @@
 #
 # When the old MX TTL is longer than -max-wait (a day, typically), the
 # first apply does steps 1 and 2 and lowers the TTLs, records the wait and
-# exits 0 with the time to run `mailplan apply` again. A failure anywhere
+# exits 0 with the time to run `mailplan apply` again. Until then nothing
+# changes for users: the old server still delivers and serves its mail. A failure anywhere
 # rolls everything back, in reverse order: MX and names back to the old
 # server, the relay removed (mail it deferred is delivered locally),
 # copied messages removed, IMAP back. See README.md beside this file.
@@ -200,18 +205,38 @@ dns_server "primary" {
   tsig_secret    = var.tsig_secret
 }
 
-# 1. The old server relays each domain to the new one.
-module "relay" {
-  source   = "../../modules/relay-to-new"
-  for_each = var.domains
+locals {
+  # The domains that have aliases, and their entries as full addresses.
+  aliases = {
+    for d, v in var.domains : d => [
+      for k, t in v.aliases : { key = can(regex("@", k)) ? k : "${k}@${d}", value = t }
+    ] if length(v.aliases) > 0
+  }
+}
 
-  domain         = each.key
-  old            = host.old
-  new            = host.new
-  old_config_dir = var.old_config_dir
-  new_config_dir = var.new_config_dir
-  new_server     = var.new_server
-  aliases        = each.value.aliases
+# 1. The domains' aliases: on the new server before any mail goes there,
+#    and the same on the old one, so both agree during the move.
+resource "postfix_map" "aliases_new" {
+  for_each = local.aliases
+
+  host       = host.new
+  config_dir = var.new_config_dir
+  path       = "${var.new_config_dir}/migration/${each.key}-aliases"
+  type       = "hash"
+  entries    = each.value
+  parameter  = "virtual_alias_maps"
+}
+
+resource "postfix_map" "aliases_old" {
+  for_each   = local.aliases
+  depends_on = [postfix_map.aliases_new]
+
+  host       = host.old
+  config_dir = var.old_config_dir
+  path       = "${var.old_config_dir}/migration/${each.key}-aliases"
+  type       = "hash"
+  entries    = each.value
+  parameter  = "virtual_alias_maps"
 }
 
 # 2. A first copy of the mailboxes, while everything still runs.
@@ -228,12 +253,11 @@ module "first_pass" {
   group    = var.mail_group
 }
 
-# 3. DNS: only once the old server relays, so that a sender with the old MX
-#    cached still reaches the new mailboxes.
+# 3. DNS: once the new server knows the aliases.
 module "dns" {
   source     = "../../modules/mx-cutover"
   for_each   = var.domains
-  depends_on = [module.relay]
+  depends_on = [postfix_map.aliases_new, postfix_map.aliases_old]
 
   server           = dns_server.primary
   zone             = "${each.key}."
@@ -246,11 +270,25 @@ module "dns" {
   transition_hold  = var.transition_hold
 }
 
-# 4. Nothing for the domain is left in the old queue: what it still held
+# 4. The old server relays each domain to the new one from now on.
+module "relay" {
+  source     = "../../modules/relay-to-new"
+  for_each   = var.domains
+  depends_on = [module.dns]
+
+  domain         = each.key
+  old            = host.old
+  new            = host.new
+  old_config_dir = var.old_config_dir
+  new_config_dir = var.new_config_dir
+  new_server     = var.new_server
+}
+
+# 5. Nothing for the domain is left in the old queue: what it still held
 #    has gone to the new server.
 resource "postfix_queue" "domain_drained" {
   for_each   = var.domains
-  depends_on = [module.dns]
+  depends_on = [module.relay]
 
   host       = host.old
   config_dir = var.old_config_dir
@@ -258,7 +296,7 @@ resource "postfix_queue" "domain_drained" {
   timeout    = var.drain_timeout
 }
 
-# 5. IMAP moves with the final copy.
+# 6. IMAP moves with the final copy.
 module "final_pass" {
   source     = "../../modules/mailbox-migration"
   depends_on = [postfix_queue.domain_drained, module.first_pass]
@@ -275,7 +313,7 @@ module "final_pass" {
   new_imap = var.new_imap
 }
 
-# 6. The old server goes last, once nothing at all is queued there.
+# 7. The old server goes last, once nothing at all is queued there.
 resource "postfix_queue" "old_empty" {
   depends_on = [module.final_pass]
 

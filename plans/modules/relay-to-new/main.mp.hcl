@@ -1,22 +1,26 @@
 # relay-to-new: the old Postfix stops delivering one domain itself and
 # relays every message for it to the new server, so that mail which still
 # reaches the old server (senders with the old MX cached, the old server's
-# queue, backup MXs) ends up where the mailboxes now are.
+# own queue, backup MXs) ends up where the mailboxes now are.
 #
-#   new server: virtual_alias_maps  ALIAS@DOMAIN -> TARGET   (the domain's aliases)
-#   old server: virtual_alias_maps  ALIAS@DOMAIN -> TARGET   (the same, kept in step)
-#   old server: transport_maps      DOMAIN       -> smtp:NEW_SERVER
+#   old server: transport_maps  DOMAIN -> smtp:NEW_SERVER
 #
 # transport_maps takes precedence over virtual_transport (and
 # local_transport), so the domain stays in virtual_mailbox_domains (or
 # mydestination) on the old server: its smtpd still accepts exactly the
-# recipients it accepted before, and only the delivery changes. Rollback
-# removes the entry and reloads Postfix; what the old server deferred for
-# the new one meanwhile is then delivered locally at its next queue run.
+# recipients it accepted before, and only the delivery changes.
 #
-# The aliases go to the new server first, then to the old one, and only
-# then does the old server relay: a message never reaches a server that
-# does not know the domain's aliases.
+# Apply it right after the MX points at the new server, not before: until
+# then the old server keeps delivering locally, so its users keep seeing
+# their new mail in the old IMAP through a long DNS wait, and what it
+# delivers meanwhile is carried over by the final mailbox copy.
+#
+# Before the old server relays anything, a check runs on the new server
+# (by default `postfix -c NEW_CONFIG_DIR status`): if the new Postfix is
+# not running, the relay is not set up and the apply fails and rolls back.
+# Rollback removes the entry, reloads Postfix and flushes the queue
+# (postqueue -f): what the old server deferred for the new one meanwhile is
+# delivered locally at once.
 
 variable "domain" {
   type        = string
@@ -32,7 +36,7 @@ variable "old" {
 }
 
 variable "new" {
-  description = "The new server: a host block, e.g. host.new."
+  description = "The new server: a host block, e.g. host.new (where the check runs)."
 }
 
 variable "old_config_dir" {
@@ -47,55 +51,39 @@ variable "new_config_dir" {
 
 variable "new_server" {
   type        = string
-  description = "The new server as an smtp(8) nexthop: \"[192.0.2.20]\", \"[192.0.2.20]:2525\" or \"mx.new.example\" (MX lookup: only once DNS points there)."
+  description = "The new server as an smtp(8) nexthop: \"[192.0.2.20]\", \"[192.0.2.20]:2525\" or \"mx.new.example\"."
 }
 
-variable "aliases" {
-  type        = map(string)
-  default     = {}
-  description = "The domain's aliases: local part (or full address) to comma-separated targets, e.g. { postmaster = \"alice@example.com\" }."
+variable "new_check" {
+  type        = list(string)
+  default     = null
+  description = "The command, run on the new server, whose success means it takes mail; default postfix -c NEW_CONFIG_DIR status."
 }
 
 locals {
-  old_dir = "${var.old_config_dir}/migration"
-  new_dir = "${var.new_config_dir}/migration"
-  alias_entries = [
-    for k, v in var.aliases : { key = can(regex("@", k)) ? k : "${k}@${var.domain}", value = v }
-  ]
-}
-
-resource "postfix_map" "aliases_new" {
-  count = length(var.aliases) == 0 ? 0 : 1
-
-  host       = var.new
-  config_dir = var.new_config_dir
-  path       = "${local.new_dir}/${var.domain}-aliases"
-  type       = "hash"
-  entries    = local.alias_entries
-  parameter  = "virtual_alias_maps"
-}
-
-resource "postfix_map" "aliases_old" {
-  count = length(var.aliases) == 0 ? 0 : 1
-
-  host       = var.old
-  config_dir = var.old_config_dir
-  path       = "${local.old_dir}/${var.domain}-aliases"
-  type       = "hash"
-  entries    = local.alias_entries
-  parameter  = "virtual_alias_maps"
-  depends_on = [postfix_map.aliases_new]
+  check = var.new_check != null ? var.new_check : ["postfix", "-c", var.new_config_dir, "status"]
 }
 
 resource "postfix_map" "relay" {
   host       = var.old
   config_dir = var.old_config_dir
-  path       = "${local.old_dir}/${var.domain}-relay"
+  path       = "${var.old_config_dir}/migration/${var.domain}-relay"
   type       = "hash"
   entries    = [{ key = var.domain, value = "smtp:${var.new_server}" }]
   parameter  = "transport_maps"
   position   = "first"
-  depends_on = [postfix_map.aliases_new, postfix_map.aliases_old]
+
+  hook "before_apply" {
+    host    = var.new
+    command = local.check
+  }
+
+  # Once the relay is gone, what the old server deferred for the new one
+  # is delivered locally at once, not at the next retry (up to an hour).
+  hook "on_rollback" {
+    host    = var.old
+    command = ["postqueue", "-c", var.old_config_dir, "-f"]
+  }
 }
 
 output "relay_table" {
