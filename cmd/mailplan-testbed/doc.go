@@ -1,17 +1,20 @@
 // Command mailplan-testbed brings up mailplan's loopback test bed outside
 // of `go test`, for `make demo` and for trying plans by hand: an sshd, two
-// Postfix instances, "old" and "new", and a BIND named, started by
-// resources/testbed.
+// Postfix instances, "old" and "new", Dovecot over each one's Maildirs,
+// and a BIND named, started by resources/testbed.
 //
 // Usage:
 //
-//	mailplan-testbed up -dir DIR [-detach]
+//	mailplan-testbed up -dir DIR [-detach] [-ttl N]
 //	mailplan-testbed down -dir DIR
+//	mailplan-testbed imap -addr HOST:PORT -user USER [-password P] [-mailbox M]
 //	mailplan-testbed corpus -dir DIR -messages N [-seed S] [-users N|a,b] [-big] [-owner UID -group GID]
 //	mailplan-testbed corpus -dir DIR -add N [-seed S]
 //
 // corpus builds a realistic Maildir tree (see testbed.GenerateCorpus), or
-// adds new mail to one, for mailbox_copy tests and `make bench`.
+// adds new mail to one, for mailbox_copy tests and `make bench`. imap
+// logs in over IMAP and prints a mailbox's UIDVALIDITY, UIDNEXT and every
+// message's UID, flags and GUID, as a client sees it.
 //
 // up starts, on loopback only:
 //
@@ -28,7 +31,15 @@
 //     mail.old, A records for mail.old, mail.new, imap and smtp, an SPF
 //     TXT), taking RFC 2136 updates signed with the TSIG key
 //     mailplan-hmac-sha256., its files (zone, journal, keys, log) in
-//     DIR/named. It never recurses.
+//     DIR/named. It never recurses. With -ttl N every record but the SOA
+//     and NS is served with TTL N (seconds), so that a cutover's waits
+//     are short (make demo uses 3);
+//   - Dovecot IMAP (plain passwords, no TLS; every user's password is
+//     mailplan-test) on 127.0.0.2 over the old Postfix's Maildirs,
+//     running, and on 127.0.0.3 over the new one's, set up but not
+//     started, as on a new server before the move: a plan starts it
+//     (the commands are in full-migration.vars.hcl). Files in
+//     DIR/old-imap and DIR/new-imap.
 //
 // It then writes
 //
@@ -40,6 +51,9 @@
 //   - DIR/testbed.vars.hcl: values for the variables of
 //     plans/examples/shadow-copy, for `mailplan plan
 //     -var-file=DIR/testbed.vars.hcl`;
+//   - DIR/full-migration.vars.hcl: the same for
+//     plans/examples/full-migration (the TSIG secret excepted: export
+//     MAILPLAN_VAR_tsig_secret="$(cat $TSIG_SECRET_FILE)");
 //   - DIR/testbed.pids: the processes it started, each with its start
 //     time, so that down stops exactly those;
 //
@@ -52,8 +66,8 @@
 // followed through its master.pid.
 //
 // up needs root (Postfix's master runs as root, named changes to the bind
-// user), sshd, Postfix, and bind9 and bind9-dnsutils: `make deps` installs
-// them on Debian. DIR must be reachable by the postfix and
+// user), sshd, Postfix, bind9 and bind9-dnsutils, and dovecot-imapd:
+// `make deps` installs them on Debian. DIR must be reachable by the postfix and
 // nobody users (e.g. under /tmp), and its path may hold only letters,
 // digits and /._+-.
 package main
