@@ -55,6 +55,12 @@ variable "spf" {
   description = "The domain's SPF record after the move (it must allow the new server); empty leaves SPF alone."
 }
 
+variable "apex_txt" {
+  type        = list(string)
+  default     = []
+  description = "The zone apex's other TXT records (site verifications, DMARC is elsewhere): the TXT RRset is managed as a whole, so any TXT record at the apex not listed here with the SPF record is removed (the plan shows it)."
+}
+
 variable "transition_ttl" {
   type    = number
   default = 300
@@ -95,7 +101,7 @@ resource "dns_record" "spf" {
   zone            = var.zone
   type            = "TXT"
   ttl             = var.client_ttl
-  records         = [jsonencode(var.spf)]
+  records         = concat([jsonencode(var.spf)], [for t in var.apex_txt : jsonencode(t)])
   transition_ttl  = var.transition_ttl
   transition_hold = var.transition_hold
 }
