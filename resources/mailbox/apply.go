@@ -127,7 +127,9 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if err := a.run(ctx); err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	return resource.ApplyResponse{}, nil
+	// The state keeps this with the instance; a later plan with once =
+	// true finds it in Prior.Private.
+	return resource.ApplyResponse{Private: []byte(completedPrivate)}, nil
 }
 
 type applier struct {

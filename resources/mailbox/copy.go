@@ -114,6 +114,8 @@ var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
 		Description: "Transfers in flight."},
 	"max_bytes_per_second": {Type: cty.Number,
 		Description: "A throttle on the bytes read from the source; unset: unlimited."},
+	"once": {Type: cty.Bool, Default: cty.False,
+		Description: "Once an apply has completed the copy, copy nothing more while source, destination, include and exclude stay the same: after the cutover the destination is its users'."},
 	"pending_messages": {Type: cty.Number, Computed: true, Description: "Messages still to copy."},
 	"pending_bytes":    {Type: cty.Number, Computed: true, Description: "Bytes of the messages still to copy."},
 	"flag_changes":     {Type: cty.Number, Computed: true, Description: "Messages to rename at the destination."},
@@ -138,6 +140,7 @@ type config struct {
 	verify              string
 	parallelism         int
 	maxBPS              int64
+	once                bool
 }
 
 func strList(v cty.Value) []string {
@@ -192,6 +195,9 @@ func decode(v cty.Value) (config, error) {
 	}
 	if n := v.GetAttr("max_bytes_per_second"); !n.IsNull() {
 		c.maxBPS, _ = n.AsBigFloat().Int64()
+	}
+	if b := v.GetAttr("once"); !b.IsNull() {
+		c.once = b.True()
 	}
 	if c.sel, err = newSelector(c.include, c.exclude); err != nil {
 		return c, fmt.Errorf("mailbox_copy: %w", err)
@@ -385,10 +391,17 @@ func withCounts(cfg cty.Value, counts map[string]int64) cty.Value {
 }
 
 // Plan implements resource.Type: everything copied, nothing left. It reads
-// no host: Read's snapshot has the counts and the free space.
+// no host: Read's snapshot has the counts and the free space. With once =
+// true and a completed earlier apply of the same selection it plans no
+// change at all (Planned is Current), whatever the destination holds now:
+// see copiedOnce.
 func (c *Copy) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
-	if _, err := decode(req.Config); err != nil {
+	cfg, err := decode(req.Config)
+	if err != nil {
 		return resource.PlanResponse{}, err
+	}
+	if copiedOnce(cfg.once, req.Config, req.Current, req.Prior) {
+		return resource.PlanResponse{Planned: req.Current, Summary: onceSummary}, nil
 	}
 	var sn snapshot
 	if err := json.Unmarshal(req.Snapshot, &sn); err != nil {

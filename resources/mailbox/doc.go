@@ -43,6 +43,14 @@
 // wins (the destination is renamed); the final sync is meant to run with
 // the new server's IMAP stopped.
 //
+// once = true makes the copy one-shot for its selection: Apply returns
+// {"completed":true} as ApplyResponse.Private, and a later Plan that finds
+// a completed record in Prior (and the same source, destination, include
+// and exclude in Prior.Config) plans no change, so that re-applying a
+// finished migration plan never copies back what users deleted on the new
+// server nor resets their flags. Read cannot skip its listing for it: the
+// engine gives Read no Prior.
+//
 // Symbolic links in the source are reported (plan summary, warning log)
 // and skipped, never followed. The source is never written. Destroy does
 // not delete copied mail.

@@ -225,6 +225,7 @@ type result struct {
 	read    resource.ReadResponse
 	plan    resource.PlanResponse
 	journal [][]byte
+	private []byte
 	err     error
 	bytes   int64
 }
@@ -249,8 +250,9 @@ func (e *env) apply(cfg cty.Value) result {
 	}
 	j := &resourcetest.Journal{}
 	pr := &progress{}
-	_, r.err = e.typ.Apply(ctx, resource.ApplyRequest{Addr: "mailbox_copy.t", Config: cfg, Current: cur, Planned: r.plan.Planned,
+	ar, err := e.typ.Apply(ctx, resource.ApplyRequest{Addr: "mailbox_copy.t", Config: cfg, Current: cur, Planned: r.plan.Planned,
 		Snapshot: r.read.Snapshot, Journal: j, Progress: pr, Logger: log})
+	r.err, r.private = err, ar.Private
 	r.journal = j.Entries()
 	r.bytes = pr.done.Load()
 	if r.err == nil && pr.done.Load() != pr.total.Load() {

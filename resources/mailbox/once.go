@@ -1,0 +1,99 @@
+package mailbox
+
+import (
+	"encoding/json"
+	"path"
+	"slices"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+)
+
+// onceSummary is the plan's line for a copy that once = true keeps from
+// running again.
+const onceSummary = "copied once by an earlier apply (once = true): the destination is its users' now; nothing more is copied"
+
+// private is what Apply keeps in the state (ApplyResponse.Private) and Plan
+// gets back as Prior.Private. It holds one fact, nothing per message.
+type private struct {
+	// Completed: the apply copied everything it listed and succeeded.
+	Completed bool `json:"completed"`
+}
+
+// completedPrivate is what every successful Apply returns, with or without
+// once: turning once on after such an apply keeps the destination as it
+// is from then on.
+const completedPrivate = `{"completed":true}`
+
+// selection is what decides which mail a copy brings: the roots and the
+// patterns. The hosts' connection settings are not part of it (a new
+// address for the old server copies nothing again).
+type selection struct {
+	source, destination string
+	include, exclude    []string
+}
+
+func selectionOf(v cty.Value) (selection, bool) {
+	v, _ = v.UnmarkDeep()
+	if v == cty.NilVal || v.IsNull() || !v.IsWhollyKnown() || !v.Type().IsObjectType() {
+		return selection{}, false
+	}
+	str := func(name string) string {
+		if !v.Type().HasAttribute(name) {
+			return ""
+		}
+		if a := v.GetAttr(name); !a.IsNull() {
+			return path.Clean(a.AsString())
+		}
+		return ""
+	}
+	set := func(name string, dflt []string) []string {
+		if !v.Type().HasAttribute(name) || v.GetAttr(name).IsNull() {
+			return dflt
+		}
+		l := strList(v.GetAttr(name))
+		slices.Sort(l)
+		return slices.Compact(l)
+	}
+	s := selection{source: str("source"), destination: str("destination"),
+		include: set("include", []string{"**"}), exclude: set("exclude", nil)}
+	return s, s.source != "" && s.destination != ""
+}
+
+func (s selection) equal(o selection) bool {
+	return s.source == o.source && s.destination == o.destination &&
+		slices.Equal(s.include, o.include) && slices.Equal(s.exclude, o.exclude)
+}
+
+// copiedOnce reports whether a plan with once = true must leave the
+// destination alone: an earlier apply of this instance completed the copy
+// of the same selection.
+//
+// The state's record of the instance is the evidence. The engine writes it
+// only after Apply succeeded (with Private, completedPrivate) or when it
+// adopted a copy that had nothing left to do (no Apply, so no Private); a
+// record written by a mailplan from before once has no Private either.
+// A rollback of the apply that created the record removes it (one that
+// updated it puts back the earlier record), so after a rollback the copy
+// runs again. When the destination root is gone (Current null) there is
+// nothing of its users' to keep, and the copy runs as usual.
+func copiedOnce(once bool, cfg, current cty.Value, prior *resource.Prior) bool {
+	if !once || prior == nil || current == cty.NilVal || current.IsNull() {
+		return false
+	}
+	if len(prior.Private) > 0 {
+		var p private
+		if err := json.Unmarshal(prior.Private, &p); err != nil || !p.Completed {
+			return false
+		}
+	} else if prior.Result == cty.NilVal || prior.Result.IsNull() {
+		return false
+	}
+	was, ok := selectionOf(prior.Config)
+	if !ok {
+		return false
+	}
+	now, ok := selectionOf(cfg)
+	return ok && now.equal(was)
+}
