@@ -70,11 +70,10 @@ func (s selection) equal(o selection) bool {
 // destination alone: an earlier apply of this instance completed the copy
 // of the same selection.
 //
-// The state's record of the instance is the evidence. The engine writes it
-// only after Apply succeeded (with Private, completedPrivate) or when it
-// adopted a copy that had nothing left to do (no Apply, so no Private); a
-// record written by a mailplan from before once has no Private either.
-// A rollback of the apply that created the record removes it (one that
+// The evidence is the Private an Apply of this instance returned
+// (completedPrivate), which the engine records only once that Apply
+// succeeded. A record without it (an adopted copy, or one written by a
+// mailplan from before once) does not count. A rollback of the apply that created the record removes it (one that
 // updated it puts back the earlier record), so after a rollback the copy
 // runs again. When the destination root is gone (Current null) there is
 // nothing of its users' to keep, and the copy runs as usual.
@@ -82,12 +81,13 @@ func copiedOnce(once bool, cfg, current cty.Value, prior *resource.Prior) bool {
 	if !once || prior == nil || current == cty.NilVal || current.IsNull() {
 		return false
 	}
-	if len(prior.Private) > 0 {
-		var p private
-		if err := json.Unmarshal(prior.Private, &p); err != nil || !p.Completed {
-			return false
-		}
-	} else if prior.Result == cty.NilVal || prior.Result.IsNull() {
+	// Only an apply that copied counts. A record without Private is an
+	// adoption (nothing was pending when it was planned) or a state from
+	// before once existed: the final pass of a migration may be adopted
+	// in the apply that stops at a DNS wait, and must still copy what the
+	// old server delivers until the cutover.
+	var p private
+	if len(prior.Private) == 0 || json.Unmarshal(prior.Private, &p) != nil || !p.Completed {
 		return false
 	}
 	was, ok := selectionOf(prior.Config)

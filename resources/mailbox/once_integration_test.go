@@ -106,8 +106,11 @@ func TestOnce(t *testing.T) {
 			prior: &resource.Prior{Config: other.config(map[string]cty.Value{"once": cty.True, "include": list("user0/**")}), Result: first.Result, Private: first.Private}},
 		{name: "other settings than the selection", cfg: e.config(map[string]cty.Value{"once": cty.True, "include": list("user0/**"), "verify": cty.StringVal("sha256"), "parallelism": cty.NumberIntVal(2)}), prior: first},
 		{name: "without refresh", cfg: cfg, prior: first, noRead: true},
-		{name: "record without Private (adopted, or an older mailplan)", cfg: cfg, prior: &resource.Prior{Config: first.Config, Result: first.Result}},
 
+		// An adopted copy (nothing was pending at plan time) never copied:
+		// a migration's final pass adopted in an apply that stopped at a DNS
+		// wait must still copy what arrives until the cutover.
+		{name: "record without Private (adopted, or an older mailplan)", cfg: cfg, prior: &resource.Prior{Config: first.Config, Result: first.Result}, copying: true},
 		{name: "once = false", cfg: e.config(map[string]cty.Value{"include": list("user0/**")}), prior: first, copying: true},
 		{name: "no record (rolled back)", cfg: cfg, prior: nil, copying: true},
 		{name: "record of an apply not completed", cfg: cfg, prior: &resource.Prior{Config: first.Config, Result: first.Result, Private: []byte(`{"completed":false}`)}, copying: true},

@@ -101,7 +101,11 @@ resource "mailbox_copy" "mail" {
   owner       = var.owner
   group       = var.group
   verify      = var.verify
-  depends_on  = [service_state.old_imap]
+  # Each pass copies in the apply that creates it, never again: after the
+  # cutover the new server's mailboxes are their users', and a later apply
+  # (to raise the TTLs, say) must not bring back what they deleted there.
+  once       = true
+  depends_on = [service_state.old_imap]
 }
 
 resource "service_state" "new_imap" {
