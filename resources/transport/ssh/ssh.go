@@ -247,7 +247,38 @@ func (h *Host) Run(ctx context.Context, argv []string, opts transport.RunOptions
 	if err != nil {
 		return transport.Result{}, fmt.Errorf("run %s on %s: %w", argv[0], h.Name(), err)
 	}
+	if h.cfg.Sudo && code != 0 {
+		if why := sudoRefusal(stderr.Bytes()); why != "" {
+			// The command never ran: its exit status says nothing about
+			// it (a status command's 1 is not "stopped").
+			return transport.Result{}, fmt.Errorf("run %s on %s: sudo -n refused (%q): %s", argv[0], h.Name(), firstLine(stderr.Bytes()), why)
+		}
+	}
 	return transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
+}
+
+// sudoRefusal recognises sudo's own refusals (sudo 1.9, C locale) and
+// says what fixes each; "" when stderr is not one.
+func sudoRefusal(stderr []byte) string {
+	msg := string(stderr)
+	if !strings.HasPrefix(msg, "sudo: ") && !strings.HasPrefix(msg, "Sorry, user ") {
+		return ""
+	}
+	switch {
+	case strings.Contains(msg, "a password is required"):
+		return "the SSH user has no NOPASSWD rule in sudoers; add one for the commands mailplan runs (see docs/troubleshooting.md)"
+	case strings.Contains(msg, "you must have a tty"):
+		return "sudoers has requiretty; mailplan opens no terminal: add `Defaults:USER !requiretty`"
+	case strings.Contains(msg, "is not in the sudoers file"), strings.Contains(msg, "is not allowed to execute"):
+		return "sudoers does not let the SSH user run this command as root; allow it (see docs/troubleshooting.md)"
+	}
+	return ""
+}
+
+// firstLine is b's first line, trimmed.
+func firstLine(b []byte) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return line
 }
 
 // commandLine builds the remote command line: [sudo -n --] [env VAR=x...]
