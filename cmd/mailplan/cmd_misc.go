@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/rogpeppe/go-internal/diff"
@@ -391,6 +392,10 @@ func stateJSON(st *states.State) map[string]any {
 			"name":             ri.Resource.Name,
 			"values":           values,
 			"sensitive_values": sens,
+		}
+		if r.Wait != nil {
+			// mailplan's own: a step an apply left waiting (as `show` prints it).
+			entry["mailplan_waiting"] = map[string]any{"until": r.Wait.Until.UTC().Format(time.RFC3339), "reason": r.Wait.Reason}
 		}
 		switch k := ri.Key.(type) {
 		case addrs.IntKey:

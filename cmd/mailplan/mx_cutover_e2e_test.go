@@ -98,6 +98,10 @@ domains = {
 	if !strings.Contains(out, "waiting until") {
 		t.Errorf("plan does not show the wait:\n%s", out)
 	}
+	if code, out, errs := runCLI(t, dir, "show", "-json"); code != 0 || !strings.Contains(out, `"mailplan_waiting"`) {
+		t.Errorf("show -json: exit %d, no mailplan_waiting:\n%s\n%s", code, out, errs)
+	}
+	os.Chdir(wd)
 	// 2. After the old TTL: switch, and wait the short TTL out inline.
 	time.Sleep(liveTTL * time.Second)
 	step(0, "apply", "-auto-approve", "-max-wait=10s")
