@@ -24,12 +24,13 @@
 //   - Postfix "old" on 127.0.0.2 and "new" on 127.0.0.3, free ports, each
 //     with its own config, queue, data, mail and log directories in
 //     DIR/old and DIR/new and virtual Maildir delivery for example.com
-//     (users user, alice and bob). They never look up DNS and send mail
-//     nowhere (default_transport is error:) until a plan says otherwise;
+//     and example.org (users user, alice and bob in each). They never
+//     look up DNS and send mail nowhere (default_transport is error:)
+//     until a plan says otherwise;
 //   - BIND's named on 127.0.0.4 (added to lo when lo lacks it) and a free
-//     port, UDP and TCP, authoritative for example.com. (SOA, NS, MX 10
-//     mail.old, A records for mail.old, mail.new, imap and smtp, an SPF
-//     TXT), taking RFC 2136 updates signed with the TSIG key
+//     port, UDP and TCP, authoritative for example.com. and example.org.
+//     (each with SOA, NS, MX 10 mail.old, A records for mail.old,
+//     mail.new, imap and smtp, an SPF TXT), taking RFC 2136 updates signed with the TSIG key
 //     mailplan-hmac-sha256., its files (zone, journal, keys, log) in
 //     DIR/named. It never recurses. With -ttl N every record but the SOA
 //     and NS is served with TTL N (seconds), so that a cutover's waits

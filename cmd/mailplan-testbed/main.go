@@ -111,8 +111,11 @@ var safeDirRE = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
 // The test bed's BIND: its address, zone and the TSIG algorithm of the
 // key testbed.env names.
 const (
-	dnsAddr       = "127.0.0.4"
-	dnsZone       = "example.com."
+	dnsAddr = "127.0.0.4"
+	dnsZone = "example.com."
+	// extraDomain is a second domain both Postfix instances serve, with
+	// its own zone, so that plans migrate more than one domain.
+	extraDomain   = "example.org"
 	tsigAlgorithm = "hmac-sha256"
 )
 
@@ -155,8 +158,10 @@ func up(dir string, detach bool, ttl uint32, stdout io.Writer) error {
 		return err
 	}
 	if ttl > 0 {
-		if err := b.named.SetZoneTTL(dnsZone, ttl); err != nil {
-			return errors.Join(err, b.close())
+		for _, z := range []string{dnsZone, extraDomain + "."} {
+			if err := b.named.SetZoneTTL(z, ttl); err != nil {
+				return errors.Join(err, b.close())
+			}
 		}
 	}
 	if err := b.writeFiles(); err != nil {
@@ -193,16 +198,16 @@ func startBed(dir string) (*bed, error) {
 	}()
 	go func() {
 		defer wg.Done()
-		b.oldPF, oldErr = testbed.StartPostfix(testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2", Dir: filepath.Join(dir, "old")})
+		b.oldPF, oldErr = testbed.StartPostfix(testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2", ExtraDomains: []string{extraDomain}, Dir: filepath.Join(dir, "old")})
 	}()
 	go func() {
 		defer wg.Done()
-		b.newPF, newErr = testbed.StartPostfix(testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3", Dir: filepath.Join(dir, "new")})
+		b.newPF, newErr = testbed.StartPostfix(testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3", ExtraDomains: []string{extraDomain}, Dir: filepath.Join(dir, "new")})
 	}()
 	go func() {
 		defer wg.Done()
 		b.named, namedErr = testbed.StartNamed(testbed.NamedOptions{
-			Addr: dnsAddr, Zones: []string{dnsZone}, Algorithms: []string{tsigAlgorithm},
+			Addr: dnsAddr, Zones: []string{dnsZone, extraDomain + "."}, Algorithms: []string{tsigAlgorithm},
 			Dir: filepath.Join(dir, "named"),
 		})
 	}()
@@ -315,6 +320,7 @@ func (b *bed) env() string {
 	kv := func(k, v string) { fmt.Fprintf(&out, "%s=%s\n", k, shellValue(v)) }
 	kv("TESTBED_DIR", b.dir)
 	kv("DOMAIN", b.oldPF.Domain)
+	kv("DOMAINS", strings.Join(b.oldPF.Domains, " "))
 	kv("USERS", strings.Join(b.oldPF.Users, " "))
 	out.WriteString("# sshd: root by key only (internal-sftp)\n")
 	kv("SSH_HOST", h.Address)
@@ -401,11 +407,11 @@ func (b *bed) summary(w io.Writer, took time.Duration, detach bool) {
 	fmt.Fprintf(w, "  sshd          %s:%d  user %s, key %s\n", h.Address, h.Port, h.User, h.IdentityFile)
 	for _, p := range []*testbed.PostfixInstance{b.oldPF, b.newPF} {
 		fmt.Fprintf(w, "  postfix %-5s %s  -c %s, Maildirs %s/%s/{%s}\n",
-			p.Name, p.SMTPAddr(), p.ConfigDir, p.MailDir, p.Domain, strings.Join(p.Users, ","))
+			p.Name, p.SMTPAddr(), p.ConfigDir, p.MailDir, "{"+strings.Join(p.Domains, ",")+"}", strings.Join(p.Users, ","))
 	}
 	k := b.named.Keys[tsigAlgorithm]
 	fmt.Fprintf(w, "  named         %s  zone %s, TSIG key %s (%s), secret in %s\n",
-		b.named.Server(), dnsZone, k.Name, k.Algorithm, k.SecretFile)
+		b.named.Server(), dnsZone+" "+extraDomain+".", k.Name, k.Algorithm, k.SecretFile)
 	for _, d := range []struct {
 		name string
 		srv  *testbed.DovecotServer
@@ -536,6 +542,11 @@ func (b *bed) fullMigrationVars() string {
 	oldStart, oldStop, oldStatus := b.oldIMAP.Service()
 	newStart, newStop, newStatus := b.newIMAP.Service()
 	pf := func(cmd string) []string { return []string{"postfix", "-c", b.oldPF.ConfigDir, cmd} }
+	var domains strings.Builder
+	for _, d := range b.oldPF.Domains {
+		fmt.Fprintf(&domains, "  %q = {\n    new_mx       = \"mail.new.%s.\"\n    new_ip       = %q\n    client_names = [\"imap\", \"smtp\"]\n    spf          = \"v=spf1 ip4:%s -all\"\n    aliases      = { postmaster = \"alice@%s\" }\n  }\n",
+			d, d, b.newPF.Addr, b.newPF.Addr, d)
+	}
 	return fmt.Sprintf(`# Written by mailplan-testbed up; removed by down. The test bed's values for
 # the variables of plans/examples/full-migration:
 #   export MAILPLAN_VAR_tsig_secret="$(cat %s)"
@@ -558,14 +569,7 @@ tsig_key_name  = %q
 tsig_algorithm = %q
 
 domains = {
-  %q = {
-    new_mx       = "mail.new.%s"
-    new_ip       = %q
-    client_names = ["imap", "smtp"]
-    spf          = "v=spf1 ip4:%s -all"
-    aliases      = { postmaster = "alice@%s" }
-  }
-}
+%s}
 
 old_maildir_root = %q
 new_maildir_root = %q
@@ -587,7 +591,7 @@ drain_timeout   = "2m"
 		h.Address, h.Port, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts,
 		b.oldPF.ConfigDir, b.newPF.ConfigDir, b.newPF.Addr, b.newPF.Port,
 		b.named.Server(), k.Name, k.Algorithm,
-		b.oldPF.Domain, dnsZone, b.newPF.Addr, b.newPF.Addr, b.oldPF.Domain,
+		domains.String(),
 		b.oldPF.MailDir, b.newPF.MailDir,
 		service("dovecot-old", oldStart, oldStop, oldStatus),
 		service("dovecot-new", newStart, newStop, newStatus),

@@ -61,9 +61,7 @@ func TestZeroLossMigration(t *testing.T) {
 	time.Sleep(2 * time.Second) // and for the new one after
 	s.stop(t)
 
-	if mx := bed.dig(t, bed.env["DOMAIN"]+".", "MX"); len(mx) != 1 || !strings.HasSuffix(mx[0], "mail.new.example.com.") {
-		t.Errorf("MX after the move: %q", mx)
-	}
+	bed.checkMX(t, "new", "after the move")
 	bed.waitQueueEmpty(t, "NEW")
 	got := bed.delivered(t, "NEW")
 	r := s.report(t, got)
@@ -90,15 +88,16 @@ func TestZeroLossMigration(t *testing.T) {
 		}
 		delete(oldUIDs, m.GUID)
 	}
-	if len(oldUIDs) > 0 || len(oldINBOX.Messages) < seeded["alice"] {
+	if len(oldUIDs) > 0 || len(oldINBOX.Messages) < seeded["alice@"+bed.env["DOMAIN"]] {
 		t.Errorf("old messages missing over IMAP on the new server: %v (old INBOX had %d)", oldUIDs, len(oldINBOX.Messages))
 	}
 
 	// alice deletes an old message on the new server. A re-plan changes
 	// nothing but the pending TTL raises: the copies are done (once), so
 	// nothing is copied back from the old server.
-	cur, _ := filepath.Glob(filepath.Join(bed.maildir("NEW", "alice"), "cur", "*"))
-	fresh, _ := filepath.Glob(filepath.Join(bed.maildir("NEW", "alice"), "new", "*"))
+	alice := "alice@" + bed.env["DOMAIN"]
+	cur, _ := filepath.Glob(filepath.Join(bed.maildir("NEW", alice), "cur", "*"))
+	fresh, _ := filepath.Glob(filepath.Join(bed.maildir("NEW", alice), "new", "*"))
 	if victims := append(cur, fresh...); len(victims) > 0 {
 		if err := os.Remove(victims[0]); err != nil {
 			t.Fatal(err)
@@ -119,9 +118,7 @@ func TestZeroLossMigration(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errs)
 	}
-	if mx := bed.dig(t, bed.env["DOMAIN"]+".", "MX"); len(mx) != 1 || !strings.HasSuffix(mx[0], "mail.old.example.com.") {
-		t.Errorf("MX after the rollback: %q", mx)
-	}
+	bed.checkMX(t, "old", "after the rollback")
 	if _, err := testbed.IMAPSelectAt(bed.env["OLD_IMAP_ADDR"]+":"+bed.env["OLD_IMAP_PORT"], "alice", bed.env["IMAP_PASSWORD"], "INBOX"); err != nil {
 		t.Errorf("IMAP on the old server after the rollback: %v", err)
 	}
@@ -142,7 +139,7 @@ func TestZeroLossMigration(t *testing.T) {
 			t.Errorf("%s is on both servers after the rollback", id)
 		}
 	}
-	if n := bed.countMaildir(t, "NEW", "alice"); n > r.delivered {
+	if n := bed.countMaildir(t, "NEW", alice); n > r.delivered {
 		t.Errorf("alice has %d messages on the new server after the rollback", n)
 	}
 }
@@ -198,9 +195,7 @@ func TestZeroLossRollback(t *testing.T) {
 	time.Sleep(2 * time.Second) // the old server takes the mail again
 	s.stop(t)
 
-	if mx := bed.dig(t, bed.env["DOMAIN"]+".", "MX"); len(mx) != 1 || !strings.HasSuffix(mx[0], "mail.old.example.com.") {
-		t.Errorf("MX after the rollback: %q", mx)
-	}
+	bed.checkMX(t, "old", "after the rollback")
 	if tm := bed.postconf(t, "OLD", "transport_maps"); strings.Contains(tm, "relay") {
 		t.Errorf("transport_maps after the rollback: %q", tm)
 	}
@@ -280,7 +275,15 @@ func startTestBedCLI(t *testing.T) *cliBed {
 		}
 		b.env[k] = v
 	}
-	b.users = strings.Fields(b.env["USERS"])
+	// Every address of every domain the test bed serves.
+	for _, d := range strings.Fields(b.env["DOMAINS"]) {
+		for _, u := range strings.Fields(b.env["USERS"]) {
+			b.users = append(b.users, u+"@"+d)
+		}
+	}
+	if len(b.users) == 0 {
+		t.Fatal("testbed.env names no DOMAINS or USERS")
+	}
 	b.varFile = filepath.Join(dir, "full-migration.vars.hcl")
 	secret, err := os.ReadFile(b.env["TSIG_SECRET_FILE"])
 	if err != nil {
@@ -317,7 +320,7 @@ func (b *cliBed) seed(t *testing.T) map[string]int {
 	n := map[string]int{}
 	for _, u := range b.users {
 		for i := range 3 {
-			if out, err := testbed.Swaks(t, b.env["OLD_SMTP"], "news@example.org", u+"@"+b.env["DOMAIN"],
+			if out, err := testbed.Swaks(t, b.env["OLD_SMTP"], "news@example.net", u,
 				map[string]string{"Subject": fmt.Sprintf("before the move (%s, %d)", u, i)}, "old mail\n"); err != nil {
 				t.Fatalf("seed: %v\n%s", err, out)
 			}
@@ -336,8 +339,10 @@ func (b *cliBed) seed(t *testing.T) map[string]int {
 	return n
 }
 
-func (b *cliBed) maildir(side, user string) string {
-	return filepath.Join(b.env[side+"_MAILDIR"], b.env["DOMAIN"], user)
+// maildir is the Maildir of address (local@domain) on side.
+func (b *cliBed) maildir(side, address string) string {
+	local, domain, _ := strings.Cut(address, "@")
+	return filepath.Join(b.env[side+"_MAILDIR"], domain, local)
 }
 
 func (b *cliBed) countMaildir(t *testing.T, side, user string) int {
@@ -425,6 +430,16 @@ func (b *cliBed) resolver() *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, network, server)
 	}}
+}
+
+// checkMX checks that every domain's MX is mail.SIDE.DOMAIN.
+func (b *cliBed) checkMX(t *testing.T, side, when string) {
+	t.Helper()
+	for _, d := range strings.Fields(b.env["DOMAINS"]) {
+		if mx := b.dig(t, d+".", "MX"); len(mx) != 1 || mx[0] != "10 mail."+side+"."+d+"." {
+			t.Errorf("MX of %s %s: %q", d, when, mx)
+		}
+	}
 }
 
 func (b *cliBed) dig(t *testing.T, name, rtype string) []string {
@@ -556,7 +571,7 @@ func isPermanent(err error) bool {
 func (s *sender) deliver(m *zlMessage) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	domain := s.b.env["DOMAIN"]
+	_, domain, _ := strings.Cut(m.user, "@")
 	rrs, err := s.dns.lookup(ctx, domain+".", "MX")
 	if err != nil {
 		return err
@@ -612,7 +627,7 @@ func (s *sender) submit(addr string, m *zlMessage) error {
 		return err
 	}
 	defer c.Close()
-	to := m.user + "@" + s.b.env["DOMAIN"]
+	to := m.user
 	if err := c.Hello("sender.test"); err != nil {
 		return err
 	}
@@ -668,7 +683,7 @@ func (s *sender) stop(t *testing.T) {
 // its TTL, as the caching resolver of a sending server does.
 type ttlCache struct {
 	client *dnsclient.Client
-	zone   string
+	zones  []string
 	mu     sync.Mutex
 	cached map[string]ttlEntry
 }
@@ -683,7 +698,11 @@ func newTTLCache(t *testing.T, b *cliBed) *ttlCache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &ttlCache{client: c, zone: b.env["DOMAIN"] + ".", cached: map[string]ttlEntry{}}
+	tc := &ttlCache{client: c, cached: map[string]ttlEntry{}}
+	for _, d := range strings.Fields(b.env["DOMAINS"]) {
+		tc.zones = append(tc.zones, d+".")
+	}
+	return tc
 }
 
 func (c *ttlCache) lookup(ctx context.Context, name, rtype string) ([]string, error) {
@@ -694,7 +713,16 @@ func (c *ttlCache) lookup(ctx context.Context, name, rtype string) ([]string, er
 	if ok && time.Now().Before(e.expires) {
 		return e.records, nil
 	}
-	rr, err := c.client.Read(ctx, c.zone, name, rtype)
+	zone := ""
+	for _, z := range c.zones {
+		if name == z || strings.HasSuffix(name, "."+z) {
+			zone = z
+		}
+	}
+	if zone == "" {
+		return nil, fmt.Errorf("%s is in none of the test bed's zones %v", name, c.zones)
+	}
+	rr, err := c.client.Read(ctx, zone, name, rtype)
 	if err != nil {
 		return nil, err
 	}

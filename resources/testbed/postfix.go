@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,9 @@ type PostfixOptions struct {
 	Addr string
 	// Domain is the virtual mailbox domain; default "example.com".
 	Domain string
+	// ExtraDomains are more virtual mailbox domains, with the same Users
+	// (their Maildirs at MailDir/DOMAIN/LOCAL/ too).
+	ExtraDomains []string
 	// Users are the local parts that have a Maildir; default
 	// {"user", "alice", "bob"}.
 	Users []string
@@ -57,8 +61,10 @@ type PostfixInstance struct {
 	// Addr and Port are where the smtpd listens (see SMTPAddr).
 	Addr string
 	Port int
-	// Domain is the virtual mailbox domain.
+	// Domain is the (first) virtual mailbox domain.
 	Domain string
+	// Domains are all of them, Domain first.
+	Domains []string
 	// Users are the local parts with a Maildir.
 	Users []string
 	// ConfigDir holds main.cf, master.cf and the vmailbox table. Pass it
@@ -204,6 +210,13 @@ func newPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 			return nil, fmt.Errorf("postfix test bed: local part %q is not a plain lower-case word", u)
 		}
 	}
+	domains := []string{opts.Domain}
+	for _, d := range opts.ExtraDomains {
+		if !postfixLocalRE.MatchString(d) || !strings.Contains(d, ".") || slices.Contains(domains, d) {
+			return nil, fmt.Errorf("postfix test bed: domain %q is not a lower-case DNS name, or is listed twice", d)
+		}
+		domains = append(domains, d)
+	}
 	if strings.ContainsAny(opts.RelayHost, " \t\n,$") {
 		return nil, fmt.Errorf("postfix test bed: relay host %q has spaces, commas or $", opts.RelayHost)
 	}
@@ -240,6 +253,7 @@ func newPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 		Name:      opts.Name,
 		Addr:      ip.String(),
 		Domain:    opts.Domain,
+		Domains:   domains,
 		Users:     append([]string(nil), opts.Users...),
 		ConfigDir: filepath.Join(dir, "config"),
 		QueueDir:  filepath.Join(dir, "queue"),
@@ -281,17 +295,19 @@ func (p *PostfixInstance) populate(relayHost string, postfixUID int) error {
 	// The Maildirs and the domain directory above them belong to the
 	// delivering user, as virtual(8) creates files as that user.
 	var vmailbox strings.Builder
-	if err := mkdirOwned(filepath.Join(p.MailDir, p.Domain), p.uid, p.gid); err != nil {
-		return err
-	}
-	for _, u := range p.Users {
-		for _, sub := range []string{"", "tmp", "new", "cur"} {
-			if err := mkdirOwned(filepath.Join(p.Maildir(u), sub), p.uid, p.gid); err != nil {
-				return err
-			}
+	for _, d := range p.Domains {
+		if err := mkdirOwned(filepath.Join(p.MailDir, d), p.uid, p.gid); err != nil {
+			return err
 		}
-		// The trailing slash makes virtual(8) deliver in Maildir format.
-		fmt.Fprintf(&vmailbox, "%s@%s %s/%s/\n", u, p.Domain, p.Domain, u)
+		for _, u := range p.Users {
+			for _, sub := range []string{"", "tmp", "new", "cur"} {
+				if err := mkdirOwned(filepath.Join(p.MaildirIn(d, u), sub), p.uid, p.gid); err != nil {
+					return err
+				}
+			}
+			// The trailing slash makes virtual(8) deliver in Maildir format.
+			fmt.Fprintf(&vmailbox, "%s@%s %s/%s/\n", u, d, d, u)
+		}
 	}
 	vmailboxPath := filepath.Join(p.ConfigDir, "vmailbox")
 	if err := os.WriteFile(vmailboxPath, []byte(vmailbox.String()), 0o644); err != nil {
@@ -415,7 +431,7 @@ func (p *PostfixInstance) mainCF(relayHost string) string {
 		"alias_maps =",
 		"alias_database =",
 		"",
-		"virtual_mailbox_domains = " + p.Domain,
+		"virtual_mailbox_domains = " + strings.Join(p.Domains, " "),
 		"virtual_mailbox_base = " + p.MailDir,
 		"virtual_mailbox_maps = texthash:" + filepath.Join(p.ConfigDir, "vmailbox"),
 		"virtual_uid_maps = static:" + strconv.Itoa(p.uid),
@@ -687,7 +703,12 @@ func (p *PostfixInstance) command(t testing.TB, name string, args ...string) str
 // Maildir is the path of the Maildir of local@Domain (without a
 // trailing slash).
 func (p *PostfixInstance) Maildir(local string) string {
-	return filepath.Join(p.MailDir, p.Domain, local)
+	return p.MaildirIn(p.Domain, local)
+}
+
+// MaildirIn is the Maildir of local@domain, one of Domains.
+func (p *PostfixInstance) MaildirIn(domain, local string) string {
+	return filepath.Join(p.MailDir, domain, local)
 }
 
 // Messages returns every message in the Maildir of local@Domain, new/

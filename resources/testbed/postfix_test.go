@@ -55,6 +55,8 @@ func TestPostfixOptions(t *testing.T) {
 		{"no address", PostfixOptions{Name: "old"}, "not in 127.0.0.0/8"},
 		{"name with a dollar", PostfixOptions{Name: "o$ld", Addr: "127.0.0.2"}, "not a lower-case word"},
 		{"local part with a space", PostfixOptions{Name: "old", Addr: "127.0.0.2", Users: []string{"a b"}}, "not a plain"},
+		{"extra domain twice", PostfixOptions{Name: "old", Addr: "127.0.0.2", ExtraDomains: []string{"example.com"}}, "listed twice"},
+		{"extra domain not a name", PostfixOptions{Name: "old", Addr: "127.0.0.2", ExtraDomains: []string{"x y"}}, "not a lower-case DNS name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,4 +218,33 @@ func TestPostfix(t *testing.T) {
 			t.Fatal("not running after postfix start")
 		}
 	})
+}
+
+// TestPostfixExtraDomains: every domain's users get a Maildir and their
+// mail; others are refused.
+func TestPostfixExtraDomains(t *testing.T) {
+	p := Postfix(t, PostfixOptions{Name: "multi", Addr: "127.0.0.2", ExtraDomains: []string{"example.org"}, Users: []string{"alice"}})
+	if got := strings.TrimSpace(p.Postconf(t, "-h", "virtual_mailbox_domains")); got != "example.com example.org" {
+		t.Errorf("virtual_mailbox_domains = %q", got)
+	}
+	for _, d := range []string{"example.com", "example.org"} {
+		id := uniqueID(t)
+		if out, err := Swaks(t, p.SMTPAddr(), "sender@example.net", "alice@"+d, map[string]string{"Subject": id}, "body "+id); err != nil {
+			t.Fatalf("swaks to alice@%s: %v\n%s", d, err, out)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			files, _ := filepath.Glob(filepath.Join(p.MaildirIn(d, "alice"), "new", "*"))
+			if len(files) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("alice@%s: %d messages in %s", d, len(files), p.MaildirIn(d, "alice"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if out, err := Swaks(t, p.SMTPAddr(), "sender@example.net", "alice@example.net", nil, "x"); err == nil {
+		t.Errorf("mail for a domain not served was accepted:\n%s", out)
+	}
 }
