@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: the whole migration of example.com from an old mail server to a
+# make demo: the whole migration of example.com and example.org from an old mail server to a
 # new one, on a loopback test bed (mailplan-testbed): sshd, Postfix "old"
 # and "new", Dovecot on both, BIND serving the zone. Seeds the old server
 # with mail, plans and applies plans/examples/full-migration, shows that new
