@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/render"
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
@@ -244,6 +245,22 @@ resource "fake_file" "free" {
 	}
 	if len(p.Waiting) != 1 || !strings.Contains(pending, "waiting until") {
 		t.Errorf("plan does not show the wait: %+v", p.Waiting)
+	}
+	// The dependent is shown as held back by that wait; the others not.
+	for _, c := range p.Changes {
+		switch {
+		case c.Addr == "fake_file.after":
+			if w := c.AfterWait; w == nil || w.Addr != "fake_file.slow" || !w.Until.Equal(now.Add(30*time.Minute)) {
+				t.Errorf("fake_file.after: AfterWait %+v, want fake_file.slow until %v", w, now.Add(30*time.Minute))
+			}
+		case c.AfterWait != nil:
+			t.Errorf("%s: AfterWait %+v", c.Addr, c.AfterWait)
+		}
+	}
+	var text strings.Builder
+	render.PlanText(&text, p, render.TextOptions{})
+	if !strings.Contains(text.String(), "# after the wait of fake_file.slow, until 2026-11-29 13:00:00 UTC") {
+		t.Errorf("plan text does not say what holds fake_file.after back:\n%s", text.String())
 	}
 	// After it: apply resumes and the dependent follows.
 	now = now.Add(time.Hour)

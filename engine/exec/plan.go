@@ -139,6 +139,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 		return p, diags
 	}
 
+	markAfterWait(p.items)
 	for _, addr := range sortedKeys(p.items) {
 		it := p.items[addr]
 		p.Plan.Changes = append(p.Plan.Changes, it.change)
@@ -151,6 +152,47 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	}
 	diags = append(diags, r.planOutputs(p, cfg, st, opts)...)
 	return p, diags
+}
+
+// markAfterWait notes, on each change that depends (directly or not) on a
+// resource whose persisted wait is not over, the wait that holds it back:
+// apply skips it until then, and plan says so. With several, the one that
+// ends last.
+func markAfterWait(items map[string]*item) {
+	memo := map[string]*plans.Waiting{}
+	visiting := map[string]bool{}
+	var blocking func(addr string) *plans.Waiting
+	blocking = func(addr string) *plans.Waiting {
+		if w, ok := memo[addr]; ok {
+			return w
+		}
+		it := items[addr]
+		if it == nil || visiting[addr] {
+			return nil
+		}
+		visiting[addr] = true
+		var found *plans.Waiting
+		for _, d := range it.deps {
+			dep := items[d]
+			var w *plans.Waiting
+			if dep != nil && dep.waiting && dep.prior != nil && dep.prior.Wait != nil {
+				w = &plans.Waiting{Addr: d, Until: dep.prior.Wait.Until, Reason: dep.prior.Wait.Reason}
+			} else {
+				w = blocking(d)
+			}
+			if w != nil && (found == nil || w.Until.After(found.Until)) {
+				found = w
+			}
+		}
+		visiting[addr] = false
+		memo[addr] = found
+		return found
+	}
+	for addr, it := range items {
+		if it.change != nil && it.change.Action != plans.NoOp {
+			it.change.AfterWait = blocking(addr)
+		}
+	}
 }
 
 func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.Diagnostics {

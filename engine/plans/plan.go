@@ -52,6 +52,9 @@ type Change struct {
 	Summary string
 	// Pending is a step not yet due, shown but not counted.
 	Pending string
+	// AfterWait is a dependency (direct or not) with a persisted wait
+	// that is not over: apply leaves this change until then.
+	AfterWait *Waiting
 	// Reason explains a replace or delete ("path changed", "not in the
 	// configuration").
 	Reason string

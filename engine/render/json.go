@@ -45,6 +45,9 @@ func PlanJSON(p *plans.Plan) ([]byte, error) {
 			Summary:       c.Summary,
 			Pending:       c.Pending,
 		}
+		if w := c.AfterWait; w != nil {
+			rc.AfterWait = &jsonWaiting{Address: w.Addr, Until: w.Until.Format(time.RFC3339), Reason: w.Reason}
+		}
 		doc.ResourceChanges = append(doc.ResourceChanges, rc)
 	}
 	for name, o := range p.Outputs {
@@ -82,6 +85,9 @@ type jsonResourceChange struct {
 	Reason  string `json:"action_reason,omitempty"`
 	Summary string `json:"mailplan_summary,omitempty"`
 	Pending string `json:"mailplan_pending,omitempty"`
+	// AfterWait is the persisted wait of a dependency that holds this
+	// change back.
+	AfterWait *jsonWaiting `json:"mailplan_after_wait,omitempty"`
 }
 
 type jsonChange struct {

@@ -181,6 +181,9 @@ func (p *printer) change(c *plans.Change) {
 	for _, l := range splitLines(c.Pending) {
 		p.line(1, ' ', "# pending: "+l)
 	}
+	if w := c.AfterWait; w != nil {
+		p.line(1, ' ', fmt.Sprintf("# after the wait of %s, until %s: apply leaves this until then", w.Addr, w.Until.UTC().Format("2006-01-02 15:04:05 MST")))
+	}
 	switch c.Action {
 	case plans.Create:
 		p.objectFull(1, '+', c.After, "")
