@@ -26,6 +26,11 @@ type WalkOptions struct {
 	// Reverse walks the graph backwards: a node runs only after every node
 	// that depends on it has completed (destroy, rollback).
 	Reverse bool
+	// Stop, once closed, starts no new node, as a cancelled ctx does. It
+	// is checked before every start, so a node that completes after Stop
+	// closed never lets a dependent start (a context cancelled from
+	// another goroutine may not be seen in time).
+	Stop <-chan struct{}
 }
 
 // SkipReason says why a node never ran.
@@ -106,6 +111,19 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
+// isClosed reports whether c is closed; a nil c never is.
+func isClosed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 // Walk calls fn for every node of the graph in dependency order, at most
 // parallelism at a time (less than 1 counts as 1). A node starts only when
 // every node it depends on has completed; among nodes ready at the same
@@ -165,7 +183,7 @@ func (g *Graph[K]) Walk(ctx context.Context, parallelism int, fn WalkFunc[K], op
 	inFlight := 0
 	for {
 		for stop == 0 && inFlight < parallelism && ready.Len() > 0 {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || isClosed(opts.Stop) {
 				stop = SkipCancelled
 				break
 			}

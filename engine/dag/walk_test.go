@@ -333,3 +333,26 @@ func TestWalkEmpty(t *testing.T) {
 		t.Fatalf("got %+v, %v", rep, err)
 	}
 }
+
+// TestWalkStop: a node that completes after Stop closed never lets a
+// dependent start, whatever the goroutines' timing (ctx alone, cancelled
+// from another goroutine, could be seen too late).
+func TestWalkStop(t *testing.T) {
+	for range 200 {
+		stop := make(chan struct{})
+		var ran []string
+		rep, _ := build("b>a", "c>b", "d").Walk(context.Background(), 1, func(_ context.Context, k string) error {
+			ran = append(ran, k)
+			if k == "a" {
+				close(stop)
+			}
+			return nil
+		}, WalkOptions{Stop: stop})
+		if diff := cmp.Diff([]string{"a"}, ran); diff != "" {
+			t.Fatalf("nodes run after Stop (-want +got):\n%s", diff)
+		}
+		if got := flatten(rep); len(got.Completed) != 1 || got.Skipped["b"] != SkipCancelled || got.Skipped["c"] != SkipCancelled || got.Skipped["d"] != SkipCancelled {
+			t.Fatalf("report %+v", got)
+		}
+	}
+}

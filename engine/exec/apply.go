@@ -179,7 +179,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		it := p.items[addr]
 		err := r.applyItem(ctx, walkCtx, j, run, it, opts, rep, &repMu)
 		return err
-	}, dag.WalkOptions{})
+	}, dag.WalkOptions{Stop: opts.Stop})
 
 	for _, f := range report.Failed {
 		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: f.Err})
