@@ -128,7 +128,7 @@ func TestZeroLossMigration(t *testing.T) {
 	if tm := bed.postconf(t, "OLD", "transport_maps"); strings.Contains(tm, "relay") {
 		t.Errorf("transport_maps after the rollback: %q", tm)
 	}
-	if out, err := exec.Command(sbin("postfix"), "-c", bed.env["OLD_CONFIG_DIR"], "status").CombinedOutput(); err != nil {
+	if out, err := exec.Command(testbed.RequireSbin(t, "postfix"), "-c", bed.env["OLD_CONFIG_DIR"], "status").CombinedOutput(); err != nil {
 		t.Errorf("old Postfix not running after the rollback: %v %s", err, out)
 	}
 	// The copies are gone from the new server; what was delivered there
@@ -163,10 +163,11 @@ func TestZeroLossRollback(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	zone := bed.env["DOMAIN"] + "."
+	postfix := testbed.RequireSbin(t, "postfix")
 	go func() {
 		for ctx.Err() == nil {
 			if rr, err := s.dns.client.Read(ctx, zone, zone, "MX"); err == nil && rr.TTL <= 1 {
-				if err := exec.Command(sbin("postfix"), "-c", bed.env["NEW_CONFIG_DIR"], "stop").Run(); err != nil {
+				if err := exec.Command(postfix, "-c", bed.env["NEW_CONFIG_DIR"], "stop").Run(); err != nil {
 					t.Errorf("postfix stop (new): %v", err)
 				}
 				stopped <- time.Now()
@@ -203,7 +204,7 @@ func TestZeroLossRollback(t *testing.T) {
 	// what the new one had queued when it stopped goes out once it runs
 	// again, as an admin would start it.
 	bed.waitQueueEmpty(t, "OLD")
-	if err := exec.Command(sbin("postfix"), "-c", bed.env["NEW_CONFIG_DIR"], "start").Run(); err != nil {
+	if err := exec.Command(postfix, "-c", bed.env["NEW_CONFIG_DIR"], "start").Run(); err != nil {
 		t.Fatalf("postfix start (new): %v", err)
 	}
 	bed.waitQueueEmpty(t, "NEW")
@@ -252,7 +253,7 @@ func startTestBedCLI(t *testing.T) *cliBed {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, log := range []string{"OLD_LOG", "NEW_LOG"} {
-				t.Logf("%s (%s):\n%s", log, b.env[log], tail(b.env[log], 40))
+				t.Logf("%s (%s):\n%s", log, b.env[log], testbed.TailFile(b.env[log], 40))
 			}
 		}
 		if out, err := exec.Command(bin, "down", "-dir", dir).CombinedOutput(); err != nil {
@@ -295,22 +296,6 @@ func startTestBedCLI(t *testing.T) *cliBed {
 	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
 	b.planDir = filepath.Join(work, "plans", "examples", "full-migration")
 	return b
-}
-
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func sbin(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	return "/usr/sbin/" + name
 }
 
 // seed sends three messages to each user through the old server and waits
@@ -407,7 +392,7 @@ func (b *cliBed) waitQueueEmpty(t *testing.T, side string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			out, _ := exec.Command(sbin("postqueue"), "-c", b.env[side+"_CONFIG_DIR"], "-p").CombinedOutput()
+			out, _ := exec.Command(testbed.RequireSbin(t, "postqueue"), "-c", b.env[side+"_CONFIG_DIR"], "-p").CombinedOutput()
 			t.Fatalf("%s Postfix still has %d queued messages:\n%s", side, n, out)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -416,50 +401,27 @@ func (b *cliBed) waitQueueEmpty(t *testing.T, side string) {
 
 func (b *cliBed) postconf(t *testing.T, side, param string) string {
 	t.Helper()
-	out, err := exec.Command(sbin("postconf"), "-c", b.env[side+"_CONFIG_DIR"], "-h", param).Output()
+	out, err := exec.Command(testbed.RequireSbin(t, "postconf"), "-c", b.env[side+"_CONFIG_DIR"], "-h", param).Output()
 	if err != nil {
 		t.Fatalf("postconf %s: %v", param, err)
 	}
 	return strings.TrimSpace(string(out))
 }
 
-// resolver asks the test bed's BIND, and nothing else.
-func (b *cliBed) resolver() *net.Resolver {
-	server := b.env["DNS_ADDR"] + ":" + b.env["DNS_PORT"]
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, server)
-	}}
-}
-
-// checkMX checks that every domain's MX is mail.SIDE.DOMAIN.
+// checkMX checks that every domain's MX, read from the test bed's BIND
+// (no cache), is mail.SIDE.DOMAIN.
 func (b *cliBed) checkMX(t *testing.T, side, when string) {
 	t.Helper()
+	client := newTTLCache(t, b).client
 	for _, d := range strings.Fields(b.env["DOMAINS"]) {
-		if mx := b.dig(t, d+".", "MX"); len(mx) != 1 || mx[0] != "10 mail."+side+"."+d+"." {
-			t.Errorf("MX of %s %s: %q", d, when, mx)
-		}
-	}
-}
-
-func (b *cliBed) dig(t *testing.T, name, rtype string) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	switch rtype {
-	case "MX":
-		mxs, err := b.resolver().LookupMX(ctx, name)
+		rr, err := client.Read(t.Context(), d+".", d+".", "MX")
 		if err != nil {
-			t.Fatalf("MX %s: %v", name, err)
+			t.Fatalf("MX of %s %s: %v", d, when, err)
 		}
-		var out []string
-		for _, mx := range mxs {
-			out = append(out, fmt.Sprintf("%d %s", mx.Pref, mx.Host))
+		if len(rr.Records) != 1 || rr.Records[0] != "10 mail."+side+"."+d+"." {
+			t.Errorf("MX of %s %s: %q", d, when, rr.Records)
 		}
-		return out
 	}
-	t.Fatalf("dig %s: unsupported", rtype)
-	return nil
 }
 
 // zeroLossHeader carries each message's unique id.

@@ -400,7 +400,7 @@ func (c *Copy) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 	if err != nil {
 		return resource.PlanResponse{}, err
 	}
-	if copiedOnce(cfg.once, req.Config, req.Current, req.Prior) {
+	if copiedOnce(cfg, req.Current, req.Prior) {
 		return resource.PlanResponse{Planned: req.Current, Summary: onceSummary}, nil
 	}
 	var sn snapshot

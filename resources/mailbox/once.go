@@ -2,7 +2,6 @@ package mailbox
 
 import (
 	"encoding/json"
-	"path"
 	"slices"
 
 	"github.com/zclconf/go-cty/cty"
@@ -26,44 +25,18 @@ type private struct {
 // is from then on.
 const completedPrivate = `{"completed":true}`
 
-// selection is what decides which mail a copy brings: the roots and the
-// patterns. The hosts' connection settings are not part of it (a new
-// address for the old server copies nothing again).
-type selection struct {
-	source, destination string
-	include, exclude    []string
-}
-
-func selectionOf(v cty.Value) (selection, bool) {
-	v, _ = v.UnmarkDeep()
-	if v == cty.NilVal || v.IsNull() || !v.IsWhollyKnown() || !v.Type().IsObjectType() {
-		return selection{}, false
-	}
-	str := func(name string) string {
-		if !v.Type().HasAttribute(name) {
-			return ""
-		}
-		if a := v.GetAttr(name); !a.IsNull() {
-			return path.Clean(a.AsString())
-		}
-		return ""
-	}
-	set := func(name string, dflt []string) []string {
-		if !v.Type().HasAttribute(name) || v.GetAttr(name).IsNull() {
-			return dflt
-		}
-		l := strList(v.GetAttr(name))
+// sameSelection reports whether two configurations bring the same mail:
+// the same roots and patterns (order and repetition of patterns aside).
+// The hosts' connection settings do not count (a new address for the old
+// server copies nothing again), nor do the other arguments.
+func sameSelection(a, b config) bool {
+	set := func(l []string) []string {
+		l = slices.Clone(l)
 		slices.Sort(l)
 		return slices.Compact(l)
 	}
-	s := selection{source: str("source"), destination: str("destination"),
-		include: set("include", []string{"**"}), exclude: set("exclude", nil)}
-	return s, s.source != "" && s.destination != ""
-}
-
-func (s selection) equal(o selection) bool {
-	return s.source == o.source && s.destination == o.destination &&
-		slices.Equal(s.include, o.include) && slices.Equal(s.exclude, o.exclude)
+	return a.source == b.source && a.destination == b.destination &&
+		slices.Equal(set(a.include), set(b.include)) && slices.Equal(set(a.exclude), set(b.exclude))
 }
 
 // copiedOnce reports whether a plan with once = true must leave the
@@ -73,12 +46,12 @@ func (s selection) equal(o selection) bool {
 // The evidence is the Private an Apply of this instance returned
 // (completedPrivate), which the engine records only once that Apply
 // succeeded. A record without it (an adopted copy, or one written by a
-// mailplan from before once) does not count. A rollback of the apply that created the record removes it (one that
-// updated it puts back the earlier record), so after a rollback the copy
-// runs again. When the destination root is gone (Current null) there is
+// mailplan from before once) does not count. A rollback of the apply
+// that created the record removes it (one that updated it puts back the
+// earlier record), so after a rollback the copy runs again. When the destination root is gone (Current null) there is
 // nothing of its users' to keep, and the copy runs as usual.
-func copiedOnce(once bool, cfg, current cty.Value, prior *resource.Prior) bool {
-	if !once || prior == nil || current == cty.NilVal || current.IsNull() {
+func copiedOnce(cfg config, current cty.Value, prior *resource.Prior) bool {
+	if !cfg.once || prior == nil || current == cty.NilVal || current.IsNull() {
 		return false
 	}
 	// Only an apply that copied counts. A record without Private is an
@@ -90,10 +63,6 @@ func copiedOnce(once bool, cfg, current cty.Value, prior *resource.Prior) bool {
 	if len(prior.Private) == 0 || json.Unmarshal(prior.Private, &p) != nil || !p.Completed {
 		return false
 	}
-	was, ok := selectionOf(prior.Config)
-	if !ok {
-		return false
-	}
-	now, ok := selectionOf(cfg)
-	return ok && now.equal(was)
+	was, err := decode(prior.Config)
+	return err == nil && sameSelection(cfg, was)
 }

@@ -130,8 +130,8 @@ func Dovecot(t testing.TB, opts DovecotOptions) *DovecotServer {
 			t.Errorf("stop dovecot: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("dovecot log (%s):\n%s", d.LogPath, tailFile(d.LogPath, 60))
-			t.Logf("doveadm (%s):\n%s", d.cmdLog, tailFile(d.cmdLog, 60))
+			t.Logf("dovecot log (%s):\n%s", d.LogPath, TailFile(d.LogPath, 60))
+			t.Logf("doveadm (%s):\n%s", d.cmdLog, TailFile(d.cmdLog, 60))
 		}
 		if err := d.Close(); err != nil {
 			t.Errorf("dovecot: %v", err)

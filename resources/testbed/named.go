@@ -208,8 +208,8 @@ func Named(t testing.TB, opts NamedOptions) *NamedServer {
 			t.Errorf("stop named: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("named log (%s):\n%s", n.LogPath, tailFile(n.LogPath, 60))
-			t.Logf("dig and nsupdate (%s):\n%s", n.cmdLog, tailFile(n.cmdLog, 60))
+			t.Logf("named log (%s):\n%s", n.LogPath, TailFile(n.LogPath, 60))
+			t.Logf("dig and nsupdate (%s):\n%s", n.cmdLog, TailFile(n.cmdLog, 60))
 		}
 		if err := n.Close(); err != nil {
 			t.Errorf("named: %v", err)
@@ -973,8 +973,8 @@ func (n *NamedServer) runLogged(timeout time.Duration, stdin *strings.Reader, na
 	return out.String(), runErr
 }
 
-// tailFile returns the last n lines of path.
-func tailFile(path string, n int) string {
+// TailFile returns the last n lines of path, for logs shown on failure.
+func TailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(%v)", err)

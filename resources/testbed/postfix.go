@@ -98,9 +98,9 @@ var (
 	postfixLocalRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._+-]*$`)
 )
 
-// requireSbin is Require for a program that lives in /usr/sbin, which is
+// RequireSbin is Require for a program that lives in /usr/sbin, which is
 // not in every PATH.
-func requireSbin(t testing.TB, name string) string {
+func RequireSbin(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := lookSbin(name); err == nil {
 		return p
@@ -684,7 +684,7 @@ func (p *PostfixInstance) Reload(t testing.TB) {
 
 func (p *PostfixInstance) command(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	bin := requireSbin(t, name)
+	bin := RequireSbin(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-c", p.ConfigDir}, args...)...)

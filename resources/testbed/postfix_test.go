@@ -196,7 +196,7 @@ func TestPostfix(t *testing.T) {
 		// The command line's stop and start, as code under test would
 		// run them: Running follows the master.
 		step = time.Now()
-		cmd := exec.Command(requireSbin(t, "postfix"), "-c", newer.ConfigDir, "stop")
+		cmd := exec.Command(RequireSbin(t, "postfix"), "-c", newer.ConfigDir, "stop")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("postfix stop: %v\n%s", err, out)
 		}
@@ -204,7 +204,7 @@ func TestPostfix(t *testing.T) {
 			t.Fatal("running after postfix stop")
 		}
 		t.Logf("postfix stop in %v", time.Since(step))
-		cmd = exec.Command(requireSbin(t, "postfix"), "-c", newer.ConfigDir, "start")
+		cmd = exec.Command(RequireSbin(t, "postfix"), "-c", newer.ConfigDir, "start")
 		logf, err := os.Create(filepath.Join(t.TempDir(), "start.log"))
 		if err != nil {
 			t.Fatal(err)
