@@ -31,6 +31,11 @@ type WalkOptions struct {
 	// closed never lets a dependent start (a context cancelled from
 	// another goroutine may not be seen in time).
 	Stop <-chan struct{}
+	// KeepGoing: a failed node does not stop the walk; the nodes that
+	// depend on it (in the walk's direction) are skipped with
+	// SkipDependency and everything else goes on. Destroy and rollback use
+	// it: what does not need the failed node is still taken back.
+	KeepGoing bool
 }
 
 // SkipReason says why a node never ran.
@@ -43,6 +48,9 @@ const (
 	SkipCancelled
 	// SkipDeferred: a node it depends on, directly or not, was deferred.
 	SkipDeferred
+	// SkipDependency: with KeepGoing, a node it waits for failed or was
+	// skipped for that reason.
+	SkipDependency
 )
 
 func (r SkipReason) String() string {
@@ -53,6 +61,8 @@ func (r SkipReason) String() string {
 		return "cancelled"
 	case SkipDeferred:
 		return "deferred"
+	case SkipDependency:
+		return "dependency failed"
 	}
 	return fmt.Sprintf("SkipReason(%d)", int(r))
 }
@@ -179,7 +189,23 @@ func (g *Graph[K]) Walk(ctx context.Context, parallelism int, fn WalkFunc[K], op
 	}
 
 	done := make(map[K]bool, len(before)) // ran, or marked skipped
-	var stop SkipReason                   // why no more nodes start; 0 while going
+	// skipWaiting marks every node that waits for k, directly or not, as
+	// skipped for why.
+	skipWaiting := func(k K, why SkipReason) {
+		var desc []K
+		if opts.Reverse {
+			desc = g.Ancestors(k)
+		} else {
+			desc = g.Descendants(k)
+		}
+		for _, n := range desc {
+			if !done[n] {
+				done[n] = true
+				rep.Skipped = append(rep.Skipped, Skip[K]{Node: n, Reason: why})
+			}
+		}
+	}
+	var stop SkipReason // why no more nodes start; 0 while going
 	inFlight := 0
 	for {
 		for stop == 0 && inFlight < parallelism && ready.Len() > 0 {
@@ -216,21 +242,12 @@ func (g *Graph[K]) Walk(ctx context.Context, parallelism int, fn WalkFunc[K], op
 			}
 		case errors.Is(res.err, ErrDeferred):
 			rep.Deferred = append(rep.Deferred, NodeError[K]{Node: res.node, Err: res.err})
-			var desc []K
-			if opts.Reverse {
-				desc = g.Ancestors(res.node)
-			} else {
-				desc = g.Descendants(res.node)
-			}
-			for _, n := range desc {
-				if !done[n] {
-					done[n] = true
-					rep.Skipped = append(rep.Skipped, Skip[K]{Node: n, Reason: SkipDeferred})
-				}
-			}
+			skipWaiting(res.node, SkipDeferred)
 		default:
 			rep.Failed = append(rep.Failed, NodeError[K]{Node: res.node, Err: res.err})
-			if stop == 0 {
+			if opts.KeepGoing {
+				skipWaiting(res.node, SkipDependency)
+			} else if stop == 0 {
 				stop = SkipFailed
 			}
 		}

@@ -53,9 +53,11 @@ func TestWalkSerial(t *testing.T) {
 		name    string
 		g       *Graph[string]
 		reverse bool
-		results map[string]error
-		want    outcome
-		wantErr string
+		// keepGoing sets WalkOptions.KeepGoing.
+		keepGoing bool
+		results   map[string]error
+		want      outcome
+		wantErr   string
 	}{
 		{
 			name: "all succeed in order",
@@ -111,6 +113,31 @@ func TestWalkSerial(t *testing.T) {
 			wantErr: "c: boom",
 		},
 		{
+			name:      "keep going skips only what waits for the failure",
+			g:         build("b>a", "c>b", "c>x", "x", "y"),
+			keepGoing: true,
+			results:   map[string]error{"a": errBoom},
+			want: outcome{
+				Completed: []string{"x", "y"},
+				Failed:    map[string]string{"a": "boom"},
+				Skipped:   map[string]SkipReason{"b": SkipDependency, "c": SkipDependency},
+			},
+			wantErr: "a: boom",
+		},
+		{
+			name:      "keep going in reverse skips dependencies",
+			g:         build("b>a", "c>b", "z"),
+			reverse:   true,
+			keepGoing: true,
+			results:   map[string]error{"b": errBoom},
+			want: outcome{
+				Completed: []string{"c", "z"},
+				Failed:    map[string]string{"b": "boom"},
+				Skipped:   map[string]SkipReason{"a": SkipDependency},
+			},
+			wantErr: "b: boom",
+		},
+		{
 			name:    "panic is a failure",
 			g:       build("a", "b"),
 			results: map[string]error{"a": errPanic},
@@ -128,7 +155,7 @@ func TestWalkSerial(t *testing.T) {
 					panic("kaboom")
 				}
 				return tt.results[k]
-			}, WalkOptions{Reverse: tt.reverse})
+			}, WalkOptions{Reverse: tt.reverse, KeepGoing: tt.keepGoing})
 			if diff := cmp.Diff(tt.want, flatten(rep)); diff != "" {
 				t.Errorf("report (-want +got):\n%s", diff)
 			}
@@ -260,18 +287,21 @@ func TestWalkCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g := build("a", "b", "c>a", "d>b", "e")
-	var ran []string
-	var mu sync.Mutex
+	// a cancels only once b has started, so that both are in flight when
+	// the walk sees the cancellation (a cancel before b's start would skip
+	// b: that is TestWalkCancelledBeforeStart's case).
+	bStarted := make(chan struct{})
 	rep, err := g.Walk(ctx, 2, func(ctx context.Context, k string) error {
-		mu.Lock()
-		ran = append(ran, k)
-		mu.Unlock()
-		if k == "a" {
+		switch k {
+		case "a":
+			<-bStarted
 			cancel()
+		case "b":
+			close(bStarted)
+			// In-flight work is not interrupted by the walk; this one
+			// ignores ctx and completes once the cancellation is made.
+			<-ctx.Done()
 		}
-		// In-flight work is not interrupted by the walk; this one ignores
-		// ctx and completes.
-		time.Sleep(5 * time.Millisecond)
 		return nil
 	}, WalkOptions{})
 	if !errors.Is(err, context.Canceled) {
