@@ -37,7 +37,7 @@ func (c *cli) diags(d hcl.Diagnostics, files map[string]*hcl.File) bool {
 	if len(d) == 0 {
 		return false
 	}
-	render.Diagnostics(c.stderr, d, files, render.TextOptions{Color: c.color})
+	render.Diagnostics(c.stderr, d, files, render.TextOptions{Color: c.color, Width: diagWidth(c.stderr)})
 	return d.HasErrors()
 }
 

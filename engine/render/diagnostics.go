@@ -8,19 +8,20 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// defaultWidth is the width diagnostic detail text is wrapped at when
-// TextOptions.Width is 0.
-const defaultWidth = 78
-
 // Diagnostics writes diags as Terraform prints them: a blank line, then
 // "Error: summary" or "Warning: summary", the file and line with the
-// source lines and the subject highlighted, and the detail wrapped at
-// opts.Width. files maps file names, as in the diagnostics' ranges, to the
-// parsed files; a missing file prints "(source code not available)".
+// source lines and the subject highlighted, and the detail. files maps file
+// names, as in the diagnostics' ranges, to the parsed files; a missing file
+// prints "(source code not available)".
+//
+// The detail is word-wrapped at opts.Width; a Width of 0 (or less) leaves it
+// unwrapped, as hcl's diagnostic writer does. Only a terminal should get
+// wrapped text: in a pipe or a log, a line break that moves with the length
+// of a path breaks whoever greps for the words around it.
 func Diagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File, opts TextOptions) error {
 	width := opts.Width
-	if width <= 0 {
-		width = defaultWidth
+	if width < 0 {
+		width = 0
 	}
 	var buf bytes.Buffer
 	dw := hcl.NewDiagnosticTextWriter(&buf, files, uint(width), opts.Color)

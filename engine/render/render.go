@@ -15,7 +15,8 @@ type TextOptions struct {
 	// Color adds ANSI colours: green for +, yellow for ~, red for -, bold
 	// for headers. Set it only when writing to a terminal.
 	Color bool
-	// Width wraps diagnostic detail text; 0 means 78.
+	// Width wraps diagnostic detail text; 0 means no wrapping. Set it only
+	// when writing to a terminal.
 	Width int
 }
 
