@@ -14,6 +14,16 @@
 // file is truncated, never removed, on unlock: removing it would let two
 // processes lock two different files of the same name.
 //
+// The journal, path+".journal", is the apply's log between two writes of
+// the state: one JSON record a line, appended and fsynced before the step
+// it records begins, replayed by Read and emptied by Write. Read drops
+// only a torn last line (no '\n', does not decode: an append a crash cut
+// short), which Append cuts off before it writes the next record; any
+// other record it cannot read or replay is an error wrapping
+// ErrJournalCorrupt that names the file, the line and its byte offset.
+// Read never skips past it: the records after it may be the undo entries a
+// rollback needs.
+//
 // It does not know the file format (states/statefile) or decide when to
 // lock or write (engine/exec and the CLI do).
 package local
