@@ -253,11 +253,19 @@ func (s *Session) openState(ctx context.Context, lock bool) error {
 // Plan refreshes and plans.
 func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	if la := s.State.LastApply; la != nil && la.Status == "running" {
+	if la := s.State.LastApply; la.Open() {
+		what := fmt.Sprintf("The %s started at %s was interrupted", opOf(la), la.Started.Format(time.RFC3339))
+		if la.Status == states.StatusRollbackFailed {
+			what = fmt.Sprintf("The rollback of the %s started at %s did not finish", opOf(la), la.Started.Format(time.RFC3339))
+		}
+		next := "`mailplan apply` continues it from what is there now, keeping its record, so that a later rollback or destroy still puts back what was there before both; `mailplan rollback` undoes what it did."
+		if s.opts.Destroy {
+			next = "Destroy cannot start until it is closed: `mailplan rollback` undoes what it did, `mailplan apply` continues it."
+		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
-			Summary:  "The last apply did not finish",
-			Detail:   fmt.Sprintf("The apply started at %s was interrupted; the state records what it changed. Run `mailplan rollback` to undo it.", la.Started.Format(time.RFC3339)),
+			Summary:  "This plan continues an unfinished apply",
+			Detail:   what + "; the state records what it changed. " + next,
 		})
 	}
 	p, d := s.runner.Plan(ctx, s.Config, s.State, exec.PlanOptions{
@@ -266,19 +274,24 @@ func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	if p != nil {
 		p.Plan.Basis = s.basis(p)
+		p.Plan.Continues = s.State.LastApply.Open() && !s.opts.Destroy
 	}
 	return p, diags
 }
 
-// ErrInterrupted is returned by Apply (and CheckApplicable) while the
-// last apply, interrupted, is not rolled back.
-var ErrInterrupted = errors.New("the last apply was interrupted and not rolled back; run `mailplan rollback` first (see `mailplan state show` for what it changed)")
+func opOf(la *states.Apply) string {
+	if la.Operation == "" {
+		return "apply"
+	}
+	return la.Operation
+}
 
 // CheckApplicable tells, before any planning or prompt, whether Apply
-// would refuse to run because the last apply was interrupted.
+// would refuse to run: a destroy while the last apply's journal is open
+// (an apply continues it instead).
 func (s *Session) CheckApplicable() error {
-	if la := s.State.LastApply; la != nil && la.Status == "running" {
-		return ErrInterrupted
+	if s.opts.Destroy && s.State.LastApply.Open() {
+		return exec.ErrOpenJournal
 	}
 	return nil
 }
@@ -310,11 +323,7 @@ func (s *Session) CheckRollback(ctx context.Context) (changes []string, drifted 
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := len(s.State.LastApply.Changes) - 1; i >= 0; i-- {
-		ch := s.State.LastApply.Changes[i]
-		changes = append(changes, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))
-	}
-	return changes, drifted, nil
+	return exec.Pending(s.State), drifted, nil
 }
 
 // PlanFile builds the saved form of a plan.

@@ -19,7 +19,9 @@ import (
 type fakeFile struct {
 	mu     sync.Mutex
 	failOn map[string]bool // paths whose Apply fails
-	order  []string        // paths applied and restored, in order
+	// failRestore are paths whose Restore fails (a dead server).
+	failRestore map[string]bool
+	order       []string // paths applied and restored, in order
 	// waitFor makes Apply of a path return a wait of this length once.
 	waitFor map[string]time.Duration
 	now     func() time.Time
@@ -90,7 +92,11 @@ func (f *fakeFile) Restore(ctx context.Context, req resource.RestoreRequest) err
 	path := req.Config.GetAttr("path").AsString()
 	f.mu.Lock()
 	f.order = append(f.order, "restore "+filepath.Base(path))
+	fail := f.failRestore[path]
 	f.mu.Unlock()
+	if fail {
+		return errors.New("injected restore failure")
+	}
 	var s fakeSnap
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
 		return err

@@ -123,14 +123,14 @@ type Lifecycle struct {
 
 // Hook is a `hook "WHEN"` block.
 type Hook struct {
-	When      string // before_apply, after_apply, on_rollback
+	When      string // one of HookKinds
 	Host      hcl.Expression
 	Command   hcl.Expression
 	DeclRange hcl.Range
 }
 
 // HookKinds are the valid labels of hook blocks.
-var HookKinds = []string{"before_apply", "after_apply", "on_rollback"}
+var HookKinds = []string{"before_apply", "after_apply", "before_destroy", "after_destroy", "on_rollback"}
 
 // ModuleCall is a `module "NAME"` block.
 type ModuleCall struct {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +47,11 @@ type ApplyReport struct {
 	RolledBack []string
 	// RollbackErrors are resources that could not be restored.
 	RollbackErrors []ResourceError
+	// Left are the resources a destroy or rollback did not take back
+	// because they wait for one that failed (or because it was
+	// interrupted), each with the reason. Running the same command again
+	// finishes them.
+	Left []ResourceError
 	// Interrupted is true when the apply was stopped by an interrupt.
 	Interrupted bool
 }
@@ -98,6 +103,24 @@ func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error)
 	return len(j.st.LastApply.Changes) - 1, nil
 }
 
+// firstBefore is the snapshot taken before the oldest change of addr in the
+// running journal (older than index) that found it unmanaged: when an apply
+// continues an interrupted one, what was there before both. nil when there
+// is none.
+func (j *journal) firstBefore(addr string, index int) []byte {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i, ch := range j.st.LastApply.Changes {
+		if i >= index {
+			break
+		}
+		if ch.Addr == addr && ch.Prior == nil && ch.Action != "adopt" {
+			return ch.Before
+		}
+	}
+	return nil
+}
+
 type changeJournal struct {
 	j     *journal
 	index int
@@ -116,9 +139,13 @@ func newID() string {
 }
 
 // Apply carries out a plan. It journals every change in st (through mgr)
-// before making it; on failure or interrupt it rolls back, unless
-// NoRollback. The returned error says the apply failed; the report says
-// what happened.
+// before making it. An apply that fails or is interrupted is rolled back,
+// unless NoRollback. A destroy never turns around: it goes on taking back
+// whatever does not wait for a failed resource, keeps what it took back,
+// and leaves the rest managed for the next destroy. An apply over an open
+// journal (an interrupted apply, or one whose rollback failed) continues
+// it: its changes join that journal, so a rollback undoes both. The
+// returned error says the operation failed; the report says what happened.
 func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr states.Manager, opts ApplyOptions) (*ApplyReport, error) {
 	rep := &ApplyReport{}
 	j := &journal{st: st, mgr: mgr}
@@ -126,19 +153,28 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	if op == "" {
 		op = "apply"
 	}
-	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: "running", PriorOutputs: st.Outputs}
-	hasWork := false
+	destroy := op == "destroy"
+	if st.LastApply.Open() && destroy {
+		return rep, ErrOpenJournal
+	}
+	hasWork := st.LastApply.Open()
 	for _, it := range p.items {
 		if it.change.Action != plans.NoOp || it.adopt {
 			hasWork = true
 		}
 	}
+	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}
 	if hasWork {
+		rec := &states.Record{Op: "begin", Apply: run}
+		if st.LastApply.Open() {
+			rec = &states.Record{Op: "continue", Status: op, Started: run.Started}
+		}
 		j.mu.Lock()
-		err := j.record(ctx, &states.Record{Op: "begin", Apply: run})
+		err := j.record(ctx, rec)
+		run = st.LastApply
 		j.mu.Unlock()
 		if err != nil {
-			return rep, fmt.Errorf("write state before apply: %w", err)
+			return rep, fmt.Errorf("write state before %s: %w", op, err)
 		}
 	}
 
@@ -177,9 +213,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	var repMu sync.Mutex
 	report, _ := g.Walk(walkCtx, par, func(_ context.Context, addr string) error {
 		it := p.items[addr]
-		err := r.applyItem(ctx, walkCtx, j, run, it, opts, rep, &repMu)
+		err := r.applyItem(ctx, walkCtx, j, it, opts, rep, &repMu)
 		return err
-	}, dag.WalkOptions{Stop: opts.Stop})
+	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
 	for _, f := range report.Failed {
 		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: f.Err})
@@ -189,53 +225,124 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	failed := len(rep.Failed) > 0 || interrupted
 
 	if !failed {
-		j.mu.Lock()
-		run.Status = "applied"
-		run.Finished = r.now().UTC()
-		if op == "destroy" {
-			st.Outputs = nil
-		} else if opts.Outputs != nil {
-			st.Outputs = encodeOutputs(opts.Outputs)
+		return rep, r.finishRun(ctx, j, run, states.StatusApplied, func() {
+			if destroy {
+				st.Outputs = nil
+			} else if opts.Outputs != nil {
+				st.Outputs = encodeOutputs(opts.Outputs)
+			}
+		})
+	}
+	if destroy {
+		// The way back never turns around: keep what was taken back, say
+		// what is left and why.
+		for _, sk := range report.Skipped {
+			why := "not started: the destroy was interrupted"
+			if sk.Reason == dag.SkipDependency {
+				why = "not destroyed: " + strings.Join(waitsFor(p, sk.Node, rep.Failed), ", ") + ", which must be destroyed first, could not be"
+			}
+			rep.Left = append(rep.Left, ResourceError{Addr: sk.Node, Err: errors.New(why)})
 		}
-		err := j.write(ctx)
-		j.mu.Unlock()
-		if err != nil {
-			return rep, fmt.Errorf("write state after apply: %w", err)
+		if err := r.finishRun(ctx, j, run, states.StatusIncomplete, nil); err != nil {
+			return rep, err
 		}
-		return rep, nil
+		if interrupted && len(rep.Failed) == 0 {
+			return rep, fmt.Errorf("destroy interrupted: %w", ErrInterrupted)
+		}
+		return rep, errors.New("destroy incomplete")
 	}
 	if ctx.Err() != nil {
 		// Second interrupt: stop at once. The journal in the state says
-		// what to undo; `mailplan rollback` does it.
-		return rep, fmt.Errorf("apply stopped at once; the state records what was done: run `mailplan rollback` to undo it: %w", ctx.Err())
+		// what to undo; `mailplan rollback` does it, `mailplan apply`
+		// continues.
+		return rep, fmt.Errorf("apply stopped at once; the state records what was done: run `mailplan rollback` to undo it, or `mailplan apply` to continue it: %w", ctx.Err())
 	}
 	if opts.NoRollback {
-		j.mu.Lock()
-		run.Status = "kept"
-		run.Finished = r.now().UTC()
-		err := j.write(ctx)
-		j.mu.Unlock()
-		if err != nil {
-			return rep, fmt.Errorf("write state: %w", err)
+		if err := r.finishRun(ctx, j, run, states.StatusKept, nil); err != nil {
+			return rep, err
 		}
 		return rep, errors.New("apply failed; changes kept (-no-rollback)")
 	}
 	rb := r.rollbackRun(ctx, j, run, p.items)
 	rep.RolledBack = rb.restored
 	rep.RollbackErrors = rb.errors
+	rep.Left = rb.left
 	if interrupted && len(rep.Failed) == 0 {
 		return rep, fmt.Errorf("apply interrupted: %w", ErrInterrupted)
 	}
 	return rep, errors.New("apply failed")
 }
 
-func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states.Apply, it *item, opts ApplyOptions, rep *ApplyReport, repMu *sync.Mutex) error {
-	ch := it.change
+// ErrOpenJournal refuses a destroy while the last apply's journal is open:
+// what that apply changed is not all in the state yet, so a destroy could
+// not put it back.
+var ErrOpenJournal = errors.New("the last apply was interrupted, or its rollback failed, and its journal is still open: run `mailplan rollback` to undo it, or `mailplan apply` to continue it, before destroying")
+
+// finishRun sets the run's final status and writes the whole state, after
+// edit (when not nil) changed it.
+func (r *Runner) finishRun(ctx context.Context, j *journal, run *states.Apply, status string, edit func()) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	run.Status = status
+	run.Finished = r.now().UTC()
+	if edit != nil {
+		edit()
+	}
+	if err := j.write(ctx); err != nil {
+		return fmt.Errorf("write state after %s: %w", opName(run), err)
+	}
+	return nil
+}
+
+func opName(run *states.Apply) string {
+	if run.Operation == "" {
+		return "apply"
+	}
+	return run.Operation
+}
+
+// waitsFor names the failed resources that addr waited for in a destroy
+// (its dependents, which are destroyed first), directly or not.
+func waitsFor(p *Planned, addr string, failed []ResourceError) []string {
+	var out []string
+	for _, f := range failed {
+		if dependsOn(p, f.Addr, addr, map[string]bool{}) {
+			out = append(out, f.Addr)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "a resource that depends on it")
+	}
+	return out
+}
+
+// dependsOn reports whether from depends on to, directly or not, among the
+// plan's instances.
+func dependsOn(p *Planned, from, to string, seen map[string]bool) bool {
+	if seen[from] {
+		return false
+	}
+	seen[from] = true
+	it := p.items[from]
+	if it == nil {
+		return false
+	}
+	for _, d := range it.deps {
+		if d == to || dependsOn(p, d, to, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, opts ApplyOptions, rep *ApplyReport, repMu *sync.Mutex) error {
 	if it.waiting {
 		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
 	}
-	if ch.Action == plans.NoOp {
-		if c, ok := it.typ.(resource.Checker); ok && it.inst != nil {
+	action := it.change.Action
+	if action == plans.NoOp {
+		c, gate := it.typ.(resource.Checker)
+		if gate && it.inst != nil {
 			// A gate holds at apply time, whatever the plan saw.
 			r.ui().Status(it.addr, "Checking...")
 			err := c.Check(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned,
@@ -245,17 +352,29 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 			}
 			r.ui().Status(it.addr, "Check passed")
 		}
-		if it.adopt {
-			return r.adoptItem(ctx, j, it)
+		if !gate && it.inst != nil && it.snapshot != nil && (it.adopt || isFingerprinter(it.typ)) {
+			// What the plan saw may be old by now: mail that reached a live
+			// source since must still be copied, and an adoption records
+			// what is there now, not what was.
+			again, err := r.replanAtApply(ctx, it)
+			if err != nil {
+				return err
+			}
+			action = again
 		}
-		return nil
+		if action == plans.NoOp {
+			if it.adopt {
+				return r.adoptItem(ctx, j, it)
+			}
+			return nil
+		}
 	}
 	ui := r.ui()
 	log := r.logger().Named("apply").With("addr", it.addr)
 	schema := it.typ.Schema()
 	objType := schema.ImpliedType()
 
-	switch ch.Action {
+	switch action {
 	case plans.Delete:
 		ui.Status(it.addr, "Destroying...")
 	case plans.Create:
@@ -270,8 +389,8 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 	start := r.now()
 
 	// A replace first puts the old object back as it was before mailplan.
-	if ch.Action == plans.Replace && it.prior != nil {
-		if err := r.journalAndRestore(ctx, j, run, it, it.oldConfig, "delete"); err != nil {
+	if action == plans.Replace && it.prior != nil {
+		if err := r.journalAndRestore(ctx, j, it, it.oldConfig, "delete"); err != nil {
 			return err
 		}
 	}
@@ -287,7 +406,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		cur = cty.NullVal(objType)
 	}
 	cur = markLike(cur, it.config, schema)
-	if ch.Action != plans.Replace && fingerprint(it.typ, cur) != it.readFP && it.snapshot != nil {
+	if action != plans.Replace && fingerprint(it.typ, cur) != it.readFP && it.snapshot != nil {
 		return fmt.Errorf("the real state changed since the plan was made; run plan again")
 	}
 
@@ -295,17 +414,21 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 	if err != nil {
 		return err
 	}
-	action := string(ch.Action)
-	if ch.Action == plans.Replace {
-		action = "create"
+	journalled := string(action)
+	if action == plans.Replace {
+		journalled = "create"
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior)}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: journalled, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior), Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
 	}
 
-	if err := r.runHooks(ctx, it, "before_apply"); err != nil {
+	before, after := "before_apply", "after_apply"
+	if action == plans.Delete {
+		before, after = "before_destroy", "after_destroy"
+	}
+	if err := r.runHooks(ctx, it, before); err != nil {
 		return err
 	}
 
@@ -314,7 +437,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 	if it.prior != nil {
 		private = it.prior.Private
 	}
-	if ch.Action == plans.Delete {
+	if action == plans.Delete {
 		orig := resp.Snapshot
 		if it.prior != nil {
 			orig = it.prior.Original
@@ -324,7 +447,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		}
 	} else {
 		var resume []byte
-		if ch.Action == plans.Resume && it.prior != nil && it.prior.Wait != nil {
+		if action == plans.Resume && it.prior != nil && it.prior.Wait != nil {
 			resume = it.prior.Wait.Resume
 		}
 		stepCur, stepSnap := cur, resp.Snapshot
@@ -370,14 +493,14 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		}
 	}
 
-	if err := r.runHooks(ctx, it, "after_apply"); err != nil {
+	if err := r.runHooks(ctx, it, after); err != nil {
 		return err
 	}
 
 	// Record what the apply reached: read it back, since a type may leave
 	// parts to the host (an owner nobody configured, say).
 	result := it.planned
-	if ch.Action != plans.Delete && wait == nil {
+	if action != plans.Delete && wait == nil {
 		after, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
 		if err != nil {
 			return fmt.Errorf("read after apply: %w", err)
@@ -387,13 +510,20 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		}
 	}
 	done := &states.Record{Op: "done", Index: index, Addr: it.addr}
-	if ch.Action != plans.Delete {
+	if action != plans.Delete {
 		resJSON, _, err := encodeValue(result, objType)
 		if err != nil {
 			return err
 		}
 		orig := resp.Snapshot
-		if it.prior != nil && ch.Action != plans.Replace {
+		if it.prior == nil {
+			// Continuing an interrupted apply: what was there before it
+			// started on this instance is what destroy must put back.
+			if first := j.firstBefore(it.addr, index); first != nil {
+				orig = first
+			}
+		}
+		if it.prior != nil && action != plans.Replace {
 			orig = it.prior.Original
 			if m, ok := it.typ.(resource.OriginalMerger); ok {
 				merged, err := m.MergeOriginal(orig, resp.Snapshot)
@@ -417,7 +547,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		return fmt.Errorf("journal: %w", err)
 	}
 	repMu.Lock()
-	switch ch.Action {
+	switch action {
 	case plans.Create:
 		rep.Added++
 	case plans.Delete:
@@ -437,7 +567,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, run *states
 		ui.Status(it.addr, fmt.Sprintf("Waiting until %s (%s)", wait.Until.UTC().Format(time.RFC3339), wait.Reason))
 		return fmt.Errorf("waiting until %s: %w", wait.Until.Format(time.RFC3339), dag.ErrDeferred)
 	}
-	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(ch.Action), elapsed))
+	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(action), elapsed))
 	return nil
 }
 
@@ -458,12 +588,18 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 			return fmt.Errorf("adopt: %w", err)
 		}
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
 	}
-	sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: it.snapshot, Deps: it.deps}
+	orig := it.snapshot
+	if first := j.firstBefore(it.addr, index); first != nil {
+		// An interrupted apply made it match: destroy puts back what was
+		// there before that apply, not what it made.
+		orig = first
+	}
+	sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr, Resource: sr, After: resJSON})
@@ -496,7 +632,7 @@ func doneWord(a plans.Action) string {
 
 // journalAndRestore removes the old object of a replace, journalled so that
 // a rollback puts it back.
-func (r *Runner) journalAndRestore(ctx context.Context, j *journal, run *states.Apply, it *item, oldConfig cty.Value, action string) error {
+func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, oldConfig cty.Value, action string) error {
 	log := r.logger().Named("apply").With("addr", it.addr)
 	objType := it.typ.Schema().ImpliedType()
 	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: oldConfig, Logger: log})
@@ -507,13 +643,19 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, run *states.
 	if err != nil {
 		return err
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior)}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior), Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
 	}
+	if err := r.runHooks(ctx, it, "before_destroy"); err != nil {
+		return err
+	}
 	if err := it.typ.Restore(ctx, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Logger: log}); err != nil {
 		return fmt.Errorf("remove old object: %w", err)
+	}
+	if err := r.runHooks(ctx, it, "after_destroy"); err != nil {
+		return err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -582,5 +724,3 @@ func decodeOutput(o *states.Output) (cty.Value, error) {
 
 // OutputValue decodes a stored output for `mailplan output`.
 func OutputValue(o *states.Output) (cty.Value, error) { return decodeOutput(o) }
-
-var _ = json.RawMessage(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -15,27 +16,66 @@ import (
 type rollbackResult struct {
 	restored []string
 	errors   []ResourceError
+	left     []ResourceError
 }
 
-// rollbackRun undoes the changes of run newest first: each change's journal
-// and before-snapshot are restored, and the state's record of the instance
-// is put back. It goes on past failures and reports them.
+// rollbackRun undoes the changes of run not yet undone, newest first: each
+// change's journal and before-snapshot are restored, and the state's record
+// of the instance is put back. Each step is journalled, before ("restoring")
+// and after ("restored"), so that a rollback retried after a failure or a
+// crash undoes only what is left. The way back never turns around: a
+// change that cannot be undone is reported, every change that does not
+// wait for it is still undone, and the changes of the instances it
+// depended on are left (their dependent still stands) with the reason.
 func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply, items map[string]*item) rollbackResult {
 	var res rollbackResult
 	log := r.logger().Named("rollback")
 	j.mu.Lock()
 	changes := append([]*states.Change(nil), run.Changes...)
 	j.mu.Unlock()
+	// heldBy maps an instance to the dependent whose change could not be
+	// undone: undoing the instance's own changes would pull it from under
+	// that dependent.
+	heldBy := map[string]string{}
+	hold := func(ch *states.Change, by string) {
+		deps := ch.Deps
+		if len(deps) == 0 && ch.Prior != nil {
+			deps = ch.Prior.Deps
+		}
+		for _, d := range deps {
+			if _, ok := heldBy[d]; !ok {
+				heldBy[d] = by
+			}
+		}
+	}
+	record := func(rec *states.Record) error {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.record(ctx, rec)
+	}
 	for i := len(changes) - 1; i >= 0; i-- {
 		ch := changes[i]
+		if ch.Restored {
+			continue
+		}
+		if by, ok := heldBy[ch.Addr]; ok {
+			res.left = append(res.left, ResourceError{Addr: ch.Addr, Err: fmt.Errorf("not rolled back: %s depends on it and could not be rolled back", by)})
+			hold(ch, by)
+			continue
+		}
+		fail := func(err error) {
+			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: err})
+			r.ui().Status(ch.Addr, "Rollback failed: "+err.Error())
+			hold(ch, ch.Addr)
+		}
 		t, ok := r.Registry.Get(ch.Type)
 		if !ok {
-			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: fmt.Errorf("unknown resource type %q", ch.Type)})
+			fail(fmt.Errorf("unknown resource type %q", ch.Type))
 			continue
 		}
 		cfg, err := decodeValue(ch.Config, t.Schema().ImpliedType(), nil)
 		if err != nil {
-			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: err})
+			fail(err)
 			continue
 		}
 		var inst *lang.Instance
@@ -45,21 +85,24 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			// one only lends the secrets the state leaves out.
 			cfg = withLiveConnections(t.Schema(), withSecrets(cfg, it.config), it.config)
 		}
+		done := &states.Record{Op: "restored", Index: i, Addr: ch.Addr, Resource: ch.Prior}
 		if ch.Action == "adopt" {
 			// Nothing changed on the host: only the state forgets it.
-			j.mu.Lock()
-			werr := j.record(ctx, &states.Record{Op: "resource", Addr: ch.Addr, Resource: ch.Prior})
-			j.mu.Unlock()
-			if werr != nil {
-				res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: werr})
+			if err := record(done); err != nil {
+				fail(err)
 			}
 			continue
+		}
+		if !ch.Restoring {
+			if err := record(&states.Record{Op: "restoring", Index: i}); err != nil {
+				fail(fmt.Errorf("journal: %w", err))
+				continue
+			}
 		}
 		r.ui().Status(ch.Addr, "Rolling back...")
 		err = t.Restore(ctx, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
 		if err != nil {
-			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: err})
-			r.ui().Status(ch.Addr, "Rollback failed: "+err.Error())
+			fail(err)
 			continue
 		}
 		if inst != nil {
@@ -73,29 +116,20 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 				}
 			}
 		}
-		j.mu.Lock()
-		werr := j.record(ctx, &states.Record{Op: "resource", Addr: ch.Addr, Resource: ch.Prior})
-		j.mu.Unlock()
-		if werr != nil {
-			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: werr})
+		if err := record(done); err != nil {
+			fail(fmt.Errorf("journal: %w", err))
+			continue
 		}
 		res.restored = append(res.restored, ch.Addr)
 		r.ui().Status(ch.Addr, "Rollback complete")
 	}
-	j.mu.Lock()
-	if run.Status == "applied" || run.Status == "kept" || run.Status == "running" {
-		j.st.Outputs = run.PriorOutputs
+	status := states.StatusRolledBack
+	if len(res.errors) > 0 || len(res.left) > 0 {
+		status = states.StatusRollbackFailed
 	}
-	if len(res.errors) > 0 {
-		run.Status = "rollback_failed"
-	} else {
-		run.Status = "rolled_back"
-	}
-	run.Finished = r.now().UTC()
-	if err := j.write(ctx); err != nil {
+	if err := r.finishRun(ctx, j, run, status, func() { j.st.Outputs = run.PriorOutputs }); err != nil {
 		res.errors = append(res.errors, ResourceError{Addr: "(state)", Err: err})
 	}
-	j.mu.Unlock()
 	return res
 }
 
@@ -117,15 +151,24 @@ type Drift struct {
 }
 
 // CheckRollback lists the resources of the last apply whose real state
-// differs from what it left. An error means it could not be checked.
+// differs from what it left. An error means it could not be checked. For
+// each instance only its newest change not yet undone counts, and not at
+// all when mailplan itself started to undo that change (a rollback that
+// failed half way left it so) or the change never completed.
 func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.Result) ([]string, error) {
 	run := st.LastApply
-	if run == nil || run.Status == "rolled_back" || len(run.Changes) == 0 {
+	if run == nil || run.Status == states.StatusRolledBack {
 		return nil, ErrNothingToRollBack
 	}
 	var drifted []string
-	for _, ch := range run.Changes {
-		if !ch.Done || len(ch.After) == 0 {
+	seen := map[string]bool{}
+	for i := len(run.Changes) - 1; i >= 0; i-- {
+		ch := run.Changes[i]
+		if ch.Restored || seen[ch.Addr] {
+			continue
+		}
+		seen[ch.Addr] = true
+		if ch.Restoring || !ch.Done || len(ch.After) == 0 {
 			continue
 		}
 		t, ok := r.Registry.Get(ch.Type)
@@ -160,11 +203,29 @@ func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.
 			drifted = append(drifted, ch.Addr)
 		}
 	}
+	sort.Strings(drifted)
 	return drifted, nil
 }
 
-// Rollback undoes the most recent apply recorded in st, as `mailplan
-// rollback` does.
+// Pending lists the changes of the last apply a rollback would undo, newest
+// first, as "ADDR (ACTION)".
+func Pending(st *states.State) []string {
+	var out []string
+	if st.LastApply == nil || st.LastApply.Status == states.StatusRolledBack {
+		return nil
+	}
+	for i := len(st.LastApply.Changes) - 1; i >= 0; i-- {
+		ch := st.LastApply.Changes[i]
+		if !ch.Restored {
+			out = append(out, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))
+		}
+	}
+	return out
+}
+
+// Rollback undoes what the most recent apply recorded in st did and was not
+// undone yet, as `mailplan rollback` does. An apply that had changed
+// nothing (killed right after it started) is closed.
 func (r *Runner) Rollback(ctx context.Context, st *states.State, mgr states.Manager, opts RollbackOptions) (*ApplyReport, error) {
 	rep := &ApplyReport{}
 	drifted, err := r.CheckRollback(ctx, st, opts.Config)
@@ -184,7 +245,8 @@ func (r *Runner) Rollback(ctx context.Context, st *states.State, mgr states.Mana
 	res := r.rollbackRun(ctx, j, st.LastApply, items)
 	rep.RolledBack = res.restored
 	rep.RollbackErrors = res.errors
-	if len(res.errors) > 0 {
+	rep.Left = res.left
+	if len(res.errors) > 0 || len(res.left) > 0 {
 		return rep, errors.New("rollback incomplete")
 	}
 	return rep, nil

@@ -34,6 +34,10 @@ type Plan struct {
 	Adopt []string
 	// Basis is what the plan was made from, for the stale check.
 	Basis Basis
+	// Continues is true when applying the plan continues an unfinished
+	// apply (interrupted, or whose rollback failed): the apply joins its
+	// journal and closes it, even with no change left to make.
+	Continues bool
 }
 
 // Change is one resource instance in the plan.
@@ -118,7 +122,7 @@ func (p *Plan) Counts() (add, change, destroy int) {
 // NeedsApply reports whether apply has anything to do: changes, waits that
 // are over, or resources to adopt into the state.
 func (p *Plan) NeedsApply() bool {
-	if p.HasChanges() || len(p.Adopt) > 0 {
+	if p.HasChanges() || len(p.Adopt) > 0 || p.Continues {
 		return true
 	}
 	for _, c := range p.Changes {

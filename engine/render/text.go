@@ -101,6 +101,7 @@ func (p *printer) plan(plan *plans.Plan) {
 		}
 		p.adopt(plan.Adopt)
 		p.waiting(plan.Waiting)
+		p.continues(plan)
 		return
 	}
 
@@ -117,6 +118,14 @@ func (p *printer) plan(plan *plans.Plan) {
 	p.outputs(plan.Outputs, len(shown) > 0)
 	p.adopt(plan.Adopt)
 	p.waiting(plan.Waiting)
+	p.continues(plan)
+}
+
+// continues says that applying the plan continues an unfinished apply.
+func (p *printer) continues(plan *plans.Plan) {
+	if plan.Continues {
+		p.printf("\nApplying this plan continues the unfinished apply recorded in the state, and closes it; `mailplan rollback` afterwards undoes both.\n")
+	}
 }
 
 // adopt lists resources apply will start managing without changing them.

@@ -23,7 +23,8 @@ type Record struct {
 	// Lineage and Serial name the state version the record applies to.
 	Lineage string `json:"lineage"`
 	Serial  uint64 `json:"serial"`
-	// Op is "begin", "change", "entry", "done", "resource" or "status".
+	// Op is "begin", "continue", "change", "entry", "done", "restoring",
+	// "restored", "resource" or "status".
 	Op string `json:"op"`
 	// Apply is the new LastApply (begin).
 	Apply *Apply `json:"apply,omitempty"`
@@ -40,6 +41,8 @@ type Record struct {
 	// Status and Finished update LastApply (status).
 	Status   string    `json:"status,omitempty"`
 	Finished time.Time `json:"finished,omitempty"`
+	// Started is when a continue record's apply started.
+	Started time.Time `json:"started,omitempty"`
 }
 
 // Replay applies a journal record to the state.
@@ -66,6 +69,16 @@ func (s *State) Replay(rec *Record) error {
 	switch rec.Op {
 	case "begin":
 		s.LastApply = rec.Apply
+	case "continue":
+		// A later apply takes over an interrupted one: same journal, more
+		// changes.
+		if s.LastApply == nil {
+			return fmt.Errorf("journal record \"continue\" before \"begin\"")
+		}
+		s.LastApply.Status = StatusRunning
+		s.LastApply.Operation = rec.Status
+		s.LastApply.Continued = append(s.LastApply.Continued, rec.Started)
+		s.LastApply.Finished = time.Time{}
 	case "change":
 		if s.LastApply == nil {
 			return fmt.Errorf("journal record \"change\" before \"begin\"")
@@ -84,6 +97,19 @@ func (s *State) Replay(rec *Record) error {
 		}
 		c.Done = true
 		c.After = rec.After
+		setResource()
+	case "restoring":
+		c, err := change()
+		if err != nil {
+			return err
+		}
+		c.Restoring = true
+	case "restored":
+		c, err := change()
+		if err != nil {
+			return err
+		}
+		c.Restored = true
 		setResource()
 	case "resource":
 		setResource()

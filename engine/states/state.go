@@ -73,14 +73,41 @@ type Apply struct {
 	Operation string    `json:"operation"` // "apply" or "destroy"
 	Started   time.Time `json:"started"`
 	Finished  time.Time `json:"finished,omitempty"`
-	// Status is "running" while it runs (a crash leaves it so), then
-	// "applied", "rolled_back", "rollback_failed" or "kept" (failed with
-	// -no-rollback).
-	Status  string    `json:"status"`
-	Changes []*Change `json:"changes"`
+	// Status is StatusRunning while it runs (a crash leaves it so), then
+	// one of the other Status* values.
+	Status string `json:"status"`
+	// Continued are the times later applies continued this one after it
+	// was interrupted (or its rollback failed): their changes are appended
+	// here, so that a rollback undoes them all, newest first.
+	Continued []time.Time `json:"continued,omitempty"`
+	Changes   []*Change   `json:"changes"`
 	// PriorOutputs are the root outputs before the apply; a rollback puts
 	// them back.
 	PriorOutputs map[string]*Output `json:"prior_outputs,omitempty"`
+}
+
+// The values of Apply.Status.
+const (
+	// StatusRunning: the apply (or destroy) is under way, or was killed.
+	StatusRunning = "running"
+	// StatusApplied: it completed.
+	StatusApplied = "applied"
+	// StatusKept: it failed with -no-rollback; its changes stand.
+	StatusKept = "kept"
+	// StatusIncomplete: a destroy that could not take everything back; what
+	// it did take back stays so, and the state still manages the rest.
+	StatusIncomplete = "incomplete"
+	// StatusRolledBack: every change was undone.
+	StatusRolledBack = "rolled_back"
+	// StatusRollbackFailed: some changes could not be undone; the changes
+	// marked Restored were, and a later rollback retries only the others.
+	StatusRollbackFailed = "rollback_failed"
+)
+
+// Open reports whether the apply still needs a rollback or a continuation:
+// it was interrupted, or its rollback failed part way.
+func (a *Apply) Open() bool {
+	return a != nil && (a.Status == StatusRunning || a.Status == StatusRollbackFailed)
 }
 
 // Change is one resource instance changed by an apply, in the order the
@@ -103,6 +130,17 @@ type Change struct {
 	// Prior is the state's record of the instance before the change (nil
 	// when it was not managed), put back by rollback.
 	Prior *Resource `json:"prior,omitempty"`
+	// Deps are the addresses the instance depended on: a rollback does not
+	// undo a change of one of them while this change could not be undone.
+	Deps []string `json:"deps,omitempty"`
+	// Restoring is set, durably, before a rollback starts to undo the
+	// change: from then on the host may hold a half-restored object that
+	// mailplan itself made, which a retried rollback must not take for
+	// someone else's edit.
+	Restoring bool `json:"restoring,omitempty"`
+	// Restored is set once the change was undone; a later rollback skips
+	// it.
+	Restored bool `json:"restored,omitempty"`
 }
 
 // Manager reads and writes the state of one plan directory.
