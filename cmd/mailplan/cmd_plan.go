@@ -229,12 +229,16 @@ func reportApply(c *cli, rep *exec.ApplyReport, err error, destroy bool) int {
 		c.errorf("State locked", "%s", err)
 		return 1
 	}
+	op := "apply"
+	if destroy {
+		op = "destroy"
+	}
 	var b strings.Builder
 	for _, f := range rep.Failed {
 		fmt.Fprintf(&b, "%s: %s\n", f.Addr, f.Err)
 	}
 	if rep.Interrupted && len(rep.Failed) == 0 {
-		b.WriteString("The apply was interrupted.\n")
+		fmt.Fprintf(&b, "The %s was interrupted.\n", op)
 	}
 	if len(rep.RolledBack) > 0 {
 		fmt.Fprintf(&b, "\nRolled back, newest first: %s.\n", strings.Join(rep.RolledBack, ", "))
@@ -242,10 +246,25 @@ func reportApply(c *cli, rep *exec.ApplyReport, err error, destroy bool) int {
 	for _, f := range rep.RollbackErrors {
 		fmt.Fprintf(&b, "Could not roll back %s: %s\n", f.Addr, f.Err)
 	}
-	if len(rep.RollbackErrors) > 0 {
-		b.WriteString("\nSome changes could not be undone: fix the cause and run `mailplan rollback`.\n")
+	if len(rep.Left) > 0 {
+		fmt.Fprintf(&b, "\nLeft as they are:\n")
+		for _, f := range rep.Left {
+			fmt.Fprintf(&b, "  %s: %s\n", f.Addr, f.Err)
+		}
+	}
+	switch {
+	case destroy && rep.Destroyed > 0:
+		fmt.Fprintf(&b, "\n%d destroyed; what was taken back stays so. Fix the cause and run `mailplan destroy` again to finish the rest.\n", rep.Destroyed)
+	case destroy:
+		b.WriteString("\nNothing was destroyed. Fix the cause and run `mailplan destroy` again.\n")
+	case len(rep.RollbackErrors) > 0 || len(rep.Left) > 0:
+		b.WriteString("\nSome changes could not be undone; the state records which were. Fix the cause (a host down, say) and run `mailplan rollback`, with the same -var and -var-file arguments: it undoes only what is left, without -force.\n")
 	}
 	b.WriteString("\n" + err.Error())
-	c.errorf("Apply failed", "%s", strings.TrimSpace(b.String()))
+	summary := "Apply failed"
+	if destroy {
+		summary = "Destroy incomplete"
+	}
+	c.errorf(summary, "%s", strings.TrimSpace(b.String()))
 	return 1
 }

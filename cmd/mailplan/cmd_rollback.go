@@ -49,6 +49,16 @@ func cmdRollback(c *cli, args []string) int {
 		c.errorf("Cannot roll back", "%s%s", err, hint)
 		return 1
 	}
+	if len(changes) == 0 {
+		// Killed before its first change: nothing to undo, but the journal
+		// must be closed, or apply and destroy would see it open forever.
+		if _, err := s.Rollback(c.ctx, false); err != nil {
+			c.errorf("Cannot roll back", "%s%s", err, hint)
+			return 1
+		}
+		fmt.Fprintf(c.stdout, "The last %s (started %s) had changed nothing left to undo; its journal is closed.\n", s.State.LastApply.Operation, s.State.LastApply.Started.Local().Format("2006-01-02 15:04:05"))
+		return 0
+	}
 	fmt.Fprintf(c.stdout, "mailplan will undo the most recent %s (started %s), newest change first:\n\n", s.State.LastApply.Operation, s.State.LastApply.Started.Local().Format("2006-01-02 15:04:05"))
 	for _, ch := range changes {
 		fmt.Fprintf(c.stdout, "  - undo %s\n", ch)
@@ -78,8 +88,20 @@ func cmdRollback(c *cli, args []string) int {
 		for _, f := range rep.RollbackErrors {
 			fmt.Fprintf(&b, "%s: %s\n", f.Addr, f.Err)
 		}
-		b.WriteString(err.Error())
-		c.errorf("Rollback failed", "%s%s", b.String(), hint)
+		if len(rep.RolledBack) > 0 {
+			fmt.Fprintf(&b, "\nRolled back, newest first: %s.\n", strings.Join(rep.RolledBack, ", "))
+		}
+		if len(rep.Left) > 0 {
+			b.WriteString("\nLeft as they are:\n")
+			for _, f := range rep.Left {
+				fmt.Fprintf(&b, "  %s: %s\n", f.Addr, f.Err)
+			}
+		}
+		if len(rep.RollbackErrors) > 0 || len(rep.Left) > 0 {
+			b.WriteString("\nWhat was rolled back stays so, and the state records it. Fix the cause and run `mailplan rollback` again: it undoes only what is left.\n")
+		}
+		b.WriteString("\n" + err.Error())
+		c.errorf("Rollback incomplete", "%s%s", strings.TrimSpace(b.String()), hint)
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "\nRollback complete! Resources: %d restored.\n", len(rep.RolledBack))
