@@ -53,6 +53,14 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 		defer j.mu.Unlock()
 		return j.record(ctx, rec)
 	}
+	// Until it ends, a rollback is one that did not finish: killed half
+	// way, the state says so (plan warns, destroy waits, a retry goes on).
+	if run.Status != states.StatusRollbackFailed {
+		if err := record(&states.Record{Op: "status", Status: states.StatusRollbackFailed}); err != nil {
+			res.errors = append(res.errors, ResourceError{Addr: "(state)", Err: fmt.Errorf("journal: %w", err)})
+			return res
+		}
+	}
 	for i := len(changes) - 1; i >= 0; i-- {
 		ch := changes[i]
 		if ch.Restored {
