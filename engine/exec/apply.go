@@ -70,6 +70,27 @@ type journal struct {
 	mu  sync.Mutex
 	st  *states.State
 	mgr states.Manager
+	// start is the record that begins (or continues) the run; run is the
+	// run once it is journalled, nil before.
+	start *states.Record
+	run   *states.Apply
+}
+
+// begin journals the start of the run, once. The caller holds j.mu.
+func (j *journal) begin(ctx context.Context) error {
+	if j.run != nil {
+		return nil
+	}
+	if j.start == nil {
+		// A rollback of a run the state already holds.
+		j.run = j.st.LastApply
+		return nil
+	}
+	if err := j.record(ctx, j.start); err != nil {
+		return err
+	}
+	j.run = j.st.LastApply
+	return nil
 }
 
 // write stores the whole state. The caller holds j.mu.
@@ -97,6 +118,9 @@ func (j *journal) record(ctx context.Context, rec *states.Record) error {
 func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if err := j.begin(ctx); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
 	if err := j.record(ctx, &states.Record{Op: "change", Change: ch}); err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
 	}
@@ -163,15 +187,16 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			hasWork = true
 		}
 	}
-	run := &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}
+	j.start = &states.Record{Op: "begin", Apply: &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}}
+	if st.LastApply.Open() {
+		j.start = &states.Record{Op: "continue", Status: op, Started: r.now().UTC()}
+	}
 	if hasWork {
-		rec := &states.Record{Op: "begin", Apply: run}
-		if st.LastApply.Open() {
-			rec = &states.Record{Op: "continue", Status: op, Started: run.Started}
-		}
+		// Journalled before anything is read again; without planned work
+		// the run begins with its first change, if a no-op read again at
+		// apply turns into one.
 		j.mu.Lock()
-		err := j.record(ctx, rec)
-		run = st.LastApply
+		err := j.begin(ctx)
 		j.mu.Unlock()
 		if err != nil {
 			return rep, fmt.Errorf("write state before %s: %w", op, err)
@@ -225,7 +250,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	failed := len(rep.Failed) > 0 || interrupted
 
 	if !failed {
-		return rep, r.finishRun(ctx, j, run, states.StatusApplied, func() {
+		return rep, r.finishRun(ctx, j, states.StatusApplied, func() {
 			if destroy {
 				st.Outputs = nil
 			} else if opts.Outputs != nil {
@@ -243,7 +268,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			}
 			rep.Left = append(rep.Left, ResourceError{Addr: sk.Node, Err: errors.New(why)})
 		}
-		if err := r.finishRun(ctx, j, run, states.StatusIncomplete, nil); err != nil {
+		if err := r.finishRun(ctx, j, states.StatusIncomplete, nil); err != nil {
 			return rep, err
 		}
 		if interrupted && len(rep.Failed) == 0 {
@@ -258,12 +283,19 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		return rep, fmt.Errorf("apply stopped at once; the state records what was done: run `mailplan rollback` to undo it, or `mailplan apply` to continue it: %w", ctx.Err())
 	}
 	if opts.NoRollback {
-		if err := r.finishRun(ctx, j, run, states.StatusKept, nil); err != nil {
+		if err := r.finishRun(ctx, j, states.StatusKept, nil); err != nil {
 			return rep, err
 		}
 		return rep, errors.New("apply failed; changes kept (-no-rollback)")
 	}
-	rb := r.rollbackRun(ctx, j, run, p.items)
+	if j.run == nil {
+		// Failed before its first change: nothing to undo.
+		if interrupted && len(rep.Failed) == 0 {
+			return rep, fmt.Errorf("apply interrupted: %w", ErrInterrupted)
+		}
+		return rep, errors.New("apply failed")
+	}
+	rb := r.rollbackRun(ctx, j, j.run, p.items)
 	rep.RolledBack = rb.restored
 	rep.RollbackErrors = rb.errors
 	rep.Left = rb.left
@@ -278,27 +310,24 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 // not put it back.
 var ErrOpenJournal = errors.New("the last apply was interrupted, or its rollback failed, and its journal is still open: run `mailplan rollback` to undo it, or `mailplan apply` to continue it, before destroying")
 
-// finishRun sets the run's final status and writes the whole state, after
-// edit (when not nil) changed it.
-func (r *Runner) finishRun(ctx context.Context, j *journal, run *states.Apply, status string, edit func()) error {
+// finishRun sets the run's final status (when it began) and writes the
+// whole state, after edit (when not nil) changed it.
+func (r *Runner) finishRun(ctx context.Context, j *journal, status string, edit func()) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	run.Status = status
-	run.Finished = r.now().UTC()
+	op := "apply"
+	if run := j.run; run != nil {
+		run.Status = status
+		run.Finished = r.now().UTC()
+		op = run.Operation
+	}
 	if edit != nil {
 		edit()
 	}
 	if err := j.write(ctx); err != nil {
-		return fmt.Errorf("write state after %s: %w", opName(run), err)
+		return fmt.Errorf("write state after %s: %w", op, err)
 	}
 	return nil
-}
-
-func opName(run *states.Apply) string {
-	if run.Operation == "" {
-		return "apply"
-	}
-	return run.Operation
 }
 
 // waitsFor names the failed resources that addr waited for in a destroy

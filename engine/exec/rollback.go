@@ -31,6 +31,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 	var res rollbackResult
 	log := r.logger().Named("rollback")
 	j.mu.Lock()
+	j.run = run
 	changes := append([]*states.Change(nil), run.Changes...)
 	j.mu.Unlock()
 	// heldBy maps an instance to the dependent whose change could not be
@@ -135,7 +136,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 	if len(res.errors) > 0 || len(res.left) > 0 {
 		status = states.StatusRollbackFailed
 	}
-	if err := r.finishRun(ctx, j, run, status, func() { j.st.Outputs = run.PriorOutputs }); err != nil {
+	if err := r.finishRun(ctx, j, status, func() { j.st.Outputs = run.PriorOutputs }); err != nil {
 		res.errors = append(res.errors, ResourceError{Addr: "(state)", Err: err})
 	}
 	return res
