@@ -129,8 +129,18 @@ func TestQueueDrain(t *testing.T) {
 	gate := config(map[string]cty.Value{"timeout": cty.StringVal("2m")})
 	rg := read(gate)
 	done := make(chan error, 1)
-	go func() { done <- apply(ctx, gate, rg, plan(gate, rg).Planned) }()
-	time.Sleep(500 * time.Millisecond)
+	looked := &queueProgress{total: make(chan int64, 1)}
+	planned := plan(gate, rg).Planned
+	go func() {
+		_, err := q.Apply(ctx, resource.ApplyRequest{Config: gate, Current: rg.Current, Planned: planned, Snapshot: rg.Snapshot,
+			Journal: &resourcetest.Journal{}, Progress: looked, Logger: resourcetest.Logger(t)})
+		done <- err
+	}()
+	// The gate has looked at the queue and found the message: from now on
+	// it can only return once the queue drains.
+	if n := <-looked.total; n != 1 {
+		t.Fatalf("the gate found %d messages, want 1", n)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Apply returned before the queue drained: %v", err)
@@ -193,3 +203,15 @@ func queueIDs(t *testing.T, pf *testbed.PostfixInstance) []string {
 	}
 	return ids
 }
+
+// queueProgress reports the count the gate found on its first look.
+type queueProgress struct{ total chan int64 }
+
+func (p *queueProgress) Total(units int64, what string) {
+	select {
+	case p.total <- units:
+	default:
+	}
+}
+
+func (p *queueProgress) Add(int64) {}
