@@ -128,7 +128,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 				close(stop)
 				continue
 			}
-			fmt.Fprintln(stderr, "\nTwo interrupts received: stopping at once. The state records what was done; run `mailplan rollback`.")
+			fmt.Fprintln(stderr, "\nTwo interrupts received: stopping at once. The state records what was done; run `mailplan rollback` to undo it, or `mailplan apply` to continue it.")
 			cancel()
 			return
 		}
