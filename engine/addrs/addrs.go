@@ -164,6 +164,16 @@ func ParseTarget(s string) (Target, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return Target{}, invalid(s, "it is not a valid address")
 	}
+	t, why, _ := parseTraversal(trav)
+	if why != "" {
+		return Target{}, invalid(s, why)
+	}
+	return t, nil
+}
+
+// parseTraversal reads a target from a traversal. On failure it says why,
+// and which part of the traversal is wrong.
+func parseTraversal(trav hcl.Traversal) (Target, string, hcl.Range) {
 	var t Target
 	i := 0
 	name := func(tr hcl.Traverser) (string, bool) {
@@ -181,6 +191,8 @@ func ParseTarget(s string) (Target, hcl.Diagnostics) {
 			return nil, false
 		}
 		switch {
+		case ix.Key.IsNull() || !ix.Key.IsKnown():
+			return nil, false
 		case ix.Key.Type().FriendlyName() == "string":
 			return StringKey(ix.Key.AsString()), true
 		case ix.Key.Type().FriendlyName() == "number":
@@ -193,18 +205,24 @@ func ParseTarget(s string) (Target, hcl.Diagnostics) {
 		}
 		return nil, false
 	}
+	at := func(j int) hcl.Range {
+		if j >= len(trav) {
+			return trav.SourceRange()
+		}
+		return trav[j].SourceRange()
+	}
 	for i < len(trav) {
 		n, ok := name(trav[i])
 		if !ok {
-			return Target{}, invalid(s, "an index must follow a name")
+			return Target{}, "an index must follow a name", at(i)
 		}
 		if n == "module" {
 			if i+1 >= len(trav) {
-				return Target{}, invalid(s, "module must be followed by a module name")
+				return Target{}, "module must be followed by a module name", at(i)
 			}
 			mn, ok := name(trav[i+1])
 			if !ok {
-				return Target{}, invalid(s, "module must be followed by a module name")
+				return Target{}, "module must be followed by a module name", at(i + 1)
 			}
 			step := ModuleStep{Name: mn}
 			i += 2
@@ -212,33 +230,35 @@ func ParseTarget(s string) (Target, hcl.Diagnostics) {
 				if k, ok := key(trav[i]); ok {
 					step.Key = k
 					i++
+				} else if _, isIndex := trav[i].(hcl.TraverseIndex); isIndex {
+					return Target{}, "an instance key is a whole number or a string", at(i)
 				}
 			}
 			t.Module = append(t.Module, step)
 			continue
 		}
 		if i+1 >= len(trav) {
-			return Target{}, invalid(s, "a resource address is TYPE.NAME")
+			return Target{}, "a resource address is TYPE.NAME", at(i)
 		}
 		rn, ok := name(trav[i+1])
 		if !ok {
-			return Target{}, invalid(s, "a resource address is TYPE.NAME")
+			return Target{}, "a resource address is TYPE.NAME", at(i + 1)
 		}
 		t.Resource = &Resource{Type: n, Name: rn}
 		i += 2
 		if i < len(trav) {
 			k, ok := key(trav[i])
 			if !ok {
-				return Target{}, invalid(s, "only an index may follow TYPE.NAME")
+				return Target{}, "only an index (a whole number or a string) may follow TYPE.NAME", at(i)
 			}
 			t.Key = k
 			i++
 		}
 		if i != len(trav) {
-			return Target{}, invalid(s, "nothing may follow a resource instance")
+			return Target{}, "nothing may follow a resource instance", at(i)
 		}
 	}
-	return t, nil
+	return t, "", hcl.Range{}
 }
 
 // ParseResourceInstance parses the address of one resource instance.

@@ -95,6 +95,7 @@ func (l *Loader) load(dir string, path []string, stack []string, callRange hcl.R
 		}
 		diags = append(diags, m.addFile(f, len(path) == 0)...)
 	}
+	diags = append(diags, m.checkMoves()...)
 
 	callNames := make([]string, 0, len(m.ModuleCalls))
 	for n := range m.ModuleCalls {
@@ -161,6 +162,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "dns_server", LabelNames: []string{"name"}},
 		{Type: "resource", LabelNames: []string{"type", "name"}},
 		{Type: "module", LabelNames: []string{"name"}},
+		{Type: "moved"},
+		{Type: "removed"},
 	},
 }
 
@@ -248,6 +251,18 @@ func (m *Module) addFile(f *hcl.File, root bool) hcl.Diagnostics {
 					continue
 				}
 				m.ModuleCalls[mc.Name] = mc
+			}
+		case "moved":
+			mv, d := decodeMoved(b, m.Path)
+			diags = append(diags, d...)
+			if mv != nil {
+				m.Moved = append(m.Moved, mv)
+			}
+		case "removed":
+			rm, d := decodeRemoved(b, m.Path)
+			diags = append(diags, d...)
+			if rm != nil {
+				m.Removed = append(m.Removed, rm)
 			}
 		}
 	}

@@ -23,6 +23,10 @@ type Module struct {
 	DNSServers  map[string]*DNSServer
 	Resources   map[string]*Resource // by "TYPE.NAME"
 	ModuleCalls map[string]*ModuleCall
+	// Moved and Removed are the module's moved and removed blocks, in
+	// file and line order.
+	Moved   []*Moved
+	Removed []*Removed
 
 	// Children are the modules the calls load, by call name.
 	Children map[string]*Module

@@ -53,6 +53,10 @@ type Result struct {
 	Variables map[string]cty.Value
 	// SensitiveVariables names the root variables declared sensitive.
 	SensitiveVariables map[string]bool
+	// Moved and Removed are the moved and removed blocks of every module,
+	// the root's first.
+	Moved   []*configs.Moved
+	Removed []*configs.Removed
 }
 
 // Addrs returns the instance addresses, sorted.
@@ -158,6 +162,7 @@ func Evaluate(in Input) (*Result, hcl.Diagnostics) {
 	if in.Root == nil {
 		return res, nil
 	}
+	res.Moved, res.Removed = collectMoves(in.Root)
 	rootDir, _ := filepath.Abs(in.Root.Dir)
 	e := &evaluator{reg: in.Registry, result: res, rootDir: rootDir, allowUnknown: in.AllowUnknown}
 	var diags hcl.Diagnostics
