@@ -181,9 +181,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	if st.LastApply.Open() && destroy {
 		return rep, ErrOpenJournal
 	}
-	hasWork := st.LastApply.Open()
+	hasWork := st.LastApply.Open() || len(p.moves) > 0
 	for _, it := range p.items {
-		if it.change.Action != plans.NoOp || it.adopt {
+		if it.change.Action != plans.NoOp || it.adopt || it.takeover != nil {
 			hasWork = true
 		}
 	}
@@ -202,6 +202,10 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			return rep, fmt.Errorf("write state before %s: %w", op, err)
 		}
 	}
+	// Moves first: every later record names the new addresses.
+	if err := r.recordMoves(ctx, j, p.moves); err != nil {
+		return rep, err
+	}
 
 	g := dag.New[string]()
 	for addr, it := range p.items {
@@ -214,6 +218,13 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			if it.change.Action == plans.Delete && dep.change.Action == plans.Delete {
 				g.Connect(d, addr) // remove dependents first
 			} else if it.change.Action != plans.Delete {
+				g.Connect(addr, d)
+			}
+		}
+		for _, d := range it.after {
+			// A new instance waits for the old ones that own part of
+			// what it claims to be destroyed (moved.go).
+			if _, ok := p.items[d]; ok {
 				g.Connect(addr, d)
 			}
 		}
@@ -369,6 +380,16 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
 	}
 	action := it.change.Action
+	if action == plans.Forget {
+		return r.forgetItem(ctx, j, it)
+	}
+	if len(it.after) > 0 {
+		again, err := r.replanAfter(ctx, it)
+		if err != nil {
+			return err
+		}
+		action = again
+	}
 	if action == plans.NoOp {
 		c, gate := it.typ.(resource.Checker)
 		if gate && it.inst != nil {
@@ -392,10 +413,20 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 			action = again
 		}
 		if action == plans.NoOp {
+			if it.takeover != nil {
+				return r.takeoverItem(ctx, j, it)
+			}
 			if it.adopt {
 				return r.adoptItem(ctx, j, it)
 			}
 			return nil
+		}
+	}
+	if it.takeover != nil {
+		// The instance taken over leaves the state before anything
+		// changes; its record, with what destroy puts back, is this one's.
+		if err := r.forgetTakenOver(ctx, j, it); err != nil {
+			return err
 		}
 	}
 	ui := r.ui()
@@ -447,7 +478,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 	if action == plans.Replace {
 		journalled = "create"
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: journalled, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior), Deps: it.deps}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: journalled, Config: cfgJSON, Before: resp.Snapshot, Prior: journalPrior(it), Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
@@ -672,7 +703,7 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, ol
 	if err != nil {
 		return err
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: cloneResource(it.prior), Deps: it.deps}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: action, Config: cfgJSON, Before: resp.Snapshot, Prior: journalPrior(it), Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err

@@ -32,6 +32,8 @@ type PlanOptions struct {
 type Planned struct {
 	Plan  *plans.Plan
 	items map[string]*item
+	// moves are recorded by apply before anything else.
+	moves []plans.Move
 }
 
 // item is one resource instance in a plan.
@@ -52,13 +54,32 @@ type item struct {
 	waiting   bool
 	// adopt: matches already, but is not in the state yet.
 	adopt bool
+	// prev is the address a moved block moved the instance from.
+	prev string
+	// forget: a removed block drops it from the state.
+	forget bool
+	// takeover: the instance inherits the record of one no longer
+	// configured that owns the same part of a host (moved.go).
+	takeover *takeover
+	// after are instances being destroyed that own part of what this new
+	// one claims: it waits for them and is planned again then.
+	after     []string
+	afterWhat string
 }
 
 // Plan refreshes the instances the options select and computes their
 // changes. st is the state read under the lock.
 func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, opts PlanOptions) (*Planned, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
 	p := &Planned{Plan: &plans.Plan{Destroy: opts.Destroy, Outputs: map[string]*plans.OutputChange{}}, items: map[string]*item{}}
+
+	// Moves, removed blocks and takeovers rename and drop state records
+	// in memory before anything is read; apply records them.
+	mp, diags := r.planMoves(cfg, st, opts)
+	if diags.HasErrors() {
+		return p, diags
+	}
+	st = mp.view
+	p.moves, p.Plan.Moved = mp.moves, mp.moves
 
 	selected := selectInstances(cfg, st, opts)
 	if len(opts.Targets) > 0 && len(selected) == 0 {
@@ -74,6 +95,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	}
 	for _, addr := range selected {
 		it := &item{addr: addr, prior: st.Resources[addr]}
+		mp.annotate(it)
 		if inst, ok := cfg.Instances[addr]; ok && !opts.Destroy {
 			it.inst = inst
 			it.typ = inst.Type
@@ -210,6 +232,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 		After:  cty.NullVal(objType),
 	}
 	it.change = ch
+	noteMoves(it, ch)
 	fail := func(what string, err error) hcl.Diagnostics {
 		if it.inst != nil {
 			if _, ok := err.(*resource.AttrError); ok {
@@ -278,6 +301,12 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 			if prior, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive); err == nil && it.current.IsNull() {
 				ch.Before = markLike(prior, it.config, schema)
 			}
+		}
+		if it.forget {
+			// A removed block: the state forgets it, the host keeps it.
+			ch.Action = plans.Forget
+			it.planned = cty.NullVal(objType)
+			return nil
 		}
 		ch.Action = plans.Delete
 		if it.inst == nil {

@@ -217,6 +217,9 @@ func Evaluate(in Input) (*Result, hcl.Diagnostics) {
 		val := s.values[nodeKey("output."+name)]
 		res.Outputs[name] = &OutputValue{Value: val, Sensitive: o.Sensitive}
 	}
+	if !diags.HasErrors() {
+		diags = append(diags, checkMoves(in.Root, res, in.AllowUnknown)...)
+	}
 	return res, diags
 }
 

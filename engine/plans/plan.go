@@ -18,6 +18,9 @@ const (
 	// Resume is a resource whose earlier wait is over: the apply goes on
 	// with its next step.
 	Resume Action = "resume"
+	// Forget is a resource a removed block names: apply drops it from the
+	// state and changes nothing on its host.
+	Forget Action = "forget"
 )
 
 // Plan is the result of `mailplan plan`.
@@ -34,6 +37,9 @@ type Plan struct {
 	Adopt []string
 	// Basis is what the plan was made from, for the stale check.
 	Basis Basis
+	// Moved are the state's instances that moved blocks give a new
+	// address; apply records the moves before anything else.
+	Moved []Move
 	// Continues is true when applying the plan continues an unfinished
 	// apply (interrupted, or whose rollback failed): the apply joins its
 	// journal and closes it, even with no change left to make.
@@ -64,6 +70,21 @@ type Change struct {
 	Reason string
 	// ReplacePaths are the attributes that force a replacement.
 	ReplacePaths []string
+	// PreviousAddr is the address the state had the instance at before a
+	// moved block gave it this one.
+	PreviousAddr string
+	// TakesOver is an instance the state manages that is no longer in the
+	// configuration and owns the same part of a host (TakesOverWhat) as
+	// this new one: instead of destroying it (putting back what was there
+	// before mailplan) and creating this one, the plan hands its record,
+	// with what destroy puts back, to this one.
+	TakesOver     string
+	TakesOverWhat string
+}
+
+// Move is one instance given a new address by moved blocks.
+type Move struct {
+	From, To string
 }
 
 // Waiting is a resource with a persisted wait.
@@ -120,13 +141,14 @@ func (p *Plan) Counts() (add, change, destroy int) {
 }
 
 // NeedsApply reports whether apply has anything to do: changes, waits that
-// are over, or resources to adopt into the state.
+// are over, resources to adopt into the state, moves to record, resources
+// to forget or to take over.
 func (p *Plan) NeedsApply() bool {
-	if p.HasChanges() || len(p.Adopt) > 0 || p.Continues {
+	if p.HasChanges() || len(p.Adopt) > 0 || p.Continues || len(p.Moved) > 0 {
 		return true
 	}
 	for _, c := range p.Changes {
-		if c.Action == Resume {
+		if c.Action == Resume || c.Action == Forget || c.TakesOver != "" {
 			return true
 		}
 	}

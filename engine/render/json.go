@@ -48,6 +48,10 @@ func PlanJSON(p *plans.Plan) ([]byte, error) {
 		if w := c.AfterWait; w != nil {
 			rc.AfterWait = &jsonWaiting{Address: w.Addr, Until: w.Until.Format(time.RFC3339), Reason: w.Reason}
 		}
+		rc.PreviousAddress = c.PreviousAddr
+		if c.TakesOver != "" {
+			rc.TakesOver = &jsonTakeover{Address: c.TakesOver, What: c.TakesOverWhat}
+		}
 		doc.ResourceChanges = append(doc.ResourceChanges, rc)
 	}
 	for name, o := range p.Outputs {
@@ -88,6 +92,17 @@ type jsonResourceChange struct {
 	// AfterWait is the persisted wait of a dependency that holds this
 	// change back.
 	AfterWait *jsonWaiting `json:"mailplan_after_wait,omitempty"`
+	// PreviousAddress is where a moved block moved the instance from, as
+	// Terraform names it.
+	PreviousAddress string `json:"previous_address,omitempty"`
+	// TakesOver is the instance no longer configured whose record this
+	// one inherits (the same part of a host).
+	TakesOver *jsonTakeover `json:"mailplan_takes_over,omitempty"`
+}
+
+type jsonTakeover struct {
+	Address string `json:"address"`
+	What    string `json:"what"`
 }
 
 type jsonChange struct {
@@ -115,6 +130,8 @@ func jsonActions(a plans.Action) []string {
 		return []string{"delete"}
 	case plans.Replace:
 		return []string{"delete", "create"}
+	case plans.Forget:
+		return []string{"forget"}
 	}
 	return []string{"no-op"}
 }

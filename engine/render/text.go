@@ -84,7 +84,7 @@ func (p *printer) printf(format string, args ...any) {
 func (p *printer) plan(plan *plans.Plan) {
 	var shown []*plans.Change
 	for _, c := range plan.Changes {
-		if c.Action != plans.NoOp || c.Pending != "" {
+		if c.Action != plans.NoOp || c.Pending != "" || c.PreviousAddr != "" || c.TakesOver != "" {
 			shown = append(shown, c)
 		}
 	}
@@ -99,6 +99,7 @@ func (p *printer) plan(plan *plans.Plan) {
 				p.printf("\n")
 			}
 		}
+		p.moves(plan, shown)
 		p.adopt(plan.Adopt)
 		p.waiting(plan.Waiting)
 		p.continues(plan)
@@ -116,6 +117,7 @@ func (p *printer) plan(plan *plans.Plan) {
 		p.printf("%s %d to add, %d to change, %d to destroy.\n", p.paint(ansiBold, "Plan:"), add, change, destroy)
 	}
 	p.outputs(plan.Outputs, len(shown) > 0)
+	p.moves(plan, shown)
 	p.adopt(plan.Adopt)
 	p.waiting(plan.Waiting)
 	p.continues(plan)
@@ -125,6 +127,30 @@ func (p *printer) plan(plan *plans.Plan) {
 func (p *printer) continues(plan *plans.Plan) {
 	if plan.Continues {
 		p.printf("\nApplying this plan continues the unfinished apply recorded in the state, and closes it; `mailplan rollback` afterwards undoes both.\n")
+	}
+}
+
+// moves lists the moves no shown change tells of (an instance left out
+// with -target, say): apply records them all.
+func (p *printer) moves(plan *plans.Plan, shown []*plans.Change) {
+	told := map[string]bool{}
+	for _, c := range shown {
+		if c.PreviousAddr != "" {
+			told[c.PreviousAddr] = true
+		}
+	}
+	var rest []plans.Move
+	for _, m := range plan.Moved {
+		if !told[m.From] {
+			rest = append(rest, m)
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	p.printf("\nmailplan will record that %d resource(s) moved, changing nothing on the servers:\n", len(rest))
+	for _, m := range rest {
+		p.printf("  # %s has moved to %s\n", m.From, m.To)
 	}
 }
 
@@ -146,9 +172,11 @@ func (p *printer) legend(shown []*plans.Change) {
 		if a == plans.Resume {
 			a = plans.Update
 		}
-		used[a] = true
+		if a != plans.NoOp && a != plans.Forget {
+			used[a] = true
+		}
 	}
-	if len(used) == 0 || len(used) == 1 && used[plans.NoOp] {
+	if len(used) == 0 {
 		return
 	}
 	p.printf("Resource actions are indicated with the following symbols:\n")
@@ -175,17 +203,38 @@ var headings = map[plans.Action]string{
 	plans.Replace: "must be replaced",
 	plans.Resume:  "will resume after its wait",
 	plans.NoOp:    "has a pending step",
+	plans.Forget:  "will no longer be managed by mailplan",
 }
 
 func (p *printer) change(c *plans.Change) {
 	addr := changeAddr(c)
-	p.printf("%s\n", p.paint(ansiBold, "  # "+addr+" "+headings[c.Action]))
+	takeover := ""
+	if c.TakesOver != "" {
+		takeover = fmt.Sprintf("%s takes over %s (both manage %s); what mailplan first found there stays what destroy puts back", addr, c.TakesOver, c.TakesOverWhat)
+	}
+	switch {
+	case c.Action == plans.NoOp && c.Pending == "" && takeover != "":
+		p.printf("%s\n", p.paint(ansiBold, "  # "+takeover))
+	case c.Action == plans.NoOp && c.Pending == "" && c.PreviousAddr != "":
+		p.printf("%s\n", p.paint(ansiBold, "  # "+c.PreviousAddr+" has moved to "+addr))
+	default:
+		p.printf("%s\n", p.paint(ansiBold, "  # "+addr+" "+headings[c.Action]))
+		if c.PreviousAddr != "" {
+			p.printf("  # (moved from %s)\n", c.PreviousAddr)
+		}
+		if takeover != "" {
+			p.printf("  # %s\n", takeover)
+		}
+	}
 	if c.Reason != "" {
 		p.printf("  # (because %s)\n", reasonText(addr, c.Reason))
 	}
 	p.printf("%s resource %s %s {\n", p.marker(c.Action), strconv.Quote(c.Type), strconv.Quote(c.Name))
 	for _, l := range splitLines(c.Summary) {
 		p.line(1, ' ', "# "+l)
+	}
+	if c.Action == plans.Forget {
+		p.line(1, ' ', "# nothing on the servers changes; destroy will no longer put back what was there before mailplan")
 	}
 	for _, l := range splitLines(c.Pending) {
 		p.line(1, ' ', "# pending: "+l)
@@ -198,6 +247,8 @@ func (p *printer) change(c *plans.Change) {
 		p.objectFull(1, '+', c.After, "")
 	case plans.Delete:
 		p.objectFull(1, '-', c.Before, " -> null")
+	case plans.Forget:
+		p.objectDiff(1, c.Before, c.Before, nil)
 	default:
 		var replace map[string]bool
 		if c.Action == plans.Replace {

@@ -24,7 +24,7 @@ type Record struct {
 	Lineage string `json:"lineage"`
 	Serial  uint64 `json:"serial"`
 	// Op is "begin", "continue", "change", "entry", "done", "restoring",
-	// "restored", "resource" or "status".
+	// "restored", "resource", "status" or "moved".
 	Op string `json:"op"`
 	// Apply is the new LastApply (begin).
 	Apply *Apply `json:"apply,omitempty"`
@@ -43,6 +43,8 @@ type Record struct {
 	Finished time.Time `json:"finished,omitempty"`
 	// Started is when a continue record's apply started.
 	Started time.Time `json:"started,omitempty"`
+	// To is where a moved record moves the resource at Addr.
+	To string `json:"to,omitempty"`
 }
 
 // Replay applies a journal record to the state.
@@ -113,6 +115,8 @@ func (s *State) Replay(rec *Record) error {
 		setResource()
 	case "resource":
 		setResource()
+	case "moved":
+		return s.Move(rec.Addr, rec.To)
 	case "status":
 		if s.LastApply == nil {
 			return fmt.Errorf("journal record \"status\" before \"begin\"")
@@ -123,4 +127,66 @@ func (s *State) Replay(rec *Record) error {
 		return fmt.Errorf("unknown journal record %q", rec.Op)
 	}
 	return nil
+}
+
+// Move gives the resource at from the address to, as a moved block or
+// `mailplan state move` does: its record, the dependency lists that name
+// it, and the last apply's journal (so that a rollback puts records back
+// at the new address) all follow. Nothing on a host changes, so a
+// rollback does not undo a move.
+func (s *State) Move(from, to string) error {
+	r, ok := s.Resources[from]
+	if !ok {
+		return fmt.Errorf("move %s to %s: the state has no %s", from, to, from)
+	}
+	if _, taken := s.Resources[to]; taken {
+		return fmt.Errorf("move %s to %s: the state already has %s", from, to, to)
+	}
+	moved := *r
+	moved.Addr = to
+	delete(s.Resources, from)
+	s.Resources[to] = &moved
+	for addr, r := range s.Resources {
+		if deps, changed := renameDep(r.Deps, from, to); changed {
+			c := *r
+			c.Deps = deps
+			s.Resources[addr] = &c
+		}
+	}
+	if s.LastApply == nil {
+		return nil
+	}
+	for _, ch := range s.LastApply.Changes {
+		if ch.Addr == from {
+			ch.Addr = to
+		}
+		ch.Deps, _ = renameDep(ch.Deps, from, to)
+		if ch.Prior != nil {
+			p := *ch.Prior
+			if p.Addr == from {
+				p.Addr = to
+			}
+			p.Deps, _ = renameDep(p.Deps, from, to)
+			ch.Prior = &p
+		}
+	}
+	return nil
+}
+
+// renameDep returns deps with from replaced by to (a new slice when it
+// changed).
+func renameDep(deps []string, from, to string) ([]string, bool) {
+	for i, d := range deps {
+		if d == from {
+			out := append([]string(nil), deps...)
+			out[i] = to
+			for j := i + 1; j < len(out); j++ {
+				if out[j] == from {
+					out[j] = to
+				}
+			}
+			return out, true
+		}
+	}
+	return deps, false
 }
