@@ -1,0 +1,425 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/render"
+	"github.com/mailplan/mailplan/engine/resource"
+)
+
+// Moves that the configuration allows but the state contradicts fail the
+// plan, pointing at the moved block, and change nothing.
+func TestMovedStateConflicts(t *testing.T) {
+	two := `
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = "a"
+}
+resource "fake_file" "b" {
+  path    = "${var.data}/b"
+  content = "b"
+}`
+	tests := []struct {
+		name    string
+		after   string
+		summary string
+		line    int // in main.mp.hcl, counting mvHeader
+	}{
+		{
+			name: "destination in the state",
+			after: `
+resource "fake_file" "b" {
+  path    = "${var.data}/b"
+  content = "b"
+}
+moved {
+  from = fake_file.a
+  to   = fake_file.b
+}`,
+			summary: "Moved object's new address is taken",
+			line:    9,
+		},
+		{
+			name: "chain onto another move",
+			after: `
+resource "fake_file" "c" {
+  path    = "${var.data}/c"
+  content = "c"
+}
+moved {
+  from = fake_file.a
+  to   = fake_file.b
+}
+moved {
+  from = fake_file.b
+  to   = fake_file.c
+}`,
+			summary: "Two objects move to one address",
+			line:    13,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMvEnv(t, nil)
+			m.write(map[string]string{"main.mp.hcl": two})
+			if _, _, err := m.plan(false, true); err != nil {
+				t.Fatal(err)
+			}
+			before := m.state()
+			m.write(map[string]string{"main.mp.hcl": tt.after})
+			diags := m.planDiags()
+			var found *hcl.Diagnostic
+			for _, d := range diags {
+				if d.Summary == tt.summary {
+					found = d
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %q error:%s", tt.summary, describeDiags(diags))
+			}
+			if found.Subject == nil || found.Subject.Start.Line != tt.line || filepath.Base(found.Subject.Filename) != "main.mp.hcl" {
+				t.Errorf("error at %v, want main.mp.hcl:%d", found.Subject, tt.line)
+			}
+			if diff := cmp.Diff(before.Resources, m.state().Resources); diff != "" {
+				t.Errorf("state changed (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An apply that moves a resource and then fails is rolled back: the
+// other changes are undone, the move stays (it changed nothing on a host),
+// and the moved record is exactly the old one at its new address.
+func TestMovedApplyFailureKeepsMove(t *testing.T) {
+	m := newMvEnv(t, map[string]string{"aliases": "orig"})
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "aliases" {
+  path    = "${var.data}/aliases"
+  content = "managed"
+}`})
+	if _, _, err := m.plan(false, true); err != nil {
+		t.Fatal(err)
+	}
+	s0 := m.state()
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "etc_aliases" {
+  path    = "${var.data}/aliases"
+  content = "managed 2"
+}
+resource "fake_file" "broken" {
+  path       = "${var.data}/broken"
+  content    = "x"
+  depends_on = [fake_file.etc_aliases]
+}
+moved {
+  from = fake_file.aliases
+  to   = fake_file.etc_aliases
+}`})
+	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
+	if _, _, err := m.plan(false, true); err == nil {
+		t.Fatal("apply succeeded; want failure")
+	}
+	st := m.state()
+	if st.LastApply.Status != "rolled_back" {
+		t.Errorf("status %s", st.LastApply.Status)
+	}
+	want := movedRecords(t, s0, map[string]string{"fake_file.aliases": "fake_file.etc_aliases"})
+	if diff := cmp.Diff(want, st.Resources); diff != "" {
+		t.Errorf("state after the rollback (-want +got):\n%s", diff)
+	}
+	if got := readData(m.data, "aliases"); got != "managed" {
+		t.Errorf("aliases = %q after the rollback", got)
+	}
+	m.ff.failOn = nil
+	if _, _, err := m.plan(true, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := readData(m.data, "aliases"); got != "orig" {
+		t.Errorf("aliases = %q after destroy, want the original", got)
+	}
+}
+
+// The bug of issue 10, item 6: renaming file.aliases to file.etc_aliases
+// planned a destroy and an adoption of the same file, which raced; after
+// it, destroy put back mailplan's content. With a moved block, and
+// without one (a takeover), the rename changes nothing on the host and
+// destroy puts back the original, every time.
+func TestRenameThenDestroyRestoresOriginal(t *testing.T) {
+	const others = `
+resource "fake_file" "other" {
+  count   = 3
+  path    = "${var.data}/other${count.index}"
+  content = "other"
+}`
+	for _, variant := range []struct{ name, extra string }{
+		{"moved", "moved {\n  from = fake_file.aliases\n  to   = fake_file.etc_aliases\n}\n"},
+		{"no moved block", ""},
+	} {
+		t.Run(variant.name, func(t *testing.T) {
+			for run := 0; run < 6; run++ {
+				m := newMvEnv(t, map[string]string{"aliases": "root: admin\n"})
+				m.write(map[string]string{"main.mp.hcl": others + `
+resource "fake_file" "aliases" {
+  path    = "${var.data}/aliases"
+  content = "root: postmaster\n"
+}`})
+				if _, _, err := m.plan(false, true); err != nil {
+					t.Fatal(err)
+				}
+				m.ff.mu.Lock()
+				m.ff.order = nil
+				m.ff.mu.Unlock()
+				m.write(map[string]string{"main.mp.hcl": others + `
+resource "fake_file" "etc_aliases" {
+  path    = "${var.data}/aliases"
+  content = "root: postmaster\n"
+}
+` + variant.extra})
+				p, _, err := m.plan(false, true)
+				if err != nil {
+					t.Fatalf("run %d: rename: %v", run, err)
+				}
+				for _, c := range p.Changes {
+					if c.Action != plans.NoOp {
+						t.Errorf("run %d: %s %s", run, c.Addr, c.Action)
+					}
+				}
+				if len(m.ff.order) != 0 {
+					t.Errorf("run %d: the rename touched the host: %v", run, m.ff.order)
+				}
+				if _, _, err := m.plan(true, true); err != nil {
+					t.Fatalf("run %d: destroy: %v", run, err)
+				}
+				if got := readData(m.data, "aliases"); got != "root: admin\n" {
+					t.Fatalf("run %d: aliases = %q after destroy, want the original", run, got)
+				}
+			}
+		})
+	}
+}
+
+// fakeOther is a second fake type that claims the same files as
+// fake_file: a new instance of it cannot take a fake_file over, so it
+// waits for the old one's destroy.
+type fakeOther struct{ *fakeFile }
+
+func (fakeOther) Name() string { return "fake_other" }
+
+var _ resource.Claimer = fakeOther{}
+
+// Without a takeover (another type), the new instance is applied after
+// the old one is destroyed, planned again from what the destroy put back:
+// that, the original, is what its own destroy puts back.
+func TestTakeoverOtherTypeWaits(t *testing.T) {
+	m := newMvEnv(t, map[string]string{"a": "orig"})
+	m.e.Registry = resource.NewRegistry(m.ff, fakeOther{m.ff})
+	m.opts.Parallelism = 4
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = "managed"
+}`})
+	if _, _, err := m.plan(false, true); err != nil {
+		t.Fatal(err)
+	}
+	m.ff.order = nil
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_other" "a" {
+  path    = "${var.data}/a"
+  content = "other"
+}`})
+	_, text, err := m.plan(false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "  # (because it waits until fake_file.a, which also manages the file DATA/a, is destroyed, and is read and planned again then)\n") {
+		t.Errorf("plan does not say fake_other.a waits:\n%s", text)
+	}
+	if diff := cmp.Diff([]string{"restore a", "apply a"}, m.ff.order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if got := original(t, m.state().Resources["fake_other.a"]); got != "orig" {
+		t.Errorf("fake_other.a puts back %q, want the original", got)
+	}
+	if _, _, err := m.plan(true, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := readData(m.data, "a"); got != "orig" {
+		t.Errorf("a = %q after destroy", got)
+	}
+}
+
+// A takeover is undone by rollback: the old record comes back exactly,
+// the new one goes, and the file is as before.
+func TestTakeoverRollbackAfterFailure(t *testing.T) {
+	m := newMvEnv(t, map[string]string{"aliases": "orig"})
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "aliases" {
+  path    = "${var.data}/aliases"
+  content = "managed"
+}`})
+	if _, _, err := m.plan(false, true); err != nil {
+		t.Fatal(err)
+	}
+	s0 := m.state()
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "etc_aliases" {
+  path    = "${var.data}/aliases"
+  content = "managed 2"
+}
+resource "fake_file" "broken" {
+  path       = "${var.data}/broken"
+  content    = "x"
+  depends_on = [fake_file.etc_aliases]
+}`})
+	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
+	if _, _, err := m.plan(false, true); err == nil {
+		t.Fatal("apply succeeded; want failure")
+	}
+	if diff := cmp.Diff(s0.Resources, m.state().Resources); diff != "" {
+		t.Errorf("state after the rollback (-want +got):\n%s", diff)
+	}
+	if got := readData(m.data, "aliases"); got != "managed" {
+		t.Errorf("aliases = %q after the rollback", got)
+	}
+}
+
+// A moved instance shows its previous address in -json, and a takeover
+// the instance it takes over.
+func TestMovedJSON(t *testing.T) {
+	m := newMvEnv(t, nil)
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = "a"
+}
+resource "fake_file" "b" {
+  path    = "${var.data}/b"
+  content = "b"
+}
+resource "fake_file" "c" {
+  path    = "${var.data}/c"
+  content = "c"
+}`})
+	if _, _, err := m.plan(false, true); err != nil {
+		t.Fatal(err)
+	}
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "a2" {
+  path    = "${var.data}/a"
+  content = "a"
+}
+resource "fake_file" "b2" {
+  path    = "${var.data}/b"
+  content = "b"
+}
+moved {
+  from = fake_file.a
+  to   = fake_file.a2
+}
+removed {
+  from = fake_file.c
+}`})
+	p, _, _ := m.plan(false, false)
+	b, err := render.PlanJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ResourceChanges []struct {
+			Address         string `json:"address"`
+			PreviousAddress string `json:"previous_address"`
+			TakesOver       *struct {
+				Address string `json:"address"`
+			} `json:"mailplan_takes_over"`
+			Change struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, rc := range doc.ResourceChanges {
+		s := strings.Join(rc.Change.Actions, ",")
+		if rc.PreviousAddress != "" {
+			s += " from " + rc.PreviousAddress
+		}
+		if rc.TakesOver != nil {
+			s += " takes over " + rc.TakesOver.Address
+		}
+		got[rc.Address] = s
+	}
+	want := map[string]string{
+		"fake_file.a2": "no-op from fake_file.a",
+		"fake_file.b2": "no-op takes over fake_file.b",
+		"fake_file.c":  "forget",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("resource_changes (-want +got):\n%s", diff)
+	}
+}
+
+// Moves are journalled before anything else: an apply killed after them
+// leaves a state that has them, and `mailplan rollback` keeps them.
+func TestMovedJournalReplay(t *testing.T) {
+	m := newMvEnv(t, map[string]string{"a": "orig"})
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = "managed"
+}`})
+	if _, _, err := m.plan(false, true); err != nil {
+		t.Fatal(err)
+	}
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "b" {
+  path    = "${var.data}/a"
+  content = "managed 2"
+}
+moved {
+  from = fake_file.a
+  to   = fake_file.b
+}`})
+	// A second interrupt during the update stops the apply at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	m.ff.onApply = func(string) { close(stop); cancel() }
+	o := m.opts
+	o.Stop = stop
+	s, d := m.e.Open(context.Background(), o)
+	mustNoDiags(t, d)
+	p, d := s.Plan(context.Background())
+	mustNoDiags(t, d)
+	if _, err := s.Apply(ctx, p); err == nil {
+		t.Fatal("apply succeeded after a hard interrupt")
+	}
+	s.Close()
+	m.ff.onApply = nil
+	st := m.state()
+	if _, ok := st.Resources["fake_file.b"]; !ok || len(st.Resources) != 1 || !st.LastApply.Open() {
+		t.Fatalf("state after the crash: %v, last apply %+v", addrsOf(st), st.LastApply)
+	}
+	if err := m.rollback(); err != nil {
+		t.Fatal(err)
+	}
+	st = m.state()
+	if diff := cmp.Diff([]string{"fake_file.b"}, addrsOf(st)); diff != "" {
+		t.Errorf("addresses after rollback (-want +got):\n%s", diff)
+	}
+	if got := original(t, st.Resources["fake_file.b"]); got != "orig" {
+		t.Errorf("fake_file.b puts back %q", got)
+	}
+	if got := readData(m.data, "a"); got != "managed" {
+		t.Errorf("a = %q after rollback", got)
+	}
+}

@@ -1,0 +1,4 @@
+resource "fake_file" "a" {
+  path    = "/tmp/m"
+  content = "x"
+}

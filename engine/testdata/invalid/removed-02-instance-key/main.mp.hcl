@@ -1,0 +1,3 @@
+removed {
+  from = fake_file.a[0] # ERROR: Instance keys not allowed
+}

@@ -1,0 +1,6 @@
+removed {
+  from = fake_file.a
+  lifecycle {
+    destroy = "no" # ERROR: Invalid destroy value
+  }
+}
