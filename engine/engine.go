@@ -510,3 +510,74 @@ func saltChanges(salt string, cs []plans.FileChange) []plans.FileChange {
 	}
 	return out
 }
+
+// StateMove gives state records new addresses, as `mailplan state mv`
+// does (and as a moved block would, without one): source and destination
+// name resource instances, whole resources (every instance) or module
+// calls, of the same kind and type. It holds the state lock, and refuses
+// while the last apply's journal is open, when nothing is at source, or
+// when the state already has something at a destination. Nothing on a
+// host changes. With dryRun it only says what would move.
+func (e *Engine) StateMove(ctx context.Context, opts Options, source, destination string, dryRun bool) ([]plans.Move, hcl.Diagnostics) {
+	from, diags := addrs.ParseTarget(source)
+	to, d := addrs.ParseTarget(destination)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	m, why := addrs.NewMove(nil, from, to)
+	if why != "" {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid move", Detail: fmt.Sprintf("Cannot move %s to %s: %s.", source, destination, why)}}
+	}
+	if opts.Operation == "" {
+		opts.Operation = "state mv"
+	}
+	s, diags := e.OpenState(ctx, opts, true)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	defer s.Close()
+	st := s.State
+	if st.LastApply.Open() {
+		return nil, hcl.Diagnostics{errDiag("State move refused", fmt.Errorf("the last %s (started %s) did not finish and its journal is open: run `mailplan rollback` to undo it, or `mailplan apply` to continue it, then move", opOf(st.LastApply), st.LastApply.Started.Format(time.RFC3339)))}
+	}
+	var moves []plans.Move
+	for _, a := range sortedResourceAddrs(st) {
+		ri, d := addrs.ParseResourceInstance(a)
+		if d.HasErrors() {
+			continue
+		}
+		if n, ok := m.Apply(ri); ok {
+			moves = append(moves, plans.Move{From: a, To: n.String()})
+		}
+	}
+	if len(moves) == 0 {
+		return nil, hcl.Diagnostics{errDiag("Nothing to move", fmt.Errorf("the state has nothing at %s; `mailplan state list` shows what it has", source))}
+	}
+	for _, mv := range moves {
+		if _, taken := st.Resources[mv.To]; taken {
+			return nil, hcl.Diagnostics{errDiag("State move refused", fmt.Errorf("the state already has %s, so %s cannot move there; nothing was moved", mv.To, mv.From))}
+		}
+	}
+	if dryRun {
+		return moves, nil
+	}
+	for _, mv := range moves {
+		if err := st.Move(mv.From, mv.To); err != nil {
+			return nil, hcl.Diagnostics{errDiag("State move refused", err)}
+		}
+	}
+	if err := s.Backend.Write(ctx, st); err != nil {
+		return nil, hcl.Diagnostics{errDiag("Cannot write the state", err)}
+	}
+	return moves, nil
+}
+
+func sortedResourceAddrs(st *states.State) []string {
+	out := make([]string, 0, len(st.Resources))
+	for a := range st.Resources {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -15,14 +15,18 @@ import (
 
 func cmdState(c *cli, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(c.stderr, "Usage: mailplan state list | show ADDR | rm ADDR... | pull | push [-force] FILE")
+		fmt.Fprintln(c.stderr, "Usage: mailplan state list | show ADDR | rm ADDR... | mv [-dry-run] SOURCE DESTINATION | pull | push [-force] FILE")
 		return 1
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet(c, "state "+sub)
 	force := fs.Bool("force", false, "push: replace a state of another lineage or a newer serial")
+	dryRun := fs.Bool("dry-run", false, "mv: say what would move, change nothing")
 	if code, stop := parseFlags(fs, rest); stop {
 		return code
+	}
+	if sub == "mv" {
+		return stateMove(c, fs.Args(), *dryRun)
 	}
 	lock := sub == "rm" || sub == "push"
 	e, done := c.newEngine()
@@ -115,8 +119,35 @@ func cmdState(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "Pushed the state (lineage %s, %d resources).\n", ns.Lineage, len(ns.Resources))
 		return 0
 	}
-	c.errorf("Unknown state command", "%q is not a state command; use list, show, rm, pull or push.", sub)
+	c.errorf("Unknown state command", "%q is not a state command; use list, show, rm, mv, pull or push.", sub)
 	return 1
+}
+
+// stateMove is `mailplan state mv [-dry-run] SOURCE DESTINATION`.
+func stateMove(c *cli, args []string, dryRun bool) int {
+	if len(args) != 2 {
+		c.errorf("Wrong number of arguments", "state mv takes a source and a destination address, e.g. mailplan state mv file.aliases file.etc_aliases.")
+		return 1
+	}
+	e, done := c.newEngine()
+	defer done()
+	moves, diags := e.StateMove(c.ctx, engine.Options{Dir: ".", Operation: "state mv"}, args[0], args[1], dryRun)
+	if c.diags(diags, nil) {
+		return 1
+	}
+	verb := "Move"
+	if dryRun {
+		verb = "Would move"
+	}
+	for _, m := range moves {
+		fmt.Fprintf(c.stdout, "%s %q to %q\n", verb, m.From, m.To)
+	}
+	if dryRun {
+		fmt.Fprintf(c.stdout, "Would have moved %d resource instance(s); the state was not changed (-dry-run).\n", len(moves))
+		return 0
+	}
+	fmt.Fprintf(c.stdout, "Successfully moved %d resource instance(s). Nothing on the servers changed.\n", len(moves))
+	return 0
 }
 
 func hasPrefixAny(s string, prefixes []string) bool {
