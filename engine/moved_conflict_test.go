@@ -423,3 +423,43 @@ moved {
 		t.Errorf("a = %q after rollback", got)
 	}
 }
+
+// A removed resource, planned without reading it (-refresh=false), in an
+// apply that fails: the rollback puts its record back and leaves its file
+// as it was.
+func TestRemovedRollbackWithoutRefresh(t *testing.T) {
+	m := newMvEnv(t, map[string]string{"a": "orig a"})
+	m.write(map[string]string{"main.mp.hcl": `
+resource "fake_file" "a" {
+  path    = "${var.data}/a"
+  content = "managed a"
+}`})
+	if _, _, err := m.plan(false, true); err != nil {
+		t.Fatal(err)
+	}
+	s0 := m.state()
+	m.write(map[string]string{"main.mp.hcl": `
+removed {
+  from = fake_file.a
+}
+resource "fake_file" "broken" {
+  path    = "${var.data}/broken"
+  content = "x"
+}`})
+	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
+	m.opts.NoRefresh = true
+	m.opts.Parallelism = 1
+	if _, _, err := m.plan(false, true); err == nil {
+		t.Fatal("apply succeeded; want failure")
+	}
+	st := m.state()
+	if st.LastApply.Status != "rolled_back" {
+		t.Errorf("status %s", st.LastApply.Status)
+	}
+	if diff := cmp.Diff(s0.Resources, st.Resources); diff != "" {
+		t.Errorf("state after the rollback (-want +got):\n%s", diff)
+	}
+	if got := readData(m.data, "a"); got != "managed a" {
+		t.Errorf("a = %q after the rollback", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mailplan/mailplan/engine/plans"
+	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/engine/states"
 )
 
@@ -41,7 +42,7 @@ func journalPrior(it *item) *states.Resource {
 // journalled with its record so that a rollback puts it back. Nothing on
 // its host changes.
 func (r *Runner) forgetItem(ctx context.Context, j *journal, it *item) error {
-	if err := r.journalForget(ctx, j, it.addr, it.prior, it.snapshot); err != nil {
+	if err := r.journalForget(ctx, j, it.addr, it.prior, r.snapshotOf(ctx, it)); err != nil {
 		return err
 	}
 	r.ui().Status(it.addr, "Removed from the state; nothing on its host changed")
@@ -69,11 +70,27 @@ func (r *Runner) journalForget(ctx context.Context, j *journal, addr string, pri
 	return nil
 }
 
+// snapshotOf is the plan's snapshot of the instance's object, or, when
+// the plan did not read it (-refresh=false), a snapshot read now. A
+// forget change keeps it so that a rollback which restores the change
+// puts back what is there, which the forget did not change.
+func (r *Runner) snapshotOf(ctx context.Context, it *item) []byte {
+	if it.snapshot != nil {
+		return it.snapshot
+	}
+	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: r.logger().Named("apply").With("addr", it.addr)})
+	if err != nil {
+		r.logger().Named("apply").Warn("cannot read what a forgotten instance leaves", "addr", it.addr, "error", err)
+		return nil
+	}
+	return resp.Snapshot
+}
+
 // forgetTakenOver journals that the instance it takes over leaves the
 // state, before it changes anything: its record goes to it (apply keeps
 // that record's original as what destroy puts back).
 func (r *Runner) forgetTakenOver(ctx context.Context, j *journal, it *item) error {
-	if err := r.journalForget(ctx, j, it.takeover.from, it.takeover.prior, it.snapshot); err != nil {
+	if err := r.journalForget(ctx, j, it.takeover.from, it.takeover.prior, r.snapshotOf(ctx, it)); err != nil {
 		return err
 	}
 	r.ui().Status(it.addr, "Takes over "+it.takeover.from)
