@@ -95,8 +95,9 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			cfg = withLiveConnections(t.Schema(), withSecrets(cfg, it.config), it.config)
 		}
 		done := &states.Record{Op: "restored", Index: i, Addr: ch.Addr, Resource: ch.Prior}
-		if ch.Action == "adopt" {
-			// Nothing changed on the host: only the state forgets it.
+		if ch.Action == "adopt" || ch.Action == "forget" {
+			// Nothing changed on the host: only the state's record goes
+			// back (forgotten again, or remembered again).
 			if err := record(done); err != nil {
 				fail(err)
 			}
