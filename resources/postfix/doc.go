@@ -16,10 +16,12 @@
 // main.cf edits are serialised per instance inside the package: the
 // engine applies resources in parallel, postconf -e rewrites the whole
 // file, and several maps may add themselves to one parameter. A map adds
-// TYPE:PATH to its parameter keeping every other element; its restore puts
-// back the exact earlier value (and even its exact earlier formatting in
-// main.cf, which postconf -e does not keep), or, when someone else changed
-// the parameter since, takes out only its own table.
+// TYPE:PATH to its parameter keeping every other element; its restore
+// takes out only its own table and, once nothing else added since is
+// left, puts back the exact earlier state (set or not, and even its exact
+// earlier formatting in main.cf, which postconf -e does not keep). What
+// the other maps of the process added is remembered with the edit lock
+// (map_shared.go), so that this holds whatever order the restores run in.
 //
 // Table contents never reach the state: earlier bytes are kept on the
 // host by resources/transport/keep, as for the file type. Compiled files

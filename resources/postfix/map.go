@@ -253,13 +253,26 @@ type mapSnapshot struct {
 	ParentMissing bool `json:"parent_missing,omitempty"`
 	// MainCF says whether config_dir held a main.cf.
 	MainCF bool `json:"main_cf"`
-	// Param is the parameter's state, when one is configured.
+	// Param is the parameter's state, when one is configured: what a
+	// restore puts back, so without what other maps of this process
+	// added to it (see addition).
 	Param *param `json:"param,omitempty"`
+	// Live is the parameter as it is, when other maps of this process
+	// added to it: Param plus their entries.
+	Live *param `json:"live,omitempty"`
 	// UnknownParam: postconf does not know the parameter.
 	UnknownParam bool `json:"unknown_param,omitempty"`
 
 	content []byte // the table's content, while reading
 	fresh   bool   // the compiled file is not older than the source
+}
+
+// live is the parameter as Read found it.
+func (s mapSnapshot) live() *param {
+	if s.Live != nil {
+		return s.Live
+	}
+	return s.Param
 }
 
 // effective is the value a parameter has: its setting, or its default.
@@ -301,8 +314,8 @@ func (m *Map) Read(ctx context.Context, req resource.ReadRequest) (resource.Read
 	} else {
 		cur["content"] = cty.StringVal(text)
 	}
-	if s.Param != nil {
-		cur["parameter_value"] = cty.StringVal(s.Param.effective())
+	if p := s.live(); p != nil {
+		cur["parameter_value"] = cty.StringVal(p.effective())
 	}
 	if hashed(c.typ) {
 		cur["compiled"] = cty.BoolVal(s.fresh)
@@ -329,22 +342,8 @@ func configAttrs(c mapConfig) map[string]cty.Value {
 func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, error) {
 	h := in.h
 	s := mapSnapshot{Path: c.path, Type: c.typ, UID: -1, GID: -1}
-	mainCF, err := in.readMainCF(ctx)
-	if err != nil {
+	if err := m.lookParam(ctx, in, c, &s); err != nil {
 		return s, err
-	}
-	s.MainCF = mainCF != nil
-	if c.parameter != "" && s.MainCF {
-		p, unknown, err := in.effective(ctx, c.parameter)
-		if err != nil {
-			return s, err
-		}
-		vals := map[string]param{p.Name: p}
-		rawLines(mainCF, vals)
-		p = vals[p.Name]
-		s.Param, s.UnknownParam = &p, unknown
-	} else if c.parameter != "" {
-		s.Param = &param{Name: c.parameter}
 	}
 	fi, err := h.Stat(ctx, c.path)
 	switch {
@@ -386,6 +385,41 @@ func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, 
 		}
 	}
 	return s, nil
+}
+
+// lookParam reads whether main.cf exists and the parameter, under the
+// edit lock, so that what it reads and what the maps of this process
+// added to the parameter agree: the snapshot holds the parameter without
+// the other maps' additions.
+func (m *Map) lookParam(ctx context.Context, in instance, c mapConfig, s *mapSnapshot) error {
+	if c.parameter != "" {
+		defer in.lock()()
+	}
+	mainCF, err := in.readMainCF(ctx)
+	if err != nil {
+		return err
+	}
+	s.MainCF = mainCF != nil
+	switch {
+	case c.parameter == "":
+	case s.MainCF:
+		p, unknown, err := in.effective(ctx, c.parameter)
+		if err != nil {
+			return err
+		}
+		vals := map[string]param{p.Name: p}
+		rawLines(mainCF, vals)
+		p = vals[p.Name]
+		s.Param, s.UnknownParam = &p, unknown
+		if !unknown {
+			if base := in.edits().addition(p).without(p, c.entry()); base != p {
+				s.Param, s.Live = &base, &p
+			}
+		}
+	default:
+		s.Param = &param{Name: c.parameter}
+	}
+	return nil
 }
 
 // effective reads one parameter: `postconf -n NAME` tells whether main.cf
@@ -441,8 +475,8 @@ func (m *Map) Plan(ctx context.Context, req resource.PlanRequest) (resource.Plan
 		// The planned entries are what Read will parse back.
 		planned["entries"] = encodeEntries(decodeEntries(c.cfg.GetAttr("entries")))
 	}
-	if s.Param != nil {
-		planned["parameter_value"] = cty.StringVal(addEntry(s.Param.effective(), c.entry(), c.position))
+	if p := s.live(); p != nil {
+		planned["parameter_value"] = cty.StringVal(addEntry(p.effective(), c.entry(), c.position))
 	}
 	if hashed(c.typ) {
 		planned["compiled"] = cty.True
@@ -502,6 +536,20 @@ func (m *Map) hostChecks(ctx context.Context, c mapConfig) error {
 // changed it.
 type mapJournal struct {
 	Param param `json:"param"`
+	// Base is the parameter without what other maps of this process had
+	// added to it (see addition), when that differs from Param: what the
+	// restore puts back once theirs are gone too.
+	Base *param `json:"base,omitempty"`
+}
+
+// bases are the states a restore may put back: the parameter without
+// what other maps of this process added to it, and as this map's edit
+// found it.
+func (e mapJournal) bases() (base, before param) {
+	if e.Base != nil {
+		return *e.Base, e.Param
+	}
+	return e.Param, e.Param
 }
 
 // Apply implements resource.Type. The order keeps Postfix consistent at
@@ -617,14 +665,21 @@ func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnap
 	if lists(p.effective(), c.entry()) {
 		return false, nil
 	}
+	edits := in.edits()
+	je := mapJournal{Param: p}
+	base := edits.addition(p).without(p, c.entry())
+	if base != p {
+		je.Base = &base
+	}
 	value := addEntry(p.effective(), c.entry(), c.position)
-	entry, err := json.Marshal(mapJournal{Param: p})
+	entry, err := json.Marshal(je)
 	if err != nil {
 		return false, err
 	}
 	if err := j.Record(ctx, entry); err != nil {
 		return false, fmt.Errorf("journal: %w", err)
 	}
+	edits.add(base, c.entry())
 	log.Debug("setting parameter", "name", c.parameter, "value", value)
 	if err := in.set(ctx, c.parameter, value); err != nil {
 		return false, err
@@ -661,16 +716,16 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	}
 	changed := false
 	if s.MainCF {
-		earlier := make([]param, 0, len(req.Journal)+1)
+		earlier := make([]mapJournal, 0, len(req.Journal)+1)
 		for i := len(req.Journal) - 1; i >= 0; i-- {
 			var e mapJournal
 			if err := json.Unmarshal(req.Journal[i], &e); err != nil {
 				return fmt.Errorf("restore %s: bad journal entry: %w", c.path, err)
 			}
-			earlier = append(earlier, e.Param)
+			earlier = append(earlier, e)
 		}
 		if s.Param != nil && !s.UnknownParam {
-			earlier = append(earlier, *s.Param)
+			earlier = append(earlier, mapJournal{Param: *s.Param})
 		}
 		if len(earlier) > 0 {
 			ch, err := m.unlistTable(ctx, in, c, earlier, log)
@@ -691,42 +746,66 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	return nil
 }
 
-// unlistTable puts back each earlier state of the parameter in turn.
-// Where the parameter still holds exactly what Apply made of it, the
-// earlier value comes back exactly; where someone (another map sharing
-// the parameter) changed it since, only this table is taken out of it, so
-// their change stays.
-func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier []param, log hclog.Logger) (bool, error) {
+// unlistTable takes the table out of the parameter, looking at each
+// earlier state in turn (the journal's, newest first, then the
+// snapshot's). The rest of the parameter decides what comes back: when it
+// is what the parameter was before this map and the other maps of this
+// process added to it (their restores ran already, in whatever order),
+// that state comes back exactly — removed again with postconf -X when
+// main.cf did not set it, else its value and its line as written; when it
+// is what this map's edit found (the others are still there), that
+// value; otherwise (tables added since, by other maps or by hand) only
+// this table is taken out and the rest stays.
+func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier []mapJournal, log hclog.Logger) (bool, error) {
 	defer in.lock()()
+	edits := in.edits()
 	changed := false
-	for _, want := range earlier {
-		if lists(want.effective(), c.entry()) {
-			continue // Apply did not touch it
+	for _, e := range earlier {
+		base, before := e.bases()
+		if lists(before.effective(), c.entry()) || lists(base.effective(), c.entry()) {
+			continue // Apply did not add it
 		}
-		cur, _, err := in.effective(ctx, want.Name)
+		cur, _, err := in.effective(ctx, base.Name)
 		if err != nil {
 			return changed, err
 		}
-		switch {
-		case cur.Set == want.Set && cur.Value == want.Value:
-		case !lists(cur.effective(), c.entry()):
-			log.Warn("parameter changed by someone else since the apply; left as it is", "name", want.Name, "value", cur.effective())
-			continue
-		case sameList(removeEntry(cur.effective(), c.entry()), want.effective()):
-			log.Debug("restoring parameter", "name", want.Name, "set", want.Set, "value", want.Value)
-			if err := in.putAll(ctx, []param{want}); err != nil {
-				return changed, err
+		if !lists(cur.effective(), c.entry()) {
+			// Taken out already: just now, by an earlier restore (a
+			// restore may run again), or by someone else.
+			edits.remove(base.Name, c.entry())
+			var want *param
+			switch {
+			case changed:
+			case cur.Set == base.Set && cur.Value == base.Value:
+				want = &base
+			case cur.Set == before.Set && cur.Value == before.Value:
+				want = &before
+			default:
+				log.Warn("parameter changed by someone else since the apply; left as it is", "name", base.Name, "value", cur.effective())
 			}
-			changed = true
-		default:
-			v := removeEntry(cur.effective(), c.entry())
-			log.Warn("parameter changed by someone else since the apply; only this table is taken out", "name", want.Name, "value", v)
-			if err := in.set(ctx, want.Name, v); err != nil {
-				return changed, err
+			if want != nil {
+				if err := in.restoreRaw(ctx, []param{*want}); err != nil {
+					return changed, err
+				}
 			}
-			changed = true
 			continue
 		}
+		v := removeEntry(cur.effective(), c.entry())
+		want := param{Name: base.Name, Set: true, Value: v}
+		switch {
+		case sameList(v, base.effective()):
+			want = base
+		case sameList(v, before.effective()):
+			want = before
+		default:
+			log.Info("parameter lists tables added since the apply; only this table is taken out", "name", base.Name, "value", v)
+		}
+		log.Debug("restoring parameter", "name", want.Name, "set", want.Set, "value", want.Value)
+		if err := in.putAll(ctx, []param{want}); err != nil {
+			return changed, err
+		}
+		edits.remove(want.Name, c.entry())
+		changed = true
 		if err := in.restoreRaw(ctx, []param{want}); err != nil {
 			return changed, err
 		}

@@ -51,13 +51,25 @@ func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }
 // instance lose one of them; and a map resource computes the new value of
 // a shared parameter (two maps may both be listed in recipient_bcc_maps)
 // from the value it reads, which must not change before it writes.
-var editLocks sync.Map // instance key → *sync.Mutex
+var editLocks sync.Map // instance key → *instanceEdits
+
+// instanceEdits is the edit lock of one instance, and what the maps of
+// this process added to its parameters, which only the holder of the lock
+// reads or changes.
+type instanceEdits struct {
+	mu    sync.Mutex
+	added map[string]*addition // by parameter name
+}
+
+func (in instance) edits() *instanceEdits {
+	e, _ := editLocks.LoadOrStore(in.key, &instanceEdits{added: map[string]*addition{}})
+	return e.(*instanceEdits)
+}
 
 func (in instance) lock() func() {
-	m, _ := editLocks.LoadOrStore(in.key, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+	e := in.edits()
+	e.mu.Lock()
+	return e.mu.Unlock
 }
 
 // run runs a Postfix command and returns its result; a command that could
