@@ -340,3 +340,23 @@ func TestApplyRollbackFailsThenRetry(t *testing.T) {
 		t.Errorf("after the retried rollback (-want +got):\n%s", diff)
 	}
 }
+
+// What is already as the rollback would put it back (the dead server's
+// service stopped, as it was before the apply) is not drift: nobody's
+// change would be overwritten.
+func TestRollbackAlreadyBackIsNotDrift(t *testing.T) {
+	w := newWayBack(t)
+	if _, err := w.apply(t, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.apply(t, false, "v=v2"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(w.data, "c"), []byte("c v1"), 0o644)
+	if _, err := w.rollback(t, false); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
+		t.Errorf("after the rollback (-want +got):\n%s", diff)
+	}
+}

@@ -608,7 +608,11 @@ func (s *sender) submit(addr string, m *zlMessage) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return c.Quit()
+	// The 250 after the data is the acceptance, as for any MTA: a QUIT
+	// that fails afterwards (the server stopping) must not make the
+	// message be sent again.
+	_ = c.Quit()
+	return nil
 }
 
 // stop ends the generator, then waits until every message was accepted

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -198,6 +199,12 @@ func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.
 		resp, err := t.Read(ctx, resource.ReadRequest{Addr: ch.Addr, Config: cfg0, Logger: r.logger()})
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", ch.Addr, err)
+		}
+		if len(ch.Journal) == 0 && bytes.Equal(resp.Snapshot, ch.Before) {
+			// Already what the rollback would put back (a dead server's
+			// service is stopped, as it was before the apply): nobody's
+			// change would be overwritten.
+			continue
 		}
 		after, err := decodeValue(ch.After, objType, nil)
 		if err != nil {

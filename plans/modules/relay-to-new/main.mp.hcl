@@ -78,9 +78,17 @@ resource "postfix_map" "relay" {
     command = local.check
   }
 
-  # Once the relay is gone, what the old server deferred for the new one
-  # is delivered locally at once, not at the next retry (up to an hour).
+  # Once the relay is gone (rolled back, or destroyed to go back to the
+  # old server), what the old server deferred for the new one is delivered
+  # locally at once, not at the next retry (up to an hour). The check on
+  # the new server above runs only when the relay is created or changed:
+  # going back never depends on the new server answering.
   hook "on_rollback" {
+    host    = var.old
+    command = ["postqueue", "-c", var.old_config_dir, "-f"]
+  }
+
+  hook "after_destroy" {
     host    = var.old
     command = ["postqueue", "-c", var.old_config_dir, "-f"]
   }
