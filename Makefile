@@ -29,9 +29,11 @@ race:
 	$(GO) test -count=1 -race ./engine/...
 
 # test runs every test, real-server ones included (MAILPLAN_E2E=1 makes a
-# missing server a failure, not a skip).
+# missing server a failure, not a skip). cmd/mailplan runs the end-to-end
+# migrations (zero-loss, dead server, crash and outage matrices) one after
+# another on the test bed: more than go test's default 10 minutes.
 test: deps lint
-	MAILPLAN_E2E=1 $(GO) test -count=1 $(PKGS)
+	MAILPLAN_E2E=1 $(GO) test -count=1 -timeout 40m $(PKGS)
 	MAILPLAN_E2E=1 $(GO) test -count=1 -race ./engine/...
 
 bench:
