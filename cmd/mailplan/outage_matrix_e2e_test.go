@@ -1,0 +1,909 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mailplan/mailplan/engine/states"
+	"github.com/mailplan/mailplan/resources/testbed"
+)
+
+// TestOutageMatrix: the outage matrix of issue 10. sshd, named and the
+// new Postfix are each stopped at one point of an apply of
+// plans/examples/full-migration, and at one point of a `mailplan rollback`
+// of it, on the loopback test bed (mailplan-testbed up, as `make demo`
+// does); then the service is started again on the same address and port,
+// and `mailplan rollback` is run again, without -force. It must exit 0 and
+// leave everything byte-identical to "back", the ground truth read before
+// the first apply: the bytes (and modes and owners) of every file in both
+// Postfix configuration directories (main.cf, master.cf, the maps), the
+// zone answers for what the plan manages (MX and TXT at each apex, the A
+// records of imap. and smtp.), every file in both servers' Maildirs, and
+// which services run. Each case starts at "back" and ends there; after
+// every mailplan command `mailplan plan` must exit 0 or 2 (the state is
+// never stuck) whenever the servers it reads run.
+//
+// The service is stopped by a positive marker, a record in the journal
+// (.mailplan/state.json.journal), never after a sleep: for an apply, the
+// first change (or done) record of a resource that needs it; for a
+// rollback, the first "restoring" record of one, or the rollback's first
+// record. outageCases says why each point, and what it must leave.
+func TestOutageMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the outage matrix applies and rolls back the full migration a dozen times")
+	}
+	began := time.Now()
+	bed := startTestBedCLI(t)
+	bed.seed(t)
+	bed.waitQueueEmpty(t, "OLD")
+	bed.waitQueueEmpty(t, "NEW")
+	svcs := outageServices(t, bed)
+	back := outageRead(t, bed, svcs)
+	t.Logf("back: %d configuration files and directories, %d Maildir entries, DNS %v, services %v",
+		len(back.config), len(back.maildirs), back.dns, back.services)
+
+	var results []*outageResult
+	for _, c := range outageCases {
+		t.Run(c.name(), func(t *testing.T) {
+			r := outageRun(t, bed, svcs, back, c)
+			r.passed = !t.Failed()
+			results = append(results, r)
+		})
+	}
+
+	// The figures for the issue's closing note.
+	var sum strings.Builder
+	passed := 0
+	for _, r := range results {
+		if r.passed {
+			passed++
+		}
+		fmt.Fprintf(&sum, "%s\n", r)
+	}
+	t.Logf("outage matrix: %d of %d points passed in %s\n%s", passed, len(results), time.Since(began).Round(time.Second), sum.String())
+	fmt.Fprintf(os.Stderr, "OUTAGE matrix: points=%d passed=%d total=%s\n%s", len(results), passed, time.Since(began).Round(time.Second), sum.String())
+}
+
+// outageCase is one point of the matrix: a service stopped during an
+// apply or during a rollback, where marker says.
+type outageCase struct {
+	service string // a key of the map outageServices returns
+	phase   string // "apply" or "rollback"
+	// point names the marker for the report.
+	point  string
+	marker outageMarker
+	// undoneAtOnce is what the command cut by the outage must leave:
+	// true when nothing that was left to undo needs the service, so the
+	// automatic rollback (phase apply) or the rollback itself (phase
+	// rollback) undoes everything and the retry finds nothing to roll
+	// back; false when it must end with what it could not undo (apply:
+	// "Some changes could not be undone"; rollback: exit 1, "Rollback
+	// incomplete").
+	undoneAtOnce bool
+	// check, when set, checks the journal once the service was stopped:
+	// that the point is the one meant.
+	check func(recs []states.Record, changes []*states.Change) error
+}
+
+func (c outageCase) name() string {
+	return strings.ReplaceAll(c.service, " ", "_") + "_during_" + c.phase
+}
+
+// The resource types of full-migration by the service they need: every
+// one of the host types works over SSH; the DNS types talk to named.
+var (
+	outageSSHTypes = map[string]bool{"postfix_map": true, "mailbox_copy": true, "postfix_queue": true, "service_state": true}
+	outageDNSTypes = map[string]bool{"mx_record": true, "dns_record": true}
+)
+
+// outageCases is the matrix. Why each point, and what it must leave:
+//
+//   - sshd, apply: stopped once the first change of a host resource is
+//     done (the aliases on the new server, or the first mailbox copy):
+//     the apply fails, and its automatic rollback cannot undo that change
+//     (it is on a host). (Stopped at a host resource's first change
+//     record instead, the change has often done nothing yet: a mailbox
+//     copy cut off before its first message is undone without the host,
+//     and the automatic rollback then completes. Both are right; only
+//     this point has one outcome.)
+//   - named, apply: stopped at the first change of a DNS record (the
+//     aliases on both servers are done): the DNS switch fails; the
+//     automatic rollback undoes the first copy, cannot undo the DNS
+//     records it changed, and leaves the aliases, on which they depend.
+//   - new Postfix, apply: stopped at the first change of a DNS record,
+//     seconds before the relay's before_apply check (`postfix -c NEW
+//     status` on the new server), which is the only step of the plan that
+//     needs the new Postfix to run. (At the relay's own change record the
+//     check starts at once: the stop would race it.) The check fails, and
+//     the automatic rollback undoes everything, since no step of a
+//     rollback needs the new Postfix to run: postfix_map reloads only a
+//     Postfix that runs (resources/postfix/postconf.go, reloadIfRunning).
+//   - sshd, rollback: stopped at the first "restoring" record (the old
+//     Postfix started again, over SSH): that step and the rest fail or
+//     are left.
+//   - named, rollback: stopped at the first "restoring" record of a DNS
+//     record: it and the other records fail, and the aliases are left.
+//   - new Postfix, rollback: stopped as the rollback starts (its first
+//     record, status rollback_failed), so that it is down when the
+//     aliases on the new server are restored. No rollback step needs it
+//     running (see above), so the rollback completes (exit 0), and the
+//     retry finds nothing to roll back; a Postfix started later reads the
+//     restored configuration.
+var outageCases = []outageCase{
+	{service: "sshd", phase: "apply", point: "first done record of a change to a host",
+		marker: outageFirstDone(outageSSHTypes)},
+	{service: "named", phase: "apply", point: "first change record of a DNS record",
+		marker: outageFirstChange(outageDNSTypes)},
+	{service: "new Postfix", phase: "apply", point: "first change record of a DNS record (the relay's check on the new server follows the DNS switch)",
+		marker: outageFirstChange(outageDNSTypes), undoneAtOnce: true},
+	{service: "sshd", phase: "rollback", point: "first restoring record of a host resource",
+		marker: outageFirstRestoring(outageSSHTypes)},
+	{service: "named", phase: "rollback", point: "first restoring record of a DNS record",
+		marker: outageFirstRestoring(outageDNSTypes)},
+	{service: "new Postfix", phase: "rollback", point: "the rollback's first record (status rollback_failed), before the new server's aliases are restored",
+		marker: outageRollbackStarted, undoneAtOnce: true,
+		check: func(recs []states.Record, changes []*states.Change) error {
+			for _, r := range recs {
+				if r.Op == "restoring" && r.Index < len(changes) && strings.HasPrefix(changes[r.Index].Addr, "postfix_map.aliases_new") {
+					return fmt.Errorf("%s was already being restored when the new Postfix had stopped", changes[r.Index].Addr)
+				}
+			}
+			return nil
+		}},
+}
+
+// outageResult is what one point did, for the report.
+type outageResult struct {
+	c        outageCase
+	stop     outageStop
+	setup    time.Duration // phase rollback: the full apply before it
+	cut      outageRunCLI  // the command the outage cut
+	downPlan int           // exit code of the plan run while the service was down
+	downErr  string        // its first error line, when it failed
+	started  time.Duration // how long the service took to start again
+	retry    outageRunCLI  // the rollback run once it was back
+	plans    []int         // exit codes of the plans run with every server up
+	total    time.Duration
+	passed   bool
+	// failed and held: what the cut command said it could not undo, and
+	// what it left because something depending on it could not be undone.
+	failed []string
+	held   int
+}
+
+type outageRunCLI struct {
+	code        int
+	out, errs   string
+	took        time.Duration
+	firstOutput string
+}
+
+func (r *outageResult) String() string {
+	status := "FAIL"
+	if r.passed {
+		status = "pass"
+	}
+	what := "automatic rollback"
+	if r.c.phase == "rollback" {
+		what = "rollback"
+	}
+	left := "nothing"
+	if len(r.failed) > 0 || r.held > 0 {
+		left = fmt.Sprintf("%d failed [%s], %d held", len(r.failed), strings.Join(r.failed, ", "), r.held)
+	}
+	setup := ""
+	if r.setup > 0 {
+		setup = fmt.Sprintf("full apply %s | ", r.setup.Round(time.Second))
+	}
+	return fmt.Sprintf("  %s %-28s %smarker %q seen %s into the %s (journal record %d), stopped in %s | %s exit %d (%s) | %s left: %s | plan while down: exit %d %s | started again in %s | retried rollback exit %d (%s) in %s | plans %v | case %s",
+		status, r.c.name(), setup, r.stop.marker, r.stop.seen.Round(time.Millisecond), r.c.phase, r.stop.records, r.stop.took.Round(time.Millisecond),
+		r.c.phase, r.cut.code, r.cut.took.Round(time.Second), what, left, r.downPlan, r.downErr,
+		r.started.Round(time.Millisecond), r.retry.code, r.retry.firstOutput, r.retry.took.Round(time.Second), r.plans, r.total.Round(time.Second))
+}
+
+// outageRun runs one point of the matrix, from "back" to "back".
+func outageRun(t *testing.T, bed *cliBed, svcs map[string]*outageService, back outageTruth, c outageCase) *outageResult {
+	r := &outageResult{c: c}
+	began := time.Now()
+	defer func() { r.total = time.Since(began) }()
+	svc := svcs[c.service]
+	t.Logf("%s stopped during the %s at: %s", svc.name, c.phase, c.point)
+	outageCheckBack(t, bed, svcs, back, "before the case")
+	if t.Failed() {
+		t.FailNow()
+	}
+	// A case that fails half way tries to get back for the next one:
+	// the service started, and whatever is left rolled back by force.
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		if !svc.running() {
+			if _, err := svc.start(); err != nil {
+				t.Logf("recovery: starting %s: %v", svc.name, err)
+			}
+		}
+		code, out, errs := runCLI(t, bed.planDir, "rollback", "-auto-approve", "-force", "-var-file="+bed.varFile)
+		t.Logf("recovery: rollback -force: exit %d\n%s%s", code, outageTail(out, 5), errs)
+	}()
+
+	journal := filepath.Join(bed.planDir, ".mailplan", "state.json.journal")
+	var changes []*states.Change
+	cmd := []string{"apply", "-auto-approve", "-var-file=" + bed.varFile}
+	if c.phase == "rollback" {
+		start := time.Now()
+		code, out, errs := runCLI(t, bed.planDir, "apply", "-auto-approve", "-var-file="+bed.varFile)
+		r.setup = time.Since(start)
+		if code != 0 {
+			t.Fatalf("apply before the rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		r.plans = append(r.plans, outagePlan(t, bed, "after the full apply"))
+		st := outageState(t, bed)
+		if st.LastApply == nil {
+			t.Fatal("the state records no apply after the full apply")
+		}
+		changes = st.LastApply.Changes
+		cmd = []string{"rollback", "-auto-approve", "-var-file=" + bed.varFile}
+	}
+
+	// The command, with the service stopped at the marker.
+	ctx, cancel := context.WithCancel(t.Context())
+	start := time.Now()
+	stopped := outageStopAt(ctx, journal, changes, c.marker, svc, start)
+	code, out, errs := runCLI(t, bed.planDir, cmd...)
+	r.cut = outageRunCLI{code: code, out: out, errs: errs, took: time.Since(start)}
+	cancel()
+	r.stop = <-stopped
+	t.Logf("%s with %s stopped at %q (%s in, journal record %d; stop took %s): exit %d after %s\nstderr:\n%s",
+		c.phase, svc.name, r.stop.marker, r.stop.seen.Round(time.Millisecond), r.stop.records, r.stop.took.Round(time.Millisecond),
+		code, r.cut.took.Round(time.Millisecond), errs)
+	if r.stop.err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s", svc.name, r.stop.err, out)
+	}
+	if c.check != nil {
+		if err := c.check(r.stop.after, changes); err != nil {
+			t.Errorf("the point was not the one meant: %v", err)
+		}
+	}
+	r.failed, r.held = outageLeft(errs)
+	all := out + errs
+	switch {
+	case c.phase == "apply":
+		if code != 1 || !strings.Contains(all, "Apply failed") {
+			t.Errorf("apply with %s stopped: exit %d, want 1 with \"Apply failed\"", svc.name, code)
+		}
+		incomplete := strings.Contains(all, "Some changes could not be undone")
+		if c.undoneAtOnce && incomplete {
+			t.Errorf("the automatic rollback could not undo everything, though no step of it needs %s:\n%s", svc.name, errs)
+		}
+		if !c.undoneAtOnce && !incomplete {
+			t.Errorf("the automatic rollback says nothing of what it could not undo, though it needs %s to undo what the apply did:\n%s", svc.name, errs)
+		}
+	case c.undoneAtOnce:
+		if code != 0 || !strings.Contains(all, "Rollback complete!") {
+			t.Errorf("rollback with %s stopped: exit %d, want 0 (no rollback step needs it)\nstdout:\n%s", svc.name, code, outageTail(out, 20))
+		}
+	default:
+		if code != 1 || !strings.Contains(all, "Rollback incomplete") {
+			t.Errorf("rollback with %s stopped: exit %d, want 1 with \"Rollback incomplete\"\nstdout:\n%s", svc.name, code, outageTail(out, 20))
+		}
+	}
+	if st := outageState(t, bed); st.LastApply.Open() == c.undoneAtOnce {
+		t.Errorf("after the %s with %s stopped, the last apply's status is %q: its journal must be open exactly when something is left to undo (want open: %v)",
+			c.phase, svc.name, st.LastApply.Status, !c.undoneAtOnce)
+	}
+
+	// The state is not stuck while the service is down: plan fails only
+	// because it cannot read what the service serves (sshd, named), or
+	// plans (the new Postfix, which plan does not need running).
+	r.downPlan, r.downErr = outagePlanDown(t, bed, svc)
+
+	// The service comes back on the same address and port.
+	took, err := svc.start()
+	r.started = took
+	if err != nil {
+		t.Fatalf("starting %s again: %v", svc.name, err)
+	}
+	r.plans = append(r.plans, outagePlan(t, bed, "with "+svc.name+" back"))
+
+	// The retried rollback, without -force.
+	start = time.Now()
+	code, out, errs = runCLI(t, bed.planDir, "rollback", "-auto-approve", "-var-file="+bed.varFile)
+	r.retry = outageRunCLI{code: code, out: out, errs: errs, took: time.Since(start), firstOutput: outageFirstLine(out + errs)}
+	t.Logf("retried rollback: exit %d after %s\nstdout (end):\n%s\nstderr:\n%s", code, r.retry.took.Round(time.Millisecond), outageTail(out, 8), errs)
+	want := "Rollback complete!"
+	if c.undoneAtOnce {
+		want = "Nothing to roll back"
+	}
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("retried rollback without -force: exit %d, want 0 with %q", code, want)
+	}
+	if strings.Contains(out, "Rollback complete!") {
+		r.retry.firstOutput = outageLastLine(out)
+	}
+	r.plans = append(r.plans, outagePlan(t, bed, "after the retried rollback"))
+	if st := outageState(t, bed); st.LastApply.Open() || len(st.Resources) > 0 {
+		t.Errorf("after the retried rollback the state still manages %d resources, last apply %q", len(st.Resources), st.LastApply.Status)
+	}
+	outageCheckBack(t, bed, svcs, back, "after the retried rollback")
+	return r
+}
+
+// outageMarker says whether the journal's records so far hold the point
+// to stop the service at, and which record it is. changes are the
+// changes of the run a rollback undoes, as the state held them before it
+// (restoring records name them by index); nil for an apply.
+type outageMarker func(recs []states.Record, changes []*states.Change) (string, bool)
+
+// outageFirstChange is the first change record of a resource of one of
+// types that changes a host (an adoption changes nothing).
+func outageFirstChange(types map[string]bool) outageMarker {
+	return func(recs []states.Record, _ []*states.Change) (string, bool) {
+		for _, r := range recs {
+			if r.Op == "change" && r.Change != nil && r.Change.Action != "adopt" && types[r.Change.Type] {
+				return fmt.Sprintf("change %s (%s)", r.Change.Addr, r.Change.Action), true
+			}
+		}
+		return "", false
+	}
+}
+
+// outageFirstDone is the first done record of a change of a resource of
+// one of types that changed a host (not an adoption).
+func outageFirstDone(types map[string]bool) outageMarker {
+	return func(recs []states.Record, _ []*states.Change) (string, bool) {
+		changed := map[string]*states.Change{}
+		for _, r := range recs {
+			switch {
+			case r.Op == "change" && r.Change != nil:
+				changed[r.Change.Addr] = r.Change
+			case r.Op == "done":
+				if c := changed[r.Addr]; c != nil && c.Action != "adopt" && types[c.Type] {
+					return fmt.Sprintf("done %s (%s)", c.Addr, c.Action), true
+				}
+			}
+		}
+		return "", false
+	}
+}
+
+// outageFirstRestoring is the first restoring record of a change of a
+// resource of one of types.
+func outageFirstRestoring(types map[string]bool) outageMarker {
+	return func(recs []states.Record, changes []*states.Change) (string, bool) {
+		for _, r := range recs {
+			if r.Op == "restoring" && r.Index < len(changes) && types[changes[r.Index].Type] {
+				return "restoring " + changes[r.Index].Addr, true
+			}
+		}
+		return "", false
+	}
+}
+
+// outageRollbackStarted is a rollback's first record: the run marked as
+// a rollback under way, before its first step.
+func outageRollbackStarted(recs []states.Record, _ []*states.Change) (string, bool) {
+	for _, r := range recs {
+		if r.Op == "status" && r.Status == states.StatusRollbackFailed {
+			return "status " + r.Status, true
+		}
+	}
+	return "", false
+}
+
+// outageStop is what the watcher did.
+type outageStop struct {
+	marker  string
+	records int           // journal records when the marker was seen
+	seen    time.Duration // after the command started
+	took    time.Duration // the stop
+	after   []states.Record
+	err     error
+}
+
+// outageStopAt watches journal from now until ctx ends and stops svc as
+// soon as marker holds. It sends what it did once: the stop, or the
+// error that the marker never came.
+func outageStopAt(ctx context.Context, journal string, changes []*states.Change, marker outageMarker, svc *outageService, began time.Time) <-chan outageStop {
+	ch := make(chan outageStop, 1)
+	go func() {
+		var last []states.Record
+		for {
+			recs, err := outageJournal(journal)
+			if err != nil {
+				ch <- outageStop{err: err}
+				return
+			}
+			last = recs
+			if what, ok := marker(recs, changes); ok {
+				s := outageStop{marker: what, records: len(recs), seen: time.Since(began)}
+				at := time.Now()
+				s.err = svc.stop()
+				s.took = time.Since(at)
+				s.after, _ = outageJournal(journal)
+				ch <- s
+				return
+			}
+			select {
+			case <-ctx.Done():
+				var ops []string
+				for _, r := range last {
+					ops = append(ops, r.Op)
+				}
+				ch <- outageStop{err: fmt.Errorf("the marker never came; the journal last held %d records %v", len(last), ops)}
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return ch
+}
+
+// outageJournal reads the journal's complete records (a line still being
+// written is left for the next look).
+func outageJournal(path string) ([]states.Record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
+	var recs []states.Record
+	for line := range bytes.Lines(b) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var r states.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, fmt.Errorf("journal %s record %d: %v", path, len(recs)+1, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// outageState reads the plan directory's state (empty before the first
+// apply).
+func outageState(t *testing.T, bed *cliBed) *states.State {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bed.planDir, ".mailplan", "state.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &states.State{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st states.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("state.json: %v", err)
+	}
+	// What the journal adds to it.
+	recs, err := outageJournal(filepath.Join(bed.planDir, ".mailplan", "state.json.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Lineage == st.Lineage && r.Serial == st.Serial {
+			if err := st.Replay(&r); err != nil {
+				t.Fatalf("journal: %v", err)
+			}
+		}
+	}
+	return &st
+}
+
+// outagePlan runs plan with every server up: the state must never be
+// stuck, so it exits 0 (nothing to do) or 2 (changes).
+func outagePlan(t *testing.T, bed *cliBed, when string) int {
+	t.Helper()
+	code, out, errs := runCLI(t, bed.planDir, "plan", "-detailed-exitcode", "-var-file="+bed.varFile)
+	if code != 0 && code != 2 {
+		t.Errorf("plan %s: exit %d, want 0 or 2: the state must never be stuck\nstdout:\n%s\nstderr:\n%s", when, code, outageTail(out, 20), errs)
+	}
+	return code
+}
+
+// outagePlanDown runs plan while svc is down. Plan does not need the new
+// Postfix to run, so it must plan then; without sshd or named it cannot
+// read the servers and fails, but for that reason only (not a lock or
+// the journal).
+func outagePlanDown(t *testing.T, bed *cliBed, svc *outageService) (int, string) {
+	t.Helper()
+	code, out, errs := runCLI(t, bed.planDir, "plan", "-detailed-exitcode", "-var-file="+bed.varFile)
+	if svc.planWithout {
+		if code != 0 && code != 2 {
+			t.Errorf("plan with %s down: exit %d, want 0 or 2\nstdout:\n%s\nstderr:\n%s", svc.name, code, outageTail(out, 20), errs)
+		}
+		return code, ""
+	}
+	first := outageErrorLine(errs)
+	for _, stuck := range []string{"locked", "corrupt", "Cannot plan"} {
+		if strings.Contains(errs, stuck) {
+			t.Errorf("plan with %s down fails for another reason than the service (%q):\n%s", svc.name, stuck, errs)
+		}
+	}
+	if code != 1 || !strings.Contains(errs, svc.unreachable) {
+		t.Errorf("plan with %s down: exit %d, want 1 naming %q\nstderr:\n%s", svc.name, code, svc.unreachable, errs)
+	}
+	return code, "(" + first + ")"
+}
+
+// outageLeft reads what a failed command says it could not undo: the
+// resources whose undo failed, with the end of the error, and how many it
+// held back (something depending on them could not be undone).
+func outageLeft(errs string) (failed []string, held int) {
+	for _, line := range strings.Split(errs, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.Contains(line, ": not rolled back: ") {
+			held++
+			continue
+		}
+		if strings.HasPrefix(line, "Could not roll back ") {
+			line = strings.TrimPrefix(line, "Could not roll back ")
+		} else if !strings.Contains(line, ": restore: ") {
+			continue
+		}
+		addr, why, _ := strings.Cut(line, ": ")
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
+		why, _, _ = strings.Cut(why, ". ")
+		failed = append(failed, addr+" ("+why+")")
+	}
+	return failed, held
+}
+
+// outageErrorLine is the summary of the first error in a command's
+// standard error ("Error: SUMMARY").
+func outageErrorLine(errs string) string {
+	for _, line := range strings.Split(errs, "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "Error: "); ok {
+			return s
+		}
+	}
+	return outageFirstLine(errs)
+}
+
+func outageFirstLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return line
+		}
+	}
+	return ""
+}
+
+func outageLastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func outageTail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// outageService is a server of the test bed that the matrix stops and
+// starts again, on the same address and port, with the command line the
+// test bed started it with.
+type outageService struct {
+	name string
+	// proc is the server as mailplan-testbed up recorded it in
+	// testbed.pids; proc.Current finds it after a restart too (by its PID
+	// file), as `mailplan-testbed down` does.
+	proc testbed.Process
+	// argv starts it again; foreground servers (sshd -D, named -g) are
+	// started in their own session with their output in log, and reaped.
+	argv       []string
+	foreground bool
+	log        string
+	// ready is nil once it serves again.
+	ready func() error
+	// planWithout: plan does not need it running.
+	planWithout bool
+	// unreachable is what a plan that cannot reach it says.
+	unreachable string
+}
+
+// outageServices finds sshd, named and the new Postfix in the test bed's
+// testbed.pids.
+func outageServices(t *testing.T, bed *cliBed) map[string]*outageService {
+	t.Helper()
+	procs := outagePids(t, filepath.Join(bed.env["TESTBED_DIR"], "testbed.pids"))
+	dnsClient := newTTLCache(t, bed).client
+	sshd, named, newPF := procs["sshd sshd"], procs["named named"], procs["postfix new"]
+	for what, p := range map[string]testbed.Process{"sshd": sshd, "named": named, "postfix new": newPF} {
+		if _, ok := p.Current(); !ok {
+			t.Fatalf("%s is not running (testbed.pids: %+v)", what, p)
+		}
+	}
+	// named's command line, as the test bed gave it (named keeps it).
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", named.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	namedArgv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	if filepath.Base(namedArgv[0]) != "named" || !strings.Contains(string(cmdline), named.Config) {
+		t.Fatalf("named's command line %q", namedArgv)
+	}
+	return map[string]*outageService{
+		"sshd": {
+			name: "sshd", proc: sshd, foreground: true, log: bed.env["SSH_LOG"],
+			// As resources/testbed starts it (sshd.go): sshd retitles
+			// itself, so its command line cannot be read back.
+			argv:        []string{testbed.SSHDPath, "-D", "-e", "-f", sshd.Config},
+			ready:       func() error { return outageBanner(net.JoinHostPort(bed.env["SSH_HOST"], bed.env["SSH_PORT"]), "SSH-") },
+			unreachable: "connection refused",
+		},
+		"named": {
+			name: "named", proc: named, foreground: true, log: bed.env["DNS_LOG"], argv: namedArgv,
+			ready: func() error {
+				for _, d := range strings.Fields(bed.env["DOMAINS"]) {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					rr, err := dnsClient.Read(ctx, d+".", d+".", "SOA")
+					cancel()
+					if err != nil {
+						return err
+					}
+					if !rr.Exists() {
+						return fmt.Errorf("no SOA for %s", d)
+					}
+				}
+				return nil
+			},
+			unreachable: "refused",
+		},
+		"new Postfix": {
+			name: "new Postfix", proc: newPF,
+			argv:        []string{testbed.RequireSbin(t, "postfix"), "-c", bed.env["NEW_CONFIG_DIR"], "start"},
+			ready:       func() error { return outageBanner(bed.env["NEW_SMTP"], "220 ") },
+			planWithout: true,
+		},
+	}
+}
+
+// outagePids reads testbed.pids (see cmd/mailplan-testbed: kind name pid
+// start-time config pid-file dir), by "kind name".
+func outagePids(t *testing.T, path string) map[string]testbed.Process {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]testbed.Process{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) != 7 || strings.HasPrefix(fl[0], "#") {
+			continue
+		}
+		pid, err1 := strconv.Atoi(fl[2])
+		st, err2 := strconv.ParseUint(fl[3], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %q", path, sc.Text())
+		}
+		out[fl[0]+" "+fl[1]] = testbed.Process{Kind: fl[0], Name: fl[1], PID: pid, StartTime: st, Config: fl[4], PIDFile: fl[5], Dir: fl[6]}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// running reports whether the server runs (the one up started, or the
+// one its PID file names now).
+func (s *outageService) running() bool {
+	_, ok := s.proc.Current()
+	return ok
+}
+
+// stop stops the server and waits until it and its children (sshd: the
+// sessions; Postfix: its process group) have exited, as
+// `mailplan-testbed down` does.
+func (s *outageService) stop() error {
+	cur, ok := s.proc.Current()
+	if !ok {
+		return fmt.Errorf("%s is not running", s.name)
+	}
+	if err := cur.Stop(10 * time.Second); err != nil {
+		return fmt.Errorf("stop %s: %w", s.name, err)
+	}
+	if err := s.ready(); err == nil {
+		return fmt.Errorf("%s still serves after its stop", s.name)
+	}
+	return nil
+}
+
+// start starts the server again and waits until it serves and its PID
+// file names it.
+func (s *outageService) start() (time.Duration, error) {
+	began := time.Now()
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	if s.foreground {
+		logf, err := os.OpenFile(s.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		defer logf.Close()
+		// Not the test's stderr (a child holding it makes go test wait);
+		// its own session, as the test bed starts it, so that it outlives
+		// nothing it should not: `mailplan-testbed down` stops it.
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return 0, fmt.Errorf("start %s: %w", s.name, err)
+		}
+		go cmd.Wait() // reap it when down stops it
+	} else if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%q: %v\n%s", s.argv, err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.ready()
+		if err == nil && s.running() {
+			return time.Since(began), nil
+		}
+		if err == nil {
+			err = errors.New("serves, but its PID file does not name it")
+		}
+		if time.Now().After(deadline) {
+			return time.Since(began), fmt.Errorf("%s not back 30 s after %q: %v; its log:\n%s", s.name, s.argv, err, testbed.TailFile(s.log, 20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// outageBanner connects to addr and reads its first line, which must
+// begin with prefix.
+func outageBanner(addr, prefix string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("%s: %v", addr, err)
+	}
+	if !strings.HasPrefix(line, prefix) {
+		return fmt.Errorf("%s greets with %q", addr, line)
+	}
+	return nil
+}
+
+// outageTruth is what "back" means: what the plan may touch, read from
+// the servers.
+type outageTruth struct {
+	// config: every file and directory in both Postfix configuration
+	// directories, with mode, owner and (files) the bytes.
+	config map[string]string
+	// maildirs: every file and directory in both servers' Maildirs, with
+	// mode, owner and (files) a SHA-256 of the bytes.
+	maildirs map[string]string
+	// dns: the TTL and records of every name and type the plan manages.
+	dns map[string]string
+	// services: which run.
+	services map[string]string
+}
+
+// outageRead reads what is there now.
+func outageRead(t *testing.T, bed *cliBed, svcs map[string]*outageService) outageTruth {
+	t.Helper()
+	tr := outageTruth{config: map[string]string{}, maildirs: map[string]string{}, dns: map[string]string{}, services: map[string]string{}}
+	for _, side := range []string{"OLD", "NEW"} {
+		outageTree(t, side, bed.env[side+"_CONFIG_DIR"], false, tr.config)
+		outageTree(t, side, bed.env[side+"_MAILDIR"], true, tr.maildirs)
+	}
+	client := newTTLCache(t, bed).client
+	for _, d := range strings.Fields(bed.env["DOMAINS"]) {
+		for _, q := range [][2]string{{d, "MX"}, {d, "TXT"}, {"imap." + d, "A"}, {"smtp." + d, "A"}} {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			rr, err := client.Read(ctx, d+".", q[0]+".", q[1])
+			cancel()
+			key := q[0] + ". " + q[1]
+			if err != nil {
+				tr.dns[key] = "error: " + err.Error()
+				continue
+			}
+			tr.dns[key] = fmt.Sprintf("%d %s", rr.TTL, strings.Join(rr.Records, " | "))
+		}
+	}
+	state := func(up bool) string {
+		if up {
+			return "running"
+		}
+		return "stopped"
+	}
+	postfix := testbed.RequireSbin(t, "postfix")
+	for _, side := range []string{"OLD", "NEW"} {
+		err := exec.Command(postfix, "-c", bed.env[side+"_CONFIG_DIR"], "status").Run()
+		tr.services[strings.ToLower(side)+" Postfix"] = state(err == nil)
+		tr.services[strings.ToLower(side)+" IMAP"] = state(testbed.IMAPGreeting(bed.env[side+"_IMAP_ADDR"]+":"+bed.env[side+"_IMAP_PORT"]) == nil)
+	}
+	for _, name := range []string{"sshd", "named"} {
+		tr.services[name] = state(svcs[name].ready() == nil)
+	}
+	return tr
+}
+
+// outageTree adds every entry under root to into, by "SIDE/relative
+// path": directories with mode and owner, files also with their bytes
+// (or, hash, their SHA-256).
+func outageTree(t *testing.T, side, root string, hash bool, into map[string]string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		meta := fmt.Sprintf("%v %d:%d", fi.Mode(), st.Uid, st.Gid)
+		if !fi.Mode().IsRegular() {
+			into[side+"/"+rel] = meta
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if hash {
+			sum := sha256.Sum256(b)
+			into[side+"/"+rel] = meta + " " + hex.EncodeToString(sum[:8])
+		} else {
+			into[side+"/"+rel] = meta + "\n" + string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read %s: %v", root, err)
+	}
+}
+
+// outageCheckBack checks that everything is as it was before the first
+// apply.
+func outageCheckBack(t *testing.T, bed *cliBed, svcs map[string]*outageService, back outageTruth, when string) {
+	t.Helper()
+	now := outageRead(t, bed, svcs)
+	for _, part := range []struct {
+		what      string
+		back, now map[string]string
+	}{
+		{"Postfix configuration", back.config, now.config},
+		{"Maildirs", back.maildirs, now.maildirs},
+		{"DNS", back.dns, now.dns},
+		{"services", back.services, now.services},
+	} {
+		if d := cmp.Diff(part.back, part.now); d != "" {
+			t.Errorf("%s %s, not back (-back +now):\n%s", part.what, when, d)
+		}
+	}
+}
