@@ -61,6 +61,9 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 			err = h.WriteFile(ctx, m.Path, []byte(*m.Content), transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1})
 		case m.Before == "" || m.Record:
 			err = h.Remove(ctx, m.Path)
+			if err == nil && m.Record {
+				removeEmptyStore(ctx, h, path.Dir(m.Path))
+			}
 		default:
 			var fi transport.FileInfo
 			var data []byte
@@ -115,6 +118,26 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 		}
 	}
 	return errs
+}
+
+// removeEmptyStore removes a mailbox's store (storeFor) once its record is
+// gone, and the directories above it up to keep.Dir, each only if empty:
+// the apply that wrote the first record made them (MkdirAll), and a store
+// that also holds kept copies stays. Without this a rolled-back first copy
+// left the store's directories, and with them the destination's
+// directories it had made (they were no longer empty).
+func removeEmptyStore(ctx context.Context, h transport.Host, store string) {
+	for _, d := range []string{store, path.Dir(store), path.Dir(path.Dir(store))} {
+		if !strings.Contains(d, "/"+keep.Dir) {
+			return
+		}
+		if err := h.Remove(ctx, d); err != nil {
+			return // not empty, or not removable: it and what is above stay
+		}
+		if path.Base(d) == keep.Dir {
+			return
+		}
+	}
 }
 
 // removeCreated removes the messages an apply created. A message is found
