@@ -380,11 +380,17 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, smallMessage); retur
 func tmpName(base string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	// The base name keeps a leftover recognisable.
+	return fmt.Sprintf("%s%d-%s", tmpPrefix(base), pid, hex.EncodeToString(b[:]))
+}
+
+// tmpPrefix is how the name of a temporary file staged for the message
+// with base name base begins. The base name keeps a leftover
+// recognisable, and lets Restore find it.
+func tmpPrefix(base string) string {
 	if len(base) > 180 {
 		base = base[:180]
 	}
-	return fmt.Sprintf("%s%s%d-%s", base, tmpMarker, pid, hex.EncodeToString(b[:]))
+	return base + tmpMarker
 }
 
 // stage streams one message into the destination's tmp/, verifies it, and

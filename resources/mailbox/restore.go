@@ -144,11 +144,15 @@ func removeEmptyStore(ctx context.Context, h transport.Host, store string) {
 // by its base name in its mailbox's new/ and cur/, as Dovecot (IMAP live
 // on the destination since) moves messages from new/ to cur/ and renames
 // them when their flags change: the copy goes whatever its name is now.
-// Each mailbox is listed once; files outside new/ and cur/ (metadata) are
-// removed by path.
+// A message the apply staged in tmp/ but never moved into place (it failed
+// or was killed in between) goes too. Each mailbox is listed once; files
+// outside new/ and cur/ (metadata) are removed by path.
 func removeCreated(ctx context.Context, h transport.Host, created []string) []error {
 	var errs []error
-	type listing map[string]string   // base name -> path now
+	type listing struct {
+		msgs map[string]string   // base name -> path now
+		tmps map[string][]string // base name (as tmpPrefix cuts it) -> files staged for it
+	}
 	listings := map[string]listing{} // mailbox dir -> its messages
 	for _, p := range created {
 		dir, sub := path.Dir(path.Dir(p)), path.Base(path.Dir(p))
@@ -156,22 +160,34 @@ func removeCreated(ctx context.Context, h transport.Host, created []string) []er
 		if sub == "new" || sub == "cur" {
 			l, ok := listings[dir]
 			if !ok {
-				l = listing{}
-				for _, s := range []string{"new", "cur"} {
+				l = listing{msgs: map[string]string{}, tmps: map[string][]string{}}
+				for _, s := range []string{"new", "cur", "tmp"} {
 					es, err := h.ReadDir(ctx, path.Join(dir, s))
 					if err != nil && !errors.Is(err, fs.ErrNotExist) {
 						errs = append(errs, fmt.Errorf("list %s on %s: %w", path.Join(dir, s), h.Name(), err))
 						continue
 					}
 					for _, f := range es {
-						if f.IsRegular() {
-							l[baseName(f.Name)] = path.Join(dir, s, f.Name)
+						switch {
+						case !f.IsRegular():
+						case s == "tmp":
+							if i := strings.Index(f.Name, tmpMarker); i >= 0 {
+								l.tmps[f.Name[:i]] = append(l.tmps[f.Name[:i]], path.Join(dir, s, f.Name))
+							}
+						default:
+							l.msgs[baseName(f.Name)] = path.Join(dir, s, f.Name)
 						}
 					}
 				}
 				listings[dir] = l
 			}
-			now, ok := l[baseName(path.Base(p))]
+			base := baseName(path.Base(p))
+			for _, tp := range l.tmps[strings.TrimSuffix(tmpPrefix(base), tmpMarker)] {
+				if err := h.Remove(ctx, tp); err != nil {
+					errs = append(errs, fmt.Errorf("remove %s on %s: %w", tp, h.Name(), err))
+				}
+			}
+			now, ok := l.msgs[base]
 			if !ok {
 				continue // gone already (expunged, or a rollback that ran before)
 			}
