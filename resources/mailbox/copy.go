@@ -329,8 +329,12 @@ func freeSpace(ctx context.Context, h transport.Host, p string) (*uint64, error)
 		return nil, nil
 	}
 	for {
-		if _, err := h.Stat(ctx, p); err == nil || !errors.Is(err, fs.ErrNotExist) || p == "/" {
+		_, err := h.Stat(ctx, p)
+		if err == nil || p == "/" {
 			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("free space at %s on %s: %w", p, h.Name(), err)
 		}
 		p = path.Dir(p)
 	}
