@@ -2,6 +2,7 @@ package resourcetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -33,45 +34,26 @@ type Case struct {
 // then Restore to the snapshot taken before the update (the rollback of the
 // last apply), and Restore to the first snapshot twice (destroy, and its
 // idempotence), checking Observe and a fresh Read after each.
+//
+// It is the "lifecycle" subtest of Conformance, which a type's tests
+// should run instead.
 func Run(t *testing.T, c Case) {
 	t.Helper()
 	if c.Addr == "" {
 		c.Addr = c.Type.Name() + ".test"
 	}
-	ctx := context.Background()
 	d := &driver{t: t, c: c, log: Logger(t)}
-
-	obs0 := c.Observe(t)
-	read0 := d.read(ctx, c.Create)
-	create := d.plan(ctx, "create", c.Create, read0, true)
-	createJournal := d.apply(ctx, "create", c.Create, read0, create)
-	obs1 := c.Observe(t)
-	read1 := d.read(ctx, c.Create)
-	d.reached("read after create", create, read1.Current)
-	d.plan(ctx, "re-plan after create", c.Create, read1, false)
-
-	read2 := d.read(ctx, c.Update)
-	update := d.plan(ctx, "update", c.Update, read2, true)
-	updateJournal := d.apply(ctx, "update", c.Update, read2, update)
-	read3 := d.read(ctx, c.Update)
-	d.reached("read after update", update, read3.Current)
-	d.plan(ctx, "re-plan after update", c.Update, read3, false)
-
-	d.restore(ctx, "rollback of the update", c.Update, read2.Snapshot, updateJournal)
-	d.sameBytes("after rollback of the update", obs1, c.Observe(t))
-	d.sameValue("read after rollback of the update", read1.Current, d.read(ctx, c.Create).Current)
-
-	for _, step := range []string{"restore of the first snapshot", "second restore of the first snapshot"} {
-		d.restore(ctx, step, c.Update, read0.Snapshot, createJournal)
-		d.sameBytes("after "+step, obs0, c.Observe(t))
-		d.sameValue("read after "+step, read0.Current, d.read(ctx, c.Create).Current)
-	}
+	d.lifecycle()
 }
 
 type driver struct {
 	t   *testing.T
 	c   Case
 	log hclog.Logger
+	// faults, when set, is disarmed before every Restore: a restore goes
+	// through hosts that no longer fail.
+	faults *Faults
+	settle func(testing.TB)
 }
 
 func (d *driver) read(ctx context.Context, config cty.Value) resource.ReadResponse {
@@ -111,15 +93,18 @@ func (d *driver) apply(ctx context.Context, step string, config cty.Value, read 
 	if resp.Wait != nil {
 		d.t.Fatalf("apply %s: waits until %v (%s); Run does not drive waits", step, resp.Wait.Until, resp.Wait.Reason)
 	}
+	d.settleNow()
 	return j.Entries()
 }
 
 func (d *driver) restore(ctx context.Context, step string, config cty.Value, snapshot []byte, journal [][]byte) {
 	d.t.Helper()
+	d.resetFaults()
 	err := d.c.Type.Restore(ctx, resource.RestoreRequest{Addr: d.c.Addr, Config: config, Snapshot: snapshot, Journal: journal, Logger: d.log})
 	if err != nil {
 		d.t.Fatalf("%s: %v", step, err)
 	}
+	d.settleNow()
 }
 
 func (d *driver) sameValue(step string, want, got cty.Value) {
@@ -155,7 +140,13 @@ func (d *driver) sameBytes(step string, want, got []byte) {
 
 // Journal is a resource.Journal in memory.
 type Journal struct {
+	// FailAt, when above zero, makes the FailAt-th call of Record fail
+	// with an error wrapping ErrInjected, recording nothing: the entry
+	// never became durable, so Apply must not take the step it guards.
+	FailAt int
+
 	mu      sync.Mutex
+	calls   int
 	entries [][]byte
 }
 
@@ -163,8 +154,19 @@ type Journal struct {
 func (j *Journal) Record(ctx context.Context, entry []byte) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.calls++
+	if j.calls == j.FailAt {
+		return fmt.Errorf("record journal entry %d: %w", j.calls, ErrInjected)
+	}
 	j.entries = append(j.entries, append([]byte(nil), entry...))
 	return nil
+}
+
+// Calls is the number of times Record was called, failed or not.
+func (j *Journal) Calls() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.calls
 }
 
 // Entries returns the entries recorded, oldest first.
