@@ -15,9 +15,19 @@ import (
 // TestConformance drives every record type through the shared suite on
 // a real named: create (or change, where the zone has the RRset), no-op
 // re-plan, update, rollback and destroy back to the exact RRset and TTL,
-// each with another TSIG algorithm.
+// each with another TSIG algorithm; every message goes through a
+// resourcetest proxy that fails each exchange of an apply in turn.
 func TestConformance(t *testing.T) {
 	b := newBed(t, "127.0.0.4")
+	faults := resourcetest.NewFaults()
+	proxy := faults.Proxy(t, b.n.Server())
+	// server is the dns_server value of the key of algorithm alg, at the
+	// proxy.
+	server := func(t *testing.T, alg string) cty.Value {
+		s := mustServer(t, b.server(t, alg))
+		s.Address = proxy
+		return serverValue(t, s)
+	}
 	hex1 := strings.Repeat("ab", 32)
 	hex2 := strings.Repeat("CD", 32)
 	cases := []struct {
@@ -39,16 +49,17 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.rtype+"/"+alg, func(t *testing.T) {
 			cfg := func(records []string, ttl int64) cty.Value {
 				return resourcetest.Config(t, b.record, map[string]cty.Value{
-					"server": b.server(t, alg), "zone": cty.StringVal("example.com."), "name": cty.StringVal(tc.name),
+					"server": server(t, alg), "zone": cty.StringVal("example.com."), "name": cty.StringVal(tc.name),
 					"type": cty.StringVal(tc.rtype), "ttl": cty.NumberIntVal(ttl), "records": strs(records...),
 				})
 			}
 			fq := resolveName("example.com.", tc.name)
-			resourcetest.Run(t, resourcetest.Case{
+			resourcetest.Conformance(t, resourcetest.Suite{
 				Type:    b.record,
 				Create:  cfg(tc.create, 600),
 				Update:  cfg(tc.update, 1200),
 				Observe: func(t testing.TB) []byte { return b.observe(t, fq, tc.rtype) },
+				Faults:  faults,
 			})
 		})
 	}
@@ -59,14 +70,15 @@ func TestConformance(t *testing.T) {
 				vals = append(vals, cty.ObjectVal(map[string]cty.Value{"preference": cty.NumberIntVal(int64(10 * (i + 1))), "host": cty.StringVal(h)}))
 			}
 			return resourcetest.Config(t, b.mx, map[string]cty.Value{
-				"server": b.server(t, "hmac-sha256"), "zone": cty.StringVal("example.com"), "ttl": cty.NumberIntVal(ttl), "exchanges": cty.ListVal(vals),
+				"server": server(t, "hmac-sha256"), "zone": cty.StringVal("example.com"), "ttl": cty.NumberIntVal(ttl), "exchanges": cty.ListVal(vals),
 			})
 		}
-		resourcetest.Run(t, resourcetest.Case{
+		resourcetest.Conformance(t, resourcetest.Suite{
 			Type:    b.mx,
 			Create:  cfg(3600, "mail.new.example.com"),
 			Update:  cfg(3600, "mail.new.example.com.", "mail.old.example.com."),
 			Observe: func(t testing.TB) []byte { return b.observe(t, "example.com.", "MX") },
+			Faults:  faults,
 		})
 	})
 }

@@ -31,6 +31,13 @@ func newState(t *testing.T) *service.State {
 	return service.New(p)
 }
 
+// newStateThrough is newState reaching its hosts through faults.
+func newStateThrough(t *testing.T, faults *resourcetest.Faults) *service.State {
+	p := pool.New(hclog.NewNullLogger())
+	t.Cleanup(func() { p.Close() })
+	return service.New(faults.Getter(p))
+}
+
 func list(s ...string) cty.Value {
 	vs := make([]cty.Value, len(s))
 	for i, e := range s {
@@ -98,7 +105,8 @@ const (
 )
 
 // TestCommandConformance drives a tiny sleep-based daemon with manager =
-// "command": it needs nothing but sh, and runs everywhere.
+// "command" through the whole conformance suite locally and its
+// lifecycle over SSH: it needs nothing but sh, and runs everywhere.
 func TestCommandConformance(t *testing.T) {
 	for tname, h := range hosts(t) {
 		t.Run(tname, func(t *testing.T) {
@@ -110,14 +118,22 @@ func TestCommandConformance(t *testing.T) {
 					}
 				}
 			})
-			typ := newState(t)
+			faults := resourcetest.NewFaults()
+			typ := newStateThrough(t, faults)
 			create, update := configs(t, typ, h, "sleepd", map[string]cty.Value{
 				"manager":        cty.StringVal("command"),
 				"start_command":  list("sh", "-c", sleepStart, "sh", pidfile),
 				"stop_command":   list("sh", "-c", sleepStop, "sh", pidfile),
 				"status_command": list("sh", "-c", sleepStatus, "sh", pidfile),
 			})
-			resourcetest.Run(t, resourcetest.Case{Type: typ, Create: create, Update: update, Observe: pidFileState(pidfile)})
+			if h.Transport != "local" {
+				// Each status look is an SSH session: the fault loops
+				// would take a minute, and they drive the same code.
+				resourcetest.Run(t, resourcetest.Case{Type: typ, Create: create, Update: update, Observe: pidFileState(pidfile)})
+				return
+			}
+			resourcetest.Conformance(t, resourcetest.Suite{Type: typ, Create: create, Update: update, Observe: pidFileState(pidfile),
+				Faults: faults, Modes: []resourcetest.Mode{resourcetest.Before, resourcetest.After}})
 		})
 	}
 }
@@ -150,19 +166,25 @@ func stoppedPostfix(t *testing.T) *testbed.PostfixInstance {
 }
 
 // TestPostfixCommand drives a real Postfix instance with the commands a
-// multi-instance host needs: postfix -c DIR start|stop|status.
+// multi-instance host needs: postfix -c DIR start|stop|status, through
+// the whole conformance suite locally and its lifecycle over SSH.
 func TestPostfixCommand(t *testing.T) {
 	for tname, h := range hosts(t) {
 		t.Run(tname, func(t *testing.T) {
 			inst := stoppedPostfix(t)
-			typ := newState(t)
+			faults := resourcetest.NewFaults()
+			typ := newStateThrough(t, faults)
 			create, update := configs(t, typ, h, "postfix", map[string]cty.Value{
 				"manager":        cty.StringVal("command"),
 				"start_command":  list("postfix", "-c", inst.ConfigDir, "start"),
 				"stop_command":   list("postfix", "-c", inst.ConfigDir, "stop"),
 				"status_command": list("postfix", "-c", inst.ConfigDir, "status"),
 			})
-			resourcetest.Run(t, resourcetest.Case{Type: typ, Create: create, Update: update, Observe: postfixState(inst)})
+			if h.Transport != "local" {
+				resourcetest.Run(t, resourcetest.Case{Type: typ, Create: create, Update: update, Observe: postfixState(inst)})
+				return
+			}
+			resourcetest.Conformance(t, resourcetest.Suite{Type: typ, Create: create, Update: update, Observe: postfixState(inst), Faults: faults})
 		})
 	}
 }
