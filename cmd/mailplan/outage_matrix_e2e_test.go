@@ -183,8 +183,9 @@ type outageResult struct {
 	plans    []int         // exit codes of the plans run with every server up
 	total    time.Duration
 	passed   bool
-	// failed and held: what the cut command said it could not undo, and
-	// what it left because something depending on it could not be undone.
+	// failed and held: what the cut command could not undo, and what it
+	// left because something depending on it could not be undone, as the
+	// state records them (see outageLeft).
 	failed []string
 	held   int
 }
@@ -283,7 +284,7 @@ func outageRun(t *testing.T, bed *cliBed, svcs map[string]*outageService, back o
 			t.Errorf("the point was not the one meant: %v", err)
 		}
 	}
-	r.failed, r.held = outageLeft(errs)
+	r.failed, r.held = outageLeft(t, outageState(t, bed), errs)
 	all := out + errs
 	switch {
 	case c.phase == "apply":
@@ -548,27 +549,44 @@ func outagePlanDown(t *testing.T, bed *cliBed, svc *outageService) (int, string)
 	return code, "(" + first + ")"
 }
 
-// outageLeft reads what a failed command says it could not undo: the
-// resources whose undo failed, with the end of the error, and how many it
-// held back (something depending on them could not be undone).
-func outageLeft(errs string) (failed []string, held int) {
-	for _, line := range strings.Split(errs, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.Contains(line, ": not rolled back: ") {
+// outageLeft is what the state says a command left to undo: the changes
+// whose undo failed (begun, never finished), each with the end of the
+// error the command printed for it, and how many it held back (something
+// depending on them could not be undone). The command must name each.
+func outageLeft(t *testing.T, st *states.State, errs string) (failed []string, held int) {
+	t.Helper()
+	if st.LastApply == nil {
+		return nil, 0
+	}
+	for _, ch := range st.LastApply.Changes {
+		switch {
+		case ch.Restored:
+		case ch.Restoring:
+			// The automatic rollback of an apply says "Could not roll
+			// back ADDR: ..." (after the apply's own "ADDR: ..." lines);
+			// a rollback says "ADDR: ...".
+			why := ""
+			for _, prefix := range []string{"Could not roll back " + ch.Addr + ": ", ch.Addr + ": "} {
+				for _, line := range strings.Split(errs, "\n") {
+					if rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok && why == "" {
+						why = rest
+					}
+				}
+			}
+			if why == "" {
+				t.Errorf("the state says the undo of %s failed; the command does not say so:\n%s", ch.Addr, errs)
+			}
+			if i := strings.LastIndex(why, ": "); i >= 0 {
+				why = why[i+2:]
+			}
+			why, _, _ = strings.Cut(why, ". ")
+			failed = append(failed, ch.Addr+" ("+why+")")
+		default:
 			held++
-			continue
+			if !strings.Contains(errs, ch.Addr+": not rolled back: ") {
+				t.Errorf("the state says %s was left; the command does not say so:\n%s", ch.Addr, errs)
+			}
 		}
-		if strings.HasPrefix(line, "Could not roll back ") {
-			line = strings.TrimPrefix(line, "Could not roll back ")
-		} else if !strings.Contains(line, ": restore: ") {
-			continue
-		}
-		addr, why, _ := strings.Cut(line, ": ")
-		if i := strings.LastIndex(why, ": "); i >= 0 {
-			why = why[i+2:]
-		}
-		why, _, _ = strings.Cut(why, ". ")
-		failed = append(failed, addr+" ("+why+")")
 	}
 	return failed, held
 }
