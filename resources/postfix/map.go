@@ -845,9 +845,9 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 			}
 		}
 		if s.ParentMissing {
-			// Only an empty directory goes; one holding anything else
-			// (a kept copy, someone's file) stays.
-			_ = h.Remove(ctx, path.Dir(c.path))
+			if err := removeMadeDir(ctx, h, path.Dir(c.path)); err != nil {
+				return changed, fmt.Errorf("restore: %w", err)
+			}
 		}
 		if changed {
 			log.Debug("removed table", "path", c.path)
@@ -930,4 +930,49 @@ func (*Map) Fingerprint(current cty.Value) []byte {
 		return []byte(v.GoString())
 	}
 	return b
+}
+
+// removeMadeDir removes the directory Apply made for a table, once the
+// table is gone: when it holds nothing but mailplan's kept copies (the
+// tables mailplan itself wrote there, kept by later updates), those go
+// with it. A directory holding anything else (another table, someone's
+// file) stays as it is, copies included, since another map's restore may
+// still need them.
+func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
+	entries, err := h.ReadDir(ctx, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s on %s: %w", dir, h.Name(), err)
+	}
+	for _, e := range entries {
+		if e.Name != keep.Dir || !e.IsDir() {
+			return nil
+		}
+	}
+	store := path.Join(dir, keep.Dir)
+	if len(entries) == 1 {
+		kept, err := h.ReadDir(ctx, store)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("list %s on %s: %w", store, h.Name(), err)
+		}
+		for _, k := range kept {
+			if !k.IsRegular() {
+				return nil
+			}
+		}
+		for _, k := range kept {
+			if err := h.Remove(ctx, path.Join(store, k.Name)); err != nil {
+				return fmt.Errorf("remove %s on %s: %w", path.Join(store, k.Name), h.Name(), err)
+			}
+		}
+		if err := h.Remove(ctx, store); err != nil {
+			return fmt.Errorf("remove %s on %s: %w", store, h.Name(), err)
+		}
+	}
+	if err := h.Remove(ctx, dir); err != nil {
+		return fmt.Errorf("remove %s on %s: %w", dir, h.Name(), err)
+	}
+	return nil
 }
