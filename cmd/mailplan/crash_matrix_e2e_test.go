@@ -112,25 +112,19 @@ func TestCrashMatrix(t *testing.T) {
 	t.Logf("clean apply %s (%d journal records, %d changes), clean rollback %s",
 		base.took.Round(time.Millisecond), len(cleanRecs), len(cleanChanges), rb.took.Round(time.Millisecond))
 
-	applyPoints, rollbackPoints := crashChoosePoints(t, cleanRecs, cleanChanges)
-	applyPoints, rollbackPoints = crashShard(t, applyPoints, rollbackPoints)
-
+	points := crashShard(t, crashChoosePoints(t, cleanRecs, cleanChanges))
 	var rows []crashRow
-	nextRB := 0
-	for i, p := range applyPoints {
-		var host *crashMarker
-		if p.next == "apply" && nextRB < len(rollbackPoints) {
-			host = &rollbackPoints[nextRB]
-			nextRB++
-		}
-		r := m.episode(i, p, host)
-		rows = append(rows, r...)
+	for _, p := range points {
+		rows = append(rows, m.episode(p)...)
 	}
 
 	total := time.Since(began)
 	var table strings.Builder
-	back, fwd := 0, 0
+	back, fwd, inRollback := 0, 0, 0
 	for _, r := range rows {
+		if strings.HasPrefix(r.point, "R") {
+			inRollback++
+		}
 		switch r.outcome {
 		case "back":
 			back++
@@ -140,7 +134,7 @@ func TestCrashMatrix(t *testing.T) {
 		fmt.Fprintf(&table, "CRASH-MATRIX %s\n", r)
 	}
 	summary := fmt.Sprintf("CRASH-MATRIX points=%d (apply kills %d, rollback kills %d) forward=%d back=%d failed=%d; set-up %s, clean apply %s, clean rollback %s, total %s",
-		len(rows), len(applyPoints), nextRB, fwd, back, len(rows)-fwd-back, setUp.Round(time.Second), base.took.Round(time.Second), rb.took.Round(time.Second), total.Round(time.Second))
+		len(rows), len(rows)-inRollback, inRollback, fwd, back, len(rows)-fwd-back, setUp.Round(time.Second), base.took.Round(time.Second), rb.took.Round(time.Second), total.Round(time.Second))
 	t.Logf("crash matrix:\n%s%s", table.String(), summary)
 	fmt.Fprintf(os.Stderr, "%s%s\n", table.String(), summary)
 	if len(rows) < 20 && os.Getenv("MAILPLAN_CRASH_SHARD") == "" {
@@ -221,11 +215,15 @@ func (m *crashMatrix) plan() (int, string) {
 // crashMarker is a kill point: hit reports, from the journal's records
 // (base of them there before the run started), that it is reached.
 type crashMarker struct {
+	id   string // A1, A2, … in an apply; R1, R2, … in a rollback
 	name string
 	// pos is where the clean apply reached it, in records, for ordering.
 	pos  int
 	next string // what runs after the kill: "apply" or "rollback"
 	hit  func(recs []crashRec, base int) bool
+	// host is the kill point in the rollback that takes a "forward"
+	// outcome back, nil for none.
+	host *crashMarker
 }
 
 func crashAtRecords(k int) crashMarker {
@@ -1036,8 +1034,9 @@ type crashChange struct {
 // records 1 (right after "begin": the first fraction of a second), 2 and
 // 3, every undo entry of each mailbox_copy pass, and records spread evenly
 // over the rest, up to crashApplyPoints, followed alternately by rollback
-// and apply; and crashRollbackPoints points spread over a rollback.
-func crashChoosePoints(t *testing.T, recs []crashRec, changes []crashChange) ([]crashMarker, []crashMarker) {
+// and apply; and crashRollbackPoints points spread over a rollback, in the
+// rollbacks after the points followed by apply.
+func crashChoosePoints(t *testing.T, recs []crashRec, changes []crashChange) []crashMarker {
 	var pts []crashMarker
 	used := map[int]bool{}
 	for _, k := range []int{1, 2, 3} {
@@ -1073,9 +1072,6 @@ func crashChoosePoints(t *testing.T, recs []crashRec, changes []crashChange) ([]
 		}
 	}
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].pos < pts[j].pos })
-	for i := range pts {
-		pts[i].next = []string{"rollback", "apply"}[i%2]
-	}
 	// A rollback of the clean apply writes a restoring and a restored
 	// record for each change, a restored record only for an adoption.
 	total := 0
@@ -1085,39 +1081,42 @@ func crashChoosePoints(t *testing.T, recs []crashRec, changes []crashChange) ([]
 			total--
 		}
 	}
-	var rbs []crashMarker
-	for i := range crashRollbackPoints {
-		n := 1 + (total-2)*i/(crashRollbackPoints-1)
-		rbs = append(rbs, crashAtRestore(n))
+	hosted := 0
+	for i := range pts {
+		pts[i].id = fmt.Sprintf("A%d", i+1)
+		pts[i].next = []string{"rollback", "apply"}[i%2]
+		if pts[i].next == "apply" && hosted < crashRollbackPoints {
+			rb := crashAtRestore(1 + (total-2)*hosted/(crashRollbackPoints-1))
+			hosted++
+			rb.id = fmt.Sprintf("R%d", hosted)
+			pts[i].host = &rb
+		}
 	}
-	return pts, rbs
+	if hosted < crashRollbackPoints {
+		t.Fatalf("%d apply points host only %d of the %d rollback points", len(pts), hosted, crashRollbackPoints)
+	}
+	return pts
 }
 
-// crashShard keeps the points of shard I of N (MAILPLAN_CRASH_SHARD=I/N).
-func crashShard(t *testing.T, pts, rbs []crashMarker) ([]crashMarker, []crashMarker) {
+// crashShard keeps the apply points of shard I of N
+// (MAILPLAN_CRASH_SHARD=I/N): every Nth from the Ith, with the rollback
+// points they host.
+func crashShard(t *testing.T, pts []crashMarker) []crashMarker {
 	s := os.Getenv("MAILPLAN_CRASH_SHARD")
 	if s == "" {
-		return pts, rbs
+		return pts
 	}
 	var i, n int
 	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n {
 		t.Fatalf("MAILPLAN_CRASH_SHARD=%q: want I/N, 1 <= I <= N", s)
 	}
 	var keep []crashMarker
-	hosts := 0
 	for j, p := range pts {
 		if j%n == i-1 {
 			keep = append(keep, p)
-			if p.next == "apply" {
-				hosts++
-			}
 		}
 	}
-	var keepRB []crashMarker
-	for j := range hosts {
-		keepRB = append(keepRB, rbs[(j*n+i-1)%len(rbs)])
-	}
-	return keep, keepRB
+	return keep
 }
 
 // crashRow is one line of the matrix.
@@ -1169,15 +1168,15 @@ func (m *crashMatrix) afterKill(what string, r crashRun) {
 }
 
 // episode runs one apply point: an apply killed at p, then p.next; a
-// forward outcome is taken back by a rollback, killed at host (when not
+// forward outcome is taken back by a rollback, killed at p.host (when not
 // nil) and run again.
-func (m *crashMatrix) episode(i int, p crashMarker, host *crashMarker) []crashRow {
+func (m *crashMatrix) episode(p crashMarker) []crashRow {
 	t := m.t
 	t.Helper()
 	if recs := crashJournal(t, m.journal); len(recs) > 0 {
-		t.Fatalf("point A%d: the journal is open before the apply: %d records", i+1, len(recs))
+		t.Fatalf("point %s: the journal is open before the apply: %d records", p.id, len(recs))
 	}
-	row := crashRow{point: fmt.Sprintf("A%d", i+1), marker: p.name, next: p.next}
+	row := crashRow{point: p.id, marker: p.name, next: p.next}
 	what := fmt.Sprintf("point %s (apply killed at %s, then %s)", row.point, p.name, p.next)
 	killed := m.cli(&p, true, m.apply()...)
 	row.at, row.killAt = killed.atKill(), killed.took
@@ -1216,7 +1215,7 @@ func (m *crashMatrix) episode(i int, p crashMarker, host *crashMarker) []crashRo
 			row.outcome, row.note = "FAILED", strings.Join(short, "; ")
 		}
 		rows = append(rows, row)
-		rows = append(rows, m.reset(host, fmt.Sprintf("R%d", i/2+1), what)...)
+		rows = append(rows, m.reset(p.host, what)...)
 	}
 	m.endEpisode()
 	return rows
@@ -1224,7 +1223,7 @@ func (m *crashMatrix) episode(i int, p crashMarker, host *crashMarker) []crashRo
 
 // reset takes a forward point back with rollback, killed at host (when
 // not nil) and run again; it must end byte-identical to "back".
-func (m *crashMatrix) reset(host *crashMarker, name, what string) []crashRow {
+func (m *crashMatrix) reset(host *crashMarker, what string) []crashRow {
 	t := m.t
 	t.Helper()
 	if host == nil {
@@ -1235,8 +1234,8 @@ func (m *crashMatrix) reset(host *crashMarker, name, what string) []crashRow {
 		m.checkBack(what + ", rolled back")
 		return nil
 	}
-	row := crashRow{point: name, marker: host.name, next: "rollback"}
-	what = fmt.Sprintf("point %s (rollback of %s killed at %s, then rollback)", name, strings.TrimPrefix(what, "point "), host.name)
+	row := crashRow{point: host.id, marker: host.name, next: "rollback"}
+	what = fmt.Sprintf("point %s (rollback of %s killed at %s, then rollback)", host.id, strings.TrimPrefix(what, "point "), host.name)
 	killed := m.cli(host, false, m.rollback()...)
 	row.at, row.killAt = killed.atKill(), killed.took
 	m.afterKill(what, killed)
