@@ -1,0 +1,256 @@
+package postfix
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/keep"
+)
+
+// Restore implements resource.Type: the parameter as the journal and then
+// the snapshot had it, then the table's exact earlier bytes (compiled
+// again) or no table at all, then a reload when something changed.
+func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
+	c, err := decodeMap(req.Config)
+	if err != nil {
+		return err
+	}
+	var s mapSnapshot
+	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
+		return fmt.Errorf("restore %s: bad snapshot: %w", c.path, err)
+	}
+	if s.Path != "" {
+		c.path = s.Path
+	}
+	if s.Type != "" {
+		c.typ = s.Type
+	}
+	h, err := m.hosts.Get(ctx, c.host)
+	if err != nil {
+		return err
+	}
+	in := newInstance(h, c.host, c.dir)
+	log := req.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	changed := false
+	if s.MainCF {
+		earlier := make([]mapJournal, 0, len(req.Journal)+1)
+		for i := len(req.Journal) - 1; i >= 0; i-- {
+			var e mapJournal
+			if err := json.Unmarshal(req.Journal[i], &e); err != nil {
+				return fmt.Errorf("restore %s: bad journal entry: %w", c.path, err)
+			}
+			earlier = append(earlier, e)
+		}
+		if s.Param != nil && !s.UnknownParam {
+			earlier = append(earlier, mapJournal{Param: *s.Param})
+		}
+		if len(earlier) > 0 {
+			ch, err := m.unlistTable(ctx, in, c, earlier, log)
+			if err != nil {
+				return err
+			}
+			changed = changed || ch
+		}
+	}
+	ch, err := m.restoreTable(ctx, in, c, s, log)
+	if err != nil {
+		return err
+	}
+	changed = changed || ch
+	if changed && c.reload && s.MainCF {
+		return in.reloadIfRunning(ctx, log)
+	}
+	return nil
+}
+
+// unlistTable takes the table out of the parameter, looking at each
+// earlier state in turn (the journal's, newest first, then the
+// snapshot's). The rest of the parameter decides what comes back: when it
+// is what the parameter was before this map and the other maps of this
+// process added to it (their restores ran already, in whatever order),
+// that state comes back exactly — removed again with postconf -X when
+// main.cf did not set it, else its value and its line as written; when it
+// is what this map's edit found (the others are still there), that
+// value; otherwise (tables added since, by other maps or by hand) only
+// this table is taken out and the rest stays.
+func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier []mapJournal, log hclog.Logger) (bool, error) {
+	defer in.lock()()
+	edits := in.edits()
+	changed := false
+	for _, e := range earlier {
+		base, before := e.bases()
+		if lists(before.effective(), c.entry()) || lists(base.effective(), c.entry()) {
+			continue // Apply did not add it
+		}
+		cur, _, err := in.effective(ctx, base.Name)
+		if err != nil {
+			return changed, err
+		}
+		if !lists(cur.effective(), c.entry()) {
+			// Taken out already: just now, by an earlier restore (a
+			// restore may run again), or by someone else.
+			edits.remove(base.Name, c.entry())
+			var want *param
+			switch {
+			case changed:
+			case cur.Set == base.Set && cur.Value == base.Value:
+				want = &base
+			case cur.Set == before.Set && cur.Value == before.Value:
+				want = &before
+			default:
+				log.Warn("parameter changed by someone else since the apply; left as it is", "name", base.Name, "value", cur.effective())
+			}
+			if want != nil {
+				if err := in.restoreRaw(ctx, []param{*want}); err != nil {
+					return changed, err
+				}
+			}
+			continue
+		}
+		v := removeEntry(cur.effective(), c.entry())
+		want := param{Name: base.Name, Set: true, Value: v}
+		switch {
+		case sameList(v, base.effective()):
+			want = base
+		case sameList(v, before.effective()):
+			want = before
+		default:
+			log.Info("parameter lists tables added since the apply; only this table is taken out", "name", base.Name, "value", v)
+		}
+		log.Debug("restoring parameter", "name", want.Name, "set", want.Set, "value", want.Value)
+		if err := in.putAll(ctx, []param{want}); err != nil {
+			return changed, err
+		}
+		edits.remove(want.Name, c.entry())
+		changed = true
+		if err := in.restoreRaw(ctx, []param{want}); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// restoreTable puts back the table file and its compiled form, and
+// removes what a crashed Apply left under the temporary name.
+func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) (bool, error) {
+	h := in.h
+	tmp := tmpPath(c.path)
+	for _, p := range []string{tmp, c.compiledPath(tmp)} {
+		if err := h.Remove(ctx, p); err != nil {
+			return false, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
+		}
+	}
+	fi, err := h.Stat(ctx, c.path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("restore %s on %s: %w", c.path, h.Name(), err)
+	}
+	if exists && !fi.IsRegular() {
+		return false, fmt.Errorf("restore: %s on %s is not a regular file", c.path, h.Name())
+	}
+	if !s.Exists {
+		changed := exists
+		for _, p := range []string{c.path, c.compiledPath(c.path)} {
+			if p == c.path && !exists {
+				continue
+			}
+			if p != c.path && (s.Compiled || !hashed(c.typ)) {
+				continue // it was there before mailplan: not ours to remove
+			}
+			if err := h.Remove(ctx, p); err != nil {
+				return changed, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
+			}
+		}
+		if s.ParentMissing {
+			if err := removeMadeDir(ctx, h, path.Dir(c.path)); err != nil {
+				return changed, fmt.Errorf("restore: %w", err)
+			}
+		}
+		if changed {
+			log.Debug("removed table", "path", c.path)
+		}
+		return changed, nil
+	}
+	data, err := keep.Load(ctx, h, c.path, s.SHA256)
+	if err != nil {
+		return false, fmt.Errorf("restore: %w", err)
+	}
+	changed := false
+	if cur, err := h.ReadFile(ctx, c.path); err != nil || keep.Digest(cur) != s.SHA256 {
+		log.Debug("restoring table", "path", c.path, "bytes", len(data))
+		opts := transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}
+		if err := h.WriteFile(ctx, c.path, data, opts); err != nil {
+			return false, fmt.Errorf("restore %s on %s: %w", c.path, h.Name(), err)
+		}
+		changed = true
+	}
+	if hashed(c.typ) {
+		if s.Compiled {
+			// The database is rebuilt from the restored source rather
+			// than kept: its bytes are not reproducible anyway, and a
+			// crash may have left the new one beside the old source.
+			if err := in.postmap(ctx, c.typ, c.path); err != nil {
+				return changed, fmt.Errorf("restore: %w", err)
+			}
+		} else if err := h.Remove(ctx, c.compiledPath(c.path)); err != nil {
+			return changed, fmt.Errorf("restore: remove %s on %s: %w", c.compiledPath(c.path), h.Name(), err)
+		}
+	}
+	return changed, nil
+}
+
+// removeMadeDir removes the directory Apply made for a table, once the
+// table is gone: when it holds nothing but mailplan's kept copies (the
+// tables mailplan itself wrote there, kept by later updates), those go
+// with it. A directory holding anything else (another table, someone's
+// file) stays as it is, copies included, since another map's restore may
+// still need them.
+func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
+	entries, err := h.ReadDir(ctx, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s on %s: %w", dir, h.Name(), err)
+	}
+	for _, e := range entries {
+		if e.Name != keep.Dir || !e.IsDir() {
+			return nil
+		}
+	}
+	store := path.Join(dir, keep.Dir)
+	if len(entries) == 1 {
+		kept, err := h.ReadDir(ctx, store)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("list %s on %s: %w", store, h.Name(), err)
+		}
+		for _, k := range kept {
+			if !k.IsRegular() {
+				return nil
+			}
+		}
+		for _, k := range kept {
+			if err := h.Remove(ctx, path.Join(store, k.Name)); err != nil {
+				return fmt.Errorf("remove %s on %s: %w", path.Join(store, k.Name), h.Name(), err)
+			}
+		}
+		if err := h.Remove(ctx, store); err != nil {
+			return fmt.Errorf("remove %s on %s: %w", store, h.Name(), err)
+		}
+	}
+	if err := h.Remove(ctx, dir); err != nil {
+		return fmt.Errorf("remove %s on %s: %w", dir, h.Name(), err)
+	}
+	return nil
+}
