@@ -628,6 +628,11 @@ func (a *applier) copyMeta(ctx context.Context) error {
 		}
 		for _, m := range byMbox[mb] {
 			dp := path.Join(dir, m.name)
+			// A write of an earlier apply killed half way (this one
+			// continues it) left its temporary file beside dp.
+			if err := transport.RemoveTemps(ctx, a.dst, dp); err != nil {
+				return err
+			}
 			if m.dst != nil {
 				if err := keep.SaveIn(ctx, a.dst, storeFor(dir), dp, m.dstSum, nil); err != nil {
 					return err
@@ -647,6 +652,9 @@ func (a *applier) copyMeta(ctx context.Context) error {
 			rec[m.name] = keep.Digest(data)
 		}
 		b, _ := json.MarshalIndent(rec, "", "  ")
+		if err := transport.RemoveTemps(ctx, a.dst, recordPath(dir)); err != nil {
+			return err
+		}
 		if err := a.dst.MkdirAll(ctx, storeFor(dir), 0o700); err != nil {
 			return fmt.Errorf("create %s on %s: %w", storeFor(dir), a.dst.Name(), err)
 		}

@@ -55,8 +55,10 @@ func undo(ctx context.Context, h transport.Host, e entry) []error {
 	var errs []error
 	for i := len(e.Meta) - 1; i >= 0; i-- {
 		m := e.Meta[i]
-		var err error
+		// What a write killed half way left beside the file.
+		err := transport.RemoveTemps(ctx, h, m.Path)
 		switch {
+		case err != nil:
 		case m.Record && m.Content != nil:
 			err = h.WriteFile(ctx, m.Path, []byte(*m.Content), transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1})
 		case m.Before == "" || m.Record:

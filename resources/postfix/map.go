@@ -627,6 +627,13 @@ func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSna
 			return fmt.Errorf("create %s on %s: %w", path.Dir(c.path), h.Name(), err)
 		}
 	}
+	// A write of an earlier apply killed half way (this one continues it)
+	// left its temporary files.
+	for _, p := range []string{tmpPath(c.path), c.path} {
+		if err := transport.RemoveTemps(ctx, h, p); err != nil {
+			return err
+		}
+	}
 	log.Debug("writing table", "path", c.path, "type", c.typ, "bytes", len(c.table))
 	if !hashed(c.typ) {
 		if err := h.WriteFile(ctx, c.path, c.table, opts); err != nil {

@@ -151,6 +151,12 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 			return false, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
 		}
 	}
+	// And what a write killed half way left beside them.
+	for _, p := range []string{tmp, c.path} {
+		if err := transport.RemoveTemps(ctx, h, p); err != nil {
+			return false, fmt.Errorf("restore: %w", err)
+		}
+	}
 	fi, err := h.Stat(ctx, c.path)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

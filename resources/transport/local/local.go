@@ -157,7 +157,7 @@ func (h *Host) ReadDir(ctx context.Context, path string) ([]transport.FileInfo, 
 func TempName(path string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".mailplan-tmp-"+hex.EncodeToString(b[:]))
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+transport.TempMarker+hex.EncodeToString(b[:]))
 }
 
 // WriteFile implements transport.Host.

@@ -25,7 +25,7 @@ import (
 func tempName(p string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return path.Join(path.Dir(p), "."+path.Base(p)+".mailplan-tmp-"+hex.EncodeToString(b[:]))
+	return path.Join(path.Dir(p), "."+path.Base(p)+transport.TempMarker+hex.EncodeToString(b[:]))
 }
 
 func sftpInfo(fi os.FileInfo) transport.FileInfo {

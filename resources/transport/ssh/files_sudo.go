@@ -261,7 +261,7 @@ func octal(mode fs.FileMode) string {
 func (h *Host) sudoWriteFile(ctx context.Context, p string, data []byte, opts transport.WriteOptions) (err error) {
 	dir, base := path.Split(p)
 	// mktemp creates the file with O_EXCL and mode 0600.
-	res, err := h.run(ctx, "write", p, nil, "mktemp", "--", dir+"."+base+".mailplan-tmp-XXXXXXXX")
+	res, err := h.run(ctx, "write", p, nil, "mktemp", "--", dir+"."+base+transport.TempMarker+"XXXXXXXX")
 	if err != nil {
 		return err
 	}
