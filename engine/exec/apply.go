@@ -514,7 +514,8 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 		for {
 			ar, err := it.typ.Apply(ctx, resource.ApplyRequest{
 				Addr: it.addr, Config: it.config, Current: stepCur, Planned: it.planned, Snapshot: stepSnap,
-				Journal: &changeJournal{j: j, index: index}, Resume: resume, ResumeInline: inline, Progress: ui.Progress(it.addr), Logger: log,
+				Journal: &changeJournal{j: j, index: index}, Resume: resume, ResumeInline: inline, Interrupted: it.interrupted,
+				Progress: ui.Progress(it.addr), Logger: log,
 			})
 			if err != nil {
 				return err

@@ -65,6 +65,31 @@ type item struct {
 	// one claims: it waits for them and is planned again then.
 	after     []string
 	afterWhat string
+	// interrupted are the journal entries an interrupted apply recorded
+	// for the instance without finishing it (interrupted).
+	interrupted [][]byte
+}
+
+// interrupted returns the journal entries of the changes of addr (or of
+// prev, its address before a moved block) in an open run that were
+// neither finished nor undone, after the last finished one, oldest first:
+// what an apply killed part way through the instance had done.
+func interrupted(run *states.Apply, addr, prev string) [][]byte {
+	if !run.Open() {
+		return nil
+	}
+	var out [][]byte
+	for _, ch := range run.Changes {
+		if ch.Addr != addr && (prev == "" || ch.Addr != prev) {
+			continue
+		}
+		if ch.Done || ch.Restored {
+			out = nil
+			continue
+		}
+		out = append(out, ch.Journal...)
+	}
+	return out
 }
 
 // Plan refreshes the instances the options select and computes their
@@ -78,6 +103,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	if diags.HasErrors() {
 		return p, diags
 	}
+	last := st.LastApply
 	st = mp.view
 	p.moves, p.Plan.Moved = mp.moves, mp.moves
 
@@ -96,6 +122,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 	for _, addr := range selected {
 		it := &item{addr: addr, prior: st.Resources[addr]}
 		mp.annotate(it)
+		it.interrupted = interrupted(last, addr, it.prev)
 		if inst, ok := cfg.Instances[addr]; ok && !opts.Destroy {
 			it.inst = inst
 			it.typ = inst.Type
@@ -355,7 +382,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 	if replace {
 		current = cty.NullVal(objType)
 	}
-	resp, err := it.typ.Plan(ctx, resource.PlanRequest{Addr: it.addr, Config: config, Current: current, Snapshot: it.snapshot, Prior: prior, Logger: log})
+	resp, err := it.typ.Plan(ctx, resource.PlanRequest{Addr: it.addr, Config: config, Current: current, Snapshot: it.snapshot, Prior: prior, Interrupted: it.interrupted, Logger: log})
 	if err != nil {
 		return fail("plan", err)
 	}
@@ -388,6 +415,11 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 		}
 	case it.current.IsNull():
 		ch.Action = plans.Create
+	case equalValues(it.current, it.planned) && resp.Unfinished:
+		// Nothing to change, but the interrupted apply's work on it is
+		// not finished: Apply carries it on.
+		ch.Action = plans.Resume
+		ch.Interrupted = true
 	case equalValues(it.current, it.planned):
 		ch.Action = plans.NoOp
 		it.adopt = it.prior == nil

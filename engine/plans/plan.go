@@ -80,6 +80,10 @@ type Change struct {
 	// with what destroy puts back, to this one.
 	TakesOver     string
 	TakesOverWhat string
+	// Interrupted marks a Resume of work an interrupted apply left
+	// unfinished on the instance (a wait, a fact it never recorded),
+	// rather than of a wait the state holds.
+	Interrupted bool
 }
 
 // Move is one instance given a new address by moved blocks.

@@ -218,7 +218,11 @@ func (p *printer) change(c *plans.Change) {
 	case c.Action == plans.NoOp && c.Pending == "" && c.PreviousAddr != "":
 		p.printf("%s\n", p.paint(ansiBold, "  # "+c.PreviousAddr+" has moved to "+addr))
 	default:
-		p.printf("%s\n", p.paint(ansiBold, "  # "+addr+" "+headings[c.Action]))
+		heading := headings[c.Action]
+		if c.Interrupted {
+			heading = "will finish what an interrupted apply started"
+		}
+		p.printf("%s\n", p.paint(ansiBold, "  # "+addr+" "+heading))
 		if c.PreviousAddr != "" {
 			p.printf("  # (moved from %s)\n", c.PreviousAddr)
 		}

@@ -72,8 +72,14 @@ type PlanRequest struct {
 	Current  cty.Value
 	Snapshot []byte
 	// Prior is what the state recorded for this instance, or nil.
-	Prior  *Prior
-	Logger hclog.Logger
+	Prior *Prior
+	// Interrupted is what an apply that was killed part way through this
+	// instance recorded in its journal (ApplyRequest.Journal), oldest
+	// first; nil when none was. That apply never recorded its result, so
+	// Prior does not have it: the entries tell a type what it had already
+	// done (a DNS switch, and when) and what it was waiting for.
+	Interrupted [][]byte
+	Logger      hclog.Logger
 }
 
 // Prior is the state's record of an instance from earlier applies.
@@ -100,6 +106,11 @@ type PlanResponse struct {
 	// "TTL raise to 86400 after 2026-11-29 20:00 UTC"). The engine shows it
 	// and does not count it as a change.
 	Pending string
+	// Unfinished is set when the interrupted apply's work on the instance
+	// (PlanRequest.Interrupted) is not finished even though Planned equals
+	// Current: a wait it was in, or a fact it never recorded (Private).
+	// Apply then runs for the instance, with the same Interrupted entries.
+	Unfinished bool
 }
 
 // ApplyRequest asks for the real state to be made to match Planned.
@@ -117,8 +128,10 @@ type ApplyRequest struct {
 	// (Current was read again after it), false when it was persisted and
 	// this run planned again, with the user seeing what is there now.
 	ResumeInline bool
-	Progress     Progress
-	Logger       hclog.Logger
+	// Interrupted is PlanRequest.Interrupted, the same entries.
+	Interrupted [][]byte
+	Progress    Progress
+	Logger      hclog.Logger
 }
 
 // ApplyResponse reports the outcome of a successful Apply.

@@ -108,13 +108,31 @@ func (c *core) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 	if req.Prior != nil {
 		prior = decodePrivate(req.Prior.Private)
 	}
-	d := decide(s, cur, prior, c.now())
+	now := c.now()
+	ca := c.carry(req.Interrupted, cur, s)
+	if ca.private != nil {
+		prior = ca.private // newer than the state's
+	}
+	d := decide(s, cur, prior, now)
 	if !slices.Equal(cur.Records, s.records) {
 		if err := counted(ctx, req.Logger, "plan checks", s, func(ctx context.Context) error { return c.check(ctx, req.Config, s, cur) }); err != nil {
 			return resource.PlanResponse{}, err
 		}
 	}
-	return resource.PlanResponse{Planned: c.value(req.Config, s, d.ttl, d.records), Summary: d.summary, Pending: d.pending}, nil
+	resp := resource.PlanResponse{Planned: c.value(req.Config, s, d.ttl, d.records), Summary: d.summary, Pending: d.pending}
+	waiting := now.Before(ca.until)
+	if ca.private != nil || waiting {
+		resp.Unfinished = true
+		resp.Summary = joinSummary(ca.summary, d.summary)
+	}
+	return resp, nil
+}
+
+func joinSummary(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "; then " + b
 }
 
 // check makes the plan-time checks that need the server.
@@ -209,11 +227,26 @@ func (c *core) step(ctx context.Context, req resource.ApplyRequest, cl *dnsclien
 			return resp, fmt.Errorf("%s %s in zone %s changed while mailplan waited (someone else updated it): not overwriting their change; run plan again", s.name, s.rtype, s.zone)
 		}
 	}
+	if len(req.Resume) == 0 {
+		// Carry on what an interrupted apply started: record its switch
+		// (the TTL hold runs from it) and finish the wait it was in.
+		ca := c.carry(req.Interrupted, cur, s)
+		if ca.private != nil {
+			resp.Private, _ = json.Marshal(ca.private)
+		}
+		if c.now().Before(ca.until) {
+			expect := cur
+			rs, _ := json.Marshal(resume{Step: ca.step, Expect: &expect})
+			resp.Wait = &resource.Wait{Until: ca.until, Resume: rs, Reason: ca.reason}
+			return resp, nil
+		}
+	}
 	written := func(ttl uint32, records []string) *rrset {
 		return &rrset{Zone: cur.Zone, Name: cur.Name, Type: cur.Type, Exists: len(records) > 0, TTL: ttl, Records: records}
 	}
 	update := func(ttl uint32, records []string) error {
-		entry, err := json.Marshal(rrset{Zone: cur.Zone, Name: cur.Name, Type: cur.Type, Exists: cur.Exists, TTL: cur.TTL, Records: cur.Records, Wrote: written(ttl, records)})
+		at := c.now().UTC()
+		entry, err := json.Marshal(rrset{Zone: cur.Zone, Name: cur.Name, Type: cur.Type, Exists: cur.Exists, TTL: cur.TTL, Records: cur.Records, Wrote: written(ttl, records), At: &at})
 		if err != nil {
 			return err
 		}

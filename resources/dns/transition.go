@@ -23,6 +23,10 @@ type rrset struct {
 	// (the entry's own fields are the RRset before it). Restore undoes only
 	// its own writes: anything else at the name is someone else's change.
 	Wrote *rrset `json:"wrote,omitempty"`
+	// At, in a journal entry, is when it was written, just before the
+	// UPDATE: if the apply is killed before it records its result, the
+	// next one takes the switch time and the waits from here (carry).
+	At *time.Time `json:"at,omitempty"`
 }
 
 // private is what Apply keeps in the state (ApplyResponse.Private): when

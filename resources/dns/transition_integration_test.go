@@ -29,6 +29,8 @@ type life struct {
 	journal resourcetest.Journal
 	log     hclog.Logger
 	client  *dnsclient.Client
+	// interrupted are the entries of an apply killed part way.
+	interrupted [][]byte
 }
 
 func (l *life) plan() (resource.ReadResponse, resource.PlanResponse, int64) {
@@ -39,7 +41,7 @@ func (l *life) plan() (resource.ReadResponse, resource.PlanResponse, int64) {
 	if err != nil {
 		l.t.Fatalf("read: %v", err)
 	}
-	plan, err := l.typ.Plan(ctx, resource.PlanRequest{Addr: "mx_record.cutover", Config: l.cfg, Current: read.Current, Snapshot: read.Snapshot, Prior: l.prior, Logger: l.log})
+	plan, err := l.typ.Plan(ctx, resource.PlanRequest{Addr: "mx_record.cutover", Config: l.cfg, Current: read.Current, Snapshot: read.Snapshot, Prior: l.prior, Interrupted: l.interrupted, Logger: l.log})
 	if err != nil {
 		l.t.Fatalf("plan: %v", err)
 	}
@@ -56,7 +58,7 @@ func (l *life) apply(read resource.ReadResponse, plan resource.PlanResponse) (re
 		resume = l.prior.Wait.Resume
 	}
 	resp, err := l.typ.Apply(context.Background(), resource.ApplyRequest{Addr: "mx_record.cutover", Config: l.cfg, Current: read.Current, Planned: plan.Planned,
-		Snapshot: read.Snapshot, Journal: &l.journal, Resume: resume, Logger: l.log})
+		Snapshot: read.Snapshot, Journal: &l.journal, Resume: resume, Interrupted: l.interrupted, Logger: l.log})
 	if err != nil {
 		l.t.Fatalf("apply: %v", err)
 	}

@@ -112,6 +112,9 @@ func (c *Client) String() string { return c.name }
 // RoundTrips is how many exchanges the client has made so far.
 func (c *Client) RoundTrips() int64 { return c.trips.Load() }
 
+// Timeout is how long one exchange (a query, or an UPDATE) may last.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
 // RRset is the records of one name and type. An RRset without records
 // does not exist (NXDOMAIN or NODATA).
 type RRset struct {
