@@ -113,6 +113,14 @@ func (j *journal) record(ctx context.Context, rec *states.Record) error {
 	return j.write(ctx)
 }
 
+// add journals rec, holding j.mu (released even if recording panics, so
+// that the rollback after the panic can journal its steps).
+func (j *journal) add(ctx context.Context, rec *states.Record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.record(ctx, rec)
+}
+
 // addChange journals a change about to be made and returns its index.
 func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
 	j.mu.Lock()
@@ -246,10 +254,11 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		par = 4
 	}
 	var repMu sync.Mutex
-	report, _ := g.Walk(walkCtx, par, func(_ context.Context, addr string) error {
-		it := p.items[addr]
-		err := r.applyItem(ctx, walkCtx, j, it, opts, rep, &repMu)
-		return err
+	report, _ := g.Walk(walkCtx, par, func(_ context.Context, addr string) (err error) {
+		// A panic fails this resource, and the apply rolls back as after
+		// any failure (the walk would catch it too, without the address).
+		defer r.recovered(addr, op, &err)
+		return r.applyItem(ctx, walkCtx, j, p.items[addr], opts, rep, &repMu)
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
 	for _, f := range report.Failed {
@@ -456,7 +465,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 
 	// Read again, right before the change: the snapshot rollback uses must
 	// be what is there now, and it must still be what the plan saw.
-	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
@@ -501,7 +510,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 		if it.prior != nil {
 			orig = it.prior.Original
 		}
-		if err := it.typ.Restore(ctx, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Logger: log}); err != nil {
+		if err := r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Logger: log}); err != nil {
 			return fmt.Errorf("destroy: %w", err)
 		}
 	} else {
@@ -512,7 +521,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 		stepCur, stepSnap := cur, resp.Snapshot
 		inline := false
 		for {
-			ar, err := it.typ.Apply(ctx, resource.ApplyRequest{
+			ar, err := r.apply(ctx, it.typ, resource.ApplyRequest{
 				Addr: it.addr, Config: it.config, Current: stepCur, Planned: it.planned, Snapshot: stepSnap,
 				Journal: &changeJournal{j: j, index: index}, Resume: resume, ResumeInline: inline, Interrupted: it.interrupted,
 				Progress: ui.Progress(it.addr), Logger: log,
@@ -541,7 +550,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 			// The next step starts from what is there now, as a resumed
 			// apply in a later run would: read it again. (Rollback still
 			// goes back to the snapshot taken before the first step.)
-			again, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+			again, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
 			if err != nil {
 				return fmt.Errorf("read after waiting: %w", err)
 			}
@@ -561,7 +570,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 	// parts to the host (an owner nobody configured, say).
 	result := it.planned
 	if action != plans.Delete && wait == nil {
-		after, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+		after, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
 		if err != nil {
 			return fmt.Errorf("read after apply: %w", err)
 		}
@@ -600,10 +609,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 		done.Resource = sr
 		done.After = resJSON
 	}
-	j.mu.Lock()
-	err = j.record(ctx, done)
-	j.mu.Unlock()
-	if err != nil {
+	if err := j.add(ctx, done); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	repMu.Lock()
@@ -695,7 +701,7 @@ func doneWord(a plans.Action) string {
 func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, oldConfig cty.Value, action string) error {
 	log := r.logger().Named("apply").With("addr", it.addr)
 	objType := it.typ.Schema().ImpliedType()
-	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: oldConfig, Logger: log})
+	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: oldConfig, Logger: log})
 	if err != nil {
 		return fmt.Errorf("read old object: %w", err)
 	}
@@ -711,7 +717,7 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, ol
 	if err := r.runHooks(ctx, it, "before_destroy"); err != nil {
 		return err
 	}
-	if err := it.typ.Restore(ctx, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Logger: log}); err != nil {
+	if err := r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Logger: log}); err != nil {
 		return fmt.Errorf("remove old object: %w", err)
 	}
 	if err := r.runHooks(ctx, it, "after_destroy"); err != nil {

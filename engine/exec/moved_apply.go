@@ -78,7 +78,7 @@ func (r *Runner) snapshotOf(ctx context.Context, it *item) []byte {
 	if it.snapshot != nil {
 		return it.snapshot
 	}
-	resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: r.logger().Named("apply").With("addr", it.addr)})
+	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: r.logger().Named("apply").With("addr", it.addr)})
 	if err != nil {
 		r.logger().Named("apply").Warn("cannot read what a forgotten instance leaves", "addr", it.addr, "error", err)
 		return nil

@@ -244,7 +244,10 @@ func markAfterWait(items map[string]*item) {
 	}
 }
 
-func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.Diagnostics {
+func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) (diags hcl.Diagnostics) {
+	// It runs on a goroutine of its own: a panic not caught here would
+	// end the process.
+	defer r.recoveredPlan(it, &diags)
 	schema := it.typ.Schema()
 	objType := schema.ImpliedType()
 	ri, _ := addrs.ParseResourceInstance(it.addr)
@@ -308,7 +311,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 		}
 		it.current = cur
 	} else {
-		resp, err := it.typ.Read(ctx, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
+		resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
 		if err != nil {
 			return fail("read", err)
 		}
@@ -382,7 +385,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 	if replace {
 		current = cty.NullVal(objType)
 	}
-	resp, err := it.typ.Plan(ctx, resource.PlanRequest{Addr: it.addr, Config: config, Current: current, Snapshot: it.snapshot, Prior: prior, Interrupted: it.interrupted, Logger: log})
+	resp, err := r.plan(ctx, it.typ, resource.PlanRequest{Addr: it.addr, Config: config, Current: current, Snapshot: it.snapshot, Prior: prior, Interrupted: it.interrupted, Logger: log})
 	if err != nil {
 		return fail("plan", err)
 	}

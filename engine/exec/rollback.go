@@ -111,7 +111,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			}
 		}
 		r.ui().Status(ch.Addr, "Rolling back...")
-		err = t.Restore(ctx, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
+		err = r.restore(ctx, t, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
 		if err != nil {
 			fail(err)
 			continue
@@ -196,7 +196,7 @@ func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.
 				cfg0 = withLiveConnections(t.Schema(), withSecrets(cfg0, inst.Config), inst.Config)
 			}
 		}
-		resp, err := t.Read(ctx, resource.ReadRequest{Addr: ch.Addr, Config: cfg0, Logger: r.logger()})
+		resp, err := r.read(ctx, t, resource.ReadRequest{Addr: ch.Addr, Config: cfg0, Logger: r.logger()})
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", ch.Addr, err)
 		}
