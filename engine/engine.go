@@ -272,6 +272,11 @@ func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
 		Destroy: s.opts.Destroy, NoRefresh: s.opts.NoRefresh, Targets: s.targets, Excludes: s.exclude, Parallelism: s.opts.Parallelism,
 	})
 	diags = append(diags, d...)
+	if p != nil && !d.HasErrors() {
+		// Plan-wide checks (resource.PlanChecker), before anything can
+		// be shown or applied.
+		diags = append(diags, s.runner.CheckPlan(ctx, p)...)
+	}
 	if p != nil {
 		p.Plan.Basis = s.basis(p)
 		p.Plan.Continues = s.State.LastApply.Open() && !s.opts.Destroy
