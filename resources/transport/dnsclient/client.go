@@ -77,6 +77,10 @@ type Client struct {
 	log     hclog.Logger
 
 	trips atomic.Int64
+
+	// keyMu guards keyCheck, the outcome of VerifyKey.
+	keyMu    sync.Mutex
+	keyCheck keyCheck
 }
 
 // New returns a client of the server block s.
@@ -173,7 +177,7 @@ func (c *Client) fail(op, zone, name, rtype string, k Kind, rcode string, err er
 	case BadSig:
 		e.Hint = fmt.Sprintf("The signature made with %s did not verify; check tsig_secret and tsig_algorithm", key)
 	case BadTime:
-		e.Hint = "This machine's clock and the server's differ by more than the 300 s TSIG allows; synchronise them (NTP)"
+		e.Hint = fmt.Sprintf("The server refused the time of the signature made with %s: this machine's clock and the server's differ by more than the 300 s TSIG allows; synchronise them (NTP)", key)
 	case Timeout:
 		e.Hint = fmt.Sprintf("Nothing answered at %s within %s; check the address and that the server runs", c.addr, c.timeout)
 	case Unreachable:
@@ -221,7 +225,10 @@ func (c *Client) exchange(ctx context.Context, m *dns.Msg, network, op, zone, na
 	}
 	if err != nil {
 		if r != nil && isTSIGErr(err) {
-			return nil, c.fail(op, zone, name, rtype, Other, rcodeName(r.Rcode), fmt.Errorf("the response's TSIG signature did not verify: %w", err))
+			// The server took our signature but its answer's does not
+			// verify with our key: a different secret on its side of the
+			// same key name, or an answer rewritten on the way.
+			return nil, c.fail(op, zone, name, rtype, BadSig, rcodeName(r.Rcode), fmt.Errorf("the response's TSIG signature did not verify: %w", err))
 		}
 		return nil, c.fail(op, zone, name, rtype, transportKind(err), "", err)
 	}
@@ -396,29 +403,41 @@ func equalNames(a, b string) bool { return dns.CanonicalName(a) == dns.Canonical
 // server's TSIG key (RFC 8945) and sent over TCP, which bounds neither its
 // size nor loses it silently.
 func (c *Client) Update(ctx context.Context, zone string, old, want RRset) error {
+	m, name, rtype, err := c.updateMsg(zone, old, want)
+	if err != nil {
+		return err
+	}
+	if c.key != nil {
+		m.SetTsig(c.key.name, algorithms[c.key.alg].wire, fudge, c.now().Unix())
+	}
+	return c.send(ctx, m, Fqdn(zone), name, rtype)
+}
+
+// updateMsg builds the unsigned UPDATE message of Update.
+func (c *Client) updateMsg(zone string, old, want RRset) (m *dns.Msg, name, rtype string, err error) {
 	zone = Fqdn(zone)
-	name, rtype := old.Name, old.Type
+	name, rtype = old.Name, old.Type
 	if name == "" {
 		name, rtype = want.Name, want.Type
 	}
 	name = Fqdn(name)
 	if want.Name != "" && (Fqdn(want.Name) != name || want.Type != rtype) {
-		return fmt.Errorf("%s: update of %s %s given records of %s %s", c.name, name, rtype, want.Name, want.Type)
+		return nil, name, rtype, fmt.Errorf("%s: update of %s %s given records of %s %s", c.name, name, rtype, want.Name, want.Type)
 	}
 	code, ok := TypeCode(rtype)
 	if !ok {
-		return fmt.Errorf("%s: unknown record type %q", c.name, rtype)
+		return nil, name, rtype, fmt.Errorf("%s: unknown record type %q", c.name, rtype)
 	}
 	if !InZone(zone, name) {
-		return c.fail("update", zone, name, rtype, OutsideZone, "", fmt.Errorf("%s is not in zone %s", name, zone))
+		return nil, name, rtype, c.fail("update", zone, name, rtype, OutsideZone, "", fmt.Errorf("%s is not in zone %s", name, zone))
 	}
 	old.Name, old.Type, want.Name, want.Type = name, rtype, name, rtype
-	m := new(dns.Msg)
+	m = new(dns.Msg)
 	m.SetUpdate(zone)
 	if old.Exists() {
 		rrs, err := old.rrs()
 		if err != nil {
-			return err
+			return nil, name, rtype, err
 		}
 		m.Used(rrs) // sets class IN and TTL 0, as §2.4.2 requires
 	} else {
@@ -428,14 +447,11 @@ func (c *Client) Update(ctx context.Context, zone string, old, want RRset) error
 	if want.Exists() {
 		rrs, err := want.rrs()
 		if err != nil {
-			return err
+			return nil, name, rtype, err
 		}
 		m.Insert(rrs)
 	}
-	if c.key != nil {
-		m.SetTsig(c.key.name, algorithms[c.key.alg].wire, fudge, c.now().Unix())
-	}
-	return c.send(ctx, m, zone, name, rtype)
+	return m, name, rtype, nil
 }
 
 // send sends an UPDATE message and classifies the response code (RFC 2136

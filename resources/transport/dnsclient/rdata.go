@@ -57,7 +57,8 @@ func TypeCode(rtype string) (uint16, bool) {
 // ParseRdata parses the rdata of one record of type rtype, written in
 // zone-file syntax (RFC 1035 §5.1), and returns it in canonical form: as
 // the server's answer would read back, domain names fully qualified and
-// in lower case. Domain names in rdata written without a trailing dot are
+// in lower case, a Unicode name at the end of CNAME, PTR, NS, DNAME, MX
+// and SRV rdata as its A-label (ASCIIName). Domain names in rdata written without a trailing dot are
 // taken as fully qualified ("mail.example.net" is "mail.example.net."):
 // there is no $ORIGIN to append, and appending the zone is the classic
 // zone-file mistake this avoids.
@@ -71,6 +72,10 @@ func ParseRdata(rtype, rdata string) (string, error) {
 	}
 	if strings.TrimSpace(rdata) == "" {
 		return "", fmt.Errorf("empty rdata")
+	}
+	rdata, err := asciiRdata(rtype, rdata)
+	if err != nil {
+		return "", fmt.Errorf("%s record: %w", strings.ToUpper(rtype), err)
 	}
 	// A parser of our own rather than dns.NewRR, which allows $INCLUDE.
 	zp := dns.NewZoneParser(strings.NewReader(". 0 IN "+strings.ToUpper(rtype)+" "+rdata+"\n"), ".", "")
@@ -141,8 +146,12 @@ func lowerNames(rr dns.RR) {
 	}
 }
 
-// MXRdata is the canonical rdata of an MX record.
+// MXRdata is the canonical rdata of an MX record; a Unicode host is given
+// as its A-label (ASCIIName), or as it is when it has none.
 func MXRdata(preference uint16, host string) string {
+	if a, err := ASCIIName(host); err == nil {
+		host = a
+	}
 	return strconv.Itoa(int(preference)) + " " + Fqdn(host)
 }
 

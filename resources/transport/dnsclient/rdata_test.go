@@ -34,6 +34,11 @@ func TestParseRdata(t *testing.T) {
 		{name: "empty", rtype: "A", rdata: "  ", wantErr: "empty rdata"},
 		{name: "unknown type", rtype: "BOGUS", rdata: "x", wantErr: "unknown record type"},
 		{name: "include refused", rtype: "A", rdata: "192.0.2.1 $INCLUDE /etc/passwd", wantErr: "A record"},
+		{name: "Unicode CNAME target as A-label", rtype: "CNAME", rdata: "München.example.", want: "xn--mnchen-3ya.example."},
+		{name: "Unicode MX host as A-label", rtype: "MX", rdata: "10 mail.bücher.example.", want: "10 mail.xn--bcher-kva.example."},
+		{name: "Unicode SRV target as A-label", rtype: "SRV", rdata: "0 5 993 imap.bücher.example.", want: "0 5 993 imap.xn--bcher-kva.example."},
+		{name: "TXT keeps its UTF-8", rtype: "TXT", rdata: `"grüße"`, want: `"gr\195\188\195\159e"`},
+		{name: "IDNA-refused CNAME target", rtype: "CNAME", rdata: "\u0301a.example.", wantErr: "IDNA2008"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
