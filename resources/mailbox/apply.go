@@ -31,11 +31,11 @@ const batchSize = 512
 // Restore undoes them newest-first.
 type entry struct {
 	// Dirs are directories about to be created, parents first.
-	Dirs []string `json:"dirs,omitempty"`
+	Dirs pathList `json:"dirs,omitempty"`
 	// Created are message files about to be renamed into cur/ or new/.
-	Created []string `json:"created,omitempty"`
+	Created pathList `json:"created,omitempty"`
 	// Renames are flag changes about to be made, [from, to].
-	Renames [][2]string `json:"renames,omitempty"`
+	Renames []pathPair `json:"renames,omitempty"`
 	// Meta are metadata files about to be written.
 	Meta []metaEntry `json:"meta,omitempty"`
 }
@@ -91,6 +91,7 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	s := c.takeRecent(cfg)
 	if s == nil {
 		if s, err = scanTrees(ctx, src, dst, cfg); err != nil {
+			logPanic(log, err)
 			return resource.ApplyResponse{}, err
 		}
 	}
@@ -125,6 +126,7 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	}
 	log.Info("copying", "messages", len(s.copies), "bytes", s.bytes, "renames", len(s.renames), "metadata", len(s.metas), "mailboxes", len(s.mailboxes))
 	if err := a.run(ctx); err != nil {
+		logPanic(log, err)
 		return resource.ApplyResponse{}, err
 	}
 	// The state keeps this with the instance; a later plan with once =
@@ -297,7 +299,7 @@ func (a *applier) chown(ctx context.Context, p string) error {
 func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 	staged := make([]string, len(batch))
 	syncer, _ := a.dst.(transport.FSSyncer)
-	err := a.parallel(ctx, len(batch), func(ctx context.Context, i int) error {
+	err := a.parallel(ctx, len(batch), func(i int) string { return "copying " + a.srcPath(batch[i]) }, func(ctx context.Context, i int) error {
 		tmp, err := a.stage(ctx, batch[i], syncer == nil)
 		staged[i] = tmp
 		return err
@@ -315,7 +317,7 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 			return fmt.Errorf("flush %s on %s: %w", a.cfg.destination, a.dst.Name(), err)
 		}
 	}
-	err = a.parallel(ctx, len(batch), func(ctx context.Context, i int) error {
+	err = a.parallel(ctx, len(batch), func(i int) string { return "renaming " + staged[i] }, func(ctx context.Context, i int) error {
 		if staged[i] == "" {
 			return nil // gone from the source
 		}
@@ -339,8 +341,9 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 }
 
 // parallel runs f(0..n-1) with cfg.parallelism in flight and returns the
-// first error, after which no new call starts.
-func (a *applier) parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
+// first error, after which no new call starts. A call that panics fails
+// with an error saying what (name) it was doing.
+func (a *applier) parallel(ctx context.Context, n int, name func(int) string, f func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
@@ -350,7 +353,7 @@ func (a *applier) parallel(ctx context.Context, n int, f func(context.Context, i
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := f(ctx, i); err != nil {
+				if err := call(ctx, i, name, f); err != nil {
 					cancel(err)
 				}
 			}
@@ -367,6 +370,17 @@ feed:
 	close(next)
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// call runs f(ctx, i) on a worker of parallel, its panic an error.
+func call(ctx context.Context, i int, name func(int) string, f func(context.Context, int) error) (err error) {
+	defer recovered(name(i), &err)
+	hook(name(i))
+	return f(ctx, i)
+}
+
+func (a *applier) srcPath(op copyOp) string {
+	return join(a.cfg.source, op.mb.rel, op.f.sub, op.f.name)
 }
 
 var pid = os.Getpid()
@@ -398,7 +412,7 @@ func tmpPrefix(base string) string {
 // no longer at the source. With fsync it also flushes the file (when the
 // host cannot flush a whole filesystem at once).
 func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath string, err error) {
-	sp := join(a.cfg.source, op.mb.rel, op.f.sub, op.f.name)
+	sp := a.srcPath(op)
 	tmp := join(a.cfg.destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
 	r, err := a.src.Open(ctx, sp)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -413,7 +427,7 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	}
 	// The source's close is not waited for: over SFTP it is a round trip
 	// that nothing depends on.
-	defer func() { go r.Close() }()
+	defer closeLater(r, a.log, sp)
 	w, err := a.dst.Create(ctx, tmp, op.f.info.Mode.Perm()|0o600)
 	if err != nil {
 		return "", fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
@@ -429,6 +443,8 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 			}
 		}
 	}()
+	// Runs before the removal above, so that a panic removes tmp too.
+	defer recovered("copying "+sp, &err)
 	cw := &countWriter{w: w, a: a, ctx: ctx}
 	var sum hash.Hash
 	var dstW io.Writer = cw

@@ -279,6 +279,9 @@ type snapshot struct {
 	NConflicts  int      `json:"n_conflicts,omitempty"`
 	Symlinks    []string `json:"symlinks,omitempty"`
 	NSymlinks   int      `json:"n_symlinks,omitempty"`
+	Refused     []string `json:"refused,omitempty"`
+	NRefused    int      `json:"n_refused,omitempty"`
+	Unselected  int      `json:"unselected,omitempty"`
 	Free        *uint64  `json:"free,omitempty"`
 	Need        int64    `json:"need,omitempty"`
 	Destination string   `json:"destination"`
@@ -290,11 +293,14 @@ const listed = 20
 func (s *scan) snapshot(free *uint64, dstName string) snapshot {
 	sn := snapshot{
 		Mailboxes: len(s.mailboxes), Messages: len(s.copies), Bytes: s.bytes, Renames: len(s.renames),
-		Metadata: len(s.metas), NConflicts: len(s.conflicts), NSymlinks: len(s.symlinks),
+		Metadata: len(s.metas), NConflicts: len(s.conflicts), NSymlinks: len(s.symlinks), NRefused: len(s.refused), Unselected: s.unselected,
 		Free: free, Need: s.need(), Destination: s.dstRoot, DestHost: dstName,
 	}
 	sn.Conflicts = s.conflicts[:min(listed, len(s.conflicts))]
-	sn.Symlinks = s.symlinks[:min(listed, len(s.symlinks))]
+	for _, l := range s.symlinks[:min(listed, len(s.symlinks))] {
+		sn.Symlinks = append(sn.Symlinks, fmt.Sprintf("%q", l))
+	}
+	sn.Refused = s.refused[:min(listed, len(s.refused))]
 	return sn
 }
 
@@ -359,6 +365,7 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	}
 	s, err := scanTrees(ctx, src, dst, cfg)
 	if err != nil {
+		logPanic(req.Logger, err)
 		return resource.ReadResponse{}, err
 	}
 	c.remember(cfg, s)
@@ -369,6 +376,9 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if req.Logger != nil {
 		for _, l := range s.symlinks {
 			req.Logger.Warn("symbolic link in the source skipped", "path", l, "host", src.Name())
+		}
+		for _, r := range s.refused {
+			req.Logger.Warn("not copied", "what", r, "host", src.Name())
 		}
 	}
 	snap, err := json.Marshal(s.snapshot(free, dst.Name()))
@@ -429,13 +439,27 @@ func (sn snapshot) summary() string {
 	if sn.Metadata > 0 {
 		parts = append(parts, fmt.Sprintf("%d Dovecot metadata files", sn.Metadata))
 	}
+	if sn.Unselected > 0 {
+		parts = append(parts, fmt.Sprintf("%s mailboxes left out by include/exclude", commas(int64(sn.Unselected))))
+	}
 	if sn.NSymlinks > 0 {
-		parts = append(parts, fmt.Sprintf("%d symbolic links skipped (%s)", sn.NSymlinks, strings.Join(sn.Symlinks, ", ")))
+		parts = append(parts, fmt.Sprintf("%d symbolic links skipped (%s%s)", sn.NSymlinks, strings.Join(sn.Symlinks, ", "), more(sn.NSymlinks, len(sn.Symlinks))))
+	}
+	if sn.NRefused > 0 {
+		parts = append(parts, fmt.Sprintf("%d names not copied (%s%s)", sn.NRefused, strings.Join(sn.Refused, "; "), more(sn.NRefused, len(sn.Refused))))
 	}
 	if sn.NConflicts > 0 {
 		parts = append(parts, fmt.Sprintf("%d CONFLICTS, apply will fail (%s)", sn.NConflicts, strings.Join(sn.Conflicts, "; ")))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// more says how many of n are not in the shown list.
+func more(n, shown int) string {
+	if n > shown {
+		return fmt.Sprintf("; and %d more", n-shown)
+	}
+	return ""
 }
 
 func commas(n int64) string {

@@ -52,7 +52,11 @@
 // engine gives Read no Prior.
 //
 // Symbolic links in the source are reported (plan summary, warning log)
-// and skipped, never followed. The source is never written. Destroy does
+// and skipped, never followed. Every other name is copied byte for byte
+// or refused with a message quoting it (names.go says which, from what
+// Dovecot shows); the summary's counts add up to what is there. A panic
+// on one of the package's goroutines is an error of the Read or Apply
+// (panic.go). The source is never written. Destroy does
 // not delete copied mail.
 //
 // Deployment: run mailplan on the new server (to = a local host) pulling

@@ -24,7 +24,8 @@ func compileGlob(p string) (glob, error) {
 		return glob{}, fmt.Errorf("pattern %q is absolute; patterns match paths relative to source", p)
 	}
 	var b strings.Builder
-	b.WriteString("^")
+	// (?s): a name may hold a newline, and "**" must match it too.
+	b.WriteString("(?s)^")
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; c {
 		case '*':
@@ -34,7 +35,7 @@ func compileGlob(p string) (glob, error) {
 				case i+1 < len(p) && p[i+1] == '/':
 					i++
 					b.WriteString("(?:.*/)?")
-				case b.Len() > 1 && strings.HasSuffix(p[:i-1], "/"):
+				case i > 1 && strings.HasSuffix(p[:i-1], "/"):
 					// "a/**" matches "a" too.
 					s := b.String()
 					b.Reset()

@@ -21,6 +21,17 @@ func TestGlob(t *testing.T) {
 		{"bob/Maildir/.A?", "bob/Maildir/.Ab", true},
 		{"a.b", "axb", false},
 		{"**/.Sent*", "u/Maildir/.Sent Items", true},
+		// Any byte a file name may hold (issue 11: "**" skipped a newline).
+		{"**", "u\nnl/Maildir", true},
+		{"**", "u/Maildir/.Fol\nder", true},
+		{"alice/**", "alice/Maildir/.Fol\nder", true},
+		{"*/Maildir", "u\nnl/Maildir", true},
+		{"**/.Trash", "a\nb/Maildir/.Trash", true},
+		{"**", "u\xff/Maildir/.Bad\xfe", true},
+		{"u?/Maildir", "u\xff/Maildir", true},
+		{"u?/Maildir", "u\n/Maildir", true},
+		{"**", "-rf/Maildir/.\t", true},
+		{"*", "a\nb/c", false},
 	}
 	for _, tt := range tests {
 		g, err := compileGlob(tt.pattern)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
@@ -188,6 +189,8 @@ type env struct {
 	from, to resource.Host
 	hosts    mailbox.Hosts
 	typ      *mailbox.Copy
+	// logger, when set, replaces the test's logger in apply.
+	logger hclog.Logger
 }
 
 func newEnv(t testing.TB) *env {
@@ -241,6 +244,9 @@ func (e *env) apply(cfg cty.Value) result {
 	ctx := context.Background()
 	var r result
 	log := resourcetest.Logger(e.t)
+	if e.logger != nil {
+		log = e.logger
+	}
 	if r.read, r.err = e.typ.Read(ctx, resource.ReadRequest{Addr: "mailbox_copy.t", Config: cfg, Logger: log}); r.err != nil {
 		return r
 	}

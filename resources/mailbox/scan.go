@@ -86,6 +86,10 @@ type scan struct {
 	metas            []metaOp
 	conflicts        []string
 	symlinks         []string
+	// refused are the names not copied, each with why (names.go).
+	refused []string
+	// unselected counts the Maildirs include/exclude leave out.
+	unselected int
 }
 
 // lister runs ReadDir calls concurrently: SFTP answers them in parallel over
@@ -110,6 +114,9 @@ func (l lister) listAll(ctx context.Context, paths []string) []listing {
 		go func() {
 			defer wg.Done()
 			defer func() { <-l.sem }()
+			out[i] = listing{path: p}
+			defer recovered("listing "+p, &out[i].err)
+			hook("list " + p)
 			es, err := l.h.ReadDir(ctx, p)
 			out[i] = listing{path: p, entries: es, err: err}
 		}()
@@ -127,16 +134,6 @@ func relOf(root, p string) string {
 		return "."
 	}
 	return strings.TrimPrefix(p, strings.TrimSuffix(root, "/")+"/")
-}
-
-func isMaildir(entries []transport.FileInfo) bool {
-	n := 0
-	for _, e := range entries {
-		if e.IsDir() && (e.Name == "cur" || e.Name == "new" || e.Name == "tmp") {
-			n++
-		}
-	}
-	return n == 3
 }
 
 // scanTrees lists the source and destination trees and works out what a
@@ -165,8 +162,14 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			if l.err != nil {
 				return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
 			}
-			maildir := isMaildir(l.entries)
+			maildir, lacks := maildirKind(l.entries)
 			rel := relOf(c.source, l.path)
+			if lacks != "" {
+				s.refused = append(s.refused, refusal(l.path, "not a complete Maildir: it has no "+lacks))
+			}
+			if maildir && !c.sel.selected(rel) {
+				s.unselected++
+			}
 			if maildir && c.sel.selected(rel) {
 				mb := &mbox{rel: rel, src: map[string]msgFile{}, srcMeta: map[string]transport.FileInfo{}}
 				byRel[rel] = mb
@@ -185,8 +188,11 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 					s.symlinks = append(s.symlinks, p)
 				case !e.IsDir():
 				case maildir && (e.Name == "cur" || e.Name == "new" || e.Name == "tmp"):
-				case e.Name == keep.Dir || strings.Contains(e.Name, tmpMarker):
 				default:
+					if why := refuseDir(e.Name, maildir && strings.HasPrefix(e.Name, ".")); why != "" {
+						s.refused = append(s.refused, refusal(p, why))
+						continue
+					}
 					next = append(next, p)
 				}
 			}
@@ -203,7 +209,8 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			switch {
 			case e.IsSymlink():
 				s.symlinks = append(s.symlinks, path.Join(l.path, e.Name))
-			case !e.IsRegular() || strings.HasPrefix(e.Name, "."):
+			case refuseMessage(e) != "":
+				s.refused = append(s.refused, refusal(path.Join(l.path, e.Name), refuseMessage(e)))
 			default:
 				b := baseName(e.Name)
 				if _, dup := mb.src[b]; dup && sub == "new" {
@@ -214,6 +221,8 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		}
 	}
 	sort.Slice(s.mailboxes, func(i, j int) bool { return s.mailboxes[i].rel < s.mailboxes[j].rel })
+	sort.Strings(s.refused)
+	sort.Strings(s.symlinks)
 
 	// The destination: each selected mailbox's directory and its cur, new
 	// and tmp, all at once.
@@ -285,9 +294,9 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				s.copies = append(s.copies, copyOp{mb: mb, f: sf})
 				s.bytes += sf.size
 			case !df.info.IsRegular():
-				s.conflicts = append(s.conflicts, fmt.Sprintf("%s is not a regular file", join(c.destination, mb.rel, df.sub, df.name)))
+				s.conflicts = append(s.conflicts, fmt.Sprintf("%q is not a regular file", join(c.destination, mb.rel, df.sub, df.name)))
 			case df.size != sf.size:
-				s.conflicts = append(s.conflicts, fmt.Sprintf("%s has %d bytes, the source's %s has %d",
+				s.conflicts = append(s.conflicts, fmt.Sprintf("%q has %d bytes, the source's %q has %d",
 					join(c.destination, mb.rel, df.sub, df.name), df.size, path.Join(sf.sub, sf.name), sf.size))
 			case df.sub != sf.sub || df.name != sf.name:
 				s.renames = append(s.renames, renameOp{mb: mb, from: df, to: sf})
@@ -357,7 +366,7 @@ func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) 
 					continue
 				}
 				if ssum != sum {
-					s.conflicts = append(s.conflicts, fmt.Sprintf("%s was changed at the destination since mailplan wrote it", dp))
+					s.conflicts = append(s.conflicts, fmt.Sprintf("%q was changed at the destination since mailplan wrote it", dp))
 					continue
 				}
 			}
