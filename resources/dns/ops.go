@@ -114,6 +114,15 @@ func (c *core) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 		prior = ca.private // newer than the state's
 	}
 	d := decide(s, cur, prior, now)
+	if cur.TTL != d.ttl || !slices.Equal(cur.Records, d.records) {
+		cl, err := c.client(s)
+		if err != nil {
+			return resource.PlanResponse{}, err
+		}
+		if err := c.checkSize(cl, s, cur, d); err != nil {
+			return resource.PlanResponse{}, err
+		}
+	}
 	if !slices.Equal(cur.Records, s.records) {
 		if err := counted(ctx, req.Logger, "plan checks", s, func(ctx context.Context) error { return c.check(ctx, req.Config, s, cur) }); err != nil {
 			return resource.PlanResponse{}, err
@@ -256,7 +265,8 @@ func (c *core) step(ctx context.Context, req resource.ApplyRequest, cl *dnsclien
 		if req.Logger != nil {
 			req.Logger.Debug("dns update", "zone", s.zone, "name", s.name, "type", s.rtype, "from_ttl", cur.TTL, "to_ttl", ttl, "records", len(records))
 		}
-		return cl.Update(ctx, s.zone, toClient(cur), dnsclient.RRset{Name: s.name, Type: s.rtype, TTL: ttl, Records: records})
+		err = cl.Update(ctx, s.zone, toClient(cur), dnsclient.RRset{Name: s.name, Type: s.rtype, TTL: ttl, Records: records})
+		return c.explainRefused(ctx, cl, s, records, err)
 	}
 	now := c.now()
 	if cur.Exists && slices.Equal(cur.Records, want.records) {
@@ -355,7 +365,7 @@ func (c *core) Restore(ctx context.Context, req resource.RestoreRequest) error {
 			req.Logger.Debug("dns restore", "zone", s.zone, "name", s.name, "type", s.rtype, "exists", target.Exists, "ttl", target.TTL)
 		}
 		if err := cl.Update(ctx, s.zone, toClient(cur), toClient(target)); err != nil {
-			return fmt.Errorf("restore: %w", err)
+			return fmt.Errorf("restore: %w", c.explainRefused(ctx, cl, s, toClient(target).Records, err))
 		}
 		return nil
 	})

@@ -148,7 +148,12 @@ func (s spec) transition() bool {
 // resolveName makes the name attribute fully qualified: null, "" and "@"
 // are the apex, a name ending in a dot is absolute, others are relative to
 // the zone (as in a zone file).
+//
+// A Unicode label becomes its A-label (dnsclient.ASCIIName), so that the
+// plan shows, and the server stores, the name resolvers look up; a name
+// IDNA refuses is kept as it is here, and Validate reports it.
 func resolveName(zone, name string) string {
+	zone, name = asciiName(zone), asciiName(name)
 	zone = dnsclient.Fqdn(zone)
 	switch {
 	case name == "" || name == "@":
@@ -160,6 +165,15 @@ func resolveName(zone, name string) string {
 		return dnsclient.Fqdn(name)
 	}
 	return dnsclient.Fqdn(name + "." + zone)
+}
+
+// asciiName is dnsclient.ASCIIName, or name as it is when IDNA refuses
+// it (Validate reports that).
+func asciiName(name string) string {
+	if a, err := dnsclient.ASCIIName(name); err == nil {
+		return a
+	}
+	return name
 }
 
 func str(v cty.Value, name string) string {
@@ -196,7 +210,7 @@ func (c *core) decode(v cty.Value) (spec, error) {
 		return s, fmt.Errorf("%s: %w", c.typeName(), err)
 	}
 	s.server = srv
-	s.zone = dnsclient.Fqdn(str(v, "zone"))
+	s.zone = dnsclient.Fqdn(asciiName(str(v, "zone")))
 	s.name = resolveName(s.zone, str(v, "name"))
 	if c.mx {
 		s.rtype = "MX"
@@ -257,6 +271,13 @@ func (c *core) rdata(v cty.Value, rtype string) ([]string, resource.AttrErrors) 
 			if !hv.IsNull() {
 				host = hv.AsString()
 			}
+			a, err := dnsclient.ASCIIName(host)
+			if err != nil {
+				errs = append(errs, &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid internationalised name",
+					Detail: fmt.Sprintf("%s. Give the mail exchanger's name in a form IDNA2008 allows, or as its A-label (xn--…).", err)})
+				continue
+			}
+			host = a
 			if !dnsclient.ValidName(host) || host == "." {
 				errs = append(errs, &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid mail exchanger", Detail: fmt.Sprintf("The host %q is not a domain name; give the mail server's name, e.g. \"mail.example.com.\".", host)})
 				continue

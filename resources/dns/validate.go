@@ -25,16 +25,29 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 		v := config.GetAttr(name)
 		return v, v.IsWhollyKnown() && !v.IsNull()
 	}
+	// idn converts a Unicode name to its A-label, or reports why IDNA2008
+	// refuses it; "" then.
+	idn := func(attr, name string) (string, bool) {
+		a, err := dnsclient.ASCIIName(name)
+		if err != nil {
+			errs = append(errs, resource.Errorf(attr, "Invalid internationalised name", "%s. Write the name in a form IDNA2008 allows, or as its A-label (xn--…).", err))
+			return "", false
+		}
+		return a, true
+	}
 	zone := ""
 	if v, ok := known("zone"); ok {
-		zone = v.AsString()
-		if !dnsclient.ValidName(zone) {
+		zone, ok = idn("zone", v.AsString())
+		if ok && !dnsclient.ValidName(zone) {
 			errs = append(errs, resource.Errorf("zone", "Invalid zone", "The zone %q is not a domain name; give it as \"example.com.\".", zone))
 			zone = ""
 		}
 	}
 	if v, ok := known("name"); ok && zone != "" {
-		name := v.AsString()
+		name, ok := idn("name", v.AsString())
+		if !ok {
+			name = "@" // reported; the checks below have nothing to add
+		}
 		fz := dnsclient.Fqdn(zone)
 		bare := strings.TrimSuffix(fz, ".")
 		switch {
@@ -89,6 +102,9 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 			if !c.mx {
 				errs = append(errs, txtQuotes(rtype, v)...)
 			}
+			if len(es) == 0 && zone != "" {
+				errs = append(errs, rrsetSize(resolveName(zone, str(config, "name")), rtype, recs)...)
+			}
 			if rtype == "CNAME" && len(dnsclient.SortRecords(recs)) > 1 {
 				errs = append(errs, resource.Errorf("records", "More than one CNAME", "A name can have only one CNAME record (RFC 1034 §3.6.2); give one target."))
 			}
@@ -114,4 +130,17 @@ func txtQuotes(rtype string, v cty.Value) resource.AttrErrors {
 		}
 	}
 	return errs
+}
+
+// rrsetSize refuses an RRset that no DNS message can hold: an answer with
+// it, and so an UPDATE adding it, would exceed 65535 octets (RFC 1035
+// §4.2.2); the server could neither take nor serve it.
+func rrsetSize(name, rtype string, recs []string) resource.AttrErrors {
+	n, err := dnsclient.AnswerSize(dnsclient.RRset{Name: name, Type: rtype, Records: dnsclient.SortRecords(recs)})
+	if err != nil || n <= dnsclient.MaxMessage {
+		return nil
+	}
+	return resource.AttrErrors{resource.Errorf("records", "RRset too large for DNS",
+		"The %d %s records of %s take %d octets in a DNS message, which holds at most %d (RFC 1035 §4.2.2): no server can store or answer them, and the UPDATE adding them cannot be sent. Split the data over several names (DKIM keys, for example, each have their own selector) or shorten it.",
+		len(recs), rtype, name, n, dnsclient.MaxMessage)}
 }
