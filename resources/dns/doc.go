@@ -22,6 +22,12 @@
 // kept in the canonical form dnsclient.ParseRdata gives, sorted, so that a
 // plan compares sets of records, as DNS does.
 //
+// Checks that need the whole plan are in plan_check.go (resource.
+// PlanChecker): each dns_server's TSIG key verified once per plan with a
+// signed query, and MX targets that another instance makes a CNAME. An
+// update the server turns down for what the records say (BIND's
+// check-integrity, max-records-per-type) is reported with that cause.
+//
 // It never holds the TSIG secret beyond a request: the engine strips it from
 // the state and lends it back from the live configuration. Snapshots and
 // journal entries are RRsets (name, type, TTL, records) only.

@@ -1,6 +1,8 @@
 // Package dnsclient talks to a zone's authoritative server for the DNS
 // resource types: it reads one RRset with a direct, non-recursive query and
-// replaces one RRset with one TSIG-signed RFC 2136 UPDATE. Every import of
+// replaces one RRset with one TSIG-signed RFC 2136 UPDATE. VerifyKey
+// proves a server's key with one signed query, once per client, so that a
+// plan can fail on a wrong key before anything is applied. Every import of
 // github.com/miekg/dns in mailplan lives here, so rdata parsing and
 // canonical forms (ParseRdata, MXRdata, Fqdn, InZone) are here too.
 //
