@@ -124,12 +124,34 @@ func addEntry(v, entry, position string) string {
 		return v
 	}
 	elems := splitList(v)
-	if position == "last" {
+	switch {
+	case position == "last" && unclosed(v):
+		// Postfix reads everything after an unclosed "{" as one element
+		// (a table it cannot open), so an entry written after it would
+		// not be an element at all: it goes before it, last of those
+		// Postfix can use.
+		n := len(elems) - 1
+		elems = append(elems[:n:n], entry, elems[n])
+	case position == "last":
 		elems = append(elems, entry)
-	} else {
+	default:
 		elems = append([]string{entry}, elems...)
 	}
 	return strings.Join(elems, ", ")
+}
+
+// unclosed reports whether v ends inside a "{" group that is never closed.
+func unclosed(v string) bool {
+	depth := 0
+	for _, r := range v {
+		switch {
+		case r == '{':
+			depth++
+		case r == '}' && depth > 0:
+			depth--
+		}
+	}
+	return depth > 0
 }
 
 // removeEntry returns v without entry (not its proxy: form, which the

@@ -1,0 +1,57 @@
+package statefile
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/mailplan/mailplan/engine/states"
+)
+
+// FuzzDecode feeds Decode arbitrary bytes: it must return a state or an
+// error, never panic, and a state it accepts must encode, and that encoding
+// decode to a state that encodes to the same bytes (what Write relies on
+// when it writes back a state it read).
+func FuzzDecode(f *testing.F) {
+	s := states.NewState("5d1e0c2e-seed")
+	s.Serial = 3
+	s.Resources["file.a"] = &states.Resource{Addr: "file.a", Type: "file", Config: []byte(`{"path":"/etc/a"}`), Original: []byte("snap")}
+	s.Outputs = map[string]*states.Output{"o": {Sensitive: true, Digest: "hmac-sha256:00"}, "p": {Value: []byte(`"v"`), Type: []byte(`"string"`)}}
+	s.LastApply = &states.Apply{ID: "x", Operation: "apply", Status: states.StatusRunning, Changes: []*states.Change{{Addr: "file.a", Type: "file", Action: "update", Before: []byte("b")}}}
+	good, err := Encode(s)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range [][]byte{
+		good,
+		[]byte(`{"version":1,"lineage":"l"}`),
+		[]byte(`{"version":1,"lineage":"l","resources":{"a":null}}`),
+		[]byte(`{"version":1,"lineage":"l","last_apply":{"changes":[null]}}`),
+		[]byte(`{"version":2}`),
+		[]byte(`[1]`),
+		[]byte(`{"version":1,"lineage":"l"}{}`),
+		[]byte(`{"version":1,"lineage":"l","outputs":{"o":{"value":[1,2],"type":["tuple",["number","number"]]}}}`),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Decode(b)
+		if err != nil {
+			return
+		}
+		enc, err := Encode(s)
+		if err != nil {
+			t.Fatalf("Decode accepted a state that Encode refuses: %v", err)
+		}
+		s2, err := Decode(enc)
+		if err != nil {
+			t.Fatalf("Decode refuses what Encode wrote: %v\n%s", err, enc)
+		}
+		enc2, err := Encode(s2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding is not stable:\n%s\n---\n%s", enc, enc2)
+		}
+	})
+}
