@@ -94,6 +94,9 @@ type Session struct {
 	runner  *exec.Runner
 	targets []addrs.Target
 	exclude []addrs.Target
+	// digest keys the digests written to the state and plan files; nil
+	// (a key of this process only) when the backend has none.
+	digest *resource.DigestKey
 }
 
 // Files returns the parsed files, for printing diagnostics.
@@ -247,7 +250,25 @@ func (s *Session) openState(ctx context.Context, lock bool) error {
 		return err
 	}
 	s.State = st
+	// The key is made on first use, by a run that holds the lock; a
+	// read-only look at the state does not need it.
+	if dk, ok := s.Backend.(states.DigestKeyer); ok {
+		secret, err := dk.DigestKey(ctx, lock)
+		if err != nil {
+			s.Close()
+			return err
+		}
+		if secret != nil {
+			s.digest = resource.NewDigestKey(secret)
+		}
+	}
 	return nil
+}
+
+// keyed gives ctx the state's digest key, for the engine's digests and
+// the resource types' (resource.DigestKeyFrom).
+func (s *Session) keyed(ctx context.Context) context.Context {
+	return resource.WithDigestKey(ctx, s.digest)
 }
 
 // Plan refreshes and plans.
@@ -268,6 +289,7 @@ func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
 			Detail:   what + "; the state records what it changed. " + next,
 		})
 	}
+	ctx = s.keyed(ctx)
 	p, d := s.runner.Plan(ctx, s.Config, s.State, exec.PlanOptions{
 		Destroy: s.opts.Destroy, NoRefresh: s.opts.NoRefresh, Targets: s.targets, Excludes: s.exclude, Parallelism: s.opts.Parallelism,
 	})
@@ -311,7 +333,7 @@ func (s *Session) Apply(ctx context.Context, p *exec.Planned) (*exec.ApplyReport
 		op = "destroy"
 	}
 	maxWait := s.opts.MaxWait
-	return s.runner.Apply(ctx, p, s.State, s.Backend, exec.ApplyOptions{
+	return s.runner.Apply(s.keyed(ctx), p, s.State, s.Backend, exec.ApplyOptions{
 		Parallelism: s.opts.Parallelism, NoRollback: s.opts.NoRollback, MaxWait: maxWait, Stop: s.opts.Stop,
 		Operation: op, Outputs: s.Config.Outputs,
 	})
@@ -319,12 +341,12 @@ func (s *Session) Apply(ctx context.Context, p *exec.Planned) (*exec.ApplyReport
 
 // Rollback undoes the last apply.
 func (s *Session) Rollback(ctx context.Context, force bool) (*exec.ApplyReport, error) {
-	return s.runner.Rollback(ctx, s.State, s.Backend, exec.RollbackOptions{Force: force, Config: s.Config})
+	return s.runner.Rollback(s.keyed(ctx), s.State, s.Backend, exec.RollbackOptions{Force: force, Config: s.Config})
 }
 
 // CheckRollback lists what rollback would undo and what drifted.
 func (s *Session) CheckRollback(ctx context.Context) (changes []string, drifted []string, err error) {
-	drifted, err = s.runner.CheckRollback(ctx, s.State, s.Config)
+	drifted, err = s.runner.CheckRollback(s.keyed(ctx), s.State, s.Config)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -333,7 +355,7 @@ func (s *Session) CheckRollback(ctx context.Context) (changes []string, drifted 
 
 // PlanFile builds the saved form of a plan.
 func (s *Session) PlanFile(p *exec.Planned) *plans.File {
-	return &plans.File{Destroy: p.Plan.Destroy, Basis: p.Plan.Basis, Changes: saltChanges(p.Plan.Basis.Salt, p.FileChanges())}
+	return &plans.File{Destroy: p.Plan.Destroy, Basis: p.Plan.Basis, Changes: s.saltChanges(p.Plan.Basis.Salt, p.FileChanges())}
 }
 
 // StaleError is a saved plan that no longer matches.
@@ -347,6 +369,11 @@ func (e *StaleError) Error() string {
 func (s *Session) CheckSaved(saved *plans.File, p *exec.Planned) error {
 	var why []string
 	b := p.Plan.Basis
+	if id := savedKeyID(saved); id != "" && id != s.digest.ID() {
+		// Every keyed hash would differ; say why once.
+		return &StaleError{Reasons: []string{fmt.Sprintf("the state's digest key is not the one the plan was made with "+
+			"(key %s, now %s: %s was lost or replaced)", id, s.digest.ID(), s.digestKeyPath())}}
+	}
 	if saved.Basis.ConfigHash != b.ConfigHash {
 		why = append(why, "the configuration changed")
 	}
@@ -360,27 +387,31 @@ func (s *Session) CheckSaved(saved *plans.File, p *exec.Planned) error {
 		}
 	}
 	for k, v := range saved.Basis.SensitiveVariables {
-		if saltedHash(saved.Basis.Salt, s.sensitiveJSON(k)) != v {
+		if !s.savedHash(saved.Basis.Salt, v, s.sensitiveJSON(k)) {
 			why = append(why, fmt.Sprintf("sensitive variable %q is not the one the plan was made with", k))
 		}
 	}
 	fresh := map[string]plans.FileChange{}
-	for _, c := range saltChanges(saved.Basis.Salt, p.FileChanges()) {
+	for _, c := range p.FileChanges() {
 		fresh[c.Addr] = c
 	}
-	reads := saltReads(saved.Basis.Salt, p.Reads())
+	reads := p.Reads()
+	salt := saved.Basis.Salt
 	for _, c := range saved.Changes {
 		f, ok := fresh[c.Addr]
 		// Only a change in what the type's fingerprint covers counts: a
 		// no-op that became a change because mail reached a live mailbox
 		// source since is not stale (apply copies what is missing when it
 		// runs).
-		sameRead := saved.Basis.Reads[c.Addr] == reads[c.Addr]
+		read, fok := reads[c.Addr]
+		savedRead, sok := saved.Basis.Reads[c.Addr]
+		sameRead := fok == sok && (!fok || s.savedHash(salt, savedRead, read))
+		samePlanned := ok && s.savedHash(salt, c.Planned, f.Planned)
 		switch {
 		case !ok:
 			why = append(why, c.Addr+" is no longer planned")
-		case c.Action == plans.NoOp && f.Planned == c.Planned && sameRead:
-		case f.Action != c.Action || f.Planned != c.Planned:
+		case c.Action == plans.NoOp && samePlanned && sameRead:
+		case f.Action != c.Action || !samePlanned:
 			why = append(why, c.Addr+" would now be planned differently")
 		case c.Action != plans.NoOp && !sameRead:
 			why = append(why, c.Addr+" changed on its host")
@@ -429,10 +460,10 @@ func (s *Session) basis(p *exec.Planned) plans.Basis {
 		Excludes:           s.opts.Excludes,
 		Created:            time.Now().UTC(),
 	}
-	b.Reads = saltReads(b.Salt, p.Reads())
+	b.Reads = s.saltReads(b.Salt, p.Reads())
 	for name, v := range s.Config.Variables {
 		if s.Config.SensitiveVariables[name] {
-			b.SensitiveVariables[name] = saltedHash(b.Salt, s.sensitiveJSON(name))
+			b.SensitiveVariables[name] = s.planHash(b.Salt, s.sensitiveJSON(name))
 			continue
 		}
 		u, _ := v.UnmarkDeep()
@@ -454,9 +485,52 @@ func (s *Session) sensitiveJSON(name string) string {
 	return string(j)
 }
 
+// planHash is how a plan file keeps a digest or a sensitive value: keyed
+// with the state's digest key and salted with the plan's salt, so that
+// neither the plan file alone nor two plan files compared reveal it.
+func (s *Session) planHash(salt, v string) string {
+	return s.digest.Sum([]byte(salt + "\x00" + v))
+}
+
+// savedHash reports whether a plan file's hash is of v: keyed (planHash),
+// or salted SHA-256 in a plan file made before keyed digests.
+func (s *Session) savedHash(salt, saved, v string) bool {
+	if resource.DigestKeyID(saved) == "" {
+		return saltedHash(salt, v) == saved
+	}
+	return s.planHash(salt, v) == saved
+}
+
+// saltedHash is the unkeyed hash of plan files made before keyed digests.
 func saltedHash(salt, v string) string {
 	sum := sha256.Sum256([]byte(salt + "\x00" + v))
 	return hex.EncodeToString(sum[:])
+}
+
+// savedKeyID is the digest key a saved plan's hashes were made with, ""
+// when it has none keyed.
+func savedKeyID(f *plans.File) string {
+	for _, m := range []map[string]string{f.Basis.SensitiveVariables, f.Basis.Reads} {
+		for _, v := range m {
+			if id := resource.DigestKeyID(v); id != "" {
+				return id
+			}
+		}
+	}
+	for _, c := range f.Changes {
+		if id := resource.DigestKeyID(c.Planned); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// digestKeyPath names where the backend keeps the digest key, for messages.
+func (s *Session) digestKeyPath() string {
+	if b, ok := s.Backend.(interface{ DigestKeyPath() string }); ok {
+		return b.DigestKeyPath()
+	}
+	return "the state's digest key"
 }
 
 func (s *Session) configHash() string {
@@ -497,20 +571,20 @@ func errDiag(summary string, err error) *hcl.Diagnostic {
 }
 
 // saltReads and saltChanges hash the digests a plan file keeps with the
-// plan's salt: a bare SHA-256 of a real state that holds a short secret
-// could be guessed back.
-func saltReads(salt string, reads map[string]string) map[string]string {
+// state's digest key and the plan's salt (planHash): a bare SHA-256 of a
+// real state that holds a short secret could be guessed back.
+func (s *Session) saltReads(salt string, reads map[string]string) map[string]string {
 	out := make(map[string]string, len(reads))
 	for k, v := range reads {
-		out[k] = saltedHash(salt, v)
+		out[k] = s.planHash(salt, v)
 	}
 	return out
 }
 
-func saltChanges(salt string, cs []plans.FileChange) []plans.FileChange {
+func (s *Session) saltChanges(salt string, cs []plans.FileChange) []plans.FileChange {
 	out := make([]plans.FileChange, len(cs))
 	for i, c := range cs {
-		c.Planned = saltedHash(salt, c.Planned)
+		c.Planned = s.planHash(salt, c.Planned)
 		out[i] = c
 	}
 	return out

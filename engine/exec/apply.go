@@ -273,7 +273,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			if destroy {
 				st.Outputs = nil
 			} else if opts.Outputs != nil {
-				st.Outputs = encodeOutputs(opts.Outputs)
+				st.Outputs = encodeOutputs(ctx, opts.Outputs)
 			}
 		})
 	}

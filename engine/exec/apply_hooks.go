@@ -40,12 +40,12 @@ func cloneResource(r *states.Resource) *states.Resource {
 	return &c
 }
 
-func encodeOutputs(outs map[string]*lang.OutputValue) map[string]*states.Output {
+func encodeOutputs(ctx context.Context, outs map[string]*lang.OutputValue) map[string]*states.Output {
 	m := map[string]*states.Output{}
 	for name, o := range outs {
 		so := &states.Output{Sensitive: o.Sensitive}
 		if o.Sensitive || lang.IsSensitive(o.Value) {
-			so.Digest = digest(o.Value, cty.DynamicPseudoType)
+			so.Digest = outputDigest(ctx, o.Value)
 		} else {
 			u, _ := o.Value.UnmarkDeep()
 			if b, err := ctyjson.Marshal(u, u.Type()); err == nil {

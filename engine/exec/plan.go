@@ -199,7 +199,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 			p.Plan.Waiting = append(p.Plan.Waiting, &plans.Waiting{Addr: addr, Until: it.prior.Wait.Until, Reason: it.prior.Wait.Reason})
 		}
 	}
-	diags = append(diags, r.planOutputs(p, cfg, st, opts)...)
+	diags = append(diags, r.planOutputs(ctx, p, cfg, st, opts)...)
 	return p, diags
 }
 
@@ -450,7 +450,8 @@ func applyIgnore(config, current cty.Value, inst *lang.Instance) cty.Value {
 	return cty.ObjectVal(m)
 }
 
-func (r *Runner) planOutputs(p *Planned, cfg *lang.Result, st *states.State, opts PlanOptions) hcl.Diagnostics {
+func (r *Runner) planOutputs(ctx context.Context, p *Planned, cfg *lang.Result, st *states.State, opts PlanOptions) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for name, o := range cfg.Outputs {
 		before := cty.NullVal(cty.DynamicPseudoType)
 		if so, ok := st.Outputs[name]; ok && len(so.Value) > 0 {
@@ -466,10 +467,19 @@ func (r *Runner) planOutputs(p *Planned, cfg *lang.Result, st *states.State, opt
 		prior := st.Outputs[name]
 		switch {
 		case prior != nil && prior.Digest != "" && !opts.Destroy:
-			// A sensitive output: only its digest was stored.
+			// A sensitive output: only its keyed digest was stored.
 			oc.Action = plans.Update
-			if prior.Digest == digest(after, cty.DynamicPseudoType) {
+			switch outputMatch(ctx, prior.Digest, after) {
+			case resource.DigestEqual:
 				oc.Action = plans.NoOp
+			case resource.DigestUnknown:
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagWarning,
+					Summary:  "Sensitive output digest made with another key",
+					Detail: fmt.Sprintf("The state keeps output %q as a digest made with a digest key this state no longer has "+
+						"(the key file beside the state was lost or replaced), so whether its value changed cannot be told: "+
+						"the plan shows it as changed, and the next apply records it with the current key.", name),
+				})
 			}
 		case before.IsNull() && !after.IsNull():
 			oc.Action = plans.Create
@@ -492,7 +502,7 @@ func (r *Runner) planOutputs(p *Planned, cfg *lang.Result, st *states.State, opt
 			p.Plan.Outputs[name] = &plans.OutputChange{Action: plans.Delete, Before: v, After: cty.NullVal(cty.DynamicPseudoType), Sensitive: so.Sensitive}
 		}
 	}
-	return nil
+	return diags
 }
 
 // selectInstances lists the addresses a plan covers: the configuration's

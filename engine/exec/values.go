@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -84,10 +85,30 @@ func fingerprint(t resource.Type, current cty.Value) string {
 }
 
 func digest(v cty.Value, t cty.Type) string {
+	sum := sha256.Sum256(valueJSON(v, t))
+	return hex.EncodeToString(sum[:])
+}
+
+func valueJSON(v cty.Value, t cty.Type) []byte {
 	u, _ := v.UnmarkDeep()
 	b, _ := ctyjson.Marshal(u, t)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
+}
+
+// outputDigest is what the state keeps of a sensitive output: its keyed
+// digest (resource.DigestKey), so that a short secret cannot be guessed
+// back from the state.
+func outputDigest(ctx context.Context, v cty.Value) string {
+	return resource.DigestKeyFrom(ctx).Sum(valueJSON(v, cty.DynamicPseudoType))
+}
+
+// outputMatch compares a stored output digest with v. A plain SHA-256 from
+// a state written before keyed digests is compared the old way (the next
+// apply writes the keyed form); a digest made with another key is unknown,
+// which the plan shows as a change.
+func outputMatch(ctx context.Context, stored string, v cty.Value) resource.DigestMatch {
+	m, _ := resource.DigestKeyFrom(ctx).Match(stored, valueJSON(v, cty.DynamicPseudoType))
+	return m
 }
 
 // markLike copies the sensitive marks of config onto v, attribute by

@@ -60,8 +60,12 @@ type Output struct {
 	Value     json.RawMessage `json:"value,omitempty"`
 	Type      json.RawMessage `json:"type,omitempty"`
 	Sensitive bool            `json:"sensitive,omitempty"`
-	// Digest is, for a sensitive output, a SHA-256 of its value, so that a
-	// plan can tell a change without the value being stored.
+	// Digest is, for a sensitive output, a keyed digest of its value
+	// ("hmac-sha256:KEYID:HEX", resource.DigestKey, with the key the
+	// backend keeps beside the state: DigestKeyer), so that a plan can
+	// tell a change without the value being stored or guessable from the
+	// state alone. States written before keyed digests hold a plain hex
+	// SHA-256 here, compared the old way until the next apply rewrites it.
 	Digest string `json:"digest,omitempty"`
 }
 
