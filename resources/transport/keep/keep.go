@@ -14,8 +14,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/mailplan/mailplan/resources/transport"
 )
@@ -60,7 +63,7 @@ func SaveIn(ctx context.Context, h transport.Host, store, p, sum string, data []
 	if have, err := h.ReadFile(ctx, sp); err == nil && Digest(have) == sum {
 		return nil // kept already (copies are shared by digest)
 	}
-	if err := h.MkdirAll(ctx, path.Dir(sp), 0o700); err != nil {
+	if err := MkdirStore(ctx, h, path.Dir(sp)); err != nil {
 		return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
 	}
 	if err := h.WriteFile(ctx, sp, data, transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {
@@ -86,4 +89,50 @@ func LoadIn(ctx context.Context, h transport.Host, store, p, sum string) ([]byte
 	}
 	return nil, fmt.Errorf("the earlier content of %s on %s (sha256 %s) is neither in %s nor in the file any more",
 		p, h.Name(), sum, path.Join(store, sum))
+}
+
+// MkdirStore makes dir, a store (a directory named Dir) or a directory
+// inside one, ready for copies: the store and every directory below it
+// down to dir are real directories of mode 0700, made so or changed to it
+// (mailbox_copy made them 0755 before). A symbolic link among them is
+// refused with a *transport.LinkError naming it: whoever can write beside
+// a file could otherwise point its store anywhere and receive mailplan's
+// copies there. A dir with no Dir component is made 0700 itself.
+func MkdirStore(ctx context.Context, h transport.Host, dir string) error {
+	top := dir
+	if i := strings.Index(dir+"/", "/"+Dir+"/"); i >= 0 {
+		top = dir[:i+1+len(Dir)]
+	}
+	chain := []string{dir}
+	for p := dir; p != top && p != "/" && p != "."; {
+		p = path.Dir(p)
+		chain = append([]string{p}, chain...)
+	}
+	for _, p := range chain {
+		fi, err := h.Stat(ctx, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := h.MkdirAll(ctx, p, 0o700); err != nil {
+				return err
+			}
+			if err := h.Chmod(ctx, p, 0o700); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case fi.IsSymlink():
+			target := ""
+			if lr, ok := h.(transport.LinkReader); ok {
+				target, _ = lr.Readlink(ctx, p)
+			}
+			return &transport.LinkError{Op: "write", Path: dir, Link: p, Target: target, Root: path.Dir(top)}
+		case !fi.IsDir():
+			return fmt.Errorf("%s on %s is not a directory; mailplan keeps earlier file contents there", p, h.Name())
+		case fi.Mode.Perm() != 0o700:
+			if err := h.Chmod(ctx, p, 0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
