@@ -52,15 +52,20 @@ func (s *State) Replay(rec *Record) error {
 	if s.Resources == nil {
 		s.Resources = map[string]*Resource{}
 	}
-	setResource := func() {
-		if rec.Addr == "" {
-			return
-		}
-		if rec.Resource == nil {
+	// A record that would leave the state inconsistent (one the state
+	// file could not hold) is refused, so that Read reports it where it
+	// is instead of a later write failing.
+	setResource := func() error {
+		switch {
+		case rec.Addr == "":
+		case rec.Resource == nil:
 			delete(s.Resources, rec.Addr)
-		} else {
+		case rec.Resource.Addr != rec.Addr:
+			return fmt.Errorf("journal record %q sets resource %q to a record of %q", rec.Op, rec.Addr, rec.Resource.Addr)
+		default:
 			s.Resources[rec.Addr] = rec.Resource
 		}
+		return nil
 	}
 	change := func() (*Change, error) {
 		if s.LastApply == nil || rec.Index < 0 || rec.Index >= len(s.LastApply.Changes) {
@@ -70,6 +75,13 @@ func (s *State) Replay(rec *Record) error {
 	}
 	switch rec.Op {
 	case "begin":
+		if rec.Apply != nil {
+			for i, c := range rec.Apply.Changes {
+				if c == nil {
+					return fmt.Errorf("journal record \"begin\": change %d is null", i)
+				}
+			}
+		}
 		s.LastApply = rec.Apply
 	case "continue":
 		// A later apply takes over an interrupted one: same journal, more
@@ -85,6 +97,9 @@ func (s *State) Replay(rec *Record) error {
 		if s.LastApply == nil {
 			return fmt.Errorf("journal record \"change\" before \"begin\"")
 		}
+		if rec.Change == nil {
+			return fmt.Errorf("journal record \"change\" without a change")
+		}
 		s.LastApply.Changes = append(s.LastApply.Changes, rec.Change)
 	case "entry":
 		c, err := change()
@@ -99,7 +114,7 @@ func (s *State) Replay(rec *Record) error {
 		}
 		c.Done = true
 		c.After = rec.After
-		setResource()
+		return setResource()
 	case "restoring":
 		c, err := change()
 		if err != nil {
@@ -112,9 +127,9 @@ func (s *State) Replay(rec *Record) error {
 			return err
 		}
 		c.Restored = true
-		setResource()
+		return setResource()
 	case "resource":
-		setResource()
+		return setResource()
 	case "moved":
 		return s.Move(rec.Addr, rec.To)
 	case "status":
