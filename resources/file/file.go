@@ -188,7 +188,9 @@ func regular(h transport.Host, p string, fi transport.FileInfo) error {
 	case fi.IsDir():
 		return fmt.Errorf("%s on %s is a directory; a file resource manages a regular file", p, h.Name())
 	case fi.IsSymlink():
-		return fmt.Errorf("%s on %s is a symbolic link; give the path of the file it points to", p, h.Name())
+		// Never followed: whoever can write the directory may have
+		// planted it (transport.Resolve).
+		return fmt.Errorf("%w on %s", &transport.LinkError{Op: "write", Path: p, Link: p, Root: path.Dir(p)}, h.Name())
 	}
 	return fmt.Errorf("%s on %s is not a regular file (%s)", p, h.Name(), fi.Mode.Type())
 }
@@ -216,6 +218,8 @@ func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
+	// A link planted on the way is refused here, at plan time already.
+	h = confine(h, c.path)
 	s, err := look(ctx, h, c.path)
 	if err != nil {
 		return resource.ReadResponse{}, err
@@ -338,6 +342,7 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
+	h = confine(h, c.path)
 	opts := transport.WriteOptions{Mode: m, UID: -1, GID: -1}
 	var before snapshot
 	if len(req.Snapshot) > 0 {
@@ -394,6 +399,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if err != nil {
 		return err
 	}
+	h = confine(h, s.Path)
 	fi, err := h.Stat(ctx, s.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -440,15 +446,29 @@ func (*File) Claims(config cty.Value) []resource.Claim {
 	if err != nil {
 		return nil
 	}
-	where := "local"
-	if c.host.Transport != "local" {
-		where = fmt.Sprintf("%s@%s:%d", c.host.User, c.host.Address, c.host.Port)
-	}
 	return []resource.Claim{{
-		Key:  "file\x00" + where + "\x00" + path.Clean(c.path),
+		Key:  claimKey(c.host, path.Clean(c.path)),
 		Path: cty.GetAttrPath("path"),
 		What: fmt.Sprintf("the file %s on %s", c.path, c.host.String()),
 	}}
+}
+
+// confine returns h with its writes confined to p's directory: no
+// symbolic link is followed there (the file itself, its temporary file, the
+// store of earlier contents), and one on the way to it only when no one
+// but root could have made it (transport.Resolve).
+func confine(h transport.Host, p string) transport.Host {
+	return transport.Confine(h, path.Dir(p))
+}
+
+// claimKey is the claim on the file p on host, shared with postfix_map's
+// table claims.
+func claimKey(host resource.Host, p string) string {
+	where := "local"
+	if host.Transport != "local" {
+		where = fmt.Sprintf("%s@%s:%d", host.User, host.Address, host.Port)
+	}
+	return "file\x00" + where + "\x00" + p
 }
 
 // saveBefore keeps the earlier content on the host before the file changes.
@@ -480,5 +500,5 @@ func (f *File) Adopt(ctx context.Context, req resource.ApplyRequest) error {
 	if err != nil {
 		return err
 	}
-	return saveBefore(ctx, h, s)
+	return saveBefore(ctx, confine(h, s.Path), s)
 }

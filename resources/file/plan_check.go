@@ -1,0 +1,58 @@
+package file
+
+import (
+	"context"
+	"path"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+var _ resource.PlanChecker = (*File)(nil)
+
+// CheckPlan implements resource.PlanChecker: the claims on the real path.
+// Claims checks the paths as written, with no host; two paths that reach
+// one file through a symbolic link (one the link rules of
+// transport.Resolve let mailplan follow) pass it, and the last writer
+// would win. Here each path is resolved on its host and two instances
+// reaching the same real file conflict like two claims on one path.
+func (f *File) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []resource.PlanProblem {
+	type owner struct {
+		addr, path string
+		host       resource.Host
+	}
+	owners := map[string]owner{}
+	var probs []resource.PlanProblem
+	for _, in := range req.Instances {
+		if in.Type != "file" {
+			continue
+		}
+		if pv, _ := in.Planned.UnmarkDeep(); pv.IsNull() {
+			continue // deleted: it writes nothing new
+		}
+		c, err := decode(in.Config)
+		if err != nil {
+			continue // Plan reported it
+		}
+		h, err := f.hosts.Get(ctx, c.host)
+		if err != nil {
+			continue // Read reported it
+		}
+		real, err := transport.Resolve(ctx, h, path.Dir(c.path), c.path)
+		if err != nil {
+			probs = append(probs, resource.PlanProblem{Addr: in.Addr, Err: err})
+			continue
+		}
+		key := claimKey(c.host, real)
+		prev, dup := owners[key]
+		if !dup {
+			owners[key] = owner{addr: in.Addr, path: c.path, host: c.host}
+			continue
+		}
+		probs = append(probs, resource.PlanProblem{Addr: in.Addr, Err: resource.Errorf("path", "Two resources manage the same thing",
+			"%s and %s both manage the file %s on %s: %s and %s are the same file (symbolic links resolved). "+
+				"Only one resource may own it; move the setting into one of them.",
+			prev.addr, in.Addr, real, c.host.String(), prev.path, c.path)})
+	}
+	return probs
+}
