@@ -47,12 +47,7 @@ func (s *Session) inputVariables(mod *configs.Module) (map[string]*lang.InputVal
 	}
 	for _, a := range s.opts.Vars {
 		if a.File {
-			src, err := os.ReadFile(a.Value)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()})
-				continue
-			}
-			f, d := s.loaderParse(a.Value, src)
+			f, d := s.loader.ReadVarFile(a.Value)
 			diags = append(diags, d...)
 			if f == nil {
 				continue
@@ -90,10 +85,6 @@ func (s *Session) inputVariables(mod *configs.Module) (map[string]*lang.InputVal
 		out[name] = &lang.InputValue{Value: v, Source: "-var"}
 	}
 	return out, diags
-}
-
-func (s *Session) loaderParse(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
-	return s.loader.ParseVarFile(name, src)
 }
 
 // checkVersion checks required_version against Version. Constraints are

@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // Loader parses plan directories. It keeps every file it parsed so that
@@ -75,20 +74,9 @@ func (l *Loader) load(dir string, path []string, stack []string, callRange hcl.R
 		}}
 	}
 
-	m := &Module{
-		Dir:         dir,
-		Path:        path,
-		Variables:   map[string]*Variable{},
-		Locals:      map[string]*Local{},
-		Outputs:     map[string]*Output{},
-		Hosts:       map[string]*Host{},
-		DNSServers:  map[string]*DNSServer{},
-		Resources:   map[string]*Resource{},
-		ModuleCalls: map[string]*ModuleCall{},
-		Children:    map[string]*Module{},
-	}
+	m := newModule(dir, path)
 	for _, name := range names {
-		f, fdiags := l.parser.ParseHCLFile(name)
+		f, fdiags := l.parseFile(name, "plan file")
 		diags = append(diags, fdiags...)
 		if f == nil || f.Body == nil {
 			continue
@@ -134,6 +122,21 @@ func (l *Loader) load(dir string, path []string, stack []string, callRange hcl.R
 		}
 	}
 	return m, diags
+}
+
+func newModule(dir string, path []string) *Module {
+	return &Module{
+		Dir:         dir,
+		Path:        path,
+		Variables:   map[string]*Variable{},
+		Locals:      map[string]*Local{},
+		Outputs:     map[string]*Output{},
+		Hosts:       map[string]*Host{},
+		DNSServers:  map[string]*DNSServer{},
+		Resources:   map[string]*Resource{},
+		ModuleCalls: map[string]*ModuleCall{},
+		Children:    map[string]*Module{},
+	}
 }
 
 func moduleFiles(dir string) ([]string, error) {
@@ -375,7 +378,7 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 		val, d := a.Expr.Value(nil)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
-			conv, err := convert.Convert(val, v.Type)
+			conv, err := Convert(val, v.Type)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -587,7 +590,31 @@ func hclKeyword(e hcl.Expression) string {
 	return t.RootName()
 }
 
-// ParseVarFile parses a -var-file, keeping it for diagnostics.
-func (l *Loader) ParseVarFile(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
+// ReadVarFile reads and parses a -var-file, keeping it for diagnostics.
+// Like a plan file, it must be a regular file of at most MaxFileSize bytes
+// that nests at most MaxNesting levels deep.
+func (l *Loader) ReadVarFile(name string) (*hcl.File, hcl.Diagnostics) {
+	return l.parseFile(name, "variable file")
+}
+
+// parseFile reads and parses one file, after checking that it is a regular
+// file, not too large, and not nested too deeply for the parser; what
+// names the file's role in messages.
+func (l *Loader) parseFile(name, what string) (*hcl.File, hcl.Diagnostics) {
+	src, err := ReadFile(name)
+	if err != nil {
+		return nil, hcl.Diagnostics{ReadFileDiagnostic(name, what, err)}
+	}
+	return l.parseSource(name, src)
+}
+
+// parseSource parses a file's bytes unless they nest too deeply for the
+// parser or hold too many tokens.
+func (l *Loader) parseSource(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	if diags := CheckNesting(src, name, false); diags.HasErrors() {
+		// Kept without a body, so that the diagnostic can show its line.
+		l.parser.AddFile(name, &hcl.File{Bytes: src})
+		return nil, diags
+	}
 	return l.parser.ParseHCL(src, name)
 }

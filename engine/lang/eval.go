@@ -3,7 +3,6 @@ package lang
 import (
 	"fmt"
 	"math/big"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/mailplan/mailplan/engine/addrs"
@@ -223,45 +221,16 @@ func Evaluate(in Input) (*Result, hcl.Diagnostics) {
 	return res, diags
 }
 
-// ParseVariableValue parses a string from -var or the environment for a
-// variable of type t: for a primitive type (string, number, bool) or no type
-// the string is taken as it is and converted later; collection and
-// structural types are parsed as HCL expressions (as Terraform does).
-func ParseVariableValue(name, raw string, t cty.Type) (cty.Value, hcl.Diagnostics) {
-	if t.IsPrimitiveType() || t == cty.DynamicPseudoType {
-		return cty.StringVal(raw), nil
-	}
-	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+name+">", hcl.InitialPos)
-	if diags.HasErrors() {
-		return cty.DynamicVal, diags
-	}
-	v, diags := expr.Value(nil)
-	return v, diags
-}
-
-func convertRootVariable(v *configs.Variable, iv *InputValue) (cty.Value, hcl.Diagnostics) {
-	val := iv.Value
-	conv, err := convert.Convert(val, v.Type)
-	if err != nil {
-		subject := iv.Range
-		if subject == nil {
-			subject = v.DeclRange.Ptr()
-		}
-		return cty.DynamicVal, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid value for variable",
-			Detail:   fmt.Sprintf("The value for %q from %s is not compatible with the variable's type constraint: %s.", v.Name, iv.Source, err),
-			Subject:  subject,
-		}}
-	}
-	return conv, nil
-}
-
 type evaluator struct {
 	allowUnknown bool
 	reg          *resource.Registry
 	result       *Result
 	rootDir      string
+	// funcs are built once: every instance's EvalContext shares them.
+	funcs map[string]function.Function
+	// instances counts the resource instances so far, against
+	// MaxTotalInstances.
+	instances int
 }
 
 type nodeKey string
@@ -304,6 +273,8 @@ type scope struct {
 	all depSet
 	// outputDeps are what this module instance's outputs depend on.
 	outputDeps depSet
+	// pathVal is the value of path.*, made once.
+	pathVal cty.Value
 }
 
 type node struct {
@@ -614,13 +585,7 @@ func (s *scope) evalContext(refs []hcl.Traversal, extra map[string]cty.Value) *h
 	for root, m := range vars {
 		ctxVars[root] = cty.ObjectVal(m)
 	}
-	modDir, _ := filepath.Abs(s.mod.Dir)
-	cwd, _ := os.Getwd()
-	ctxVars["path"] = cty.ObjectVal(map[string]cty.Value{
-		"module": cty.StringVal(modDir),
-		"root":   cty.StringVal(s.e.rootDir),
-		"cwd":    cty.StringVal(cwd),
-	})
+	ctxVars["path"] = s.pathValue()
 	for k, v := range extra {
 		ctxVars[k] = v
 	}
@@ -628,7 +593,10 @@ func (s *scope) evalContext(refs []hcl.Traversal, extra map[string]cty.Value) *h
 }
 
 func (s *scope) functions() map[string]function.Function {
-	return Functions(s.e.rootDir)
+	if s.e.funcs == nil {
+		s.e.funcs = Functions(s.e.rootDir)
+	}
+	return s.e.funcs
 }
 
 func (s *scope) evalVariable(v *configs.Variable) hcl.Diagnostics {

@@ -54,8 +54,15 @@ func (s *scope) instanceKeys(count, forEach hcl.Expression) ([]addrs.Key, map[st
 		}
 		bf := v.AsBigFloat()
 		n, acc := bf.Int64()
-		if !bf.IsInt() || acc != 0 || n < 0 {
+		if !bf.IsInt() || bf.Sign() < 0 {
 			return bad("count must be a whole number, zero or more.")
+		}
+		if acc != 0 || n > MaxInstances {
+			// Checked before anything is made for each instance.
+			if acc != 0 {
+				n = -1
+			}
+			return nil, nil, tooManyCount(n, rng)
 		}
 		keys := make([]addrs.Key, n)
 		for i := range keys {
@@ -74,32 +81,53 @@ func (s *scope) instanceKeys(count, forEach hcl.Expression) ([]addrs.Key, map[st
 		if v.HasMark(Sensitive) {
 			return bad("for_each cannot come from a sensitive value, since its keys show in addresses.")
 		}
-		if !v.IsWhollyKnown() {
+		unknown := func() ([]addrs.Key, map[string]cty.Value, hcl.Diagnostics) {
 			return []addrs.Key{addrs.StringKey("")}, map[string]cty.Value{"": cty.DynamicVal}, nil
+		}
+		if !v.IsKnown() {
+			return unknown()
 		}
 		if v.IsNull() {
 			return bad("for_each must be a map or a set of strings, not null.")
 		}
+		if v.CanIterateElements() {
+			if n := v.LengthInt(); n > MaxInstances {
+				return nil, nil, tooMany("for_each", int64(n), rng)
+			}
+		}
 		t := v.Type()
 		values := map[string]cty.Value{}
+		// Elements are checked for unknowns as they are read: iterating a
+		// set sorts it, and doing that twice was a third of the cost.
 		switch {
 		case t.IsMapType() || t.IsObjectType():
 			for it := v.ElementIterator(); it.Next(); {
 				k, ev := it.Element()
+				if !ev.IsWhollyKnown() {
+					return unknown()
+				}
 				values[k.AsString()] = ev
 			}
 		case t.IsSetType():
 			// toset([]) is a set of unknown element type: no instances.
 			if !t.ElementType().Equals(cty.String) && v.LengthInt() > 0 {
+				if !v.IsWhollyKnown() {
+					return unknown()
+				}
 				return bad("A set given to for_each must hold strings; convert it with toset([...]) of strings.")
 			}
 			for it := v.ElementIterator(); it.Next(); {
 				_, ev := it.Element()
+				if !ev.IsKnown() {
+					return unknown()
+				}
 				if ev.IsNull() {
 					return bad("for_each keys cannot be null.")
 				}
 				values[ev.AsString()] = ev
 			}
+		case !v.IsWhollyKnown():
+			return unknown()
 		case t.IsTupleType() || t.IsListType():
 			return bad("for_each takes a map or a set of strings, not a list: a list's positions would become addresses. Use toset(...) for a list of strings.")
 		default:
@@ -159,6 +187,10 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 		s.values[k] = cty.DynamicVal
 		return diags
 	}
+	if d := s.e.countInstances(len(keys), s.qualify(r.Addr()), r.DeclRange); d.HasErrors() {
+		s.values[k] = cty.DynamicVal
+		return d
+	}
 	schema := t.Schema()
 	spec := schemaSpec(schema)
 	refs := hcldec.Variables(r.Config, spec)
@@ -166,6 +198,10 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 	deps.add(s.deps[k])
 	deps.add(s.dependsOn(r.DependsOn))
 	deps.add(s.extraDeps)
+	// One sorted slice, shared by the instances, which never change it:
+	// sorting it per instance made a for_each that depends on another
+	// for_each cost the product of their sizes.
+	sortedDeps := deps.sorted()
 	// Checked once, not per instance, and even when there are none.
 	var ignoreChanges []string
 	for _, tr := range r.Lifecycle.IgnoreChanges {
@@ -194,7 +230,7 @@ func (s *scope) evalResource(r *configs.Resource, t resource.Type) hcl.Diagnosti
 			Addr:      addr,
 			Type:      t,
 			Config:    v,
-			Deps:      deps.sorted(),
+			Deps:      sortedDeps,
 			Body:      r.Config,
 			DeclRange: r.DeclRange,
 		}
@@ -345,7 +381,7 @@ func (s *scope) evalModuleCall(mc *configs.ModuleCall) hcl.Diagnostics {
 			if d.HasErrors() {
 				continue
 			}
-			cv, err := convert.Convert(v, child.Variables[name].Type)
+			cv, err := configs.Convert(v, child.Variables[name].Type)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,

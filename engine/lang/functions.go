@@ -16,6 +16,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/mailplan/mailplan/engine/configs"
 )
 
 // Functions returns the function table for expressions in a module whose
@@ -81,9 +83,9 @@ func Functions(baseDir string) map[string]function.Function {
 		"tostring":        stdlib.MakeToFunc(cty.String),
 		"tonumber":        stdlib.MakeToFunc(cty.Number),
 		"tobool":          stdlib.MakeToFunc(cty.Bool),
-		"tolist":          stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"toset":           stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-		"tomap":           stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"tolist":          tolistFunc,
+		"toset":           tosetFunc,
+		"tomap":           tomapFunc,
 		"base64encode":    base64EncodeFunc,
 		"base64decode":    base64DecodeFunc,
 		"sha256":          sha256Func,
@@ -215,7 +217,7 @@ func makeFileFunc(baseDir string) function.Function {
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := resolve(baseDir, args[0].AsString())
-			b, err := os.ReadFile(p)
+			b, err := configs.ReadFile(p)
 			if err != nil {
 				return cty.UnknownVal(cty.String), fmt.Errorf("read %s: %w", p, err)
 			}
@@ -247,9 +249,12 @@ func makeTemplateFileFunc(baseDir string, funcs func() map[string]function.Funct
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := resolve(baseDir, args[0].AsString())
-			src, err := os.ReadFile(p)
+			src, err := configs.ReadFile(p)
 			if err != nil {
 				return cty.UnknownVal(cty.String), fmt.Errorf("read %s: %w", p, err)
+			}
+			if diags := configs.CheckNesting(src, p, true); diags.HasErrors() {
+				return cty.UnknownVal(cty.String), fmt.Errorf("template %s: %s", p, diags.Error())
 			}
 			expr, diags := hclsyntax.ParseTemplate(src, p, hcl.InitialPos)
 			if diags.HasErrors() {

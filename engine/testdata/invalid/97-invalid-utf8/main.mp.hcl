@@ -1,0 +1,3 @@
+locals {
+  x = "café" # ERROR: Invalid character encoding
+}
