@@ -284,6 +284,8 @@ type snapshot struct {
 	Unselected  int      `json:"unselected,omitempty"`
 	Free        *uint64  `json:"free,omitempty"`
 	Need        int64    `json:"need,omitempty"`
+	FreeInodes  *uint64  `json:"free_inodes,omitempty"`
+	NeedInodes  int64    `json:"need_inodes,omitempty"`
 	Destination string   `json:"destination"`
 	DestHost    string   `json:"dest_host"`
 }
@@ -381,7 +383,12 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 			req.Logger.Warn("not copied", "what", r, "host", src.Name())
 		}
 	}
-	snap, err := json.Marshal(s.snapshot(free, dst.Name()))
+	sn := s.snapshot(free, dst.Name())
+	if sn.FreeInodes, err = freeInodes(ctx, dst, cfg.destination); err != nil {
+		return resource.ReadResponse{}, err
+	}
+	sn.NeedInodes = s.needInodes()
+	snap, err := json.Marshal(sn)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
@@ -425,6 +432,9 @@ func (c *Copy) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 		return resource.PlanResponse{}, resource.Errorf("destination", "Not enough free space at the destination",
 			"The copy needs about %s at %s on %s, and its filesystem has %s free. Free some space or copy fewer mailboxes (include/exclude).",
 			sizeString(sn.Need), sn.Destination, sn.DestHost, sizeString(int64(*sn.Free)))
+	}
+	if err := sn.checkInodes(); err != nil {
+		return resource.PlanResponse{}, err
 	}
 	return resource.PlanResponse{Planned: withCounts(req.Config, nil), Summary: sn.summary()}, nil
 }

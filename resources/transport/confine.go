@@ -36,19 +36,19 @@ func Confine(h Host, roots ...string) Host {
 		return c.Confine(clean)
 	}
 	base := &checked{Host: h, roots: clean, r: newResolver(h, recheckAfter)}
-	st, isStater := h.(FSStater)
+	st, isStater := Stats(h) // with StatInodes when h has it
 	sy, isSyncer := h.(FSSyncer)
 	switch {
 	case isStater && isSyncer:
 		return struct {
 			*checked
-			FSStater
+			FSStats
 			FSSyncer
 		}{base, st, sy}
 	case isStater:
 		return struct {
 			*checked
-			FSStater
+			FSStats
 		}{base, st}
 	case isSyncer:
 		return struct {

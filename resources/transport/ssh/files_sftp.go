@@ -130,7 +130,7 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts transp
 		}
 	}
 	if err != nil {
-		return h.fileErr("write", p, fmt.Errorf("create temporary file: %w", err))
+		return h.full(ctx, "write", p, 0, true, h.fileErr("write", p, fmt.Errorf("create temporary file: %w", err)))
 	}
 	defer func() {
 		if err != nil {
@@ -145,7 +145,7 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts transp
 		return h.fileErr("chmod", tmp, err)
 	}
 	if _, err = f.Write(data); err != nil {
-		return h.fileErr("write", tmp, err)
+		return h.full(ctx, "write", p, int64(len(data)), false, h.fileErr("write", tmp, err))
 	}
 	if err = ctx.Err(); err != nil {
 		return err
@@ -179,10 +179,10 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts transp
 		return h.fileErr("chmod", tmp, err)
 	}
 	if err = f.Close(); err != nil {
-		return h.fileErr("close", tmp, err)
+		return h.full(ctx, "write", p, int64(len(data)), false, h.fileErr("close", tmp, err))
 	}
 	if err = h.sftp.PosixRename(tmp, p); err != nil {
-		return h.fileErr("rename", tmp, err)
+		return h.full(ctx, "rename", p, 0, false, h.fileErr("rename", tmp, err))
 	}
 	if h.fsync {
 		h.syncDir(path.Dir(p))
@@ -213,13 +213,13 @@ func (h *Host) Create(ctx context.Context, p string, mode fs.FileMode) (io.Write
 	}
 	f, err := h.sftp.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
-		return nil, h.fileErr("create", p, err)
+		return nil, h.full(ctx, "create", p, 0, true, h.fileErr("create", p, err))
 	}
 	if err := f.Chmod(mode.Perm()); err != nil {
 		f.Close()
 		return nil, h.fileErr("chmod", p, err)
 	}
-	return f, nil
+	return &fullWriter{File: f, ctx: ctx, h: h, p: p}, nil
 }
 
 // Rename implements transport.Host.
@@ -231,7 +231,7 @@ func (h *Host) Rename(ctx context.Context, oldpath, newpath string) error {
 		return h.sudoRename(ctx, oldpath, newpath)
 	}
 	if err := h.sftp.PosixRename(oldpath, newpath); err != nil {
-		return fmt.Errorf("rename %s to %s on %s: %w", oldpath, newpath, h.Name(), err)
+		return h.full(ctx, "rename", newpath, 0, false, fmt.Errorf("rename %s to %s on %s: %w", oldpath, newpath, h.Name(), err))
 	}
 	return nil
 }
@@ -263,7 +263,7 @@ func (h *Host) MkdirAll(ctx context.Context, p string, mode fs.FileMode) error {
 		return nil
 	}
 	if err := h.sftp.MkdirAll(p); err != nil {
-		return h.fileErr("mkdir", p, err)
+		return h.full(ctx, "mkdir", p, 0, true, h.fileErr("mkdir", p, err))
 	}
 	if err := h.sftp.Chmod(p, mode.Perm()); err != nil {
 		return h.fileErr("chmod", p, err)
