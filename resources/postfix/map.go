@@ -340,7 +340,7 @@ func configAttrs(c mapConfig) map[string]cty.Value {
 
 // look reads the table, its compiled file and the parameter.
 func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, error) {
-	h := in.h
+	h := tableHost(in.h, c.path)
 	s := mapSnapshot{Path: c.path, Type: c.typ, UID: -1, GID: -1}
 	if err := m.lookParam(ctx, in, c, &s); err != nil {
 		return s, err
@@ -362,6 +362,9 @@ func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, 
 		return s, nil
 	case err != nil:
 		return s, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+	case fi.IsSymlink():
+		// Never followed: see tableHost.
+		return s, fmt.Errorf("%w on %s", &transport.LinkError{Op: "write", Path: c.path, Link: c.path, Root: path.Dir(c.path)}, h.Name())
 	case !fi.IsRegular():
 		return s, fmt.Errorf("%s on %s is not a regular file (%v); postfix_map manages a table file", c.path, h.Name(), fi.Mode.Type())
 	}
@@ -612,7 +615,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 }
 
 func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) error {
-	h := in.h
+	h := tableHost(in.h, c.path)
 	opts := transport.WriteOptions{Mode: 0o644, UID: -1, GID: -1}
 	if s.Exists {
 		// The earlier table must be safe on the host before it is

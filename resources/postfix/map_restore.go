@@ -144,7 +144,7 @@ func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier
 // restoreTable puts back the table file and its compiled form, and
 // removes what a crashed Apply left under the temporary name.
 func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) (bool, error) {
-	h := in.h
+	h := tableHost(in.h, c.path)
 	tmp := tmpPath(c.path)
 	for _, p := range []string{tmp, c.compiledPath(tmp)} {
 		if err := h.Remove(ctx, p); err != nil {

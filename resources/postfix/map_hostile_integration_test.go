@@ -1,0 +1,126 @@
+package postfix_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/postfix"
+	"github.com/mailplan/mailplan/resources/resourcetest"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+// TestMapHostileDestination plants symbolic links where postfix_map
+// writes — the table, its directory (in a directory others can write),
+// the snapshot store beside it, the temporary table — over local and SSH:
+// each is refused with an error naming the link, and nothing is written
+// where it points.
+func TestMapHostileDestination(t *testing.T) {
+	pf := instance(t, "old", "127.0.0.2")
+	for tname, h := range transports(t) {
+		cases := []struct {
+			name  string
+			setup func(t *testing.T, dir, elsewhere string) (table, link string)
+		}{
+			{"table", func(t *testing.T, dir, elsewhere string) (string, string) {
+				table := filepath.Join(dir, "virtual")
+				mustLink(t, filepath.Join(elsewhere, "virtual"), table)
+				return table, table
+			}},
+			{"table's directory", func(t *testing.T, dir, elsewhere string) (string, string) {
+				mustLink(t, elsewhere, filepath.Join(dir, "maps"))
+				return filepath.Join(dir, "maps", "virtual"), filepath.Join(dir, "maps")
+			}},
+			{"snapshot store", func(t *testing.T, dir, elsewhere string) (string, string) {
+				table := filepath.Join(dir, "virtual")
+				if err := os.WriteFile(table, []byte("a@example.com b@example.com\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				mustLink(t, elsewhere, filepath.Join(dir, ".mailplan-snapshots"))
+				return table, filepath.Join(dir, ".mailplan-snapshots")
+			}},
+			{"temporary table", func(t *testing.T, dir, elsewhere string) (string, string) {
+				table := filepath.Join(dir, "virtual")
+				mustLink(t, filepath.Join(elsewhere, "new"), filepath.Join(dir, ".virtual.mailplan-new"))
+				return table, filepath.Join(dir, ".virtual.mailplan-new")
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tname+" "+tc.name, func(t *testing.T) {
+				ctx := context.Background()
+				tmp := t.TempDir()
+				dir, elsewhere := filepath.Join(tmp, "tables"), filepath.Join(tmp, "elsewhere")
+				// Writable by others, as a mail user's directory is.
+				if err := os.Mkdir(dir, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Mkdir(elsewhere, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				table, link := tc.setup(t, dir, elsewhere)
+				before := listAll(t, elsewhere)
+				m := postfix.NewMap(newCounter(t))
+				cfg := mapConfig(t, m, h, pf, map[string]cty.Value{
+					"path": cty.StringVal(table), "type": cty.StringVal("hash"),
+					"entries": entries("x@example.com", "y@example.net"),
+				})
+				err := func() error {
+					read, err := m.Read(ctx, resource.ReadRequest{Config: cfg})
+					if err != nil {
+						return err
+					}
+					plan, err := m.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
+					if err != nil {
+						return err
+					}
+					_, err = m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned,
+						Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+					return err
+				}()
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if !errors.Is(err, transport.ErrSymlink) || !strings.Contains(err.Error(), link+" is a symbolic link") {
+					t.Errorf("error does not name the link %s: %v", link, err)
+				}
+				if after := listAll(t, elsewhere); strings.Join(after, "\n") != strings.Join(before, "\n") {
+					t.Errorf("written where the link points:\nbefore %q\nafter  %q", before, after)
+				}
+			})
+		}
+	}
+}
+
+func mustLink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func listAll(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, strings.TrimPrefix(p, dir)+" "+fi.Mode().String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
