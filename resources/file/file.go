@@ -132,7 +132,10 @@ func decode(v cty.Value) (config, error) {
 type snapshot struct {
 	Path   string `json:"path"`
 	Exists bool   `json:"exists"`
-	// SHA256 is the digest of the content, naming its stored copy.
+	// Digest is the keyed digest of the content (keep.Sum), naming its
+	// stored copy. SHA256 is the plain digest that snapshots taken before
+	// keyed digests hold instead; sum gives whichever is there.
+	Digest string `json:"digest,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size,omitempty"`
 	// Content is set only while a snapshot is being taken; it is never
@@ -177,7 +180,7 @@ func look(ctx context.Context, h transport.Host, p string) (snapshot, error) {
 		return s, fmt.Errorf("read %s on %s: %w", p, h.Name(), err)
 	}
 	s.Exists, s.Content, s.Mode, s.UID, s.GID = true, data, transport.OctalMode(fi.Mode), fi.UID, fi.GID
-	s.SHA256, s.Size = keep.Digest(data), int64(len(data))
+	s.Digest, s.Size = keep.Sum(ctx, data), int64(len(data))
 	return s, nil
 }
 
@@ -422,7 +425,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		}
 		return nil
 	}
-	data, err := keep.Load(ctx, h, s.Path, s.SHA256)
+	data, err := keep.Load(ctx, h, s.Path, s.sum())
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -473,10 +476,18 @@ func claimKey(host resource.Host, p string) string {
 
 // saveBefore keeps the earlier content on the host before the file changes.
 func saveBefore(ctx context.Context, h transport.Host, s snapshot) error {
-	if !s.Exists || s.SHA256 == "" {
+	if !s.Exists || s.sum() == "" {
 		return nil
 	}
-	return keep.Save(ctx, h, s.Path, s.SHA256, s.Content)
+	return keep.Save(ctx, h, s.Path, s.sum(), s.Content)
+}
+
+// sum is the digest naming the snapshot's stored copy.
+func (s snapshot) sum() string {
+	if s.Digest != "" {
+		return s.Digest
+	}
+	return s.SHA256
 }
 
 var _ resource.Adopter = (*File)(nil)

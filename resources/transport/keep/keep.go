@@ -20,22 +20,46 @@ import (
 	"path"
 	"strings"
 
+	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
 )
 
 // Dir is the name of the directory beside a file that holds its copies.
 const Dir = ".mailplan-snapshots"
 
-// Digest is the hex SHA-256 of b.
+// Digest is the hex SHA-256 of b: what snapshots recorded before keyed
+// digests, and still what the copies record on the host itself. A digest
+// that goes into the state is Sum.
 func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
+// Sum is the keyed digest of b, with the state's digest key that ctx
+// carries (resource.DigestKeyFrom): the form for a snapshot or journal
+// entry, since whoever reads the state alone cannot guess a short secret
+// back from it. Save, Load and their In forms take either form.
+func Sum(ctx context.Context, b []byte) string {
+	return resource.DigestKeyFrom(ctx).Sum(b)
+}
+
+// matches reports whether sum, keyed or plain, is the digest of b.
+func matches(ctx context.Context, sum string, b []byte) bool {
+	if resource.DigestKeyID(sum) == "" {
+		return Digest(b) == sum
+	}
+	m, _ := resource.DigestKeyFrom(ctx).Match(sum, b)
+	return m == resource.DigestEqual
+}
+
+// storeName is the name of the copy with digest sum: the digest, with
+// the colons of a keyed one made dashes.
+func storeName(sum string) string { return strings.ReplaceAll(sum, ":", "-") }
+
 // StorePath is where the copy of content with digest sum, of the file at
 // p, is kept.
 func StorePath(p, sum string) string {
-	return path.Join(path.Dir(p), Dir, sum)
+	return path.Join(path.Dir(p), Dir, storeName(sum))
 }
 
 // Save keeps a copy of the file at p, whose content must have digest sum.
@@ -50,17 +74,17 @@ func Save(ctx context.Context, h transport.Host, p, sum string, data []byte) err
 // for files inside a Maildir, where a hidden directory would show as an
 // IMAP folder.
 func SaveIn(ctx context.Context, h transport.Host, store, p, sum string, data []byte) error {
-	sp := path.Join(store, sum)
+	sp := path.Join(store, storeName(sum))
 	if data == nil {
 		var err error
 		if data, err = h.ReadFile(ctx, p); err != nil {
 			return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
 		}
 	}
-	if Digest(data) != sum {
+	if !matches(ctx, sum, data) {
 		return fmt.Errorf("%s on %s changed since it was read; run plan again", p, h.Name())
 	}
-	if have, err := h.ReadFile(ctx, sp); err == nil && Digest(have) == sum {
+	if have, err := h.ReadFile(ctx, sp); err == nil && matches(ctx, sum, have) {
 		return nil // kept already (copies are shared by digest)
 	}
 	if err := MkdirStore(ctx, h, path.Dir(sp)); err != nil {
@@ -81,14 +105,22 @@ func Load(ctx context.Context, h transport.Host, p, sum string) ([]byte, error) 
 
 // LoadIn is Load from the copies kept in store (see SaveIn).
 func LoadIn(ctx context.Context, h transport.Host, store, p, sum string) ([]byte, error) {
-	if data, err := h.ReadFile(ctx, path.Join(store, sum)); err == nil && Digest(data) == sum {
+	sp := path.Join(store, storeName(sum))
+	if id := resource.DigestKeyID(sum); id != "" && id != resource.DigestKeyFrom(ctx).ID() {
+		// Without its key a copy cannot be told from another file put
+		// there: never write back bytes that cannot be checked.
+		return nil, fmt.Errorf("the earlier content of %s on %s was recorded with digest key %s, and this state's key is %s "+
+			"(the key file beside the state was lost or replaced): put that key file back and run again, "+
+			"or put the file back by hand from %s", p, h.Name(), id, resource.DigestKeyFrom(ctx).ID(), sp)
+	}
+	if data, err := h.ReadFile(ctx, sp); err == nil && matches(ctx, sum, data) {
 		return data, nil
 	}
-	if cur, err := h.ReadFile(ctx, p); err == nil && Digest(cur) == sum {
+	if cur, err := h.ReadFile(ctx, p); err == nil && matches(ctx, sum, cur) {
 		return cur, nil
 	}
-	return nil, fmt.Errorf("the earlier content of %s on %s (sha256 %s) is neither in %s nor in the file any more",
-		p, h.Name(), sum, path.Join(store, sum))
+	return nil, fmt.Errorf("the earlier content of %s on %s (digest %s) is neither in %s nor in the file any more",
+		p, h.Name(), sum, sp)
 }
 
 // MkdirStore makes dir, a store (a directory named Dir) or a directory
