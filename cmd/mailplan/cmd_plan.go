@@ -170,6 +170,10 @@ func applyLike(c *cli, args []string, destroy bool) int {
 			return 1
 		}
 	}
+	if !c.startChanges() {
+		fmt.Fprintf(c.stderr, "\n%s stopped by an interrupt before changing anything.\n", map[bool]string{false: "Apply", true: "Destroy"}[destroy])
+		return 1
+	}
 	fmt.Fprintln(c.stdout)
 	rep, err := s.Apply(c.ctx, p)
 	return reportApply(c, rep, err, destroy)

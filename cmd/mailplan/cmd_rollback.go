@@ -81,6 +81,10 @@ func cmdRollback(c *cli, args []string) int {
 			return 1
 		}
 	}
+	if !c.startChanges() {
+		fmt.Fprintln(c.stderr, "\nRollback stopped by an interrupt before changing anything.")
+		return 1
+	}
 	fmt.Fprintln(c.stdout)
 	rep, err := s.Rollback(c.ctx, *force)
 	if err != nil {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
@@ -26,9 +24,13 @@ type cli struct {
 	chdir          string
 	color          bool
 	logger         hclog.Logger
-	// stop closes on the first interrupt; ctx is cancelled on the second.
+	// stop closes on the first interrupt; ctx is cancelled on the second,
+	// or on the first before the command started changing hosts.
 	stop <-chan struct{}
 	ctx  context.Context
+	// startChanges is called just before a command changes hosts; when it
+	// returns false an interrupt came first, and the command must stop.
+	startChanges func() bool
 }
 
 type command struct {
@@ -101,49 +103,44 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 	}
 
-	stop := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	// Only commands that change servers have work to roll back; the others
-	// stop at the first interrupt.
-	changes := args[0] == "apply" || args[0] == "destroy" || args[0] == "rollback"
-	go func() {
-		n := 0
-		for range sig {
-			n++
-			if n == 1 && !changes {
-				fmt.Fprintln(stderr, "\nInterrupt received: stopping.")
-				cancel()
-				return
-			}
-			if n == 1 {
-				if args[0] == "rollback" {
-					fmt.Fprintln(stderr, "\nInterrupt received: the rollback goes on, so as not to leave the servers half restored. Press Ctrl-C again to stop at once.")
-				} else {
-					fmt.Fprintln(stderr, "\nInterrupt received: no new work starts; work in flight finishes, then what was done is rolled back. Press Ctrl-C again to stop at once.")
-				}
-				close(stop)
-				continue
-			}
-			fmt.Fprintln(stderr, "\nTwo interrupts received: stopping at once. The state records what was done; run `mailplan rollback` to undo it, or `mailplan apply` to continue it.")
-			cancel()
-			return
-		}
-	}()
-	c.stop = stop
+	in := newInterrupts(args[0], stderr, cancel)
+	defer in.close()
+	c.stop = in.stop
 	c.ctx = ctx
+	c.startChanges = in.startChanges
 
 	for _, cmd := range commands {
-		if cmd.name == args[0] {
-			return cmd.run(c, args[1:])
+		if cmd.name != args[0] {
+			continue
+		}
+		// The command runs on its own goroutine so that an interrupt can
+		// abandon it while it waits on a read that cannot be interrupted.
+		result := make(chan int, 1)
+		go func() { result <- runCommand(c, cmd, args[1:]) }()
+		select {
+		case code = <-result:
+			return code
+		case <-in.forced:
+			return 1
 		}
 	}
 	fmt.Fprintf(stderr, "Error: %q is not a mailplan command.\n\n", args[0])
 	usage(stderr)
 	return 1
+}
+
+// runCommand runs one command, turning a panic into an error message.
+func runCommand(c *cli, cmd command, args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("internal error", "panic", r, "stack", string(debug.Stack()))
+			fmt.Fprintf(c.stderr, "\nError: Internal error\n\nmailplan hit a bug and stopped: %v\nNothing more was changed. Please report this, with MAILPLAN_LOG=debug output.\n", r)
+			code = 1
+		}
+	}()
+	return cmd.run(c, args)
 }
 
 func usage(w io.Writer) {
