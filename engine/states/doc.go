@@ -1,7 +1,9 @@
 // Package states holds the state model (what mailplan manages, what was there
 // before it, the journal of the last apply) and the interfaces of state
 // storage: Manager to read and write a State, Locker to hold the lock for the
-// whole of a plan or apply. Backends live in subpackages (local/, later pg/);
+// whole of a plan or apply, and the optional Journaler (cheap durable steps)
+// and DigestKeyer (the key of the state's digests, kept beside the state,
+// never in it). Backends live in subpackages (local/, later pg/);
 // statefile/ is the versioned JSON encoding they share.
 //
 // It knows no resource type: attributes are stored as JSON of cty values and
