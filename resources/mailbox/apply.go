@@ -671,7 +671,7 @@ func (a *applier) copyMeta(ctx context.Context) error {
 		if err := transport.RemoveTemps(ctx, a.dst, recordPath(dir)); err != nil {
 			return err
 		}
-		if err := a.dst.MkdirAll(ctx, storeFor(dir), 0o700); err != nil {
+		if err := keep.MkdirStore(ctx, a.dst, storeFor(dir)); err != nil {
 			return fmt.Errorf("create %s on %s: %w", storeFor(dir), a.dst.Name(), err)
 		}
 		if err := a.dst.WriteFile(ctx, recordPath(dir), b, transport.WriteOptions{Mode: 0o600, UID: -1, GID: -1}); err != nil {

@@ -325,7 +325,18 @@ func (c *Copy) hostsOf(ctx context.Context, cfg config) (src, dst transport.Host
 	if dst, err = c.hosts.Get(ctx, cfg.to); err != nil {
 		return nil, nil, err
 	}
-	return src, dst, nil
+	return src, confine(dst, cfg), nil
+}
+
+// confine returns dst with every write confined to the destination
+// (transport.Confine): no symbolic link below it is followed, and the way
+// to it only through links no one but root could have made. Whoever can
+// write the mail tree — the mail user — could otherwise point a Maildir,
+// its cur/, or a snapshot store anywhere, and mailplan, as root, would
+// write there. The destination's parent is a root too, for the store of a
+// destination that is itself a Maildir (storeFor).
+func confine(dst transport.Host, cfg config) transport.Host {
+	return transport.Confine(dst, cfg.destination, path.Dir(cfg.destination))
 }
 
 // freeSpace asks the destination's filesystem for its free bytes, at the

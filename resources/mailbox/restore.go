@@ -32,6 +32,7 @@ func (c *Copy) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if err != nil {
 		return err
 	}
+	dst = confine(dst, cfg)
 	var errs []error
 	for i := len(req.Journal) - 1; i >= 0; i-- {
 		var e entry

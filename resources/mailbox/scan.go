@@ -227,6 +227,15 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 	// The destination: each selected mailbox's directory and its cur, new
 	// and tmp, all at once.
 	if fi, err := dst.Stat(ctx, c.destination); err == nil {
+		if fi.IsSymlink() {
+			// A link someone other than root could have made is refused
+			// naming it; any other, as the source's, is to be resolved in
+			// the configuration.
+			if _, err := transport.Resolve(ctx, dst, c.destination, c.destination); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("the destination %s on %s is a symbolic link; give the directory it points to", c.destination, dst.Name())
+		}
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("the destination %s on %s is not a directory", c.destination, dst.Name())
 		}
