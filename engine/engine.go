@@ -62,6 +62,10 @@ type Options struct {
 	NoRollback  bool
 	MaxWait     time.Duration
 	Stop        <-chan struct{}
+	// LockTimeout is how long a run waits for a lock another run holds on
+	// a host (the edit lock of a Postfix instance's main.cf), nil for
+	// DefaultLockTimeout.
+	LockTimeout *time.Duration
 	// Operation names the command holding the lock.
 	Operation string
 	// ValidateOnly lets required variables without a value be unknown:
@@ -268,8 +272,15 @@ func (s *Session) openState(ctx context.Context, lock bool) error {
 // keyed gives ctx the state's digest key, for the engine's digests and
 // the resource types' (resource.DigestKeyFrom).
 func (s *Session) keyed(ctx context.Context) context.Context {
+	if s.opts.LockTimeout != nil {
+		ctx = resource.WithLockTimeout(ctx, *s.opts.LockTimeout)
+	}
 	return resource.WithDigestKey(ctx, s.digest)
 }
+
+// DefaultLockTimeout is how long a run waits for another run's lock on a
+// host unless Options.LockTimeout says otherwise.
+const DefaultLockTimeout = resource.DefaultLockTimeout
 
 // Plan refreshes and plans.
 func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {

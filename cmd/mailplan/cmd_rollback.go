@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -18,10 +19,13 @@ func cmdRollback(c *cli, args []string) int {
 	fs.Var(varFlags{list: &opts.Vars, file: true}, "var-file", "read variables from an HCL file (repeatable)")
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	force := fs.Bool("force", false, "roll back even if the servers changed since the apply")
+	var lockTimeout time.Duration
+	lockTimeoutFlag(fs, &lockTimeout)
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
 	opts.Dir, opts.Operation, opts.Stop = ".", "rollback", c.stop
+	opts.LockTimeout = &lockTimeout
 	e, done := c.newEngine()
 	defer done()
 	s, diags := e.Open(c.ctx, opts)

@@ -68,6 +68,7 @@ type planFlags struct {
 	opts             engine.Options
 	targets, exclude listFlag
 	refresh          bool
+	lockTimeout      time.Duration
 }
 
 func (pf *planFlags) register(fs *flag.FlagSet) {
@@ -77,6 +78,12 @@ func (pf *planFlags) register(fs *flag.FlagSet) {
 	fs.Var(&pf.exclude, "exclude", "leave out this resource and what depends on it (repeatable)")
 	fs.BoolVar(&pf.refresh, "refresh", true, "read the real state of the servers first")
 	fs.IntVar(&pf.opts.Parallelism, "parallelism", 4, "resources handled at once")
+	lockTimeoutFlag(fs, &pf.lockTimeout)
+}
+
+// lockTimeoutFlag registers -lock-timeout.
+func lockTimeoutFlag(fs *flag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "lock-timeout", engine.DefaultLockTimeout, "how long to wait for another run's lock on a host (the edit lock of a Postfix instance's main.cf) before giving up")
 }
 
 func (pf *planFlags) finish(c *cli, op string) engine.Options {
@@ -87,6 +94,7 @@ func (pf *planFlags) finish(c *cli, op string) engine.Options {
 	o.NoRefresh = !pf.refresh
 	o.Stop = c.stop
 	o.Operation = op
+	o.LockTimeout = &pf.lockTimeout
 	return o
 }
 

@@ -268,7 +268,11 @@ func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource
 }
 
 func (t *Config) set(ctx context.Context, in instance, c configConfig, s configSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
-	defer in.lock()()
+	unlock, err := in.editLock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	cur, _, err := in.params(ctx, c.names())
 	if err != nil {
 		return false, err
@@ -344,7 +348,11 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 	steps = append(steps, last)
 
 	changed, err := func() (bool, error) {
-		defer in.lock()()
+		unlock, err := in.editLock(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer unlock()
 		changed := false
 		for _, step := range steps {
 			names := make([]string, len(step))

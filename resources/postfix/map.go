@@ -664,7 +664,11 @@ func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSna
 // The value is read again under the instance's edit lock, not taken from
 // the plan: another map on the same parameter may have changed it since.
 func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
-	defer in.lock()()
+	unlock, err := in.editLock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	p, _, err := in.effective(ctx, c.parameter)
 	if err != nil {
 		return false, err

@@ -85,7 +85,11 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 // value; otherwise (tables added since, by other maps or by hand) only
 // this table is taken out and the rest stays.
 func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier []mapJournal, log hclog.Logger) (bool, error) {
-	defer in.lock()()
+	unlock, err := in.editLock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	edits := in.edits()
 	changed := false
 	for _, e := range earlier {

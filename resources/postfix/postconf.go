@@ -72,6 +72,25 @@ func (in instance) lock() func() {
 	return e.mu.Unlock
 }
 
+// editLock serialises an edit of main.cf with every other run editing
+// this instance, in this process (lock) and on the host (flock on the
+// configuration directory itself, transport.HostLock: nothing is created
+// there; whoever holds it too long is named): ten runs from ten plan directories,
+// or from two machines, adding tables to one parameter all keep theirs.
+// The read of the value to change must come after it.
+func (in instance) editLock(ctx context.Context) (func(), error) {
+	unlock := in.lock()
+	release, err := transport.HostLock(ctx, in.h, in.dir)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return func() {
+		release()
+		unlock()
+	}, nil
+}
+
 // run runs a Postfix command and returns its result; a command that could
 // not be run at all is an error, a non-zero exit is not.
 func (in instance) run(ctx context.Context, argv []string, opts transport.RunOptions) (transport.Result, error) {

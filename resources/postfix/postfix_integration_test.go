@@ -92,6 +92,9 @@ type countedHost struct {
 	c *counter
 }
 
+// Unwrap lets transport.HostLock reach the real host's lock.
+func (h *countedHost) Unwrap() transport.Host { return h.Host }
+
 func (h *countedHost) Run(ctx context.Context, argv []string, opts transport.RunOptions) (transport.Result, error) {
 	if err := h.c.op(true, strings.Join(argv, " ")); err != nil {
 		return transport.Result{}, err

@@ -187,6 +187,10 @@ var _ transport.Host = (*faultHost)(nil)
 
 func (h *faultHost) Name() string { return h.h.Name() }
 
+// Unwrap gives transport.HostLock the host underneath: a lock is not an
+// operation on the host's state, and is neither counted nor failed.
+func (h *faultHost) Unwrap() transport.Host { return h.h }
+
 func (h *faultHost) Run(ctx context.Context, argv []string, opts transport.RunOptions) (res transport.Result, err error) {
 	err = do(h.f, "run "+strings.Join(argv, " "), false, func() error {
 		res, err = h.h.Run(ctx, argv, opts)

@@ -94,6 +94,10 @@ type RunOptions struct {
 	Stdin io.Reader
 	// Env adds environment variables (NAME=value) for the command.
 	Env []string
+	// Stdout, when set, also receives the command's output as it comes
+	// (Result.Stdout still has all of it), for commands that say
+	// something before they end.
+	Stdout io.Writer
 }
 
 // Result is what a command printed and how it exited.

@@ -52,6 +52,9 @@ func (h *Host) Run(ctx context.Context, argv []string, opts transport.RunOptions
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
+	if opts.Stdout != nil {
+		cmd.Stdout = io.MultiWriter(&stdout, opts.Stdout)
+	}
 	cmd.Stderr = &stderr
 	cmd.Stdin = opts.Stdin
 	if len(opts.Env) > 0 {

@@ -243,7 +243,11 @@ func (h *Host) Run(ctx context.Context, argv []string, opts transport.RunOptions
 	// Only the program: arguments may hold values the user marked sensitive.
 	h.log.Trace("run", "host", h.cfg.Name, "command", argv[0], "args", len(argv)-1)
 	var stdout, stderr bytes.Buffer
-	code, err := h.session(ctx, cmd, opts.Stdin, &stdout, &stderr)
+	var out io.Writer = &stdout
+	if opts.Stdout != nil {
+		out = io.MultiWriter(&stdout, opts.Stdout)
+	}
+	code, err := h.session(ctx, cmd, opts.Stdin, out, &stderr)
 	if err != nil {
 		return transport.Result{}, fmt.Errorf("run %s on %s: %w", argv[0], h.Name(), err)
 	}
