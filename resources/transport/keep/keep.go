@@ -43,8 +43,10 @@ func Sum(ctx context.Context, b []byte) string {
 	return resource.DigestKeyFrom(ctx).Sum(b)
 }
 
-// matches reports whether sum, keyed or plain, is the digest of b.
-func matches(ctx context.Context, sum string, b []byte) bool {
+// Matches reports whether sum, keyed (Sum) or plain (Digest), is the
+// digest of b: what a type compares a recorded digest with, e.g. to tell
+// whether a file still holds what its snapshot recorded.
+func Matches(ctx context.Context, sum string, b []byte) bool {
 	if resource.DigestKeyID(sum) == "" {
 		return Digest(b) == sum
 	}
@@ -81,10 +83,10 @@ func SaveIn(ctx context.Context, h transport.Host, store, p, sum string, data []
 			return fmt.Errorf("keep a copy of %s on %s: %w", p, h.Name(), err)
 		}
 	}
-	if !matches(ctx, sum, data) {
+	if !Matches(ctx, sum, data) {
 		return fmt.Errorf("%s on %s changed since it was read; run plan again", p, h.Name())
 	}
-	if have, err := h.ReadFile(ctx, sp); err == nil && matches(ctx, sum, have) {
+	if have, err := h.ReadFile(ctx, sp); err == nil && Matches(ctx, sum, have) {
 		return nil // kept already (copies are shared by digest)
 	}
 	if err := MkdirStore(ctx, h, path.Dir(sp)); err != nil {
@@ -113,10 +115,10 @@ func LoadIn(ctx context.Context, h transport.Host, store, p, sum string) ([]byte
 			"(the key file beside the state was lost or replaced): put that key file back and run again, "+
 			"or put the file back by hand from %s", p, h.Name(), id, resource.DigestKeyFrom(ctx).ID(), sp)
 	}
-	if data, err := h.ReadFile(ctx, sp); err == nil && matches(ctx, sum, data) {
+	if data, err := h.ReadFile(ctx, sp); err == nil && Matches(ctx, sum, data) {
 		return data, nil
 	}
-	if cur, err := h.ReadFile(ctx, p); err == nil && matches(ctx, sum, cur) {
+	if cur, err := h.ReadFile(ctx, p); err == nil && Matches(ctx, sum, cur) {
 		return cur, nil
 	}
 	return nil, fmt.Errorf("the earlier content of %s on %s (digest %s) is neither in %s nor in the file any more",
