@@ -52,7 +52,10 @@
 // engine gives Read no Prior.
 //
 // Symbolic links in the source are reported (plan summary, warning log)
-// and skipped, never followed. Every other name is copied byte for byte
+// and skipped, never followed. At the destination none is followed
+// either: the destination host is confined to the destination
+// (transport.Confine), so a link planted by whoever can write the mail
+// tree fails the plan or the apply, naming it. Every other name is copied byte for byte
 // or refused with a message quoting it (names.go says which, from what
 // Dovecot shows); the summary's counts add up to what is there. A panic
 // on one of the package's goroutines is an error of the Read or Apply
