@@ -37,7 +37,7 @@ race:
 # its output shown once both are done.
 CRASH_LOG := $(or $(TMPDIR),/tmp)/mailplan-crash-matrix.$(shell echo $$$$).log
 test: deps lint
-	@MAILPLAN_E2E=1 MAILPLAN_CRASH_MATRIX=1 $(GO) test -count=1 -timeout 40m -run '^TestCrashMatrix$$' -v ./cmd/mailplan/ >$(CRASH_LOG) 2>&1 & crash=$$!; \
+	@MAILPLAN_E2E=1 MAILPLAN_CRASH_MATRIX=1 $(GO) test -count=1 -timeout 60m -run '^TestCrashMatrix$$' -v ./cmd/mailplan/ >$(CRASH_LOG) 2>&1 & crash=$$!; \
 	echo "crash matrix: running beside the tests (pid $$crash), output in $(CRASH_LOG)"; \
 	MAILPLAN_E2E=1 $(GO) test -count=1 -timeout 40m $(PKGS); rc=$$?; \
 	wait $$crash; crc=$$?; \
