@@ -241,6 +241,10 @@ type mapSnapshot struct {
 	Path   string `json:"path"`
 	Type   string `json:"type"`
 	Exists bool   `json:"exists"`
+	// Digest is the table's keyed digest (keep.Sum), naming its kept
+	// copy; SHA256 the plain one that snapshots taken before keyed
+	// digests hold instead (see sum).
+	Digest string `json:"digest,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size,omitempty"`
 	Mode   uint32 `json:"mode,omitempty"`
@@ -373,7 +377,7 @@ func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, 
 		return s, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
 	}
 	s.Exists, s.content, s.Mode, s.UID, s.GID = true, data, uint32(fi.Mode.Perm()), fi.UID, fi.GID
-	s.SHA256, s.Size = keep.Digest(data), int64(len(data))
+	s.Digest, s.Size = keep.Sum(ctx, data), int64(len(data))
 	if hashed(c.typ) {
 		cfi, err := h.Stat(ctx, c.compiledPath(c.path))
 		switch {
@@ -580,7 +584,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 		log = hclog.NewNullLogger()
 	}
 
-	tableChanged := !s.Exists || s.SHA256 != keep.Digest(c.table)
+	tableChanged := !s.Exists || !keep.Matches(ctx, s.sum(), c.table)
 	if hashed(c.typ) {
 		cur, _ := req.Current.UnmarkDeep()
 		if cur.IsNull() || !cur.GetAttr("compiled").True() {
@@ -620,7 +624,7 @@ func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSna
 	if s.Exists {
 		// The earlier table must be safe on the host before it is
 		// replaced: Restore puts it back from there.
-		if err := keep.Save(ctx, h, c.path, s.SHA256, nil); err != nil {
+		if err := keep.Save(ctx, h, c.path, s.sum(), nil); err != nil {
 			return err
 		}
 		opts = transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}

@@ -192,12 +192,14 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 		}
 		return changed, nil
 	}
-	data, err := keep.Load(ctx, h, c.path, s.SHA256)
+	// keep refuses a digest made with another key: bytes it cannot check
+	// are never written back.
+	data, err := keep.Load(ctx, h, c.path, s.sum())
 	if err != nil {
 		return false, fmt.Errorf("restore: %w", err)
 	}
 	changed := false
-	if cur, err := h.ReadFile(ctx, c.path); err != nil || keep.Digest(cur) != s.SHA256 {
+	if cur, err := h.ReadFile(ctx, c.path); err != nil || !keep.Matches(ctx, s.sum(), cur) {
 		log.Debug("restoring table", "path", c.path, "bytes", len(data))
 		opts := transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}
 		if err := h.WriteFile(ctx, c.path, data, opts); err != nil {
@@ -263,4 +265,13 @@ func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
 		return fmt.Errorf("remove %s on %s: %w", dir, h.Name(), err)
 	}
 	return nil
+}
+
+// sum is the digest naming the snapshot's kept table: the keyed one, or
+// the plain SHA-256 of a snapshot taken before keyed digests.
+func (s mapSnapshot) sum() string {
+	if s.Digest != "" {
+		return s.Digest
+	}
+	return s.SHA256
 }
