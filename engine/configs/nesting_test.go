@@ -47,8 +47,31 @@ func tokenDepth(toks hclsyntax.Tokens) int {
 			stack = append(stack, rf{open: t.Type, base: d(top()) + 1})
 			ctl = t.Type == hclsyntax.TokenTemplateControl
 			measure()
-		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen, hclsyntax.TokenCQuote,
-			hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+		case hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+			// The lexer left the template or the sequence: whatever
+			// brackets are still open in it are closed with it (the
+			// parser gives up on them).
+			var opens map[hclsyntax.TokenType]bool
+			switch t.Type {
+			case hclsyntax.TokenCQuote:
+				opens = map[hclsyntax.TokenType]bool{hclsyntax.TokenOQuote: true}
+			case hclsyntax.TokenCHeredoc:
+				opens = map[hclsyntax.TokenType]bool{hclsyntax.TokenOHeredoc: true}
+			case hclsyntax.TokenTemplateSeqEnd:
+				opens = map[hclsyntax.TokenType]bool{hclsyntax.TokenTemplateInterp: true, hclsyntax.TokenTemplateControl: true}
+			}
+			k := len(stack) - 1
+			for k > 0 && !opens[stack[k].open] {
+				k--
+			}
+			if k == 0 {
+				k = len(stack) - 1 // none open: as any other closer
+			}
+			if k > 0 {
+				stack = stack[:k]
+			}
+			top().un = 0
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen:
 			if len(stack) > 1 {
 				stack = stack[:len(stack)-1]
 			}
