@@ -42,8 +42,10 @@ type entry struct {
 
 type metaEntry struct {
 	Path string `json:"path"`
-	// Before is the SHA-256 of the file replaced (kept by package keep),
-	// "" when there was none.
+	// Before is the keyed digest (keep.Sum) of the file replaced, naming
+	// its copy kept by package keep; "" when there was none. Journals
+	// written before keyed digests hold its plain SHA-256, which keep
+	// still takes.
 	Before string `json:"before,omitempty"`
 	// Content is the earlier content verbatim, for mailplan's own small
 	// record file (Record true); nil when there was none.
@@ -665,7 +667,8 @@ func (a *applier) copyMeta(ctx context.Context) error {
 			if err := a.dst.Chtimes(ctx, dp, m.src.ModTime); err != nil {
 				return fmt.Errorf("set time of %s on %s: %w", dp, a.dst.Name(), err)
 			}
-			rec[m.name] = keep.Digest(data)
+			// Keyed: the journal holds the record's earlier content.
+			rec[m.name] = keep.Sum(ctx, data)
 		}
 		b, _ := json.MarshalIndent(rec, "", "  ")
 		if err := transport.RemoveTemps(ctx, a.dst, recordPath(dir)); err != nil {

@@ -160,5 +160,6 @@ func observeTree(t testing.TB, root string) []byte {
 	return out
 }
 
-// keptCopy is the name of a copy package keep keeps: its SHA-256.
-var keptCopy = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// keptCopy is the name of a copy package keep keeps: its keyed digest
+// (hmac-sha256-KEYID-HEX), or its SHA-256 when an older mailplan kept it.
+var keptCopy = regexp.MustCompile(`^(hmac-sha256-[0-9a-f]+-)?[0-9a-f]{64}$`)

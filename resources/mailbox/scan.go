@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
 	"github.com/mailplan/mailplan/resources/transport/keep"
 )
@@ -360,28 +362,42 @@ func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) 
 			if err != nil {
 				return fmt.Errorf("read %s on %s: %w", dp, dst.Name(), err)
 			}
-			sum := keep.Digest(data)
-			if sum != record[name] {
+			// The record holds keyed digests (keep.Sum), or plain ones
+			// when an older mailplan wrote it; keep.Matches takes both.
+			// One made with another key matches nothing: the file counts
+			// as changed at the destination, never as mailplan's own.
+			if !keep.Matches(ctx, record[name], data) {
 				sp := join(c.source, mb.rel, name)
 				sdata, err := src.ReadFile(ctx, sp)
 				if err != nil {
 					return fmt.Errorf("read %s on %s: %w", sp, src.Name(), err)
 				}
-				ssum := keep.Digest(sdata)
-				if ssum == record[name] {
+				if keep.Matches(ctx, record[name], sdata) {
 					// The source has not changed since mailplan copied it:
 					// only the destination moved on (Dovecot there is in
 					// use, as after a cutover). Nothing to copy.
 					continue
 				}
-				if ssum != sum {
-					s.conflicts = append(s.conflicts, fmt.Sprintf("%q was changed at the destination since mailplan wrote it", dp))
+				if !bytes.Equal(sdata, data) {
+					s.conflicts = append(s.conflicts, metaConflict(ctx, dp, record[name]))
 					continue
 				}
 			}
 			dfc := df
-			s.metas = append(s.metas, metaOp{mb: mb, name: name, src: sf, dst: &dfc, dstSum: sum})
+			s.metas = append(s.metas, metaOp{mb: mb, name: name, src: sf, dst: &dfc, dstSum: keep.Sum(ctx, data)})
 		}
 	}
 	return nil
+}
+
+// metaConflict says why the metadata file dp at the destination is in the
+// way: changed there since mailplan wrote it, or written with a record
+// whose digest key is not this state's, so that mailplan cannot tell.
+func metaConflict(ctx context.Context, dp, recorded string) string {
+	id, own := resource.DigestKeyID(recorded), resource.DigestKeyFrom(ctx).ID()
+	if id == "" || id == own {
+		return fmt.Sprintf("%q was changed at the destination since mailplan wrote it", dp)
+	}
+	return fmt.Sprintf("%q differs from the source, and mailplan recorded what it wrote there with digest key %s, not this state's key %s "+
+		"(the key file beside the state was lost or replaced): put that key file back and run again", dp, id, own)
 }
