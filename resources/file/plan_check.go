@@ -10,7 +10,10 @@ import (
 
 var _ resource.PlanChecker = (*File)(nil)
 
-// CheckPlan implements resource.PlanChecker: the claims on the real path.
+// CheckPlan implements resource.PlanChecker: the claims on the real path,
+// and, on each host a planned change writes to, that the SSH user can use
+// sudo or else write the file's directory (transport.CheckPlanAccess).
+//
 // Claims checks the paths as written, with no host; two paths that reach
 // one file through a symbolic link (one the link rules of
 // transport.Resolve let mailplan follow) pass it, and the last writer
@@ -23,16 +26,21 @@ func (f *File) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []r
 	}
 	owners := map[string]owner{}
 	var probs []resource.PlanProblem
+	var needs []transport.AccessNeed
 	for _, in := range req.Instances {
 		if in.Type != "file" {
 			continue
 		}
-		if pv, _ := in.Planned.UnmarkDeep(); pv.IsNull() {
-			continue // deleted: it writes nothing new
-		}
 		c, err := decode(in.Config)
 		if err != nil {
 			continue // Plan reported it
+		}
+		if transport.Changes(in) {
+			needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: c.host, HostAttr: "host",
+				Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.path)}}})
+		}
+		if pv, _ := in.Planned.UnmarkDeep(); pv.IsNull() {
+			continue // deleted: it writes nothing new
 		}
 		h, err := f.hosts.Get(ctx, c.host)
 		if err != nil {
@@ -54,5 +62,5 @@ func (f *File) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []r
 				"Only one resource may own it; move the setting into one of them.",
 			prev.addr, in.Addr, real, c.host.String(), prev.path, c.path)})
 	}
-	return probs
+	return append(probs, transport.CheckPlanAccess(ctx, f.hosts, needs)...)
 }

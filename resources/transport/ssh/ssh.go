@@ -42,6 +42,8 @@ type Host struct {
 
 	mu     sync.Mutex
 	lookup map[string]lookupResult // getent results, by "passwd NAME" etc.
+
+	access access // CheckAccess's answers
 }
 
 type lookupResult struct {

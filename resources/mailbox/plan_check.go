@@ -1,0 +1,31 @@
+package mailbox
+
+import (
+	"context"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport"
+)
+
+var _ resource.PlanChecker = (*Copy)(nil)
+
+// CheckPlan implements resource.PlanChecker: on each destination host a
+// planned copy writes to, the SSH user can use sudo, or else write the
+// destination (or, when it is not there yet, the directory it is made in)
+// (transport.CheckPlanAccess); found now, not after the apply changed
+// other hosts. Copies with nothing to do are not checked.
+func (c *Copy) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []resource.PlanProblem {
+	var needs []transport.AccessNeed
+	for _, in := range req.Instances {
+		if in.Type != "mailbox_copy" || !transport.Changes(in) {
+			continue
+		}
+		cfg, err := decode(in.Config)
+		if err != nil {
+			continue // Plan reported it
+		}
+		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: cfg.to, HostAttr: "to",
+			Dirs: []transport.AccessDir{{Attr: "destination", Path: cfg.destination}}})
+	}
+	return transport.CheckPlanAccess(ctx, c.hosts, needs)
+}
