@@ -15,6 +15,8 @@ import (
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/testbed"
+	"github.com/mailplan/mailplan/resources/transport"
+	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // restrictedSudo stands in for a sudo whose sudoers lets the SSH user
@@ -134,4 +136,21 @@ func TestPlanChecksWritable(t *testing.T) {
 	}
 	_, again := planAndCheck(t, ctx, f, "file.ok", cfg)
 	t.Logf("plan-wide checks, writable: %v the first time, %v asked again (kept on the connection)", took, again)
+
+	// The access check alone, on a connection already made: one command
+	// for the directories not asked yet.
+	pl := pool.New(nil)
+	t.Cleanup(func() { pl.Close() })
+	conn, err := pl.Get(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Stat(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := transport.CheckAccess(ctx, conn, t.TempDir(), t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the access check alone, two directories, one command: %v", time.Since(start))
 }
