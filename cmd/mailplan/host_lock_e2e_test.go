@@ -159,6 +159,43 @@ func TestConcurrentAppliesOneHost(t *testing.T) {
 	}
 }
 
+// Two states add their tables to transport_maps, which main.cf does not
+// set, one after the other; they are destroyed in both orders. Whichever
+// destroy takes out the last table, main.cf is byte for byte what it was:
+// the second state's edit found the first one's line, yet the line goes
+// once no table is left (it once stayed as "transport_maps =" when the
+// first state was destroyed first).
+func TestTwoStatesDestroyEitherOrder(t *testing.T) {
+	b := newHostLockBed(t)
+	before, err := os.ReadFile(filepath.Join(b.pf.ConfigDir, "main.cf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(before), "transport_maps") {
+		t.Fatalf("main.cf sets transport_maps before the test:\n%s", before)
+	}
+	dirs := []string{b.dir(0), b.dir(1)}
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		for _, i := range []int{0, 1} {
+			if code, out := b.run(dirs[i], "apply", "-auto-approve"); code != 0 {
+				t.Fatalf("apply %d: exit %d\n%s", i, code, out)
+			}
+		}
+		for _, i := range order {
+			if code, out := b.run(dirs[i], "destroy", "-auto-approve"); code != 0 {
+				t.Fatalf("destroy %d: exit %d\n%s", i, code, out)
+			}
+		}
+		after, err := os.ReadFile(filepath.Join(b.pf.ConfigDir, "main.cf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Fatalf("applied 0 then 1, destroyed %v: main.cf differs from before\nbefore:\n%s\nafter:\n%s", order, before, after)
+		}
+	}
+}
+
 // Two runs as if from two machines (separate processes, states and SSH
 // connections) apply and destroy their tables in a loop for a minute on
 // one main.cf: after each apply its table is listed, after each destroy it

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -129,6 +130,20 @@ func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier
 			want = base
 		case sameList(v, before.effective()):
 			want = before
+		case strings.TrimSpace(v) == "":
+			// The last table is out, but this map's edit found others
+			// (maps of other states, applied before it): the line is
+			// taken out when Postfix's own default is empty too, so that
+			// a parameter main.cf did not set before the first of them
+			// is not left set to nothing. Which map removes the last
+			// table depends on the order the runs end in.
+			unset, err := in.defaultEmpty(ctx, base.Name)
+			if err != nil {
+				return changed, err
+			}
+			if unset {
+				want = param{Name: base.Name}
+			}
 		default:
 			log.Info("parameter lists tables added since the apply; only this table is taken out", "name", base.Name, "value", v)
 		}

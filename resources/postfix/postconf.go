@@ -391,3 +391,13 @@ func warnings(stderr []byte) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// defaultEmpty says whether Postfix's built-in default of the parameter
+// is empty (`postconf -d -h NAME`, which does not read main.cf's value).
+func (in instance) defaultEmpty(ctx context.Context, name string) (bool, error) {
+	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-d", "-h", name)
+	if err != nil {
+		return false, err
+	}
+	return normalize(string(res.Stdout)) == "", nil
+}
