@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -175,7 +174,11 @@ func (e *Engine) Open(ctx context.Context, opts Options) (*Session, hcl.Diagnost
 	if diags.HasErrors() {
 		return s, diags
 	}
-	if err := s.openState(ctx, true); err != nil {
+	path, d := s.statePath()
+	if d.HasErrors() {
+		return s, append(diags, d...)
+	}
+	if err := s.openState(ctx, true, path); err != nil {
 		return s, append(diags, errDiag("Cannot open the state", err))
 	}
 	return s, diags
@@ -194,48 +197,62 @@ func (e *Engine) OpenState(ctx context.Context, opts Options, lock bool) (*Sessi
 		s.Module = mod
 	}
 	s.runner = &exec.Runner{Registry: e.Registry, Hooks: e.Hooks, UI: e.UI, Logger: e.logger()}
-	if err := s.openState(ctx, lock); err != nil {
+	path, diags := s.statePath()
+	if diags.HasErrors() {
+		return s, diags
+	}
+	if err := s.openState(ctx, lock, path); err != nil {
 		return s, hcl.Diagnostics{errDiag("Cannot open the state", err)}
 	}
 	return s, nil
 }
 
-func (s *Session) statePath() (string, error) {
+// statePath decodes the backend block: where the local state is. Its
+// errors point at the block or attribute at fault.
+func (s *Session) statePath() (string, hcl.Diagnostics) {
 	dir := s.opts.Dir
 	if dir == "" {
 		dir = "."
 	}
 	path := filepath.Join(dir, ".mailplan", "state.json")
-	if s.Module != nil && s.Module.Mailplan != nil && s.Module.Mailplan.Backend != nil {
-		b := s.Module.Mailplan.Backend
-		switch b.Type {
-		case "local":
-			attrs, diags := b.Config.JustAttributes()
-			if diags.HasErrors() {
-				return "", errors.New(diags.Error())
-			}
-			if a, ok := attrs["path"]; ok {
-				v, diags := a.Expr.Value(nil)
-				if diags.HasErrors() || v.Type() != cty.String {
-					return "", fmt.Errorf("backend \"local\": path must be a string")
-				}
-				path = v.AsString()
-				if !filepath.IsAbs(path) {
-					path = filepath.Join(dir, path)
-				}
-			}
-		default:
-			return "", fmt.Errorf("backend %q is not available in this version of mailplan; use backend \"local\"", b.Type)
+	if s.Module == nil || s.Module.Mailplan == nil || s.Module.Mailplan.Backend == nil {
+		return path, nil
+	}
+	b := s.Module.Mailplan.Backend
+	if b.Type != "local" {
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported backend",
+			Detail:   fmt.Sprintf("backend %q is not available in this version of mailplan; use backend \"local\"", b.Type),
+			Subject:  b.DeclRange.Ptr(),
+		}}
+	}
+	attrs, diags := b.Config.JustAttributes()
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if a, ok := attrs["path"]; ok {
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			return "", diags
+		}
+		if v.Type() != cty.String || v.IsNull() {
+			return "", hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid backend path",
+				Detail:   "backend \"local\": path must be a string",
+				Subject:  a.Expr.Range().Ptr(),
+			}}
+		}
+		path = v.AsString()
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
 		}
 	}
 	return path, nil
 }
 
-func (s *Session) openState(ctx context.Context, lock bool) error {
-	path, err := s.statePath()
-	if err != nil {
-		return err
-	}
+func (s *Session) openState(ctx context.Context, lock bool, path string) error {
 	s.Backend = local.New(path, s.e.logger().Named("state"))
 	if lock {
 		op := s.opts.Operation

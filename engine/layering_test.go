@@ -12,7 +12,8 @@ const module = "github.com/mailplan/mailplan/"
 // TestLayering enforces the one-way dependency rules of STYLE.md: the
 // engine never imports resources or the CLI; resource packages import only
 // the resource contract, addresses and transports, never each other; leaf
-// packages import nothing of mailplan.
+// packages import nothing of mailplan; the CLI imports only the engine
+// facade, render and the list of types.
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "../...").Output()
 	if err != nil {
@@ -48,6 +49,10 @@ func TestLayering(t *testing.T) {
 func forbidden(pkg, dep string) string {
 	under := func(p, root string) bool { return p == root || strings.HasPrefix(p, root+"/") }
 	switch {
+	case pkg == "cmd/mailplan":
+		if dep != "engine" && dep != "engine/render" && dep != "resources/all" {
+			return "the CLI imports only the engine facade, engine/render and resources/all"
+		}
 	case pkg == "engine/addrs" || pkg == "engine/dag":
 		return "a leaf package imports nothing of mailplan"
 	case under(pkg, "engine") && (under(dep, "resources") || under(dep, "cmd")):

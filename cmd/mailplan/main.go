@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
+
+	"github.com/mailplan/mailplan/engine"
 )
 
 func main() {
@@ -36,7 +38,7 @@ type cli struct {
 type command struct {
 	name    string
 	summary string
-	run     func(c *cli, args []string) int
+	run     func(c *cli, args []string) engine.Status
 }
 
 var commands []command
@@ -140,7 +142,22 @@ func runCommand(c *cli, cmd command, args []string) (code int) {
 			code = 1
 		}
 	}()
-	return cmd.run(c, args)
+	return exitCode(cmd.run(c, args))
+}
+
+// exitCode is the one place a command's end becomes the process's exit
+// code: 0 done, 1 failed (the error was shown), 2 a plan with changes
+// (plan -detailed-exitcode), 3 files not formatted (fmt -check).
+func exitCode(st engine.Status) int {
+	switch st {
+	case engine.Done:
+		return 0
+	case engine.Changes:
+		return 2
+	case engine.Unformatted:
+		return 3
+	}
+	return 1
 }
 
 func usage(w io.Writer) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/engine"
 )
 
 // progress is a resource's progress on the terminal: a bar with bytes,
@@ -28,7 +28,7 @@ type progress struct {
 	every time.Duration
 }
 
-var _ resource.Progress = (*progress)(nil)
+var _ engine.Progress = (*progress)(nil)
 
 func (p *progress) Total(units int64, what string) {
 	p.mu.Lock()

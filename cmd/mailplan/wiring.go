@@ -1,11 +1,12 @@
 package main
 
 import (
-	"context"
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -14,19 +15,17 @@ import (
 
 	"github.com/mailplan/mailplan/engine"
 	"github.com/mailplan/mailplan/engine/render"
-	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/all"
-	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // newEngine wires the engine with every resource type and a connection
 // pool; the returned func closes the connections.
 func (c *cli) newEngine() (*engine.Engine, func()) {
-	p := pool.New(c.logger.Named("transport"))
+	reg, p := all.Wire(c.logger.Named("transport"))
 	e := &engine.Engine{
-		Registry: all.Registry(p),
+		Registry: reg,
 		Hooks:    p,
-		UI:       &terminalUI{w: c.stdout, tty: isTerminal(c.stdout)},
+		UI:       c.ui(),
 		Logger:   c.logger,
 	}
 	return e, func() { _ = p.Close() }
@@ -44,6 +43,101 @@ func (c *cli) diags(d hcl.Diagnostics, files map[string]*hcl.File) bool {
 // errorf prints an error that is not about a file.
 func (c *cli) errorf(summary, format string, args ...any) {
 	c.diags(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...)}}, nil)
+}
+
+// ui is the terminal (or CI log) as the engine's operations see it.
+func (c *cli) ui() *terminalUI {
+	return &terminalUI{c: c, w: c.stdout, tty: isTerminal(c.stdout)}
+}
+
+// terminalUI implements engine.UI: diagnostics on the standard error, the
+// plan and progress lines in Terraform's manner on the standard output,
+// confirmation on the standard input.
+type terminalUI struct {
+	c   *cli
+	mu  sync.Mutex
+	w   io.Writer
+	tty bool // draw progress bars, not lines
+	// json prints the plan as JSON (plan -json).
+	json bool
+}
+
+var _ engine.UI = (*terminalUI)(nil)
+
+func (u *terminalUI) Diagnostics(d hcl.Diagnostics, files map[string]*hcl.File) {
+	u.c.diags(d, files)
+}
+
+func (u *terminalUI) Plan(p *engine.Plan) {
+	if !u.json {
+		render.PlanText(u.w, p, render.TextOptions{Color: u.c.color})
+		return
+	}
+	b, err := render.PlanJSON(p)
+	if err != nil {
+		u.c.errorf("Cannot render the plan", "%s", err)
+		return
+	}
+	fmt.Fprintln(u.w, string(b))
+}
+
+func (u *terminalUI) Rollback(p engine.RollbackPreview) {
+	render.RollbackPlan(u.w, p.Operation, p.Started, p.Changes, p.Drifted)
+}
+
+func (u *terminalUI) Confirm(op string) (bool, error) {
+	c := u.c
+	if f, ok := c.stdin.(*os.File); !ok || !isTerminalFile(f) {
+		hint := "run again with -auto-approve"
+		if op == "apply" {
+			hint += ", or apply a saved plan file"
+		}
+		return false, fmt.Errorf("%s asks for confirmation, and there is no terminal on standard input to ask on. Review what it will do and %s", op, hint)
+	}
+	switch op {
+	case "rollback":
+		fmt.Fprint(c.stdout, "\nDo you want to undo these changes?\n  mailplan will put back what was there before the last apply.\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
+	case "destroy":
+		fmt.Fprint(c.stdout, "\nDo you really want to destroy all resources?\n  mailplan will put back what was there before it first changed each one.\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
+	default:
+		fmt.Fprint(c.stdout, "\nDo you want to perform these actions?\n  mailplan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	}
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+func (u *terminalUI) Proceed() bool { return u.c.startChanges() }
+
+func (u *terminalUI) Say(text string) { fmt.Fprint(u.w, text) }
+
+func (u *terminalUI) Notice(text string) { fmt.Fprint(u.c.stderr, text) }
+
+func (u *terminalUI) Status(addr, msg string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintf(u.w, "%s: %s\n", addr, msg)
+}
+
+func (u *terminalUI) Waiting(addr string, until time.Time, reason string) {
+	u.Status(addr, fmt.Sprintf("Waiting %s, until %s (%s)", time.Until(until).Round(time.Second), until.Format("15:04:05 MST"), reason))
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for range t.C {
+			left := time.Until(until).Round(time.Second)
+			if left <= 0 {
+				return
+			}
+			u.Status(addr, fmt.Sprintf("Still waiting, %s left", left))
+		}
+	}()
+}
+
+func (u *terminalUI) Progress(addr string) engine.Progress {
+	return &progress{addr: addr, w: u.w, tty: u.tty, every: 5 * time.Second, last: time.Now()}
 }
 
 // varFlags collects -var and -var-file in command-line order.
@@ -105,49 +199,15 @@ func newFlagSet(c *cli, name string) *flag.FlagSet {
 	return fs
 }
 
-// terminalUI prints progress lines in Terraform's manner.
-type terminalUI struct {
-	mu  sync.Mutex
-	w   io.Writer
-	tty bool // draw progress bars, not lines
-}
-
-func (u *terminalUI) Status(addr, msg string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	fmt.Fprintf(u.w, "%s: %s\n", addr, msg)
-}
-
-func (u *terminalUI) Waiting(addr string, until time.Time, reason string) {
-	u.Status(addr, fmt.Sprintf("Waiting %s, until %s (%s)", time.Until(until).Round(time.Second), until.Format("15:04:05 MST"), reason))
-	go func() {
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for range t.C {
-			left := time.Until(until).Round(time.Second)
-			if left <= 0 {
-				return
-			}
-			u.Status(addr, fmt.Sprintf("Still waiting, %s left", left))
-		}
-	}()
-}
-
-func (u *terminalUI) Progress(addr string) resource.Progress {
-	return &progress{addr: addr, w: u.w, tty: u.tty, every: 5 * time.Second, last: time.Now()}
-}
-
-var _ = context.Background
-
-// parseFlags parses a command's flags: -h prints the usage and exits 0, a
-// bad flag exits 1.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, stop bool) {
+// parseFlags parses a command's flags: -h prints the usage and ends the
+// command (Done), a bad flag fails it.
+func parseFlags(fs *flag.FlagSet, args []string) (st engine.Status, stop bool) {
 	err := fs.Parse(args)
 	switch {
 	case err == nil:
-		return 0, false
+		return engine.Done, false
 	case errors.Is(err, flag.ErrHelp):
-		return 0, true
+		return engine.Done, true
 	}
-	return 1, true
+	return engine.Failed, true
 }
