@@ -14,7 +14,7 @@ import (
 	"github.com/mailplan/mailplan/engine/plans"
 )
 
-// PlanJSON returns p in the shape of `terraform show -json` (SPEC §1):
+// PlanJSON returns p in the shape of `terraform show -json` (docs/cli.md):
 // format_version, resource_changes and output_changes, plus
 // mailplan_waiting when resources are waiting. Sensitive parts of values are
 // null, with before_sensitive/after_sensitive marking where they were;
