@@ -308,15 +308,8 @@ func deadCopies(t *testing.T, bed *cliBed) map[string][]string {
 			if _, ok := onNew[base]; !ok {
 				continue
 			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			head, _, _ := bytes.Cut(data, []byte("\n\n"))
-			for _, line := range strings.Split(string(head), "\n") {
-				if id, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), zeroLossHeader+": "); ok {
-					out[id] = append(out[id], u)
-				}
+			if id := zeroLossID(t, path); id != "" {
+				out[id] = append(out[id], u)
 			}
 		}
 	}

@@ -358,15 +358,8 @@ func (b *cliBed) delivered(t *testing.T, side string) map[string][]string {
 				t.Fatal(err)
 			}
 			for _, e := range es {
-				data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				head, _, _ := bytes.Cut(data, []byte("\n\n"))
-				for _, line := range strings.Split(string(head), "\n") {
-					if id, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), zeroLossHeader+": "); ok {
-						out[id] = append(out[id], u)
-					}
+				if id := zeroLossID(t, filepath.Join(dir, e.Name())); id != "" {
+					out[id] = append(out[id], u)
 				}
 			}
 		}
@@ -747,4 +740,21 @@ func (s *sender) report(t *testing.T, got map[string][]string) zlReport {
 		t.Errorf("the sender managed %.1f messages a second, want at least 10", r.rate)
 	}
 	return r
+}
+
+// zeroLossID is the zero-loss sender's id in the headers of the message
+// at path, "" when it has none.
+func zeroLossID(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := bytes.Cut(data, []byte("\n\n"))
+	for _, line := range strings.Split(string(head), "\n") {
+		if id, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), zeroLossHeader+": "); ok {
+			return id
+		}
+	}
+	return ""
 }
