@@ -34,8 +34,3 @@ func ApplyComplete(w io.Writer, added, changed, destroyed int) error {
 	return err
 }
 
-// RollbackComplete prints the last line of a successful rollback.
-func RollbackComplete(w io.Writer, n int) error {
-	_, err := fmt.Fprintf(w, "Rollback complete! Resources: %d restored.\n", n)
-	return err
-}
