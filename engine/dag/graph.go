@@ -161,6 +161,42 @@ func (g *Graph[K]) Cycles() [][]K {
 	return out
 }
 
+// CycleFrom returns a shortest cycle through k: the nodes on it, starting
+// with k, each depending on the next and the last on k. Among cycles of the
+// same length it takes the one through the smallest dependencies. It
+// returns nil when k lies on no cycle, and just k when k depends on
+// itself. A message that must show how a component of Cycles loops
+// follows CycleFrom of its first node.
+func (g *Graph[K]) CycleFrom(k K) []K {
+	if g.HasEdge(k, k) {
+		return []K{k}
+	}
+	// Breadth first from k along "depends on" edges, until an edge leads
+	// back to k.
+	parent := map[K]K{}
+	queue := []K{k}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, d := range g.Deps(n) {
+			if d == k {
+				var out []K
+				for m := n; m != k; m = parent[m] {
+					out = append(out, m)
+				}
+				out = append(out, k)
+				slices.Reverse(out)
+				return out
+			}
+			if _, ok := parent[d]; !ok {
+				parent[d] = n
+				queue = append(queue, d)
+			}
+		}
+	}
+	return nil
+}
+
 // CycleError is returned when an order is asked of a graph with cycles.
 type CycleError[K cmp.Ordered] struct {
 	// Cycles is what Graph.Cycles returned.

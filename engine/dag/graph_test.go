@@ -121,6 +121,30 @@ func TestCyclesAndOrders(t *testing.T) {
 	}
 }
 
+func TestCycleFrom(t *testing.T) {
+	tests := []struct {
+		name string
+		g    *Graph[string]
+		from string
+		want []string
+	}{
+		{"two nodes", build("a>b", "b>a"), "a", []string{"a", "b"}},
+		{"follows the edges, not the sort", build("a>c", "c>b", "b>a"), "a", []string{"a", "c", "b"}},
+		{"shortest of two loops", build("a>b", "b>c", "c>a", "b>a"), "a", []string{"a", "b"}},
+		{"smallest dependency on a tie", build("a>c", "a>b", "b>a", "c>a"), "a", []string{"a", "b"}},
+		{"self loop", build("a>a", "a>b", "b>a"), "a", []string{"a"}},
+		{"on no cycle", build("t>a", "a>b", "b>a"), "t", nil},
+		{"missing", build("a>b"), "x", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.g.CycleFrom(tt.from)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestCycleErrorMessage(t *testing.T) {
 	_, err := build("a>a", "b>c", "c>b").TopoOrder()
 	want := "dependency cycle: a depends on itself; b, c"

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mailplan/mailplan/engine/addrs"
 	"github.com/mailplan/mailplan/engine/configs"
+	"github.com/mailplan/mailplan/engine/dag"
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
@@ -352,7 +354,10 @@ func (s *scope) evaluate() hcl.Diagnostics {
 	}
 
 	// Edges from references.
-	edges := map[nodeKey][]nodeKey{}
+	g := dag.New[nodeKey]()
+	for k := range nodes {
+		g.Add(k)
+	}
 	for _, n := range nodes {
 		seen := map[nodeKey]bool{}
 		for _, tr := range n.refs {
@@ -381,24 +386,18 @@ func (s *scope) evaluate() hcl.Diagnostics {
 			if _, ok := nodes[k]; !ok {
 				continue // reported by refKey, or a type whose block failed
 			}
-			if !seen[k] {
-				seen[k] = true
-				edges[n.key] = append(edges[n.key], k)
-			}
+			g.Connect(n.key, k)
 		}
 	}
-	order, cyc := topo(nodes, edges)
-	for _, c := range cyc {
-		var parts []string
-		for _, k := range c {
-			parts = append(parts, fmt.Sprintf("%s (%s)", nodes[k].label, nodes[k].rng.String()))
+	// Blocks are evaluated after what they refer to, the smallest key first
+	// among those ready. A cycle is reported once per strongly connected
+	// set of blocks, along the references from its smallest block.
+	order, err := g.TopoOrder()
+	var cycles *dag.CycleError[nodeKey]
+	if errors.As(err, &cycles) {
+		for _, comp := range cycles.Cycles {
+			diags = append(diags, cycleDiag(nodes, g.CycleFrom(comp[0])))
 		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Dependency cycle",
-			Detail:   "These blocks refer to each other in a circle, so none can be evaluated first: " + strings.Join(parts, " → ") + ". Break the cycle by removing one of the references or depends_on entries.",
-			Subject:  nodes[c[0]].rng.Ptr(),
-		})
 	}
 	if diags.HasErrors() {
 		return diags
@@ -406,7 +405,7 @@ func (s *scope) evaluate() hcl.Diagnostics {
 	for _, k := range order {
 		n := nodes[k]
 		d := depSet{}
-		for _, dk := range edges[k] {
+		for _, dk := range g.Deps(k) {
 			d.add(s.exports[dk])
 		}
 		s.deps[k] = d
@@ -423,6 +422,21 @@ func (s *scope) evaluate() hcl.Diagnostics {
 		s.outputDeps.add(s.deps[nodeKey("output."+name)])
 	}
 	return diags
+}
+
+// cycleDiag reports blocks that refer to each other in a circle, c being
+// the keys on it in reference order.
+func cycleDiag(nodes map[nodeKey]*node, c []nodeKey) *hcl.Diagnostic {
+	var parts []string
+	for _, k := range c {
+		parts = append(parts, fmt.Sprintf("%s (%s)", nodes[k].label, nodes[k].rng.String()))
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Dependency cycle",
+		Detail:   "These blocks refer to each other in a circle, so none can be evaluated first: " + strings.Join(parts, " → ") + ". Break the cycle by removing one of the references or depends_on entries.",
+		Subject:  nodes[c[0]].rng.Ptr(),
+	}
 }
 
 // repetitionRef reports a reference to count or each in a block without
