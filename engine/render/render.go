@@ -33,4 +33,3 @@ func ApplyComplete(w io.Writer, added, changed, destroyed int) error {
 	_, err := fmt.Fprintf(w, "Apply complete! Resources: %d added, %d changed, %d destroyed.\n", added, changed, destroyed)
 	return err
 }
-
