@@ -726,26 +726,39 @@ var dnsServerSpec = hcldec.ObjectSpec{
 	"tsig_secret":    &hcldec.AttrSpec{Name: "tsig_secret", Type: cty.String},
 }
 
-func (s *scope) evalHost(h *configs.Host) hcl.Diagnostics {
-	k := nodeKey("host." + h.Name)
-	ctx := s.evalContext(hcldec.Variables(h.Config, hostSpec), nil)
-	v, diags := hcldec.Decode(h.Config, hostSpec, ctx)
+// decodeSettings decodes the body of a host or dns_server block, the node
+// k, with spec. While the block has errors or values not known yet, k's
+// value is an unknown of type t and m is nil; otherwise m is the block's
+// attributes, unmarked, and marks the marks they had.
+func (s *scope) decodeSettings(k nodeKey, body hcl.Body, spec hcldec.ObjectSpec, t cty.Type) (m map[string]cty.Value, marks cty.ValueMarks, diags hcl.Diagnostics) {
+	v, diags := hcldec.Decode(body, spec, s.evalContext(hcldec.Variables(body, spec), nil))
 	if diags.HasErrors() {
-		s.values[k] = cty.UnknownVal(resource.HostType)
-		return diags
+		s.values[k] = cty.UnknownVal(t)
+		return nil, nil, diags
 	}
 	if !v.IsWhollyKnown() {
-		s.values[k] = cty.UnknownVal(resource.HostType)
-		return nil
+		s.values[k] = cty.UnknownVal(t)
+		return nil, nil, nil
 	}
-	v, marks := v.UnmarkDeep()
-	m := v.AsValueMap()
-	str := func(name, def string) cty.Value {
-		if a := m[name]; !a.IsNull() {
-			return a
-		}
-		return cty.StringVal(def)
+	v, marks = v.UnmarkDeep()
+	return v.AsValueMap(), marks, diags
+}
+
+// orString is v, or the string def when v is null.
+func orString(v cty.Value, def string) cty.Value {
+	if !v.IsNull() {
+		return v
 	}
+	return cty.StringVal(def)
+}
+
+func (s *scope) evalHost(h *configs.Host) hcl.Diagnostics {
+	k := nodeKey("host." + h.Name)
+	m, marks, diags := s.decodeSettings(k, h.Config, hostSpec, resource.HostType)
+	if m == nil {
+		return diags
+	}
+	str := func(name, def string) cty.Value { return orString(m[name], def) }
 	transport := str("transport", "ssh")
 	attrRange := func(name string) *hcl.Range {
 		if sb, ok := h.Config.(*hclsyntax.Body); ok {
@@ -807,24 +820,11 @@ func (s *scope) evalHost(h *configs.Host) hcl.Diagnostics {
 
 func (s *scope) evalDNSServer(d *configs.DNSServer) hcl.Diagnostics {
 	k := nodeKey("dns_server." + d.Name)
-	ctx := s.evalContext(hcldec.Variables(d.Config, dnsServerSpec), nil)
-	v, diags := hcldec.Decode(d.Config, dnsServerSpec, ctx)
-	if diags.HasErrors() {
-		s.values[k] = cty.UnknownVal(resource.DNSServerType)
+	m, _, diags := s.decodeSettings(k, d.Config, dnsServerSpec, resource.DNSServerType)
+	if m == nil {
 		return diags
 	}
-	if !v.IsWhollyKnown() {
-		s.values[k] = cty.UnknownVal(resource.DNSServerType)
-		return nil
-	}
-	v, _ = v.UnmarkDeep()
-	m := v.AsValueMap()
-	str := func(name, def string) cty.Value {
-		if a := m[name]; !a.IsNull() {
-			return a
-		}
-		return cty.StringVal(def)
-	}
+	str := func(name, def string) cty.Value { return orString(m[name], def) }
 	addr := m["address"].AsString()
 	if !strings.Contains(strings.TrimPrefix(addr, "["), "]:") && strings.Count(addr, ":") != 1 {
 		addr += ":53"
