@@ -1,7 +1,14 @@
-// Package engine is the facade the CLI calls: it loads a plan directory,
-// evaluates it, opens and locks the state, and runs validate, plan, apply,
-// rollback and destroy through engine/exec. It never names a resource type:
-// the caller gives it a registry, and a runner for hooks.
+// Package engine is the facade the CLI calls. It loads a plan directory
+// (engine/configs), evaluates it (engine/lang), opens and locks its state
+// (engine/states), and runs validate, plan, apply, rollback, destroy and
+// the state commands through engine/exec. It returns results for
+// engine/render to show, and an hcl.Diagnostic for every problem a user can
+// fix.
 //
-// The path of one `mailplan apply` is told in docs/architecture.md.
+// It never names a resource type: the caller gives it a resource.Registry
+// (resources/all builds the one list), how to run hooks and where progress
+// goes. It prints nothing itself and decides no exit code.
+//
+// The path of one `mailplan apply` through the packages is told in
+// docs/architecture.md.
 package engine

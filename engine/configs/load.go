@@ -195,65 +195,37 @@ func (m *Module) addFile(f *hcl.File, root bool) hcl.Diagnostics {
 			v, d := decodeVariable(b)
 			diags = append(diags, d...)
 			if v != nil {
-				if prev, dup := m.Variables[v.Name]; dup {
-					diags = append(diags, duplicate("variable", v.Name, prev.DeclRange, v.DeclRange))
-					continue
-				}
-				m.Variables[v.Name] = v
+				diags = append(diags, declare(m.Variables, "variable", v.Name, v)...)
 			}
 		case "locals":
 			attrs, d := b.Body.JustAttributes()
 			diags = append(diags, d...)
 			for _, a := range attrs {
-				if prev, dup := m.Locals[a.Name]; dup {
-					diags = append(diags, duplicate("local value", a.Name, prev.DeclRange, a.Range))
-					continue
-				}
-				m.Locals[a.Name] = &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range}
+				diags = append(diags, declare(m.Locals, "local value", a.Name, &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range})...)
 			}
 		case "output":
 			o, d := decodeOutput(b)
 			diags = append(diags, d...)
 			if o != nil {
-				if prev, dup := m.Outputs[o.Name]; dup {
-					diags = append(diags, duplicate("output", o.Name, prev.DeclRange, o.DeclRange))
-					continue
-				}
-				m.Outputs[o.Name] = o
+				diags = append(diags, declare(m.Outputs, "output", o.Name, o)...)
 			}
 		case "host":
 			h := &Host{Name: b.Labels[0], Config: b.Body, DeclRange: b.DefRange}
-			if prev, dup := m.Hosts[h.Name]; dup {
-				diags = append(diags, duplicate("host", h.Name, prev.DeclRange, h.DeclRange))
-				continue
-			}
-			m.Hosts[h.Name] = h
+			diags = append(diags, declare(m.Hosts, "host", h.Name, h)...)
 		case "dns_server":
 			s := &DNSServer{Name: b.Labels[0], Config: b.Body, DeclRange: b.DefRange}
-			if prev, dup := m.DNSServers[s.Name]; dup {
-				diags = append(diags, duplicate("dns_server", s.Name, prev.DeclRange, s.DeclRange))
-				continue
-			}
-			m.DNSServers[s.Name] = s
+			diags = append(diags, declare(m.DNSServers, "dns_server", s.Name, s)...)
 		case "resource":
 			r, d := decodeResource(b)
 			diags = append(diags, d...)
 			if r != nil {
-				if prev, dup := m.Resources[r.Addr()]; dup {
-					diags = append(diags, duplicate("resource", r.Addr(), prev.DeclRange, r.DeclRange))
-					continue
-				}
-				m.Resources[r.Addr()] = r
+				diags = append(diags, declare(m.Resources, "resource", r.Addr(), r)...)
 			}
 		case "module":
 			mc, d := decodeModuleCall(b)
 			diags = append(diags, d...)
 			if mc != nil {
-				if prev, dup := m.ModuleCalls[mc.Name]; dup {
-					diags = append(diags, duplicate("module", mc.Name, prev.DeclRange, mc.DeclRange))
-					continue
-				}
-				m.ModuleCalls[mc.Name] = mc
+				diags = append(diags, declare(m.ModuleCalls, "module", mc.Name, mc)...)
 			}
 		case "moved":
 			mv, d := decodeMoved(b, m.Path)
@@ -270,6 +242,16 @@ func (m *Module) addFile(f *hcl.File, root bool) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// declare adds the block b to m under name, unless m has a block of that
+// name already: that is a duplicate kind, reported at b.
+func declare[T interface{ declRange() hcl.Range }](m map[string]T, kind, name string, b T) hcl.Diagnostics {
+	if prev, dup := m[name]; dup {
+		return hcl.Diagnostics{duplicate(kind, name, prev.declRange(), b.declRange())}
+	}
+	m[name] = b
+	return nil
 }
 
 func duplicate(kind, name string, prev, this hcl.Range) *hcl.Diagnostic {

@@ -148,3 +148,12 @@ type ModuleCall struct {
 	Inputs    map[string]*hcl.Attribute
 	DeclRange hcl.Range
 }
+
+// declRange is where a named block is declared, for declare.
+func (v *Variable) declRange() hcl.Range   { return v.DeclRange }
+func (l *Local) declRange() hcl.Range      { return l.DeclRange }
+func (o *Output) declRange() hcl.Range     { return o.DeclRange }
+func (h *Host) declRange() hcl.Range       { return h.DeclRange }
+func (d *DNSServer) declRange() hcl.Range  { return d.DeclRange }
+func (r *Resource) declRange() hcl.Range   { return r.DeclRange }
+func (c *ModuleCall) declRange() hcl.Range { return c.DeclRange }

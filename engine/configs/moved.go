@@ -32,15 +32,6 @@ type Removed struct {
 	DeclRange hcl.Range
 }
 
-// FromString is the address removed, as the root module sees it.
-func (r *Removed) FromString() string {
-	var parts []string
-	for _, n := range r.Scope {
-		parts = append(parts, "module."+n+"[*]")
-	}
-	return strings.Join(append(parts, r.From.String()), ".")
-}
-
 var movedSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "from", Required: true}, {Name: "to", Required: true}},
 }

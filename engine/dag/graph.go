@@ -18,11 +18,6 @@ type Graph[K cmp.Ordered] struct {
 	rdeps map[K]map[K]struct{}
 }
 
-// Edge is one dependency: From depends on To.
-type Edge[K cmp.Ordered] struct {
-	From, To K
-}
-
 // New returns an empty graph.
 func New[K cmp.Ordered]() *Graph[K] {
 	return &Graph[K]{deps: map[K]map[K]struct{}{}, rdeps: map[K]map[K]struct{}{}}
@@ -46,28 +41,6 @@ func (g *Graph[K]) Connect(from, to K) {
 	g.rdeps[to][from] = struct{}{}
 }
 
-// Disconnect removes the edge from → to if there is one.
-func (g *Graph[K]) Disconnect(from, to K) {
-	if d, ok := g.deps[from]; ok {
-		delete(d, to)
-	}
-	if r, ok := g.rdeps[to]; ok {
-		delete(r, from)
-	}
-}
-
-// Remove removes the node k and every edge to or from it.
-func (g *Graph[K]) Remove(k K) {
-	for d := range g.deps[k] {
-		delete(g.rdeps[d], k)
-	}
-	for r := range g.rdeps[k] {
-		delete(g.deps[r], k)
-	}
-	delete(g.deps, k)
-	delete(g.rdeps, k)
-}
-
 // Has reports whether k is a node of the graph.
 func (g *Graph[K]) Has(k K) bool {
 	_, ok := g.deps[k]
@@ -80,29 +53,12 @@ func (g *Graph[K]) HasEdge(from, to K) bool {
 	return ok
 }
 
-// Len is the number of nodes.
-func (g *Graph[K]) Len() int { return len(g.deps) }
-
 // Nodes returns every node, sorted.
 func (g *Graph[K]) Nodes() []K { return sortedKeys(g.deps) }
-
-// Edges returns every edge, sorted by From then To.
-func (g *Graph[K]) Edges() []Edge[K] {
-	var out []Edge[K]
-	for _, from := range g.Nodes() {
-		for _, to := range sortedKeys(g.deps[from]) {
-			out = append(out, Edge[K]{From: from, To: to})
-		}
-	}
-	return out
-}
 
 // Deps returns the nodes k depends on directly, sorted; nil when k has none
 // or is not in the graph.
 func (g *Graph[K]) Deps(k K) []K { return sortedKeys(g.deps[k]) }
-
-// Dependents returns the nodes that depend directly on k, sorted.
-func (g *Graph[K]) Dependents(k K) []K { return sortedKeys(g.rdeps[k]) }
 
 // Ancestors returns every node k depends on, directly or transitively,
 // sorted. k itself is not included, even when it lies on a cycle.
@@ -129,46 +85,6 @@ func reach[K cmp.Ordered](adj map[K]map[K]struct{}, k K) []K {
 		}
 	}
 	slices.Sort(out)
-	return out
-}
-
-// Subgraph returns a new graph of the nodes for which keep returns true and
-// the edges between them. Edges through dropped nodes are not bridged: to
-// keep a node's dependencies, keep its Ancestors too.
-func (g *Graph[K]) Subgraph(keep func(K) bool) *Graph[K] {
-	out := New[K]()
-	for k := range g.deps {
-		if keep(k) {
-			out.Add(k)
-		}
-	}
-	for from := range out.deps {
-		for to := range g.deps[from] {
-			if out.Has(to) {
-				out.Connect(from, to)
-			}
-		}
-	}
-	return out
-}
-
-// Clone returns a copy of the graph.
-func (g *Graph[K]) Clone() *Graph[K] {
-	return g.Subgraph(func(K) bool { return true })
-}
-
-// Reverse returns a copy of the graph with every edge turned around: in it,
-// a node depends on its former dependents. Destroy and rollback walk it.
-func (g *Graph[K]) Reverse() *Graph[K] {
-	out := New[K]()
-	for k := range g.deps {
-		out.Add(k)
-	}
-	for from, tos := range g.deps {
-		for to := range tos {
-			out.Connect(to, from)
-		}
-	}
 	return out
 }
 
@@ -245,6 +161,42 @@ func (g *Graph[K]) Cycles() [][]K {
 	return out
 }
 
+// CycleFrom returns a shortest cycle through k: the nodes on it, starting
+// with k, each depending on the next and the last on k. Among cycles of the
+// same length it takes the one through the smallest dependencies. It
+// returns nil when k lies on no cycle, and just k when k depends on
+// itself. A message that must show how a component of Cycles loops
+// follows CycleFrom of its first node.
+func (g *Graph[K]) CycleFrom(k K) []K {
+	if g.HasEdge(k, k) {
+		return []K{k}
+	}
+	// Breadth first from k along "depends on" edges, until an edge leads
+	// back to k.
+	parent := map[K]K{}
+	queue := []K{k}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, d := range g.Deps(n) {
+			if d == k {
+				var out []K
+				for m := n; m != k; m = parent[m] {
+					out = append(out, m)
+				}
+				out = append(out, k)
+				slices.Reverse(out)
+				return out
+			}
+			if _, ok := parent[d]; !ok {
+				parent[d] = n
+				queue = append(queue, d)
+			}
+		}
+	}
+	return nil
+}
+
 // CycleError is returned when an order is asked of a graph with cycles.
 type CycleError[K cmp.Ordered] struct {
 	// Cycles is what Graph.Cycles returned.
@@ -271,30 +223,23 @@ func (e *CycleError[K]) Error() string {
 // nodes that are ready at the same time the smallest comes first, so the
 // order is the same on every run. A graph with cycles returns a
 // *CycleError.
-func (g *Graph[K]) TopoOrder() ([]K, error) { return g.order(g.deps, g.rdeps) }
-
-// ReverseTopoOrder returns every node before all the nodes it depends on
-// (the order of destroy and rollback), again smallest first among the ready
-// ones. It is TopoOrder of the reversed graph, not TopoOrder reversed.
-func (g *Graph[K]) ReverseTopoOrder() ([]K, error) { return g.order(g.rdeps, g.deps) }
-
-func (g *Graph[K]) order(before, after map[K]map[K]struct{}) ([]K, error) {
+func (g *Graph[K]) TopoOrder() ([]K, error) {
 	if c := g.Cycles(); c != nil {
 		return nil, &CycleError[K]{Cycles: c}
 	}
-	waiting := make(map[K]int, len(before))
+	waiting := make(map[K]int, len(g.deps))
 	ready := &minHeap[K]{}
-	for k, d := range before {
+	for k, d := range g.deps {
 		waiting[k] = len(d)
 		if len(d) == 0 {
 			ready.push(k)
 		}
 	}
-	out := make([]K, 0, len(before))
+	out := make([]K, 0, len(g.deps))
 	for ready.Len() > 0 {
 		k := ready.pop()
 		out = append(out, k)
-		for n := range after[k] {
+		for n := range g.rdeps[k] {
 			waiting[n]--
 			if waiting[n] == 0 {
 				ready.push(n)
@@ -302,30 +247,6 @@ func (g *Graph[K]) order(before, after map[K]map[K]struct{}) ([]K, error) {
 		}
 	}
 	return out, nil
-}
-
-// DOT renders the graph in Graphviz's DOT language, one edge per dependency
-// from the dependent to what it depends on, with name giving each node's
-// label. The output is sorted and stable.
-func (g *Graph[K]) DOT(name func(K) string) string {
-	var b strings.Builder
-	b.WriteString("digraph {\n")
-	for _, k := range g.Nodes() {
-		fmt.Fprintf(&b, "\t%s\n", dotQuote(name(k)))
-	}
-	for _, e := range g.Edges() {
-		fmt.Fprintf(&b, "\t%s -> %s\n", dotQuote(name(e.From)), dotQuote(name(e.To)))
-	}
-	b.WriteString("}\n")
-	return b.String()
-}
-
-// dotQuote makes a DOT double-quoted string: only '"' needs escaping (DOT
-// reads a backslash before anything else literally, so backslashes are
-// doubled to keep them visible), and newlines become \n.
-func dotQuote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
 }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {

@@ -53,20 +53,6 @@ const (
 	SkipDependency
 )
 
-func (r SkipReason) String() string {
-	switch r {
-	case SkipFailed:
-		return "failed"
-	case SkipCancelled:
-		return "cancelled"
-	case SkipDeferred:
-		return "deferred"
-	case SkipDependency:
-		return "dependency failed"
-	}
-	return fmt.Sprintf("SkipReason(%d)", int(r))
-}
-
 // NodeError is a node and the error its WalkFunc returned.
 type NodeError[K cmp.Ordered] struct {
 	Node K

@@ -237,8 +237,8 @@ func TestWalkParallelismAndOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rep.Completed) != g.Len() {
-				t.Errorf("completed %d of %d nodes", len(rep.Completed), g.Len())
+			if len(rep.Completed) != len(g.Nodes()) {
+				t.Errorf("completed %d of %d nodes", len(rep.Completed), len(g.Nodes()))
 			}
 			limit := int32(max(par, 1))
 			if got := peak.Load(); got > limit {

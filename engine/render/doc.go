@@ -1,8 +1,11 @@
 // Package render turns the engine's results into what a user reads: the
-// human plan (Terraform's shape, with +, ~, - and -/+ markers, heredoc line
-// diffs and "(sensitive value)" in place of secrets), the -json plan in the
-// shape of `terraform show -json`, diagnostics with their source lines, the
-// dependency graph in DOT, and the closing lines of apply and rollback.
+// human plan (PlanText: Terraform's shape, with +, ~, - and -/+ markers,
+// heredoc line diffs and "(sensitive value)" in place of secrets), the
+// -json plan in the shape of `terraform show -json` (PlanJSON),
+// diagnostics with their source lines (Diagnostics), the dependency graph
+// in Graphviz's DOT language (DOT), and the closing line of an apply
+// (ApplyComplete). TextOptions says whether the output goes to a terminal:
+// colours, and wrapping of diagnostic details.
 //
 // It owns presentation only. It never evaluates, plans or applies anything,
 // never decides an exit code, and never writes a sensitive value: a value or

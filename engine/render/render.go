@@ -33,9 +33,3 @@ func ApplyComplete(w io.Writer, added, changed, destroyed int) error {
 	_, err := fmt.Fprintf(w, "Apply complete! Resources: %d added, %d changed, %d destroyed.\n", added, changed, destroyed)
 	return err
 }
-
-// RollbackComplete prints the last line of a successful rollback.
-func RollbackComplete(w io.Writer, n int) error {
-	_, err := fmt.Fprintf(w, "Rollback complete! Resources: %d restored.\n", n)
-	return err
-}

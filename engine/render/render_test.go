@@ -453,7 +453,6 @@ func TestApplySummaries(t *testing.T) {
 		want  string
 	}{
 		{"apply", func(b *bytes.Buffer) error { return ApplyComplete(b, 2, 1, 0) }, "Apply complete! Resources: 2 added, 1 changed, 0 destroyed.\n"},
-		{"rollback", func(b *bytes.Buffer) error { return RollbackComplete(b, 3) }, "Rollback complete! Resources: 3 restored.\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

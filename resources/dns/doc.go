@@ -1,8 +1,7 @@
-// Package dns is the `dns_record` and `mx_record` resource types (SPEC §3):
-// one whole RRset of a zone, read from the zone's authoritative server and
-// changed through RFC 2136 UPDATE signed with TSIG (RFC 8945). Both types
-// share one implementation (core); mx_record is dns_record with type MX and
-// its records given as `exchanges`.
+// Package dns is the `dns_record` and `mx_record` resource types: one
+// whole RRset of a zone, read from the zone's authoritative server and
+// changed through RFC 2136 UPDATE signed with TSIG (RFC 8945). mx_record
+// is dns_record with type MX and its records given as `exchanges`.
 //
 // Apply replaces an RRset with one UPDATE whose prerequisite is the RRset as
 // read (package resources/transport/dnsclient), so there is never a window

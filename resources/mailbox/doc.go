@@ -10,7 +10,8 @@
 // conflicts. Current holds only these counts (Planned: zeros), so plan
 // diffs stay short; the Fingerprint leaves out everything but the
 // conflicts, so that new mail at a live source never makes a saved plan
-// stale. Plan checks the destination's free space (statvfs).
+// stale. Plan checks the destination's free space and inodes (statvfs),
+// and CheckPlan (resource.PlanChecker) that the SSH user may write there.
 //
 // Apply lists again and copies what is missing then. Each message is
 // streamed to the destination's tmp/ as NAME.mailplan-PID-RANDOM, verified
@@ -19,12 +20,13 @@
 // modification time. A batch of such files is made durable with one
 // syncfs(2) (transport.FSSyncer; else an fsync per file), then renamed into
 // cur/ or new/ under their source names: no reader ever sees a partial
-// message, nor one whose bytes a power loss could still take away. Before each batch the destination
-// paths about to be created or renamed are journalled, so Restore removes
-// exactly what this apply created, undoes its renames and puts back the
-// metadata files it replaced (kept with package keep). Leftover temporary
-// files of a killed apply are removed by the next one; a re-run copies only
-// what is still missing, so nothing is copied twice.
+// message, nor one whose bytes a power loss could still take away. Before
+// each batch the destination paths about to be created or renamed are
+// journalled, so Restore removes exactly what this apply created, undoes
+// its renames and puts back the metadata files it replaced (kept with
+// package keep). Leftover temporary files of a killed apply are removed by
+// the next one; a re-run copies only what is still missing, so nothing is
+// copied twice.
 //
 // Conflict policy: a base name at the destination with another size (or
 // not a regular file) is never overwritten. The whole apply is refused
@@ -33,8 +35,9 @@
 // Dovecot files (dovecot-uidlist, dovecot-keywords, subscriptions,
 // maildirfolder; never dovecot.index*) follow the source as long as the
 // destination has none, the same bytes, or still the bytes mailplan wrote
-// last time (their SHA-256 is recorded in .mailplan-snapshots/ of the
-// destination mailbox, since Apply does not see the state's private data);
+// last time (their keyed digests, keep.Sum, are recorded in
+// .mailplan-snapshots/ of the destination mailbox, since Apply does not
+// see the state's private data);
 // otherwise Dovecot on the new server has used the mailbox, and that is a
 // conflict whose message says to run the final sync with IMAP stopped there.
 // Metadata is written after the messages of the mailbox.
@@ -55,12 +58,12 @@
 // and skipped, never followed. At the destination none is followed
 // either: the destination host is confined to the destination
 // (transport.Confine), so a link planted by whoever can write the mail
-// tree fails the plan or the apply, naming it. Every other name is copied byte for byte
-// or refused with a message quoting it (names.go says which, from what
-// Dovecot shows); the summary's counts add up to what is there. A panic
-// on one of the package's goroutines is an error of the Read or Apply
-// (panic.go). The source is never written. Destroy does
-// not delete copied mail.
+// tree fails the plan or the apply, naming it. Every other name is copied
+// byte for byte or refused with a message quoting it (names.go says which,
+// from what Dovecot shows); the summary's counts add up to what is there.
+// A panic on one of the package's goroutines is an error of the Read or
+// Apply (panic.go). The source is never written. Destroy does not delete
+// copied mail.
 //
 // Deployment: run mailplan on the new server (to = a local host) pulling
 // from the old one over SSH, so the bytes cross the network once. With

@@ -1,7 +1,13 @@
-// Package postfix is the `postfix_map` and `postfix_config` resource types
-// (SPEC §3): Postfix lookup tables with the main.cf parameter that lists
-// them, and main.cf parameters themselves, on any Postfix instance of any
-// host.
+// Package postfix is the `postfix_map`, `postfix_config` and
+// `postfix_queue` resource types, on any Postfix instance of any host:
+// Map is a lookup table with the main.cf parameter that lists it; Config
+// sets main.cf parameters themselves (resource.OriginalMerger: what
+// destroy puts back grows with the parameters later applies manage); Queue
+// is a gate (resource.Checker) that holds the apply until the instance's
+// queue is empty, or empty for the recipients it names, and changes
+// nothing. Map and Config check at plan time that the SSH user can write
+// what they would change (resource.PlanChecker); Map's fingerprint leaves
+// out what does not make a saved plan stale (resource.Fingerprinter).
 //
 // Every command goes through a small layer over Postfix's own tools, run
 // as argv lists through transport.Host, always with `-c config_dir` so
@@ -11,7 +17,7 @@
 // postmap(1) to compile hashed tables and, with -q on a candidate table
 // given on standard input, to have the host's Postfix check a regexp or
 // pcre table at plan time without writing anything; postfix(1) check,
-// status and reload.
+// status and reload; postqueue(1) -j for the queue gate.
 //
 // main.cf edits are serialised per instance inside the package: the
 // engine applies resources in parallel, postconf -e rewrites the whole

@@ -13,6 +13,10 @@
 // and a DNS proxy (Faults.Proxy) for types that speak DNS. Journal is an
 // in-memory resource.Journal that can fail its n-th Record.
 //
+// Config, HostValue and Logger build what a test hands a type: a
+// configuration with the schema's defaults, a host block's value, a logger
+// writing to the test's log.
+//
 // It is imported by tests only. It knows no resource type; the caller says
 // how to observe the real state (Suite.Observe).
 package resourcetest

@@ -1,5 +1,5 @@
 // Package service is the `service_state` resource type: whether one
-// service on a host (postfix, dovecot, …) is running or stopped (SPEC §3).
+// service on a host (postfix, dovecot, …) is running or stopped.
 //
 // A service is driven through one of three managers: systemd
 // (`systemctl start|stop|is-active`), SysV init (`service NAME

@@ -26,10 +26,10 @@
 //
 // The digest key, digest.key in the state file's directory, is 32 random
 // bytes in hex, mode 0600 (states.DigestKeyer): made once by the first run
-// that asks for it with create (the CLI's locked runs), linked into place
+// that asks for it with create (the engine's locked runs), linked into place
 // so that racing runs end with one key, and never replaced — a damaged key
 // is an error, since digests made with it would no longer match.
 //
 // It does not know the file format (states/statefile) or decide when to
-// lock or write (engine/exec and the CLI do).
+// lock or write (the engine and engine/exec do).
 package local

@@ -1,8 +1,9 @@
 // Package dnsclient talks to a zone's authoritative server for the DNS
-// resource types: it reads one RRset with a direct, non-recursive query and
-// replaces one RRset with one TSIG-signed RFC 2136 UPDATE. VerifyKey
-// proves a server's key with one signed query, once per client, so that a
-// plan can fail on a wrong key before anything is applied. Every import of
+// resource types: a Client reads one RRset with a direct, non-recursive
+// query and replaces one RRset with one TSIG-signed RFC 2136 UPDATE; a Pool
+// holds one Client per dns_server block of a run. VerifyKey proves a
+// server's key with one signed query, once per client, so that a plan can
+// fail on a wrong key before anything is applied. Every import of
 // github.com/miekg/dns in mailplan lives here, so rdata parsing and
 // canonical forms (ParseRdata, MXRdata, Fqdn, InZone) are here too.
 //
@@ -17,7 +18,8 @@
 //     someone else since fails the update (NXRRSET/YXRRSET) instead of
 //     being overwritten.
 //   - Failures are *Error values naming the dns_server block and the
-//     record, classified by predicates (IsRefused, IsChanged, IsBadSig, …).
+//     record, classified by Kind, with predicates for the kinds callers
+//     act on (IsRefused, IsChanged, IsBadSig, …).
 //   - The TSIG secret is never logged nor put into an error.
 //
 // It does not decide what to change (package resources/dns does), and it

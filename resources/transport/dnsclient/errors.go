@@ -9,7 +9,8 @@ import (
 // Kind classifies a failure of a query or an update.
 type Kind int
 
-// The kinds of failure. Each has a predicate (IsRefused, …).
+// The kinds of failure. The ones callers act on have a predicate
+// (IsRefused, …); any other is found with errors.As and Error.Kind.
 const (
 	// Other is a failure none of the kinds below describes.
 	Other Kind = iota
@@ -120,13 +121,6 @@ func is(err error, k Kind) bool {
 // IsRefused reports whether err is a REFUSED update.
 func IsRefused(err error) bool { return is(err, Refused) }
 
-// IsNotAuth reports whether the server said it is not authoritative for
-// the zone of an update (NOTAUTH).
-func IsNotAuth(err error) bool { return is(err, NotAuth) }
-
-// IsNotZone reports whether the server said a name is not within the zone.
-func IsNotZone(err error) bool { return is(err, NotZone) }
-
 // IsChanged reports whether an update's prerequisite failed: the RRset
 // changed since it was read.
 func IsChanged(err error) bool { return is(err, Changed) }
@@ -140,15 +134,6 @@ func IsBadSig(err error) bool { return is(err, BadSig) }
 // IsBadTime reports whether the TSIG time was outside the server's window.
 func IsBadTime(err error) bool { return is(err, BadTime) }
 
-// IsTimeout reports whether the server did not answer in time.
-func IsTimeout(err error) bool { return is(err, Timeout) }
-
-// IsUnreachable reports whether nothing listens at the server's address.
-func IsUnreachable(err error) bool { return is(err, Unreachable) }
-
 // IsNotAuthoritative reports whether a query showed that the server does
 // not serve the zone.
 func IsNotAuthoritative(err error) bool { return is(err, NotAuthoritative) }
-
-// IsOutsideZone reports whether the record's name is not within the zone.
-func IsOutsideZone(err error) bool { return is(err, OutsideZone) }

@@ -1,13 +1,3 @@
-// Package keep keeps the earlier contents of files on their own host, so
-// that a resource can put them back on rollback or destroy without the
-// bytes — which may be secrets — ever reaching mailplan's state or plan
-// files. A copy is content-addressed (named by its SHA-256) and lives in a
-// hidden directory beside the file: on the same filesystem, writable
-// whenever the file is, private to its owner.
-//
-// A resource's snapshot records the digest; Save runs in Apply before the
-// file changes; Load runs in Restore. Copies are never deleted by mailplan
-// yet: they are small, and shared by every snapshot of the same bytes.
 package keep
 
 import (

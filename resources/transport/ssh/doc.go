@@ -9,8 +9,8 @@
 // Commands are argv lists, quoted argument by argument for the remote POSIX
 // shell (OpenSSH always hands the command line to the login shell). With
 // sudo, commands run under `sudo -n`, and since SFTP would run as the login
-// user, file operations are done by commands too (find, cat, mktemp, dd,
-// chown, chmod, mv, sync from GNU coreutils and findutils).
+// user, file operations are done by commands too (find, readlink, cat,
+// mktemp, dd, chown, chmod, mv, sync from GNU coreutils and findutils).
 //
 // It does not pool connections (../pool does) nor know resource types.
 package ssh
