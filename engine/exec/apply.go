@@ -29,7 +29,8 @@ type ApplyOptions struct {
 	// flight finishes, and what was done is rolled back. The ctx given to
 	// Apply is cancelled on the second one: work in flight is abandoned.
 	Stop <-chan struct{}
-	// Operation is "apply" or "destroy", for the journal.
+	// Operation is states.OperationApply (the default) or
+	// states.OperationDestroy, for the journal.
 	Operation string
 	// Outputs are the root outputs to record after a successful apply.
 	Outputs map[string]*lang.OutputValue
@@ -128,7 +129,7 @@ func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error)
 	if err := j.begin(ctx); err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
 	}
-	if err := j.record(ctx, &states.Record{Op: "change", Change: ch}); err != nil {
+	if err := j.record(ctx, &states.Record{Op: states.OpChange, Change: ch}); err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
 	}
 	return len(j.st.LastApply.Changes) - 1, nil
@@ -145,7 +146,7 @@ func (j *journal) firstBefore(addr string, index int) []byte {
 		if i >= index {
 			break
 		}
-		if ch.Addr == addr && ch.Prior == nil && ch.Action != "adopt" {
+		if ch.Addr == addr && ch.Prior == nil && ch.Action != states.ActionAdopt {
 			return ch.Before
 		}
 	}
@@ -160,7 +161,7 @@ type changeJournal struct {
 func (c *changeJournal) Record(ctx context.Context, entry []byte) error {
 	c.j.mu.Lock()
 	defer c.j.mu.Unlock()
-	return c.j.record(ctx, &states.Record{Op: "entry", Index: c.index, Entry: append([]byte(nil), entry...)})
+	return c.j.record(ctx, &states.Record{Op: states.OpEntry, Index: c.index, Entry: append([]byte(nil), entry...)})
 }
 
 func newID() string {
@@ -182,9 +183,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	j := &journal{st: st, mgr: mgr}
 	op := opts.Operation
 	if op == "" {
-		op = "apply"
+		op = states.OperationApply
 	}
-	destroy := op == "destroy"
+	destroy := op == states.OperationDestroy
 	if st.LastApply.Open() && destroy {
 		return rep, ErrOpenJournal
 	}
@@ -194,9 +195,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			hasWork = true
 		}
 	}
-	j.start = &states.Record{Op: "begin", Apply: &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}}
+	j.start = &states.Record{Op: states.OpBegin, Apply: &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}}
 	if st.LastApply.Open() {
-		j.start = &states.Record{Op: "continue", Status: op, Started: r.now().UTC()}
+		j.start = &states.Record{Op: states.OpContinue, Status: op, Started: r.now().UTC()}
 	}
 	if hasWork {
 		// Journalled before anything is read again; without planned work
@@ -334,7 +335,7 @@ var ErrOpenJournal = errors.New("the last apply was interrupted, or its rollback
 func (r *Runner) finishRun(ctx context.Context, j *journal, status string, edit func()) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	op := "apply"
+	op := states.OperationApply
 	if run := j.run; run != nil {
 		run.Status = status
 		run.Finished = r.now().UTC()
@@ -458,7 +459,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 
 	// A replace first puts the old object back as it was before mailplan.
 	if action == plans.Replace && it.prior != nil {
-		if err := r.journalAndRestore(ctx, j, it, it.oldConfig, "delete"); err != nil {
+		if err := r.journalAndRestore(ctx, j, it, it.oldConfig, states.ActionDelete); err != nil {
 			return err
 		}
 	}
@@ -482,9 +483,9 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 	if err != nil {
 		return err
 	}
-	journalled := string(action)
+	journalled := states.ChangeAction(action)
 	if action == plans.Replace {
-		journalled = "create"
+		journalled = states.ActionCreate
 	}
 	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: journalled, Config: cfgJSON, Before: resp.Snapshot, Prior: journalPrior(it), Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
@@ -578,7 +579,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 			result = markLike(after.Current, it.config, schema)
 		}
 	}
-	done := &states.Record{Op: "done", Index: index, Addr: it.addr}
+	done := &states.Record{Op: states.OpDone, Index: index, Addr: it.addr}
 	if action != plans.Delete {
 		resJSON, _, err := encodeValue(result, objType)
 		if err != nil {
@@ -654,7 +655,7 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 			return fmt.Errorf("adopt: %w", err)
 		}
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionAdopt, Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
@@ -668,7 +669,7 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr, Resource: sr, After: resJSON})
+	return j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: it.addr, Resource: sr, After: resJSON})
 }
 
 // closed reports whether c is closed (nil is never closed).
@@ -698,7 +699,7 @@ func doneWord(a plans.Action) string {
 
 // journalAndRestore removes the old object of a replace, journalled so that
 // a rollback puts it back.
-func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, oldConfig cty.Value, action string) error {
+func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, oldConfig cty.Value, action states.ChangeAction) error {
 	log := r.logger().Named("apply").With("addr", it.addr)
 	objType := it.typ.Schema().ImpliedType()
 	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: oldConfig, Logger: log})
@@ -725,5 +726,5 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, ol
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr})
+	return j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: it.addr})
 }
