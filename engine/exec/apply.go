@@ -250,20 +250,15 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			}
 		}()
 	}
-	par := opts.Parallelism
-	if par < 1 {
-		par = 4
-	}
 	var repMu sync.Mutex
-	report, _ := g.Walk(walkCtx, par, func(_ context.Context, addr string) (err error) {
-		// A panic fails this resource, and the apply rolls back as after
-		// any failure (the walk would catch it too, without the address).
-		defer r.recovered(addr, op, &err)
+	report, _ := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
 		return r.applyItem(ctx, walkCtx, j, p.items[addr], opts, rep, &repMu)
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
 	for _, f := range report.Failed {
-		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: f.Err})
+		// A panic the walk recovered fails its resource, and the apply
+		// rolls back as after any failure.
+		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: r.walkPanic(f.Node, op, f.Err)})
 	}
 	interrupted := report.Cancelled != nil || ctx.Err() != nil || closed(opts.Stop)
 	rep.Interrupted = interrupted

@@ -132,7 +132,7 @@ func (r *Runner) takeoverItem(ctx context.Context, j *journal, it *item) error {
 func (r *Runner) replanAfter(ctx context.Context, it *item) (plans.Action, error) {
 	again := *it
 	again.after = nil
-	if d := r.planItem(ctx, &again, PlanOptions{}); d.HasErrors() {
+	if d := r.planAgain(ctx, &again); d.HasErrors() {
 		return plans.NoOp, errors.New(d.Error())
 	}
 	it.current, it.snapshot, it.planned, it.readFP, it.adopt = again.current, again.snapshot, again.planned, again.readFP, again.adopt

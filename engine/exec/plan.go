@@ -162,28 +162,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 		return p, diags
 	}
 
-	// Refresh and plan each instance, in parallel.
-	par := opts.Parallelism
-	if par < 1 {
-		par = 4
-	}
-	var mu sync.Mutex
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for _, addr := range sortedKeys(p.items) {
-		it := p.items[addr]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d := r.planItem(ctx, it, opts)
-			mu.Lock()
-			diags = append(diags, d...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	diags = append(diags, r.refresh(ctx, p.items, opts)...)
 	if diags.HasErrors() {
 		return p, diags
 	}
@@ -244,10 +223,35 @@ func markAfterWait(items map[string]*item) {
 	}
 }
 
+// refresh reads and plans every item, on the walker apply runs on: at most
+// opts.Parallelism at a time (defaultParallelism when unset), the smallest
+// address first. The instances of a plan do not wait for each other, so
+// the graph has no edges. Every item is planned even after ctx is
+// cancelled (each then fails with the context's error, as a diagnostic
+// naming it), so the walk is given a ctx that is never cancelled.
+func (r *Runner) refresh(ctx context.Context, items map[string]*item, opts PlanOptions) hcl.Diagnostics {
+	g := dag.New[string]()
+	for addr := range items {
+		g.Add(addr)
+	}
+	var mu sync.Mutex
+	var diags hcl.Diagnostics
+	rep, _ := g.Walk(context.WithoutCancel(ctx), parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
+		d := r.planItem(ctx, items[addr], opts)
+		mu.Lock()
+		defer mu.Unlock()
+		diags = append(diags, d...)
+		return nil
+	}, dag.WalkOptions{KeepGoing: true})
+	// planItem reports every problem as a diagnostic: a node fails only
+	// by panicking.
+	for _, f := range rep.Failed {
+		diags = append(diags, planPanicDiag(items[f.Node], r.walkPanic(f.Node, "plan", f.Err)))
+	}
+	return diags
+}
+
 func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) (diags hcl.Diagnostics) {
-	// It runs on a goroutine of its own: a panic not caught here would
-	// end the process.
-	defer r.recoveredPlan(it, &diags)
 	schema := it.typ.Schema()
 	objType := schema.ImpliedType()
 	ri, _ := addrs.ParseResourceInstance(it.addr)
