@@ -374,7 +374,7 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) (diag
 
 	config := it.config
 	if it.inst.IgnoreAll || len(it.inst.IgnoreChanges) > 0 {
-		config = applyIgnore(config, it.current, it.inst)
+		config = applyIgnore(config, it.current, it.inst, schema)
 	}
 	var prior *resource.Prior
 	if it.prior != nil {
@@ -436,8 +436,9 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) (diag
 	return nil
 }
 
-// applyIgnore replaces ignored attributes of config with the real values.
-func applyIgnore(config, current cty.Value, inst *lang.Instance) cty.Value {
+// applyIgnore replaces ignored attributes of config with the real values,
+// except identity attributes (resource.Attribute.Identity).
+func applyIgnore(config, current cty.Value, inst *lang.Instance, schema *resource.Schema) cty.Value {
 	if current.IsNull() {
 		return config
 	}
@@ -447,7 +448,7 @@ func applyIgnore(config, current cty.Value, inst *lang.Instance) cty.Value {
 		for _, n := range inst.IgnoreChanges {
 			ignore = ignore || n == name
 		}
-		if ignore && name != "host" && name != "path" {
+		if a := schema.Attributes[name]; ignore && (a == nil || !a.Identity) {
 			m[name] = current.GetAttr(name)
 		}
 	}
