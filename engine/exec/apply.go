@@ -65,105 +65,6 @@ type ResourceError struct {
 // ErrInterrupted is the failure of a resource stopped by an interrupt.
 var ErrInterrupted = errors.New("interrupted")
 
-// journal persists state writes of a running apply.
-type journal struct {
-	mu  sync.Mutex
-	st  *states.State
-	mgr states.Manager
-	// start is the record that begins (or continues) the run; run is the
-	// run once it is journalled, nil before.
-	start *states.Record
-	run   *states.Apply
-}
-
-// begin journals the start of the run, once. The caller holds j.mu.
-func (j *journal) begin(ctx context.Context) error {
-	if j.run != nil {
-		return nil
-	}
-	if j.start == nil {
-		// A rollback of a run the state already holds.
-		j.run = j.st.LastApply
-		return nil
-	}
-	if err := j.record(ctx, j.start); err != nil {
-		return err
-	}
-	j.run = j.st.LastApply
-	return nil
-}
-
-// write stores the whole state. The caller holds j.mu.
-func (j *journal) write(ctx context.Context) error {
-	// Writes must land even while the apply is being cancelled.
-	return j.mgr.Write(context.WithoutCancel(ctx), j.st)
-}
-
-// record applies one step to the state in memory and makes it durable: by
-// appending it to the backend's journal when it has one, else by writing
-// the whole state. The caller holds j.mu.
-func (j *journal) record(ctx context.Context, rec *states.Record) error {
-	if err := j.st.Replay(rec); err != nil {
-		return err
-	}
-	if jr, ok := j.mgr.(states.Journaler); ok {
-		rec.Lineage = j.st.Lineage
-		rec.Serial = j.st.Serial
-		return jr.Append(context.WithoutCancel(ctx), rec)
-	}
-	return j.write(ctx)
-}
-
-// add journals rec, holding j.mu (released even if recording panics, so
-// that the rollback after the panic can journal its steps).
-func (j *journal) add(ctx context.Context, rec *states.Record) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.record(ctx, rec)
-}
-
-// addChange journals a change about to be made and returns its index.
-func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if err := j.begin(ctx); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
-	}
-	if err := j.record(ctx, &states.Record{Op: states.OpChange, Change: ch}); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
-	}
-	return len(j.st.LastApply.Changes) - 1, nil
-}
-
-// firstBefore is the snapshot taken before the oldest change of addr in the
-// running journal (older than index) that found it unmanaged: when an apply
-// continues an interrupted one, what was there before both. nil when there
-// is none.
-func (j *journal) firstBefore(addr string, index int) []byte {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	for i, ch := range j.st.LastApply.Changes {
-		if i >= index {
-			break
-		}
-		if ch.Addr == addr && ch.Prior == nil && ch.Action != states.ActionAdopt {
-			return ch.Before
-		}
-	}
-	return nil
-}
-
-type changeJournal struct {
-	j     *journal
-	index int
-}
-
-func (c *changeJournal) Record(ctx context.Context, entry []byte) error {
-	c.j.mu.Lock()
-	defer c.j.mu.Unlock()
-	return c.j.record(ctx, &states.Record{Op: states.OpEntry, Index: c.index, Entry: append([]byte(nil), entry...)})
-}
-
 func newID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -399,9 +300,7 @@ func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, o
 		if gate && it.inst != nil {
 			// A gate holds at apply time, whatever the plan saw.
 			r.ui().Status(it.addr, "Checking...")
-			err := c.Check(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned,
-				Snapshot: it.snapshot, Progress: r.ui().Progress(it.addr), Logger: r.logger().Named("apply").With("addr", it.addr)})
-			if err != nil {
+			if err := r.check(ctx, j, it, c); err != nil {
 				return err
 			}
 			r.ui().Status(it.addr, "Check passed")
@@ -645,15 +544,20 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	if err != nil {
 		return err
 	}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionAdopt, Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
+	// The change is journalled after Adopt, or by Adopt's first entry.
+	lj := newLazyJournal(j, func() (*states.Change, error) { return sc, nil })
 	if a, ok := it.typ.(resource.Adopter); ok {
-		if err := a.Adopt(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned, Snapshot: it.snapshot, Logger: r.logger().Named("apply").With("addr", it.addr)}); err != nil {
+		if err := a.Adopt(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned, Snapshot: it.snapshot,
+			Journal: lj, Logger: r.logger().Named("apply").With("addr", it.addr)}); err != nil {
 			return fmt.Errorf("adopt: %w", err)
 		}
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionAdopt, Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
-	index, err := j.addChange(ctx, sc)
-	if err != nil {
-		return err
+	index, ok := lj.journalled()
+	if !ok {
+		if index, err = j.addChange(ctx, sc); err != nil {
+			return err
+		}
 	}
 	orig := it.snapshot
 	if first := j.firstBefore(it.addr, index); first != nil {
@@ -665,6 +569,30 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: it.addr, Resource: sr, After: resJSON})
+}
+
+// check runs a gate's Check (resource.Checker) with a journal: a change
+// holding its entries is journalled with the first one, and done once the
+// check passed, leaving the state's record of the instance as it was.
+func (r *Runner) check(ctx context.Context, j *journal, it *item, c resource.Checker) error {
+	lj := newLazyJournal(j, func() (*states.Change, error) {
+		cfgJSON, _, err := encodeValue(it.config, it.typ.Schema().ImpliedType())
+		if err != nil {
+			return nil, err
+		}
+		return &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionCheck, Config: cfgJSON, Before: it.snapshot, Prior: journalPrior(it), Deps: it.deps}, nil
+	})
+	err := c.Check(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned,
+		Snapshot: it.snapshot, Journal: lj, Progress: r.ui().Progress(it.addr), Logger: r.logger().Named("apply").With("addr", it.addr)})
+	if err != nil {
+		return err
+	}
+	if index, ok := lj.journalled(); ok {
+		if err := j.add(ctx, &states.Record{Op: states.OpDone, Index: index}); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	return nil
 }
 
 // closed reports whether c is closed (nil is never closed).

@@ -96,9 +96,10 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			cfg = withLiveConnections(t.Schema(), withSecrets(cfg, it.config), it.config)
 		}
 		done := &states.Record{Op: states.OpRestored, Index: i, Addr: ch.Addr, Resource: ch.Prior}
-		if ch.Action == states.ActionAdopt || ch.Action == states.ActionForget {
+		if (ch.Action == states.ActionAdopt || ch.Action == states.ActionForget) && len(ch.Journal) == 0 {
 			// Nothing changed on the host: only the state's record goes
-			// back (forgotten again, or remembered again).
+			// back (forgotten again, or remembered again). An adoption
+			// whose Adopt recorded entries is undone like any change.
 			if err := record(done); err != nil {
 				fail(err)
 			}

@@ -169,6 +169,9 @@ const (
 	// ActionAdopt records an object that already matched: nothing on its
 	// host changed, unless the type's Adopt recorded journal entries.
 	ActionAdopt ChangeAction = "adopt"
+	// ActionCheck holds the journal entries a gate's Check recorded
+	// (journalled only when it recorded one); nothing else changed.
+	ActionCheck ChangeAction = "check"
 	// ActionForget drops an instance from the state (a removed block, or
 	// one another instance takes over); nothing on its host changes.
 	ActionForget ChangeAction = "forget"
