@@ -140,7 +140,8 @@ func journalOf(run *states.Apply) []string {
 func TestCheckAndAdoptJournal(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
-		gate         fakeGate
+		failCheck    bool
+		quiet        bool
 		instances    []string
 		wantErr      string
 		wantJournal  []string
@@ -169,7 +170,7 @@ func TestCheckAndAdoptJournal(t *testing.T) {
 		},
 		{
 			name:         "the check fails after recording",
-			gate:         fakeGate{failCheck: true},
+			failCheck:    true,
 			instances:    []string{"a"},
 			wantErr:      "apply failed",
 			wantJournal:  []string{"fake_gate.a check [check fake_gate.a] done=false restored=true"},
@@ -177,7 +178,7 @@ func TestCheckAndAdoptJournal(t *testing.T) {
 		},
 		{
 			name:        "nothing recorded: only the adoption is journalled",
-			gate:        fakeGate{quiet: true},
+			quiet:       true,
 			instances:   []string{"a"},
 			wantJournal: []string{"fake_gate.a adopt [] done=true restored=false"},
 			wantManaged: []string{"fake_gate.a"},
@@ -185,7 +186,7 @@ func TestCheckAndAdoptJournal(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			f := &tt.gate
+			f := &fakeGate{failCheck: tt.failCheck, quiet: tt.quiet}
 			reg := resource.NewRegistry(f)
 			r := &Runner{Registry: reg}
 			cfg := gateConfig(t, f, tt.instances...)
