@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -151,9 +150,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			}
 		}()
 	}
-	var repMu sync.Mutex
+	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep}
 	report, _ := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
-		return r.applyItem(ctx, walkCtx, j, p.items[addr], opts, rep, &repMu)
+		return w.item(ctx, p.items[addr])
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
 	for _, f := range report.Failed {
@@ -280,258 +279,6 @@ func dependsOn(p *Planned, from, to string, seen map[string]bool) bool {
 	return false
 }
 
-func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, opts ApplyOptions, rep *ApplyReport, repMu *sync.Mutex) error {
-	if it.waiting {
-		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
-	}
-	action := it.change.Action
-	if action == plans.Forget {
-		return r.forgetItem(ctx, j, it)
-	}
-	if len(it.after) > 0 {
-		again, err := r.replanAfter(ctx, it)
-		if err != nil {
-			return err
-		}
-		action = again
-	}
-	if action == plans.NoOp {
-		c, gate := it.typ.(resource.Checker)
-		if gate && it.inst != nil {
-			// A gate holds at apply time, whatever the plan saw.
-			r.ui().Status(it.addr, "Checking...")
-			if err := r.check(ctx, j, it, c); err != nil {
-				return err
-			}
-			r.ui().Status(it.addr, "Check passed")
-		}
-		if !gate && it.inst != nil && it.snapshot != nil && (it.adopt || isFingerprinter(it.typ)) {
-			// What the plan saw may be old by now: mail that reached a live
-			// source since must still be copied, and an adoption records
-			// what is there now, not what was.
-			again, err := r.replanAtApply(ctx, it)
-			if err != nil {
-				return err
-			}
-			action = again
-		}
-		if action == plans.NoOp {
-			if it.takeover != nil {
-				return r.takeoverItem(ctx, j, it)
-			}
-			if it.adopt {
-				return r.adoptItem(ctx, j, it)
-			}
-			return nil
-		}
-	}
-	if it.takeover != nil {
-		// The instance taken over leaves the state before anything
-		// changes; its record, with what destroy puts back, is this one's.
-		if err := r.forgetTakenOver(ctx, j, it); err != nil {
-			return err
-		}
-	}
-	ui := r.ui()
-	log := r.logger().Named("apply").With("addr", it.addr)
-	schema := it.typ.Schema()
-	objType := schema.ImpliedType()
-
-	switch action {
-	case plans.Delete:
-		ui.Status(it.addr, "Destroying...")
-	case plans.Create:
-		ui.Status(it.addr, "Creating...")
-	case plans.Replace:
-		ui.Status(it.addr, "Replacing...")
-	case plans.Resume:
-		ui.Status(it.addr, "Resuming...")
-	default:
-		ui.Status(it.addr, "Modifying...")
-	}
-	start := r.now()
-
-	// A replace first puts the old object back as it was before mailplan.
-	if action == plans.Replace && it.prior != nil {
-		if err := r.journalAndRestore(ctx, j, it, it.oldConfig, states.ActionDelete); err != nil {
-			return err
-		}
-	}
-
-	// Read again, right before the change: the snapshot rollback uses must
-	// be what is there now, and it must still be what the plan saw.
-	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-	if err != nil {
-		return fmt.Errorf("read: %w", err)
-	}
-	cur := resp.Current
-	if cur == cty.NilVal {
-		cur = cty.NullVal(objType)
-	}
-	cur = markLike(cur, it.config, schema)
-	if action != plans.Replace && fingerprint(it.typ, cur) != it.readFP && it.snapshot != nil {
-		return fmt.Errorf("the real state changed since the plan was made; run plan again")
-	}
-
-	cfgJSON, sens, err := encodeValue(it.config, objType)
-	if err != nil {
-		return err
-	}
-	journalled := states.ChangeAction(action)
-	if action == plans.Replace {
-		journalled = states.ActionCreate
-	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: journalled, Config: cfgJSON, Before: resp.Snapshot, Prior: journalPrior(it), Deps: it.deps}
-	index, err := j.addChange(ctx, sc)
-	if err != nil {
-		return err
-	}
-
-	before, after := "before_apply", "after_apply"
-	if action == plans.Delete {
-		before, after = "before_destroy", "after_destroy"
-	}
-	if err := r.runHooks(ctx, it, before); err != nil {
-		return err
-	}
-
-	var wait *resource.Wait
-	var private []byte
-	if it.prior != nil {
-		private = it.prior.Private
-	}
-	if action == plans.Delete {
-		orig := resp.Snapshot
-		if it.prior != nil {
-			orig = it.prior.Original
-		}
-		if err := r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Logger: log}); err != nil {
-			return fmt.Errorf("destroy: %w", err)
-		}
-	} else {
-		var resume []byte
-		if action == plans.Resume && it.prior != nil && it.prior.Wait != nil {
-			resume = it.prior.Wait.Resume
-		}
-		stepCur, stepSnap := cur, resp.Snapshot
-		inline := false
-		for {
-			ar, err := r.apply(ctx, it.typ, resource.ApplyRequest{
-				Addr: it.addr, Config: it.config, Current: stepCur, Planned: it.planned, Snapshot: stepSnap,
-				Journal: &changeJournal{j: j, index: index}, Resume: resume, ResumeInline: inline, Interrupted: it.interrupted,
-				Progress: ui.Progress(it.addr), Logger: log,
-			})
-			if err != nil {
-				return err
-			}
-			if ar.Private != nil {
-				private = ar.Private
-			}
-			if ar.Wait == nil {
-				break
-			}
-			remaining := ar.Wait.Until.Sub(r.now())
-			if remaining > opts.MaxWait {
-				wait = ar.Wait
-				break
-			}
-			ui.Waiting(it.addr, ar.Wait.Until, ar.Wait.Reason)
-			if remaining > 0 {
-				if err := r.sleep(walkCtx, remaining); err != nil {
-					return fmt.Errorf("waiting: %w", ErrInterrupted)
-				}
-			}
-			resume, inline = ar.Wait.Resume, true
-			// The next step starts from what is there now, as a resumed
-			// apply in a later run would: read it again. (Rollback still
-			// goes back to the snapshot taken before the first step.)
-			again, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-			if err != nil {
-				return fmt.Errorf("read after waiting: %w", err)
-			}
-			stepCur, stepSnap = again.Current, again.Snapshot
-			if stepCur == cty.NilVal {
-				stepCur = cty.NullVal(objType)
-			}
-			stepCur = markLike(stepCur, it.config, schema)
-		}
-	}
-
-	if err := r.runHooks(ctx, it, after); err != nil {
-		return err
-	}
-
-	// Record what the apply reached: read it back, since a type may leave
-	// parts to the host (an owner nobody configured, say).
-	result := it.planned
-	if action != plans.Delete && wait == nil {
-		after, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-		if err != nil {
-			return fmt.Errorf("read after apply: %w", err)
-		}
-		if after.Current != cty.NilVal && !after.Current.IsNull() {
-			result = markLike(after.Current, it.config, schema)
-		}
-	}
-	done := &states.Record{Op: states.OpDone, Index: index, Addr: it.addr}
-	if action != plans.Delete {
-		resJSON, _, err := encodeValue(result, objType)
-		if err != nil {
-			return err
-		}
-		orig := resp.Snapshot
-		if it.prior == nil {
-			// Continuing an interrupted apply: what was there before it
-			// started on this instance is what destroy must put back.
-			if first := j.firstBefore(it.addr, index); first != nil {
-				orig = first
-			}
-		}
-		if it.prior != nil && action != plans.Replace {
-			orig = it.prior.Original
-			if m, ok := it.typ.(resource.OriginalMerger); ok {
-				merged, err := m.MergeOriginal(orig, resp.Snapshot)
-				if err != nil {
-					return fmt.Errorf("merge what destroy restores: %w", err)
-				}
-				orig = merged
-			}
-		}
-		sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps, Private: private}
-		if wait != nil {
-			sr.Wait = &states.Wait{Until: wait.Until.UTC(), Reason: wait.Reason, Resume: wait.Resume}
-		}
-		done.Resource = sr
-		done.After = resJSON
-	}
-	if err := j.add(ctx, done); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	repMu.Lock()
-	switch action {
-	case plans.Create:
-		rep.Added++
-	case plans.Delete:
-		rep.Destroyed++
-	case plans.Replace:
-		rep.Added++
-		rep.Destroyed++
-	default:
-		rep.Changed++
-	}
-	if wait != nil {
-		rep.Waiting = append(rep.Waiting, &plans.Waiting{Addr: it.addr, Until: wait.Until, Reason: wait.Reason})
-	}
-	repMu.Unlock()
-	elapsed := r.now().Sub(start).Round(time.Second)
-	if wait != nil {
-		ui.Status(it.addr, fmt.Sprintf("Waiting until %s (%s)", wait.Until.UTC().Format(time.RFC3339), wait.Reason))
-		return fmt.Errorf("waiting until %s: %w", wait.Until.Format(time.RFC3339), dag.ErrDeferred)
-	}
-	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(action), elapsed))
-	return nil
-}
-
 // adoptItem records a resource that already matches: no host changes, and
 // what is there now becomes what destroy puts back.
 func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
@@ -606,18 +353,6 @@ func closed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-func doneWord(a plans.Action) string {
-	switch a {
-	case plans.Create:
-		return "Creation"
-	case plans.Delete:
-		return "Destruction"
-	case plans.Replace:
-		return "Replacement"
-	}
-	return "Modifications"
 }
 
 // journalAndRestore removes the old object of a replace, journalled so that
