@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -29,7 +28,8 @@ type ApplyOptions struct {
 	// flight finishes, and what was done is rolled back. The ctx given to
 	// Apply is cancelled on the second one: work in flight is abandoned.
 	Stop <-chan struct{}
-	// Operation is "apply" or "destroy", for the journal.
+	// Operation is states.OperationApply (the default) or
+	// states.OperationDestroy, for the journal.
 	Operation string
 	// Outputs are the root outputs to record after a successful apply.
 	Outputs map[string]*lang.OutputValue
@@ -64,105 +64,6 @@ type ResourceError struct {
 // ErrInterrupted is the failure of a resource stopped by an interrupt.
 var ErrInterrupted = errors.New("interrupted")
 
-// journal persists state writes of a running apply.
-type journal struct {
-	mu  sync.Mutex
-	st  *states.State
-	mgr states.Manager
-	// start is the record that begins (or continues) the run; run is the
-	// run once it is journalled, nil before.
-	start *states.Record
-	run   *states.Apply
-}
-
-// begin journals the start of the run, once. The caller holds j.mu.
-func (j *journal) begin(ctx context.Context) error {
-	if j.run != nil {
-		return nil
-	}
-	if j.start == nil {
-		// A rollback of a run the state already holds.
-		j.run = j.st.LastApply
-		return nil
-	}
-	if err := j.record(ctx, j.start); err != nil {
-		return err
-	}
-	j.run = j.st.LastApply
-	return nil
-}
-
-// write stores the whole state. The caller holds j.mu.
-func (j *journal) write(ctx context.Context) error {
-	// Writes must land even while the apply is being cancelled.
-	return j.mgr.Write(context.WithoutCancel(ctx), j.st)
-}
-
-// record applies one step to the state in memory and makes it durable: by
-// appending it to the backend's journal when it has one, else by writing
-// the whole state. The caller holds j.mu.
-func (j *journal) record(ctx context.Context, rec *states.Record) error {
-	if err := j.st.Replay(rec); err != nil {
-		return err
-	}
-	if jr, ok := j.mgr.(states.Journaler); ok {
-		rec.Lineage = j.st.Lineage
-		rec.Serial = j.st.Serial
-		return jr.Append(context.WithoutCancel(ctx), rec)
-	}
-	return j.write(ctx)
-}
-
-// add journals rec, holding j.mu (released even if recording panics, so
-// that the rollback after the panic can journal its steps).
-func (j *journal) add(ctx context.Context, rec *states.Record) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.record(ctx, rec)
-}
-
-// addChange journals a change about to be made and returns its index.
-func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if err := j.begin(ctx); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
-	}
-	if err := j.record(ctx, &states.Record{Op: "change", Change: ch}); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
-	}
-	return len(j.st.LastApply.Changes) - 1, nil
-}
-
-// firstBefore is the snapshot taken before the oldest change of addr in the
-// running journal (older than index) that found it unmanaged: when an apply
-// continues an interrupted one, what was there before both. nil when there
-// is none.
-func (j *journal) firstBefore(addr string, index int) []byte {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	for i, ch := range j.st.LastApply.Changes {
-		if i >= index {
-			break
-		}
-		if ch.Addr == addr && ch.Prior == nil && ch.Action != "adopt" {
-			return ch.Before
-		}
-	}
-	return nil
-}
-
-type changeJournal struct {
-	j     *journal
-	index int
-}
-
-func (c *changeJournal) Record(ctx context.Context, entry []byte) error {
-	c.j.mu.Lock()
-	defer c.j.mu.Unlock()
-	return c.j.record(ctx, &states.Record{Op: "entry", Index: c.index, Entry: append([]byte(nil), entry...)})
-}
-
 func newID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -182,9 +83,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 	j := &journal{st: st, mgr: mgr}
 	op := opts.Operation
 	if op == "" {
-		op = "apply"
+		op = states.OperationApply
 	}
-	destroy := op == "destroy"
+	destroy := op == states.OperationDestroy
 	if st.LastApply.Open() && destroy {
 		return rep, ErrOpenJournal
 	}
@@ -194,9 +95,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			hasWork = true
 		}
 	}
-	j.start = &states.Record{Op: "begin", Apply: &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}}
+	j.start = &states.Record{Op: states.OpBegin, Apply: &states.Apply{ID: newID(), Operation: op, Started: r.now().UTC(), Status: states.StatusRunning, PriorOutputs: st.Outputs}}
 	if st.LastApply.Open() {
-		j.start = &states.Record{Op: "continue", Status: op, Started: r.now().UTC()}
+		j.start = &states.Record{Op: states.OpContinue, Status: op, Started: r.now().UTC()}
 	}
 	if hasWork {
 		// Journalled before anything is read again; without planned work
@@ -249,20 +150,15 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			}
 		}()
 	}
-	par := opts.Parallelism
-	if par < 1 {
-		par = 4
-	}
-	var repMu sync.Mutex
-	report, _ := g.Walk(walkCtx, par, func(_ context.Context, addr string) (err error) {
-		// A panic fails this resource, and the apply rolls back as after
-		// any failure (the walk would catch it too, without the address).
-		defer r.recovered(addr, op, &err)
-		return r.applyItem(ctx, walkCtx, j, p.items[addr], opts, rep, &repMu)
+	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep}
+	report, _ := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
+		return w.item(ctx, p.items[addr])
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
 	for _, f := range report.Failed {
-		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: f.Err})
+		// A panic the walk recovered fails its resource, and the apply
+		// rolls back as after any failure.
+		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: r.walkPanic(f.Node, op, f.Err)})
 	}
 	interrupted := report.Cancelled != nil || ctx.Err() != nil || closed(opts.Stop)
 	rep.Interrupted = interrupted
@@ -334,7 +230,7 @@ var ErrOpenJournal = errors.New("the last apply was interrupted, or its rollback
 func (r *Runner) finishRun(ctx context.Context, j *journal, status string, edit func()) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	op := "apply"
+	op := states.OperationApply
 	if run := j.run; run != nil {
 		run.Status = status
 		run.Finished = r.now().UTC()
@@ -383,260 +279,6 @@ func dependsOn(p *Planned, from, to string, seen map[string]bool) bool {
 	return false
 }
 
-func (r *Runner) applyItem(ctx, walkCtx context.Context, j *journal, it *item, opts ApplyOptions, rep *ApplyReport, repMu *sync.Mutex) error {
-	if it.waiting {
-		return fmt.Errorf("waiting until %s: %w", it.prior.Wait.Until.Format(time.RFC3339), dag.ErrDeferred)
-	}
-	action := it.change.Action
-	if action == plans.Forget {
-		return r.forgetItem(ctx, j, it)
-	}
-	if len(it.after) > 0 {
-		again, err := r.replanAfter(ctx, it)
-		if err != nil {
-			return err
-		}
-		action = again
-	}
-	if action == plans.NoOp {
-		c, gate := it.typ.(resource.Checker)
-		if gate && it.inst != nil {
-			// A gate holds at apply time, whatever the plan saw.
-			r.ui().Status(it.addr, "Checking...")
-			err := c.Check(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned,
-				Snapshot: it.snapshot, Progress: r.ui().Progress(it.addr), Logger: r.logger().Named("apply").With("addr", it.addr)})
-			if err != nil {
-				return err
-			}
-			r.ui().Status(it.addr, "Check passed")
-		}
-		if !gate && it.inst != nil && it.snapshot != nil && (it.adopt || isFingerprinter(it.typ)) {
-			// What the plan saw may be old by now: mail that reached a live
-			// source since must still be copied, and an adoption records
-			// what is there now, not what was.
-			again, err := r.replanAtApply(ctx, it)
-			if err != nil {
-				return err
-			}
-			action = again
-		}
-		if action == plans.NoOp {
-			if it.takeover != nil {
-				return r.takeoverItem(ctx, j, it)
-			}
-			if it.adopt {
-				return r.adoptItem(ctx, j, it)
-			}
-			return nil
-		}
-	}
-	if it.takeover != nil {
-		// The instance taken over leaves the state before anything
-		// changes; its record, with what destroy puts back, is this one's.
-		if err := r.forgetTakenOver(ctx, j, it); err != nil {
-			return err
-		}
-	}
-	ui := r.ui()
-	log := r.logger().Named("apply").With("addr", it.addr)
-	schema := it.typ.Schema()
-	objType := schema.ImpliedType()
-
-	switch action {
-	case plans.Delete:
-		ui.Status(it.addr, "Destroying...")
-	case plans.Create:
-		ui.Status(it.addr, "Creating...")
-	case plans.Replace:
-		ui.Status(it.addr, "Replacing...")
-	case plans.Resume:
-		ui.Status(it.addr, "Resuming...")
-	default:
-		ui.Status(it.addr, "Modifying...")
-	}
-	start := r.now()
-
-	// A replace first puts the old object back as it was before mailplan.
-	if action == plans.Replace && it.prior != nil {
-		if err := r.journalAndRestore(ctx, j, it, it.oldConfig, "delete"); err != nil {
-			return err
-		}
-	}
-
-	// Read again, right before the change: the snapshot rollback uses must
-	// be what is there now, and it must still be what the plan saw.
-	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-	if err != nil {
-		return fmt.Errorf("read: %w", err)
-	}
-	cur := resp.Current
-	if cur == cty.NilVal {
-		cur = cty.NullVal(objType)
-	}
-	cur = markLike(cur, it.config, schema)
-	if action != plans.Replace && fingerprint(it.typ, cur) != it.readFP && it.snapshot != nil {
-		return fmt.Errorf("the real state changed since the plan was made; run plan again")
-	}
-
-	cfgJSON, sens, err := encodeValue(it.config, objType)
-	if err != nil {
-		return err
-	}
-	journalled := string(action)
-	if action == plans.Replace {
-		journalled = "create"
-	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: journalled, Config: cfgJSON, Before: resp.Snapshot, Prior: journalPrior(it), Deps: it.deps}
-	index, err := j.addChange(ctx, sc)
-	if err != nil {
-		return err
-	}
-
-	before, after := "before_apply", "after_apply"
-	if action == plans.Delete {
-		before, after = "before_destroy", "after_destroy"
-	}
-	if err := r.runHooks(ctx, it, before); err != nil {
-		return err
-	}
-
-	var wait *resource.Wait
-	var private []byte
-	if it.prior != nil {
-		private = it.prior.Private
-	}
-	if action == plans.Delete {
-		orig := resp.Snapshot
-		if it.prior != nil {
-			orig = it.prior.Original
-		}
-		if err := r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Logger: log}); err != nil {
-			return fmt.Errorf("destroy: %w", err)
-		}
-	} else {
-		var resume []byte
-		if action == plans.Resume && it.prior != nil && it.prior.Wait != nil {
-			resume = it.prior.Wait.Resume
-		}
-		stepCur, stepSnap := cur, resp.Snapshot
-		inline := false
-		for {
-			ar, err := r.apply(ctx, it.typ, resource.ApplyRequest{
-				Addr: it.addr, Config: it.config, Current: stepCur, Planned: it.planned, Snapshot: stepSnap,
-				Journal: &changeJournal{j: j, index: index}, Resume: resume, ResumeInline: inline, Interrupted: it.interrupted,
-				Progress: ui.Progress(it.addr), Logger: log,
-			})
-			if err != nil {
-				return err
-			}
-			if ar.Private != nil {
-				private = ar.Private
-			}
-			if ar.Wait == nil {
-				break
-			}
-			remaining := ar.Wait.Until.Sub(r.now())
-			if remaining > opts.MaxWait {
-				wait = ar.Wait
-				break
-			}
-			ui.Waiting(it.addr, ar.Wait.Until, ar.Wait.Reason)
-			if remaining > 0 {
-				if err := r.sleep(walkCtx, remaining); err != nil {
-					return fmt.Errorf("waiting: %w", ErrInterrupted)
-				}
-			}
-			resume, inline = ar.Wait.Resume, true
-			// The next step starts from what is there now, as a resumed
-			// apply in a later run would: read it again. (Rollback still
-			// goes back to the snapshot taken before the first step.)
-			again, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-			if err != nil {
-				return fmt.Errorf("read after waiting: %w", err)
-			}
-			stepCur, stepSnap = again.Current, again.Snapshot
-			if stepCur == cty.NilVal {
-				stepCur = cty.NullVal(objType)
-			}
-			stepCur = markLike(stepCur, it.config, schema)
-		}
-	}
-
-	if err := r.runHooks(ctx, it, after); err != nil {
-		return err
-	}
-
-	// Record what the apply reached: read it back, since a type may leave
-	// parts to the host (an owner nobody configured, say).
-	result := it.planned
-	if action != plans.Delete && wait == nil {
-		after, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-		if err != nil {
-			return fmt.Errorf("read after apply: %w", err)
-		}
-		if after.Current != cty.NilVal && !after.Current.IsNull() {
-			result = markLike(after.Current, it.config, schema)
-		}
-	}
-	done := &states.Record{Op: "done", Index: index, Addr: it.addr}
-	if action != plans.Delete {
-		resJSON, _, err := encodeValue(result, objType)
-		if err != nil {
-			return err
-		}
-		orig := resp.Snapshot
-		if it.prior == nil {
-			// Continuing an interrupted apply: what was there before it
-			// started on this instance is what destroy must put back.
-			if first := j.firstBefore(it.addr, index); first != nil {
-				orig = first
-			}
-		}
-		if it.prior != nil && action != plans.Replace {
-			orig = it.prior.Original
-			if m, ok := it.typ.(resource.OriginalMerger); ok {
-				merged, err := m.MergeOriginal(orig, resp.Snapshot)
-				if err != nil {
-					return fmt.Errorf("merge what destroy restores: %w", err)
-				}
-				orig = merged
-			}
-		}
-		sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps, Private: private}
-		if wait != nil {
-			sr.Wait = &states.Wait{Until: wait.Until.UTC(), Reason: wait.Reason, Resume: wait.Resume}
-		}
-		done.Resource = sr
-		done.After = resJSON
-	}
-	if err := j.add(ctx, done); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	repMu.Lock()
-	switch action {
-	case plans.Create:
-		rep.Added++
-	case plans.Delete:
-		rep.Destroyed++
-	case plans.Replace:
-		rep.Added++
-		rep.Destroyed++
-	default:
-		rep.Changed++
-	}
-	if wait != nil {
-		rep.Waiting = append(rep.Waiting, &plans.Waiting{Addr: it.addr, Until: wait.Until, Reason: wait.Reason})
-	}
-	repMu.Unlock()
-	elapsed := r.now().Sub(start).Round(time.Second)
-	if wait != nil {
-		ui.Status(it.addr, fmt.Sprintf("Waiting until %s (%s)", wait.Until.UTC().Format(time.RFC3339), wait.Reason))
-		return fmt.Errorf("waiting until %s: %w", wait.Until.Format(time.RFC3339), dag.ErrDeferred)
-	}
-	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(action), elapsed))
-	return nil
-}
-
 // adoptItem records a resource that already matches: no host changes, and
 // what is there now becomes what destroy puts back.
 func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
@@ -649,15 +291,20 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	if err != nil {
 		return err
 	}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionAdopt, Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
+	// The change is journalled after Adopt, or by Adopt's first entry.
+	lj := newLazyJournal(j, func() (*states.Change, error) { return sc, nil })
 	if a, ok := it.typ.(resource.Adopter); ok {
-		if err := a.Adopt(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned, Snapshot: it.snapshot, Logger: r.logger().Named("apply").With("addr", it.addr)}); err != nil {
+		if err := a.Adopt(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned, Snapshot: it.snapshot,
+			Journal: lj, Logger: r.logger().Named("apply").With("addr", it.addr)}); err != nil {
 			return fmt.Errorf("adopt: %w", err)
 		}
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
-	index, err := j.addChange(ctx, sc)
-	if err != nil {
-		return err
+	index, ok := lj.journalled()
+	if !ok {
+		if index, err = j.addChange(ctx, sc); err != nil {
+			return err
+		}
 	}
 	orig := it.snapshot
 	if first := j.firstBefore(it.addr, index); first != nil {
@@ -668,7 +315,31 @@ func (r *Runner) adoptItem(ctx context.Context, j *journal, it *item) error {
 	sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: orig, Deps: it.deps}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr, Resource: sr, After: resJSON})
+	return j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: it.addr, Resource: sr, After: resJSON})
+}
+
+// check runs a gate's Check (resource.Checker) with a journal: a change
+// holding its entries is journalled with the first one, and done once the
+// check passed, leaving the state's record of the instance as it was.
+func (r *Runner) check(ctx context.Context, j *journal, it *item, c resource.Checker) error {
+	lj := newLazyJournal(j, func() (*states.Change, error) {
+		cfgJSON, _, err := encodeValue(it.config, it.typ.Schema().ImpliedType())
+		if err != nil {
+			return nil, err
+		}
+		return &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionCheck, Config: cfgJSON, Before: it.snapshot, Prior: journalPrior(it), Deps: it.deps}, nil
+	})
+	err := c.Check(ctx, resource.ApplyRequest{Addr: it.addr, Config: it.config, Current: it.current, Planned: it.planned,
+		Snapshot: it.snapshot, Journal: lj, Progress: r.ui().Progress(it.addr), Logger: r.logger().Named("apply").With("addr", it.addr)})
+	if err != nil {
+		return err
+	}
+	if index, ok := lj.journalled(); ok {
+		if err := j.add(ctx, &states.Record{Op: states.OpDone, Index: index}); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	return nil
 }
 
 // closed reports whether c is closed (nil is never closed).
@@ -684,21 +355,9 @@ func closed(c <-chan struct{}) bool {
 	}
 }
 
-func doneWord(a plans.Action) string {
-	switch a {
-	case plans.Create:
-		return "Creation"
-	case plans.Delete:
-		return "Destruction"
-	case plans.Replace:
-		return "Replacement"
-	}
-	return "Modifications"
-}
-
 // journalAndRestore removes the old object of a replace, journalled so that
 // a rollback puts it back.
-func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, oldConfig cty.Value, action string) error {
+func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, oldConfig cty.Value, action states.ChangeAction) error {
 	log := r.logger().Named("apply").With("addr", it.addr)
 	objType := it.typ.Schema().ImpliedType()
 	resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: oldConfig, Logger: log})
@@ -725,5 +384,5 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, ol
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr})
+	return j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: it.addr})
 }

@@ -24,7 +24,7 @@ func isFingerprinter(t resource.Type) bool {
 // records what is there now.
 func (r *Runner) replanAtApply(ctx context.Context, it *item) (plans.Action, error) {
 	again := *it
-	if d := r.planItem(ctx, &again, PlanOptions{}); d.HasErrors() {
+	if d := r.planAgain(ctx, &again); d.HasErrors() {
 		return plans.NoOp, errors.New(d.Error())
 	}
 	if again.readFP != it.readFP {

@@ -19,7 +19,7 @@ func (r *Runner) recordMoves(ctx context.Context, j *journal, moves []plans.Move
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, m := range moves {
-		if err := j.record(ctx, &states.Record{Op: "moved", Addr: m.From, To: m.To}); err != nil {
+		if err := j.record(ctx, &states.Record{Op: states.OpMoved, Addr: m.From, To: m.To}); err != nil {
 			return fmt.Errorf("journal the move of %s to %s: %w", m.From, m.To, err)
 		}
 		r.ui().Status(m.To, "Moved from "+m.From)
@@ -57,14 +57,14 @@ func (r *Runner) journalForget(ctx context.Context, j *journal, addr string, pri
 	if prior == nil {
 		return fmt.Errorf("forget %s: the state does not manage it", addr)
 	}
-	sc := &states.Change{Addr: addr, Type: prior.Type, Action: "forget", Config: prior.Config, Before: before, Prior: cloneResource(prior), Deps: prior.Deps}
+	sc := &states.Change{Addr: addr, Type: prior.Type, Action: states.ActionForget, Config: prior.Config, Before: before, Prior: cloneResource(prior), Deps: prior.Deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.record(ctx, &states.Record{Op: "done", Index: index, Addr: addr}); err != nil {
+	if err := j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: addr}); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
@@ -114,7 +114,7 @@ func (r *Runner) takeoverItem(ctx context.Context, j *journal, it *item) error {
 	if err != nil {
 		return err
 	}
-	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: "adopt", Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
+	sc := &states.Change{Addr: it.addr, Type: it.typ.Name(), Action: states.ActionAdopt, Config: cfgJSON, Before: it.snapshot, Deps: it.deps}
 	index, err := j.addChange(ctx, sc)
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func (r *Runner) takeoverItem(ctx context.Context, j *journal, it *item) error {
 	sr := &states.Resource{Addr: it.addr, Type: it.typ.Name(), Config: cfgJSON, Result: resJSON, Sensitive: sens, Original: it.prior.Original, Deps: it.deps, Private: it.prior.Private}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.record(ctx, &states.Record{Op: "done", Index: index, Addr: it.addr, Resource: sr, After: resJSON})
+	return j.record(ctx, &states.Record{Op: states.OpDone, Index: index, Addr: it.addr, Resource: sr, After: resJSON})
 }
 
 // replanAfter reads and plans a new instance again once the instances it
@@ -132,7 +132,7 @@ func (r *Runner) takeoverItem(ctx context.Context, j *journal, it *item) error {
 func (r *Runner) replanAfter(ctx context.Context, it *item) (plans.Action, error) {
 	again := *it
 	again.after = nil
-	if d := r.planItem(ctx, &again, PlanOptions{}); d.HasErrors() {
+	if d := r.planAgain(ctx, &again); d.HasErrors() {
 		return plans.NoOp, errors.New(d.Error())
 	}
 	it.current, it.snapshot, it.planned, it.readFP, it.adopt = again.current, again.snapshot, again.planned, again.readFP, again.adopt

@@ -2,11 +2,13 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/mailplan/mailplan/engine/dag"
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
@@ -69,21 +71,40 @@ func (r *Runner) restore(ctx context.Context, t resource.Type, req resource.Rest
 	return t.Restore(ctx, req)
 }
 
-// recoveredPlan, deferred directly by planItem, turns a panic into an
-// error diagnostic naming the instance.
-func (r *Runner) recoveredPlan(it *item, diags *hcl.Diagnostics) {
-	v := recover()
-	if v == nil {
-		return
+// walkPanic turns the panic dag.Walk recovered from the work on addr (a
+// *dag.PanicError) into a *PanicError naming addr and op, and logs its
+// stack; any other error is returned as it is. Walk is the one place a
+// walk's goroutines recover: refresh and apply both run on it.
+func (r *Runner) walkPanic(addr, op string, err error) error {
+	var wp *dag.PanicError
+	if !errors.As(err, &wp) {
+		return err
 	}
-	pe, ok := v.(*PanicError)
-	if !ok {
-		pe = &PanicError{Addr: it.addr, Op: "plan", Value: v, Stack: debug.Stack()}
-		r.logger().Error("panic", "addr", it.addr, "op", "plan", "value", fmt.Sprint(v), "stack", string(pe.Stack))
+	if pe, ok := wp.Value.(*PanicError); ok {
+		return pe
 	}
-	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot plan " + it.addr, Detail: pe.Error()}
+	pe := &PanicError{Addr: addr, Op: op, Value: wp.Value, Stack: wp.Stack}
+	r.logger().Error("panic", "addr", addr, "op", op, "value", fmt.Sprint(wp.Value), "stack", string(wp.Stack))
+	return pe
+}
+
+// planPanicDiag is the diagnostic of a panic while planning it.
+func planPanicDiag(it *item, err error) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot plan " + it.addr, Detail: err.Error()}
 	if it.inst != nil {
 		d.Subject = it.inst.DeclRange.Ptr()
 	}
-	*diags = append(*diags, d)
+	return d
+}
+
+// planAgain plans the item once more during an apply (apply_replan.go,
+// moved.go), on the goroutine of the apply walk: a panic is a diagnostic,
+// as at plan time.
+func (r *Runner) planAgain(ctx context.Context, it *item) (diags hcl.Diagnostics) {
+	defer func() {
+		if v := recover(); v != nil {
+			diags = append(diags, planPanicDiag(it, r.walkPanic(it.addr, "plan", &dag.PanicError{Value: v, Stack: debug.Stack()})))
+		}
+	}()
+	return r.planItem(ctx, it, PlanOptions{})
 }

@@ -162,28 +162,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 		return p, diags
 	}
 
-	// Refresh and plan each instance, in parallel.
-	par := opts.Parallelism
-	if par < 1 {
-		par = 4
-	}
-	var mu sync.Mutex
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for _, addr := range sortedKeys(p.items) {
-		it := p.items[addr]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d := r.planItem(ctx, it, opts)
-			mu.Lock()
-			diags = append(diags, d...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	diags = append(diags, r.refresh(ctx, p.items, opts)...)
 	if diags.HasErrors() {
 		return p, diags
 	}
@@ -244,196 +223,37 @@ func markAfterWait(items map[string]*item) {
 	}
 }
 
-func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) (diags hcl.Diagnostics) {
-	// It runs on a goroutine of its own: a panic not caught here would
-	// end the process.
-	defer r.recoveredPlan(it, &diags)
-	schema := it.typ.Schema()
-	objType := schema.ImpliedType()
-	ri, _ := addrs.ParseResourceInstance(it.addr)
-	ch := &plans.Change{
-		Addr:   it.addr,
-		Module: ri.Module.String(),
-		Type:   ri.Resource.Type,
-		Name:   ri.Resource.Name,
-		Key:    keyString(ri.Key),
-		Action: plans.NoOp,
-		Before: cty.NullVal(objType),
-		After:  cty.NullVal(objType),
+// refresh reads and plans every item, on the walker apply runs on: at most
+// opts.Parallelism at a time (defaultParallelism when unset), the smallest
+// address first. The instances of a plan do not wait for each other, so
+// the graph has no edges. Every item is planned even after ctx is
+// cancelled (each then fails with the context's error, as a diagnostic
+// naming it), so the walk is given a ctx that is never cancelled.
+func (r *Runner) refresh(ctx context.Context, items map[string]*item, opts PlanOptions) hcl.Diagnostics {
+	g := dag.New[string]()
+	for addr := range items {
+		g.Add(addr)
 	}
-	it.change = ch
-	noteMoves(it, ch)
-	fail := func(what string, err error) hcl.Diagnostics {
-		if it.inst != nil {
-			if _, ok := err.(*resource.AttrError); ok {
-				return lang.AttrDiagnostics(it.inst, err)
-			}
-			if _, ok := err.(resource.AttrErrors); ok {
-				return lang.AttrDiagnostics(it.inst, err)
-			}
-		}
-		d := &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Cannot " + what + " " + it.addr,
-			Detail:   err.Error(),
-		}
-		if it.inst != nil {
-			d.Subject = it.inst.DeclRange.Ptr()
-		}
-		return hcl.Diagnostics{d}
-	}
-
-	// A replace reads the new object; the old one is restored from state.
-	replace := false
-	var replacePaths []string
-	if it.prior != nil && it.inst != nil && !opts.Destroy {
-		oldCfg, err := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
-		if err == nil && !oldCfg.IsNull() {
-			// The state holds no secrets: the live configuration lends them,
-			// for the comparison and for removing the old object.
-			oldCfg = withLiveConnections(schema, withSecrets(oldCfg, it.config), it.config)
-			for name, a := range schema.Attributes {
-				if a.ForceNew && !sameForceNew(a, oldCfg.GetAttr(name), it.config.GetAttr(name)) {
-					replace = true
-					replacePaths = append(replacePaths, name)
-				}
-			}
-			it.oldConfig = oldCfg
-		}
-	}
-	sort.Strings(replacePaths)
-
-	log := r.logger().Named("plan").With("addr", it.addr)
-	if opts.NoRefresh && it.prior != nil && !replace {
-		cur, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
-		if err != nil {
-			return fail("decode state of", err)
-		}
-		it.current = cur
-	} else {
-		resp, err := r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: log})
-		if err != nil {
-			return fail("read", err)
-		}
-		it.current = resp.Current
-		it.snapshot = resp.Snapshot
-	}
-	if it.current == cty.NilVal {
-		it.current = cty.NullVal(objType)
-	}
-	it.current = markLike(it.current, it.config, schema)
-	it.readFP = fingerprint(it.typ, it.current)
-
-	// Deletes: destroy, or no longer in the configuration.
-	if it.inst == nil || opts.Destroy {
-		ch.Before = it.current
-		if it.prior != nil {
-			if prior, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive); err == nil && it.current.IsNull() {
-				ch.Before = markLike(prior, it.config, schema)
-			}
-		}
-		if it.forget {
-			// A removed block: the state forgets it, the host keeps it.
-			ch.Action = plans.Forget
-			it.planned = cty.NullVal(objType)
-			return nil
-		}
-		ch.Action = plans.Delete
-		if it.inst == nil {
-			ch.Reason = "not in the configuration"
-		}
-		ch.Summary = "puts back what was there before mailplan first changed it"
-		if it.inst != nil && it.inst.PreventDestroy {
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Instance cannot be destroyed",
-				Detail:   fmt.Sprintf("%s has lifecycle.prevent_destroy set, but the plan would destroy it. To go on, set prevent_destroy to false, or leave it out with -target or -exclude.", it.addr),
-				Subject:  it.inst.DeclRange.Ptr(),
-			}}
-		}
-		it.planned = cty.NullVal(objType)
+	var mu sync.Mutex
+	var diags hcl.Diagnostics
+	rep, _ := g.Walk(context.WithoutCancel(ctx), parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
+		d := r.planItem(ctx, items[addr], opts)
+		mu.Lock()
+		defer mu.Unlock()
+		diags = append(diags, d...)
 		return nil
+	}, dag.WalkOptions{KeepGoing: true})
+	// planItem reports every problem as a diagnostic: a node fails only
+	// by panicking.
+	for _, f := range rep.Failed {
+		diags = append(diags, planPanicDiag(items[f.Node], r.walkPanic(f.Node, "plan", f.Err)))
 	}
-
-	// A wait recorded by an earlier apply.
-	if it.prior != nil && it.prior.Wait != nil {
-		w := it.prior.Wait
-		ch.Before = it.current
-		ch.After = it.current
-		if r.now().Before(w.Until) {
-			it.waiting = true
-			ch.Pending = fmt.Sprintf("waiting until %s: %s", w.Until.UTC().Format("2006-01-02 15:04:05 MST"), w.Reason)
-			it.planned = it.current
-			return nil
-		}
-	}
-
-	config := it.config
-	if it.inst.IgnoreAll || len(it.inst.IgnoreChanges) > 0 {
-		config = applyIgnore(config, it.current, it.inst)
-	}
-	var prior *resource.Prior
-	if it.prior != nil {
-		pc, _ := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
-		pr, _ := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
-		prior = &resource.Prior{Config: pc, Result: pr, Private: it.prior.Private}
-		if w := it.prior.Wait; w != nil {
-			prior.Wait = &resource.Wait{Until: w.Until, Reason: w.Reason, Resume: w.Resume}
-		}
-	}
-	current := it.current
-	if replace {
-		current = cty.NullVal(objType)
-	}
-	resp, err := r.plan(ctx, it.typ, resource.PlanRequest{Addr: it.addr, Config: config, Current: current, Snapshot: it.snapshot, Prior: prior, Interrupted: it.interrupted, Logger: log})
-	if err != nil {
-		return fail("plan", err)
-	}
-	planned := resp.Planned
-	if planned == cty.NilVal {
-		planned = config
-	}
-	it.planned = markLike(planned, it.config, schema)
-	ch.Before = it.current
-	ch.After = it.planned
-	ch.Summary = resp.Summary
-	ch.Pending = resp.Pending
-	switch {
-	case it.prior != nil && it.prior.Wait != nil:
-		ch.Action = plans.Resume
-	case replace:
-		ch.Action = plans.Replace
-		ch.ReplacePaths = replacePaths
-		ch.Reason = strings.Join(replacePaths, ", ") + " changed"
-		if pr, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive); err == nil {
-			ch.Before = markLike(pr, it.oldConfig, schema)
-		}
-		if it.inst.PreventDestroy {
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Instance cannot be destroyed",
-				Detail:   fmt.Sprintf("%s has lifecycle.prevent_destroy set, but changing %s replaces it.", it.addr, strings.Join(replacePaths, ", ")),
-				Subject:  it.inst.DeclRange.Ptr(),
-			}}
-		}
-	case it.current.IsNull():
-		ch.Action = plans.Create
-	case equalValues(it.current, it.planned) && resp.Unfinished:
-		// Nothing to change, but the interrupted apply's work on it is
-		// not finished: Apply carries it on.
-		ch.Action = plans.Resume
-		ch.Interrupted = true
-	case equalValues(it.current, it.planned):
-		ch.Action = plans.NoOp
-		it.adopt = it.prior == nil
-	default:
-		ch.Action = plans.Update
-	}
-	return nil
+	return diags
 }
 
-// applyIgnore replaces ignored attributes of config with the real values.
-func applyIgnore(config, current cty.Value, inst *lang.Instance) cty.Value {
+// applyIgnore replaces ignored attributes of config with the real values,
+// except identity attributes (resource.Attribute.Identity).
+func applyIgnore(config, current cty.Value, inst *lang.Instance, schema *resource.Schema) cty.Value {
 	if current.IsNull() {
 		return config
 	}
@@ -443,7 +263,7 @@ func applyIgnore(config, current cty.Value, inst *lang.Instance) cty.Value {
 		for _, n := range inst.IgnoreChanges {
 			ignore = ignore || n == name
 		}
-		if ignore && name != "host" && name != "path" {
+		if a := schema.Attributes[name]; ignore && (a == nil || !a.Identity) {
 			m[name] = current.GetAttr(name)
 		}
 	}

@@ -58,7 +58,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 	// Until it ends, a rollback is one that did not finish: killed half
 	// way, the state says so (plan warns, destroy waits, a retry goes on).
 	if run.Status != states.StatusRollbackFailed {
-		if err := record(&states.Record{Op: "status", Status: states.StatusRollbackFailed}); err != nil {
+		if err := record(&states.Record{Op: states.OpStatus, Status: states.StatusRollbackFailed}); err != nil {
 			res.errors = append(res.errors, ResourceError{Addr: "(state)", Err: fmt.Errorf("journal: %w", err)})
 			return res
 		}
@@ -95,17 +95,18 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			// one only lends the secrets the state leaves out.
 			cfg = withLiveConnections(t.Schema(), withSecrets(cfg, it.config), it.config)
 		}
-		done := &states.Record{Op: "restored", Index: i, Addr: ch.Addr, Resource: ch.Prior}
-		if ch.Action == "adopt" || ch.Action == "forget" {
+		done := &states.Record{Op: states.OpRestored, Index: i, Addr: ch.Addr, Resource: ch.Prior}
+		if (ch.Action == states.ActionAdopt || ch.Action == states.ActionForget) && len(ch.Journal) == 0 {
 			// Nothing changed on the host: only the state's record goes
-			// back (forgotten again, or remembered again).
+			// back (forgotten again, or remembered again). An adoption
+			// whose Adopt recorded entries is undone like any change.
 			if err := record(done); err != nil {
 				fail(err)
 			}
 			continue
 		}
 		if !ch.Restoring {
-			if err := record(&states.Record{Op: "restoring", Index: i}); err != nil {
+			if err := record(&states.Record{Op: states.OpRestoring, Index: i}); err != nil {
 				fail(fmt.Errorf("journal: %w", err))
 				continue
 			}

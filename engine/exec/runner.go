@@ -79,3 +79,15 @@ func (r *Runner) ui() UI {
 	}
 	return r.UI
 }
+
+// defaultParallelism is how many instances a walk works on at once when
+// the options leave it unset.
+const defaultParallelism = 4
+
+// parallelism is n, or defaultParallelism when n is less than 1.
+func parallelism(n int) int {
+	if n < 1 {
+		return defaultParallelism
+	}
+	return n
+}

@@ -120,7 +120,11 @@ type ApplyRequest struct {
 	Current  cty.Value
 	Planned  cty.Value
 	Snapshot []byte
-	Journal  Journal
+	// Journal records undo entries (see Journal). Apply, Check and Adopt
+	// all get a working one; for Check and Adopt the engine journals a
+	// change only when they record an entry, and a rollback then gives
+	// Restore their entries with the Snapshot.
+	Journal Journal
 	// Resume is the Resume data of the Wait an earlier Apply returned, once
 	// that wait is over; nil on a first call.
 	Resume []byte
@@ -211,6 +215,8 @@ type Claimer interface {
 // engine adopts an object that already matches the configuration (and so
 // never calls Apply for it): the file type keeps a copy of the bytes on the
 // host, so that destroy can put them back even after a later hand edit.
+// Whatever Adopt changes on a host that a rollback of the apply must undo
+// it records in req.Journal first, as Apply does.
 type Adopter interface {
 	Adopt(ctx context.Context, req ApplyRequest) error
 }
@@ -229,7 +235,9 @@ type OriginalMerger interface {
 // server stops). A gate whose plan shows no change is still checked: the
 // engine calls Check just before the instance's dependents would start,
 // and a failing check fails the apply like a failing Apply. For a planned
-// change the engine calls Apply as usual.
+// change the engine calls Apply as usual. A check that must hold
+// something on a host while the apply goes on records in req.Journal
+// first, as Apply does, so that a rollback (through Restore) lets go of it.
 type Checker interface {
 	Check(ctx context.Context, req ApplyRequest) error
 }

@@ -31,6 +31,11 @@ type Attribute struct {
 	// ForceNew: a change to this attribute replaces the object (the old one
 	// is restored to what was there before mailplan, then the new one made).
 	ForceNew bool
+	// Identity: the attribute says which object the instance is (the host
+	// it is on, its path there). lifecycle.ignore_changes never keeps the
+	// real value of an identity attribute in place of the configured one:
+	// another value names another object.
+	Identity bool
 	// Computed: the value comes from the real state, not the configuration
 	// (e.g. a file's owner when none is configured); not settable.
 	Computed    bool

@@ -18,14 +18,46 @@ type Journaler interface {
 	Append(ctx context.Context, rec *Record) error
 }
 
+// Op is the kind of a journal record. Its values are written to the state's
+// journal as they are: a new value is a new format, and an old one never
+// changes. It is an alias, not a defined type, so that code comparing or
+// collecting Record.Op as a string keeps working.
+type Op = string
+
+// The journal operations, in the order a run uses them.
+const (
+	// OpBegin starts a run: Apply becomes LastApply.
+	OpBegin Op = "begin"
+	// OpContinue lets a later apply take over an open run: LastApply runs
+	// again, with the operation in Status and the start time in Started.
+	OpContinue Op = "continue"
+	// OpMoved moves the resource at Addr to To (a moved block).
+	OpMoved Op = "moved"
+	// OpChange appends Change to LastApply.Changes, before it is made.
+	OpChange Op = "change"
+	// OpEntry appends Entry to the journal of change Index.
+	OpEntry Op = "entry"
+	// OpDone marks change Index done with After reached, and sets (or,
+	// with a nil Resource, removes) the resource at Addr when Addr is set.
+	OpDone Op = "done"
+	// OpRestoring marks change Index as being undone by a rollback.
+	OpRestoring Op = "restoring"
+	// OpRestored marks change Index undone, and sets (or removes) the
+	// resource at Addr as for OpDone.
+	OpRestored Op = "restored"
+	// OpResource sets (or removes) the resource at Addr.
+	OpResource Op = "resource"
+	// OpStatus sets LastApply's Status and Finished.
+	OpStatus Op = "status"
+)
+
 // Record is one step of an apply, as appended to a journal.
 type Record struct {
 	// Lineage and Serial name the state version the record applies to.
 	Lineage string `json:"lineage"`
 	Serial  uint64 `json:"serial"`
-	// Op is "begin", "continue", "change", "entry", "done", "restoring",
-	// "restored", "resource", "status" or "moved".
-	Op string `json:"op"`
+	// Op says what the record does, and which of the fields below it uses.
+	Op Op `json:"op"`
 	// Apply is the new LastApply (begin).
 	Apply *Apply `json:"apply,omitempty"`
 	// Change is appended to LastApply.Changes (change).
@@ -38,7 +70,9 @@ type Record struct {
 	// Addr and Resource set (or, nil, remove) a resource (done, resource).
 	Addr     string    `json:"addr,omitempty"`
 	Resource *Resource `json:"resource,omitempty"`
-	// Status and Finished update LastApply (status).
+	// Status and Finished update LastApply (status). A continue record
+	// keeps the continuing run's operation (OperationApply or
+	// OperationDestroy) here.
 	Status   string    `json:"status,omitempty"`
 	Finished time.Time `json:"finished,omitempty"`
 	// Started is when a continue record's apply started.
@@ -74,7 +108,7 @@ func (s *State) Replay(rec *Record) error {
 		return s.LastApply.Changes[rec.Index], nil
 	}
 	switch rec.Op {
-	case "begin":
+	case OpBegin:
 		if rec.Apply != nil {
 			for i, c := range rec.Apply.Changes {
 				if c == nil {
@@ -83,7 +117,7 @@ func (s *State) Replay(rec *Record) error {
 			}
 		}
 		s.LastApply = rec.Apply
-	case "continue":
+	case OpContinue:
 		// A later apply takes over an interrupted one: same journal, more
 		// changes.
 		if s.LastApply == nil {
@@ -93,7 +127,7 @@ func (s *State) Replay(rec *Record) error {
 		s.LastApply.Operation = rec.Status
 		s.LastApply.Continued = append(s.LastApply.Continued, rec.Started)
 		s.LastApply.Finished = time.Time{}
-	case "change":
+	case OpChange:
 		if s.LastApply == nil {
 			return fmt.Errorf("journal record \"change\" before \"begin\"")
 		}
@@ -101,13 +135,13 @@ func (s *State) Replay(rec *Record) error {
 			return fmt.Errorf("journal record \"change\" without a change")
 		}
 		s.LastApply.Changes = append(s.LastApply.Changes, rec.Change)
-	case "entry":
+	case OpEntry:
 		c, err := change()
 		if err != nil {
 			return err
 		}
 		c.Journal = append(c.Journal, rec.Entry)
-	case "done":
+	case OpDone:
 		c, err := change()
 		if err != nil {
 			return err
@@ -115,24 +149,24 @@ func (s *State) Replay(rec *Record) error {
 		c.Done = true
 		c.After = rec.After
 		return setResource()
-	case "restoring":
+	case OpRestoring:
 		c, err := change()
 		if err != nil {
 			return err
 		}
 		c.Restoring = true
-	case "restored":
+	case OpRestored:
 		c, err := change()
 		if err != nil {
 			return err
 		}
 		c.Restored = true
 		return setResource()
-	case "resource":
+	case OpResource:
 		return setResource()
-	case "moved":
+	case OpMoved:
 		return s.Move(rec.Addr, rec.To)
-	case "status":
+	case OpStatus:
 		if s.LastApply == nil {
 			return fmt.Errorf("journal record \"status\" before \"begin\"")
 		}

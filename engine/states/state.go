@@ -74,7 +74,7 @@ type Output struct {
 // after a crash — can undo exactly what it did.
 type Apply struct {
 	ID        string    `json:"id"`
-	Operation string    `json:"operation"` // "apply" or "destroy"
+	Operation string    `json:"operation"` // OperationApply or OperationDestroy
 	Started   time.Time `json:"started"`
 	Finished  time.Time `json:"finished,omitempty"`
 	// Status is StatusRunning while it runs (a crash leaves it so), then
@@ -90,7 +90,14 @@ type Apply struct {
 	PriorOutputs map[string]*Output `json:"prior_outputs,omitempty"`
 }
 
-// The values of Apply.Status.
+// The values of Apply.Operation.
+const (
+	OperationApply   = "apply"
+	OperationDestroy = "destroy"
+)
+
+// The values of Apply.Status. The field stays a plain string: callers
+// compare and return it as one.
 const (
 	// StatusRunning: the apply (or destroy) is under way, or was killed.
 	StatusRunning = "running"
@@ -117,9 +124,9 @@ func (a *Apply) Open() bool {
 // Change is one resource instance changed by an apply, in the order the
 // changes started.
 type Change struct {
-	Addr   string `json:"addr"`
-	Type   string `json:"type"`
-	Action string `json:"action"` // create, update, delete, replace
+	Addr   string       `json:"addr"`
+	Type   string       `json:"type"`
+	Action ChangeAction `json:"action"`
 	// Config is the configuration used to restore (JSON, sensitive null).
 	Config json.RawMessage `json:"config"`
 	// Before is the snapshot Read returned just before the change.
@@ -146,6 +153,29 @@ type Change struct {
 	// it.
 	Restored bool `json:"restored,omitempty"`
 }
+
+// ChangeAction is what a journalled change did. A replace is journalled as
+// two changes, a delete (the old object put back as it was before
+// mailplan) and a create.
+type ChangeAction string
+
+// The values of Change.Action.
+const (
+	ActionCreate ChangeAction = "create"
+	ActionUpdate ChangeAction = "update"
+	ActionDelete ChangeAction = "delete"
+	// ActionResume carries on a step an earlier apply persisted a wait for.
+	ActionResume ChangeAction = "resume"
+	// ActionAdopt records an object that already matched: nothing on its
+	// host changed, unless the type's Adopt recorded journal entries.
+	ActionAdopt ChangeAction = "adopt"
+	// ActionCheck holds the journal entries a gate's Check recorded
+	// (journalled only when it recorded one); nothing else changed.
+	ActionCheck ChangeAction = "check"
+	// ActionForget drops an instance from the state (a removed block, or
+	// one another instance takes over); nothing on its host changes.
+	ActionForget ChangeAction = "forget"
+)
 
 // Manager reads and writes the state of one plan directory.
 type Manager interface {

@@ -31,7 +31,7 @@ var (
 func NewConfig(hosts Hosts) *Config { return &Config{hosts: hosts} }
 
 var configSchema = &resource.Schema{Attributes: map[string]*resource.Attribute{
-	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true,
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true, Identity: true,
 		Description: "The host Postfix runs on."},
 	"config_dir": {Type: cty.String, Default: cty.StringVal(DefaultConfigDir), ForceNew: true,
 		Description: "The Postfix instance: the directory of its main.cf, passed as -c to every command."},

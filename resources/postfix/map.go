@@ -39,9 +39,9 @@ func NewMap(hosts Hosts) *Map { return &Map{hosts: hosts} }
 var entryType = cty.Object(map[string]cty.Type{"key": cty.String, "value": cty.String})
 
 var mapSchema = &resource.Schema{Attributes: map[string]*resource.Attribute{
-	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true,
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true, Identity: true,
 		Description: "The host Postfix runs on."},
-	"path": {Type: cty.String, Required: true, ForceNew: true,
+	"path": {Type: cty.String, Required: true, ForceNew: true, Identity: true,
 		Description: "The absolute path of the table's source file, e.g. /etc/postfix/migration/transport_map."},
 	"type": {Type: cty.String, Required: true, ForceNew: true,
 		Description: "The table type: hash, lmdb, btree, cdb, texthash, regexp or pcre."},

@@ -43,7 +43,7 @@ const (
 )
 
 var queueSchema = &resource.Schema{Attributes: map[string]*resource.Attribute{
-	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true,
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, Identity: true,
 		Description: "The host Postfix runs on."},
 	"config_dir": {Type: cty.String, Default: cty.StringVal(DefaultConfigDir),
 		Description: "The Postfix instance: the directory of its main.cf, passed as -c to postqueue."},

@@ -47,7 +47,7 @@ const (
 var commandAttrs = []string{"start_command", "stop_command", "status_command"}
 
 var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
-	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true,
+	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true, Identity: true,
 		Description: "The host the service runs on."},
 	"service": {Type: cty.String, Required: true, ForceNew: true,
 		Description: "The service's name, e.g. postfix or dovecot (a systemd unit or an /etc/init.d script)."},
