@@ -1,0 +1,272 @@
+package resource
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
+)
+
+// Decode copies an object value (a configuration, a planned or a current
+// value) into the struct into points to, by its fields' `cty:"name"` tags
+// (go-cty's gocty), so that a type names each attribute once: in its
+// field's tag. The fields of an embedded struct without a tag count as the
+// outer struct's, so two types can share theirs.
+//
+// The value's attributes and the tags must be the same set (CheckStruct
+// compares a struct with a schema, for each type's tests). Marks are
+// dropped. A null lands as:
+//
+//   - nil in a pointer, slice or map field, so that an optional attribute
+//     can tell "not set" from a zero value;
+//   - the zero value in any other field ("" for a string), also inside
+//     lists, maps and nested objects;
+//   - an error in a Host or DNSServer field ("no host given").
+//
+// A field of type cty.Value receives the attribute as it is; a *big.Float
+// field a number exactly.
+//
+// A value that is null or not wholly known is an error: Validate sees
+// unknowns, Read, Plan and Apply never do. Other errors name the attribute
+// path.
+func Decode(v cty.Value, into any) error {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return errors.New("configuration is null or not known")
+	}
+	rv := reflect.ValueOf(into)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("decode into %T: want a pointer to a struct", into)
+	}
+	if !v.Type().IsObjectType() {
+		return fmt.Errorf("decode %s: want an object", v.Type().FriendlyName())
+	}
+	fields := tagged(rv.Elem())
+	for name := range v.Type().AttributeTypes() {
+		if _, ok := fields[name]; !ok {
+			return fmt.Errorf("decode into %T: no field for attribute %q", into, name)
+		}
+	}
+	for _, name := range sortedKeys(fields) {
+		if !v.Type().HasAttribute(name) {
+			return fmt.Errorf("decode into %T: no attribute %q", into, name)
+		}
+		f := fields[name]
+		if err := decodeInto(v.GetAttr(name), f, cty.GetAttrPath(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckStruct reports how the `cty` tags of the struct sample (a value or
+// a pointer) and the schema's attributes differ; nil when they are the
+// same set. Each type's tests call it, so that its decoding struct and its
+// schema cannot drift apart.
+func CheckStruct(s *Schema, sample any) error {
+	rv := reflect.ValueOf(sample)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return fmt.Errorf("%T is not a struct", sample)
+	}
+	// A copy, so that tagged can hand out addressable fields.
+	cp := reflect.New(rv.Type()).Elem()
+	fields := tagged(cp)
+	var problems []string
+	for name := range s.Attributes {
+		if _, ok := fields[name]; !ok {
+			problems = append(problems, fmt.Sprintf("attribute %q has no field", name))
+		}
+	}
+	for name := range fields {
+		if _, ok := s.Attributes[name]; !ok {
+			problems = append(problems, fmt.Sprintf("field tagged %q is no attribute", name))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return fmt.Errorf("%T and the schema differ: %s", sample, strings.Join(problems, "; "))
+}
+
+var (
+	valueType     = reflect.TypeOf(cty.Value{})
+	hostType      = reflect.TypeOf(Host{})
+	dnsServerType = reflect.TypeOf(DNSServer{})
+)
+
+// tagged maps each `cty` tag of the struct s, and of the untagged structs
+// it embeds, to its field.
+func tagged(s reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	t := s.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("cty")
+		switch {
+		case tag != "":
+			out[tag] = s.Field(i)
+		case sf.Anonymous && sf.Type.Kind() == reflect.Struct:
+			for name, f := range tagged(s.Field(i)) {
+				out[name] = f
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]reflect.Value) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// decodeInto decodes the attribute v at path into the field f.
+func decodeInto(v cty.Value, f reflect.Value, path cty.Path) error {
+	switch f.Type() {
+	case hostType:
+		h, err := HostFromValue(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pathString(path), err)
+		}
+		f.Set(reflect.ValueOf(h))
+		return nil
+	case dnsServerType:
+		s, err := DNSServerFromValue(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pathString(path), err)
+		}
+		f.Set(reflect.ValueOf(s))
+		return nil
+	}
+	if err := gocty.FromCtyValue(zeroNulls(v, f.Type()), f.Addr().Interface()); err != nil {
+		var pe cty.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%s: %w", pathString(append(path.Copy(), pe.Path...)), err)
+		}
+		return fmt.Errorf("%s: %w", pathString(path), err)
+	}
+	return nil
+}
+
+// zeroNulls replaces in v each null that lands in a field that cannot be
+// nil (see Decode) by the zero value of its type, following t, the Go type
+// v decodes into.
+func zeroNulls(v cty.Value, t reflect.Type) cty.Value {
+	if t == valueType {
+		return v
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v.IsNull() {
+			return v
+		}
+		return zeroNulls(v, t.Elem())
+	case reflect.Slice, reflect.Map, reflect.Interface:
+		if v.IsNull() {
+			return v
+		}
+	}
+	ty := v.Type()
+	switch {
+	case v.IsNull():
+		return zeroOf(ty, t)
+	case ty.IsObjectType() && t.Kind() == reflect.Struct:
+		fields := tagged(reflect.New(t).Elem())
+		attrs := map[string]cty.Value{}
+		for name := range ty.AttributeTypes() {
+			av := v.GetAttr(name)
+			if f, ok := fields[name]; ok {
+				av = zeroNulls(av, f.Type())
+			}
+			attrs[name] = av
+		}
+		return cty.ObjectVal(attrs)
+	case (ty.IsListType() || ty.IsSetType()) && t.Kind() == reflect.Slice && v.LengthInt() > 0:
+		var els []cty.Value
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			els = append(els, zeroNulls(e, t.Elem()))
+		}
+		if ty.IsSetType() {
+			return cty.SetVal(els)
+		}
+		return cty.ListVal(els)
+	case ty.IsMapType() && t.Kind() == reflect.Map && v.LengthInt() > 0:
+		els := map[string]cty.Value{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			els[k.AsString()] = zeroNulls(e, t.Elem())
+		}
+		return cty.MapVal(els)
+	}
+	return v
+}
+
+// zeroOf is the zero value of ty, for the Go type t.
+func zeroOf(ty cty.Type, t reflect.Type) cty.Value {
+	switch {
+	case ty == cty.String:
+		return cty.StringVal("")
+	case ty == cty.Number:
+		return cty.Zero
+	case ty == cty.Bool:
+		return cty.False
+	case ty.IsObjectType():
+		attrs := map[string]cty.Value{}
+		for name, at := range ty.AttributeTypes() {
+			attrs[name] = zeroNulls(cty.NullVal(at), fieldType(t, name))
+		}
+		return cty.ObjectVal(attrs)
+	case ty.IsListType():
+		return cty.ListValEmpty(ty.ElementType())
+	case ty.IsSetType():
+		return cty.SetValEmpty(ty.ElementType())
+	case ty.IsMapType():
+		return cty.MapValEmpty(ty.ElementType())
+	}
+	return cty.NullVal(ty)
+}
+
+// fieldType is the type of the field of struct t tagged name; cty.Value's
+// (which takes a null as it is) when there is none.
+func fieldType(t reflect.Type, name string) reflect.Type {
+	if t.Kind() == reflect.Struct {
+		if f, ok := tagged(reflect.New(t).Elem())[name]; ok {
+			return f.Type()
+		}
+	}
+	return valueType
+}
+
+// pathString writes an attribute path as in HCL: entries[0].key.
+func pathString(p cty.Path) string {
+	var b strings.Builder
+	for _, step := range p {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.Name)
+		case cty.IndexStep:
+			switch s.Key.Type() {
+			case cty.Number:
+				fmt.Fprintf(&b, "[%s]", s.Key.AsBigFloat().Text('f', -1))
+			case cty.String:
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			}
+		}
+	}
+	return b.String()
+}
