@@ -19,16 +19,16 @@ import (
 //
 // The value's attributes and the tags must be the same set (CheckStruct
 // compares a struct with a schema, for each type's tests). Marks are
-// dropped. A null lands as:
+// dropped. A null attribute leaves its field as it was, so that a caller
+// sets an optional attribute's default in the struct before decoding (and
+// a pointer, slice or map field left nil means "not set"); but a null Host
+// or DNSServer is an error ("no host given"). Inside an attribute (the
+// elements of a list or map, the attributes of a nested object) a null
+// becomes nil in a pointer, slice or map, else the zero value ("" for a
+// string).
 //
-//   - nil in a pointer, slice or map field, so that an optional attribute
-//     can tell "not set" from a zero value;
-//   - the zero value in any other field ("" for a string), also inside
-//     lists, maps and nested objects;
-//   - an error in a Host or DNSServer field ("no host given").
-//
-// A field of type cty.Value receives the attribute as it is; a *big.Float
-// field a number exactly.
+// A field of type cty.Value receives the attribute as it is, null too; a
+// *big.Float field a number exactly.
 //
 // A value that is null or not wholly known is an error: Validate sees
 // unknowns, Read, Plan and Apply never do. Other errors name the attribute
@@ -55,8 +55,11 @@ func Decode(v cty.Value, into any) error {
 		if !v.Type().HasAttribute(name) {
 			return fmt.Errorf("decode into %T: no attribute %q", into, name)
 		}
-		f := fields[name]
-		if err := decodeInto(v.GetAttr(name), f, cty.GetAttrPath(name)); err != nil {
+		f, av := fields[name], v.GetAttr(name)
+		if av.IsNull() && f.Type() != hostType && f.Type() != dnsServerType && f.Type() != valueType {
+			continue
+		}
+		if err := decodeInto(av, f, cty.GetAttrPath(name)); err != nil {
 			return err
 		}
 	}
@@ -159,9 +162,9 @@ func decodeInto(v cty.Value, f reflect.Value, path cty.Path) error {
 	return nil
 }
 
-// zeroNulls replaces in v each null that lands in a field that cannot be
-// nil (see Decode) by the zero value of its type, following t, the Go type
-// v decodes into.
+// zeroNulls replaces in v each null that lands where Go has no nil (see
+// Decode) by the zero value of its type, following t, the Go type v
+// decodes into.
 func zeroNulls(v cty.Value, t reflect.Type) cty.Value {
 	if t == valueType {
 		return v

@@ -80,7 +80,12 @@ func TestDecode(t *testing.T) {
 		{
 			name: "nulls",
 			v:    testValue(map[string]cty.Value{"host": testHost()}),
-			want: testConfig{testShared: testShared{wantHost}, Raw: cty.NullVal(cty.Number)},
+			want: testConfig{testShared: testShared{wantHost}, Name: "default", Reload: true, Raw: cty.NullVal(cty.Number)},
+		},
+		{
+			name: "null keeps a default",
+			v:    testValue(map[string]cty.Value{"host": testHost(), "reload": cty.False}),
+			want: testConfig{testShared: testShared{wantHost}, Name: "default", Raw: cty.NullVal(cty.Number)},
 		},
 		{
 			name: "values",
@@ -107,7 +112,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got testConfig
+			got := testConfig{Name: "default", Reload: true}
 			if err := Decode(tc.v.Mark("sensitive"), &got); err != nil {
 				t.Fatal(err)
 			}
