@@ -273,3 +273,17 @@ func pathString(p cty.Path) string {
 	}
 	return b.String()
 }
+
+// DecodeAttr decodes one wholly known attribute value into the Go value
+// into points to, nulls inside it as Decode has them.
+func DecodeAttr(v cty.Value, into any) error {
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() {
+		return errors.New("value is not known")
+	}
+	rv := reflect.ValueOf(into)
+	if rv.Kind() != reflect.Pointer {
+		return fmt.Errorf("decode into %T: want a pointer", into)
+	}
+	return gocty.FromCtyValue(zeroNulls(v, rv.Type().Elem()), into)
+}

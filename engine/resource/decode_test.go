@@ -163,6 +163,20 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeAttr(t *testing.T) {
+	var es []testEntry
+	if err := DecodeAttr(cty.ListValEmpty(testEntryType), &es); err != nil || es == nil || len(es) != 0 {
+		t.Errorf("empty list: %#v, %v; want an empty slice that is not nil", es, err)
+	}
+	v := cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"key": cty.NullVal(cty.String), "value": cty.StringVal("v")})})
+	if err := DecodeAttr(v, &es); err != nil || !cmp.Equal(es, []testEntry{{Value: "v"}}) {
+		t.Errorf("list: %#v, %v", es, err)
+	}
+	if err := DecodeAttr(cty.UnknownVal(cty.String), new(string)); err == nil {
+		t.Error("unknown value decoded")
+	}
+}
+
 func TestCheckStruct(t *testing.T) {
 	if err := CheckStruct(testSchema, testConfig{}); err != nil {
 		t.Errorf("CheckStruct: %v", err)

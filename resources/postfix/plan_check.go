@@ -28,10 +28,10 @@ func (m *Map) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []re
 		if err != nil {
 			continue // Plan reported it
 		}
-		n := transport.AccessNeed{Addr: in.Addr, Host: c.host, HostAttr: "host",
-			Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.path)}}}
-		if c.parameter != "" {
-			n.Dirs = append(n.Dirs, transport.AccessDir{Attr: "config_dir", Path: c.dir})
+		n := transport.AccessNeed{Addr: in.Addr, Host: c.Host, HostAttr: "host",
+			Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.Path)}}}
+		if c.Parameter != "" {
+			n.Dirs = append(n.Dirs, transport.AccessDir{Attr: "config_dir", Path: c.ConfigDir})
 		}
 		needs = append(needs, n)
 	}
@@ -51,8 +51,8 @@ func (cf *Config) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) 
 		if err != nil {
 			continue // Plan reported it
 		}
-		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: c.host, HostAttr: "host",
-			Dirs: []transport.AccessDir{{Attr: "config_dir", Path: c.dir}}})
+		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: c.Host, HostAttr: "host",
+			Dirs: []transport.AccessDir{{Attr: "config_dir", Path: c.ConfigDir}}})
 	}
 	return transport.CheckPlanAccess(ctx, cf.hosts, needs)
 }

@@ -32,16 +32,7 @@ type instance struct {
 }
 
 func newInstance(h transport.Host, host resource.Host, dir string) instance {
-	return instance{h: h, key: hostKey(host) + "\x00" + dir, dir: dir}
-}
-
-// hostKey names a host block's target, the same for every block that
-// reaches the same account on the same machine.
-func hostKey(h resource.Host) string {
-	if h.Transport == "local" {
-		return "local"
-	}
-	return fmt.Sprintf("%s@%s:%d", h.User, h.Address, h.Port)
+	return instance{h: h, key: host.Key() + "\x00" + dir, dir: dir}
 }
 
 func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }
