@@ -24,8 +24,8 @@ func (c *Copy) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []r
 		if err != nil {
 			continue // Plan reported it
 		}
-		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: cfg.to, HostAttr: "to",
-			Dirs: []transport.AccessDir{{Attr: "destination", Path: cfg.destination}}})
+		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: cfg.To, HostAttr: "to",
+			Dirs: []transport.AccessDir{{Attr: "destination", Path: cfg.Destination}}})
 	}
 	return transport.CheckPlanAccess(ctx, c.hosts, needs)
 }
