@@ -3,7 +3,6 @@ package dns
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -63,24 +62,15 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 				"The name %s is not in zone %s; an update to the zone's server can only change names inside it. Fix the name or the zone.", resolveName(zone, name), fz))
 		}
 	}
-	rtype := "MX"
-	if !c.mx {
-		rtype = ""
-		if v, ok := known("type"); ok {
-			rtype = strings.ToUpper(v.AsString())
-			if !slices.Contains(recordTypes, rtype) {
-				errs = append(errs, resource.Errorf("type", "Unsupported record type", "The type %q is not one dns_record manages; use one of %s.", v.AsString(), strings.Join(recordTypes, ", ")))
-				rtype = ""
-			}
-		}
-	}
+	rtype, es := c.form.checkType(config)
+	errs = append(errs, es...)
 	if v, ok := known("ttl"); ok {
-		if _, err := seconds(v); err != nil {
+		if _, err := seconds(v.AsBigFloat()); err != nil {
 			errs = append(errs, resource.Errorf("ttl", "Invalid TTL", "The TTL %s (RFC 2181 §8).", err))
 		}
 	}
 	if v, ok := known("transition_ttl"); ok {
-		if _, err := seconds(v); err != nil {
+		if _, err := seconds(v.AsBigFloat()); err != nil {
 			errs = append(errs, resource.Errorf("transition_ttl", "Invalid transition TTL", "The transition_ttl %s.", err))
 		}
 	}
@@ -89,19 +79,14 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 			errs = append(errs, resource.Errorf("transition_hold", "Invalid transition hold", `The transition_hold %q is not a duration; write it as "1h", "90m" or "2h30m".`, v.AsString()))
 		}
 	}
-	list := "records"
-	if c.mx {
-		list = "exchanges"
-	}
+	list := c.form.list()
 	if v, ok := known(list); ok {
 		if v.LengthInt() == 0 {
 			errs = append(errs, resource.Errorf(list, "No records", "The %s list is empty. An RRset has at least one record; to remove one, remove the resource (destroy puts back what was there before).", list))
 		} else if rtype != "" {
-			recs, es := c.rdata(config, rtype)
+			recs, es := c.form.rdata(v, rtype)
 			errs = append(errs, es...)
-			if !c.mx {
-				errs = append(errs, txtQuotes(rtype, v)...)
-			}
+			errs = append(errs, txtQuotes(rtype, v)...) // only dns_record has TXT
 			if len(es) == 0 && zone != "" {
 				errs = append(errs, rrsetSize(resolveName(zone, str(config, "name")), rtype, recs)...)
 			}
