@@ -135,11 +135,10 @@ func (t *Config) Read(ctx context.Context, req resource.ReadRequest) (resource.R
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := t.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
 	mainCF, err := in.readMainCF(ctx)
 	if err != nil {
 		return resource.ReadResponse{}, err
@@ -231,15 +230,11 @@ func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
 		return resource.ApplyResponse{}, fmt.Errorf("apply postfix_config: bad snapshot: %w", err)
 	}
-	h, err := t.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	changed, err := t.set(ctx, in, c, s, req.Journal, log)
 	if err != nil || !changed {
 		return resource.ApplyResponse{}, err
@@ -306,15 +301,11 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 	if !s.MainCF {
 		return nil // Apply never ran: Plan refuses a missing main.cf
 	}
-	h, err := t.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	var steps [][]param
 	for i := len(req.Journal) - 1; i >= 0; i-- {
 		var e configJournal

@@ -284,11 +284,10 @@ func (m *Map) Read(ctx context.Context, req resource.ReadRequest) (resource.Read
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := m.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
 	s, err := m.look(ctx, in, c)
 	if err != nil {
 		return resource.ReadResponse{}, err
@@ -488,11 +487,10 @@ func (m *Map) hostChecks(ctx context.Context, c mapConfig) error {
 	if !optionalTypes[c.Type] && !patterned(c.Type) {
 		return nil
 	}
-	h, err := m.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
 	if optionalTypes[c.Type] {
 		types, err := in.mapTypes(ctx)
 		if err != nil {
@@ -564,15 +562,11 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
 		return resource.ApplyResponse{}, fmt.Errorf("apply %s: bad snapshot: %w", c.Path, err)
 	}
-	h, err := m.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 
 	tableChanged := !s.Exists || !keep.Matches(ctx, s.sum(), c.table)
 	if hashed(c.Type) {

@@ -34,15 +34,11 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if s.Type != "" {
 		c.Type = s.Type
 	}
-	h, err := m.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return err
 	}
-	in := newInstance(h, c.Host, c.ConfigDir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	changed := false
 	if s.MainCF {
 		earlier := make([]mapJournal, 0, len(req.Journal)+1)

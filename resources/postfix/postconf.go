@@ -35,6 +35,23 @@ func newInstance(h transport.Host, host resource.Host, dir string) instance {
 	return instance{h: h, key: host.Key() + "\x00" + dir, dir: dir}
 }
 
+// openInstance reaches the Postfix instance of config_dir dir on host.
+func openInstance(ctx context.Context, hosts Hosts, host resource.Host, dir string) (instance, error) {
+	h, err := hosts.Get(ctx, host)
+	if err != nil {
+		return instance{}, err
+	}
+	return newInstance(h, host, dir), nil
+}
+
+// orNull is log, or a logger that drops everything when there is none.
+func orNull(log hclog.Logger) hclog.Logger {
+	if log == nil {
+		return hclog.NewNullLogger()
+	}
+	return log
+}
+
 func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }
 
 // editLocks serialises main.cf edits per instance. postconf(1) -e rewrites

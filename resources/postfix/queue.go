@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
@@ -202,11 +201,11 @@ func (in instance) queue(ctx context.Context) ([]queuedMessage, error) {
 
 // look reads the matching messages of the configured instance.
 func (t *Queue) look(ctx context.Context, c queueConfig) ([]queuedMessage, error) {
-	h, err := t.hosts.Get(ctx, c.Host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := newInstance(h, c.Host, c.ConfigDir).queue(ctx)
+	msgs, err := in.queue(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,10 +288,7 @@ func (t *Queue) Apply(ctx context.Context, req resource.ApplyRequest) (resource.
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	started := time.Now()
 	if len(req.Resume) > 0 {
 		var r queueResume
