@@ -287,3 +287,16 @@ func DecodeAttr(v cty.Value, into any) error {
 	}
 	return gocty.FromCtyValue(zeroNulls(v, rv.Type().Elem()), into)
 }
+
+// Known returns the attribute name of a configuration as a Validator gets
+// it (marks dropped; null or unknown as a whole is nothing to check), and
+// whether it is set and wholly known: what Validate can check now. What is
+// unknown is checked at plan time, once known.
+func Known(config cty.Value, name string) (cty.Value, bool) {
+	config, _ = config.UnmarkDeep()
+	if config.IsNull() || !config.IsKnown() {
+		return cty.NilVal, false
+	}
+	v := config.GetAttr(name)
+	return v, v.IsWhollyKnown() && !v.IsNull()
+}

@@ -177,6 +177,24 @@ func TestDecodeAttr(t *testing.T) {
 	}
 }
 
+func TestKnown(t *testing.T) {
+	cfg := cty.ObjectVal(map[string]cty.Value{
+		"set": cty.StringVal("a"), "null": cty.NullVal(cty.String), "unknown": cty.UnknownVal(cty.String),
+		"partly": cty.ListVal([]cty.Value{cty.StringVal("a"), cty.UnknownVal(cty.String)}),
+	}).Mark("sensitive")
+	for name, want := range map[string]bool{"set": true, "null": false, "unknown": false, "partly": false} {
+		if v, ok := Known(cfg, name); ok != want || (ok && v.IsMarked()) {
+			t.Errorf("Known(%s) = %#v, %v; want %v, unmarked", name, v, ok, want)
+		}
+	}
+	if _, ok := Known(cty.NullVal(cty.Object(map[string]cty.Type{"set": cty.String})), "set"); ok {
+		t.Error("Known on a null configuration")
+	}
+	if _, ok := Known(cty.UnknownVal(cty.Object(map[string]cty.Type{"set": cty.String})), "set"); ok {
+		t.Error("Known on an unknown configuration")
+	}
+}
+
 func TestCheckStruct(t *testing.T) {
 	if err := CheckStruct(testSchema, testConfig{}); err != nil {
 		t.Errorf("CheckStruct: %v", err)

@@ -75,8 +75,8 @@ func (records) decode(v cty.Value) (common, string, cty.Value, error) {
 }
 
 func (records) checkType(config cty.Value) (string, resource.AttrErrors) {
-	v := config.GetAttr("type")
-	if !v.IsWhollyKnown() || v.IsNull() {
+	v, ok := resource.Known(config, "type")
+	if !ok {
 		return "", nil
 	}
 	rtype := strings.ToUpper(v.AsString())

@@ -67,7 +67,7 @@ func (*File) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	if v := config.GetAttr("path"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "path"); ok {
 		p := v.AsString()
 		switch {
 		case !path.IsAbs(p):
@@ -78,12 +78,12 @@ func (*File) Validate(ctx context.Context, config cty.Value) error {
 				"Write the path %q as %q: no trailing slash, no empty, . or .. elements.", p, path.Clean(p)))
 		}
 	}
-	if v := config.GetAttr("mode"); v.IsKnown() && !v.IsNull() && !modeRE.MatchString(v.AsString()) {
+	if v, ok := resource.Known(config, "mode"); ok && !modeRE.MatchString(v.AsString()) {
 		errs = append(errs, resource.Errorf("mode", "Invalid file mode",
 			`The mode %q is not 3 or 4 octal digits; write it as a string such as "0644" or "0600".`, v.AsString()))
 	}
 	for _, attr := range []string{"owner", "group"} {
-		if v := config.GetAttr(attr); v.IsKnown() && !v.IsNull() && strings.TrimSpace(v.AsString()) == "" {
+		if v, ok := resource.Known(config, attr); ok && strings.TrimSpace(v.AsString()) == "" {
 			errs = append(errs, resource.Errorf(attr, "Empty "+attr,
 				"The %s is empty; give a name or a number, or leave %s out to keep the file's current %s.", attr, attr, attr))
 		}

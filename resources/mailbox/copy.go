@@ -241,24 +241,24 @@ func (*Copy) Validate(ctx context.Context, cfg cty.Value) error {
 			}
 		}
 	}
-	if v := cfg.GetAttr("verify"); v.IsKnown() && !v.IsNull() && v.AsString() != "size" && v.AsString() != "sha256" {
+	if v, ok := resource.Known(cfg, "verify"); ok && v.AsString() != "size" && v.AsString() != "sha256" {
 		errs = append(errs, resource.Errorf("verify", "Invalid verify method",
 			`The verify method %q is not known; use "size" (compare lengths) or "sha256" (read the copy back and compare digests).`, v.AsString()))
 	}
-	if v := cfg.GetAttr("parallelism"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(cfg, "parallelism"); ok {
 		if i, acc := v.AsBigFloat().Int64(); acc != big.Exact || i < 1 || i > 256 {
 			errs = append(errs, resource.Errorf("parallelism", "Invalid parallelism",
 				"The parallelism must be a whole number from 1 to 256; %s is not.", v.AsBigFloat().String()))
 		}
 	}
-	if v := cfg.GetAttr("max_bytes_per_second"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(cfg, "max_bytes_per_second"); ok {
 		if i, _ := v.AsBigFloat().Int64(); i < 4096 {
 			errs = append(errs, resource.Errorf("max_bytes_per_second", "Throttle too low",
 				"max_bytes_per_second must be at least 4096; leave it out for no limit."))
 		}
 	}
 	for _, attr := range counters {
-		if v := cfg.GetAttr(attr); v.IsKnown() && !v.IsNull() {
+		if _, ok := resource.Known(cfg, attr); ok {
 			errs = append(errs, resource.Errorf(attr, "Read-only attribute",
 				"%s is computed from the mailboxes and cannot be set.", attr))
 		}

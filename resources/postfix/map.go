@@ -79,14 +79,10 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	known := func(name string) (cty.Value, bool) {
-		v := config.GetAttr(name)
-		return v, v.IsWhollyKnown() && !v.IsNull()
-	}
 	errs = append(errs, checkAbsPath(config, "path", "table")...)
 	errs = append(errs, checkAbsPath(config, "config_dir", "configuration directory")...)
 	typ := ""
-	if v, ok := known("type"); ok {
+	if v, ok := resource.Known(config, "type"); ok {
 		typ = v.AsString()
 		if _, valid := compiledSuffix[typ]; !valid {
 			errs = append(errs, resource.Errorf("type", "Unsupported table type",
@@ -94,8 +90,8 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 			typ = ""
 		}
 	}
-	entries, hasEntries := known("entries")
-	_, hasContent := known("content")
+	entries, hasEntries := resource.Known(config, "entries")
+	_, hasContent := resource.Known(config, "content")
 	eKnown, cKnown := config.GetAttr("entries").IsKnown(), config.GetAttr("content").IsKnown()
 	switch {
 	case hasEntries && hasContent:
@@ -116,7 +112,7 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 			}
 		}
 	}
-	if v, ok := known("parameter"); ok {
+	if v, ok := resource.Known(config, "parameter"); ok {
 		p := v.AsString()
 		switch {
 		case !paramNameRE.MatchString(p):
@@ -127,7 +123,7 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 				"The main.cf parameter %s does not take a list of lookup tables (postconf(5)); name one such as transport_maps, recipient_bcc_maps or virtual_alias_maps.", p))
 		}
 	}
-	if v, ok := known("position"); ok && v.AsString() != "first" && v.AsString() != "last" {
+	if v, ok := resource.Known(config, "position"); ok && v.AsString() != "first" && v.AsString() != "last" {
 		errs = append(errs, resource.Errorf("position", "Invalid position",
 			`The position %q is neither "first" nor "last".`, v.AsString()))
 	}

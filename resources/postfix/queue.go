@@ -66,13 +66,13 @@ func (*Queue) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	errs := checkAbsPath(config, "config_dir", "configuration directory")
-	if v := config.GetAttr("recipients"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "recipients"); ok {
 		if _, err := regexp.Compile(v.AsString()); err != nil {
 			errs = append(errs, resource.Errorf("recipients", "Invalid regular expression",
 				"recipients is not a valid regular expression (Go RE2 syntax): %v.", err))
 		}
 	}
-	if v := config.GetAttr("timeout"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "timeout"); ok {
 		d, err := time.ParseDuration(v.AsString())
 		switch {
 		case err != nil:

@@ -76,12 +76,12 @@ func (*State) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	if v := config.GetAttr("service"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "service"); ok {
 		if err := checkName(v.AsString()); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if v := config.GetAttr("state"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "state"); ok {
 		if s := v.AsString(); s != Running && s != Stopped {
 			errs = append(errs, resource.Errorf("state", "Invalid service state",
 				`The state %q is neither "running" nor "stopped".`, s))
