@@ -56,7 +56,7 @@ func Decode(v cty.Value, into any) error {
 			return fmt.Errorf("decode into %T: no attribute %q", into, name)
 		}
 		f, av := fields[name], v.GetAttr(name)
-		if av.IsNull() && f.Type() != hostType && f.Type() != dnsServerType && f.Type() != valueType {
+		if _, ref := refs[f.Type()]; av.IsNull() && !ref && f.Type() != valueType {
 			continue
 		}
 		if err := decodeInto(av, f, cty.GetAttrPath(name)); err != nil {
@@ -99,11 +99,13 @@ func CheckStruct(s *Schema, sample any) error {
 	return fmt.Errorf("%T and the schema differ: %s", sample, strings.Join(problems, "; "))
 }
 
-var (
-	valueType     = reflect.TypeOf(cty.Value{})
-	hostType      = reflect.TypeOf(Host{})
-	dnsServerType = reflect.TypeOf(DNSServer{})
-)
+var valueType = reflect.TypeOf(cty.Value{})
+
+// refs decode the fields that receive a HostRef or DNSServerRef attribute.
+var refs = map[reflect.Type]func(cty.Value) (any, error){
+	reflect.TypeOf(Host{}):      func(v cty.Value) (any, error) { return HostFromValue(v) },
+	reflect.TypeOf(DNSServer{}): func(v cty.Value) (any, error) { return DNSServerFromValue(v) },
+}
 
 // tagged maps each `cty` tag of the struct s, and of the untagged structs
 // it embeds, to its field.
@@ -136,20 +138,12 @@ func sortedKeys(m map[string]reflect.Value) []string {
 
 // decodeInto decodes the attribute v at path into the field f.
 func decodeInto(v cty.Value, f reflect.Value, path cty.Path) error {
-	switch f.Type() {
-	case hostType:
-		h, err := HostFromValue(v)
+	if ref, ok := refs[f.Type()]; ok {
+		got, err := ref(v)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pathString(path), err)
 		}
-		f.Set(reflect.ValueOf(h))
-		return nil
-	case dnsServerType:
-		s, err := DNSServerFromValue(v)
-		if err != nil {
-			return fmt.Errorf("%s: %w", pathString(path), err)
-		}
-		f.Set(reflect.ValueOf(s))
+		f.Set(reflect.ValueOf(got))
 		return nil
 	}
 	if err := gocty.FromCtyValue(zeroNulls(v, f.Type()), f.Addr().Interface()); err != nil {

@@ -74,26 +74,28 @@ func (h Host) Key() string {
 // null are zero.
 func HostFromValue(v cty.Value) (Host, error) {
 	var h Host
-	if v.IsNull() || !v.IsKnown() {
-		return h, fmt.Errorf("no host given")
-	}
-	if err := decodeBlock(v, HostType, &h); err != nil {
-		return h, fmt.Errorf("decode host: %w", err)
-	}
-	return h, nil
+	err := decodeRef(v, HostType, "host", &h)
+	return h, err
 }
 
 // DNSServerFromValue decodes a DNSServerRef attribute value. Its
 // attributes that are null are "".
 func DNSServerFromValue(v cty.Value) (DNSServer, error) {
 	var s DNSServer
+	err := decodeRef(v, DNSServerType, "dns_server", &s)
+	return s, err
+}
+
+// decodeRef decodes the value of a reference to a block of type ty, named
+// what in messages.
+func decodeRef(v cty.Value, ty cty.Type, what string, into any) error {
 	if v.IsNull() || !v.IsKnown() {
-		return s, fmt.Errorf("no dns_server given")
+		return fmt.Errorf("no %s given", what)
 	}
-	if err := decodeBlock(v, DNSServerType, &s); err != nil {
-		return s, fmt.Errorf("decode dns_server: %w", err)
+	if err := decodeBlock(v, ty, into); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
 	}
-	return s, nil
+	return nil
 }
 
 // decodeBlock decodes the attributes of ty in v (others are left out)

@@ -19,11 +19,7 @@ import (
 // records {preference, host} objects (exchanges). Everything else is
 // core's.
 type form interface {
-	// typeName is the resource type's name.
-	typeName() string
-	schema() *resource.Schema
-	// list is the attribute holding the records.
-	list() string
+	facts() facts
 	// decode reads a wholly known value: the attributes both types have,
 	// the RRset's type (upper case) and the records list as it is.
 	decode(v cty.Value) (common, string, cty.Value, error)
@@ -41,6 +37,13 @@ type form interface {
 	index(cfg cty.Value, rtype, rd string) int
 	// path is the attribute of the record at index i.
 	path(i int) cty.Path
+}
+
+// facts are what a form is named and holds.
+type facts struct {
+	typeName string // the resource type's name
+	schema   *resource.Schema
+	list     string // the attribute holding the records
 }
 
 // common is the configuration both types have.
@@ -64,9 +67,7 @@ type recordAttrs struct {
 	Records cty.Value `cty:"records"` // decoded by rdata
 }
 
-func (records) typeName() string         { return "dns_record" }
-func (records) schema() *resource.Schema { return recordSchema }
-func (records) list() string             { return "records" }
+func (records) facts() facts { return facts{"dns_record", recordSchema, "records"} }
 
 func (records) decode(v cty.Value) (common, string, cty.Value, error) {
 	var c recordAttrs
@@ -87,26 +88,14 @@ func (records) checkType(config cty.Value) (string, resource.AttrErrors) {
 }
 
 func (records) rdata(list cty.Value, rtype string) ([]string, resource.AttrErrors) {
-	var rs []*string
-	if list.IsNull() || resource.DecodeAttr(list, &rs) != nil {
-		return nil, nil
-	}
-	var out []string
-	var errs resource.AttrErrors
-	for i, r := range rs {
-		path := cty.GetAttrPath("records").IndexInt(i)
-		if r == nil {
-			errs = append(errs, &resource.AttrError{Path: path, Summary: "Missing record", Detail: "A record's rdata is null; give it as a string."})
-			continue
-		}
-		rd, err := dnsclient.ParseRdata(rtype, *r)
-		if err != nil {
-			errs = append(errs, &resource.AttrError{Path: path, Summary: "Invalid " + rtype + " record", Detail: fmt.Sprintf("%s. Write the rdata in zone-file syntax, as it follows the type in a zone file.", err)})
-			continue
-		}
-		out = append(out, rd)
-	}
-	return out, errs
+	return rdataOf(list, "records", "Missing record", "A record's rdata is null; give it as a string.",
+		func(path cty.Path, r string) (string, *resource.AttrError) {
+			rd, err := dnsclient.ParseRdata(rtype, r)
+			if err != nil {
+				return "", &resource.AttrError{Path: path, Summary: "Invalid " + rtype + " record", Detail: fmt.Sprintf("%s. Write the rdata in zone-file syntax, as it follows the type in a zone file.", err)}
+			}
+			return rd, nil
+		})
 }
 
 func (records) values(m map[string]cty.Value, rtype string, recs []string) {
@@ -155,9 +144,7 @@ type exchange struct {
 	Host       string     `cty:"host"`
 }
 
-func (exchanges) typeName() string         { return "mx_record" }
-func (exchanges) schema() *resource.Schema { return mxSchema }
-func (exchanges) list() string             { return "exchanges" }
+func (exchanges) facts() facts { return facts{"mx_record", mxSchema, "exchanges"} }
 
 func (exchanges) decode(v cty.Value) (common, string, cty.Value, error) {
 	var c mxAttrs
@@ -175,36 +162,22 @@ func (e exchange) preference() (uint16, bool) {
 func (exchanges) checkType(cty.Value) (string, resource.AttrErrors) { return "MX", nil }
 
 func (exchanges) rdata(list cty.Value, _ string) ([]string, resource.AttrErrors) {
-	var exs []*exchange
-	if list.IsNull() || resource.DecodeAttr(list, &exs) != nil {
-		return nil, nil
-	}
-	var out []string
-	var errs resource.AttrErrors
-	for i, e := range exs {
-		path := cty.GetAttrPath("exchanges").IndexInt(i)
-		if e == nil {
-			errs = append(errs, &resource.AttrError{Path: path, Summary: "Missing exchange", Detail: "Give each exchange as {preference = 10, host = \"mail.example.com.\"}."})
-			continue
-		}
-		pref, ok := e.preference()
-		if !ok {
-			errs = append(errs, &resource.AttrError{Path: path.GetAttr("preference"), Summary: "Invalid MX preference", Detail: "The preference must be a whole number from 0 to 65535 (RFC 1035 §3.3.9)."})
-			continue
-		}
-		host, err := dnsclient.ASCIIName(e.Host)
-		if err != nil {
-			errs = append(errs, &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid internationalised name",
-				Detail: fmt.Sprintf("%s. Give the mail exchanger's name in a form IDNA2008 allows, or as its A-label (xn--…).", err)})
-			continue
-		}
-		if !dnsclient.ValidName(host) || host == "." {
-			errs = append(errs, &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid mail exchanger", Detail: fmt.Sprintf("The host %q is not a domain name; give the mail server's name, e.g. \"mail.example.com.\".", host)})
-			continue
-		}
-		out = append(out, dnsclient.MXRdata(pref, host))
-	}
-	return out, errs
+	return rdataOf(list, "exchanges", "Missing exchange", "Give each exchange as {preference = 10, host = \"mail.example.com.\"}.",
+		func(path cty.Path, e exchange) (string, *resource.AttrError) {
+			pref, ok := e.preference()
+			if !ok {
+				return "", &resource.AttrError{Path: path.GetAttr("preference"), Summary: "Invalid MX preference", Detail: "The preference must be a whole number from 0 to 65535 (RFC 1035 §3.3.9)."}
+			}
+			host, err := dnsclient.ASCIIName(e.Host)
+			if err != nil {
+				return "", &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid internationalised name",
+					Detail: fmt.Sprintf("%s. Give the mail exchanger's name in a form IDNA2008 allows, or as its A-label (xn--…).", err)}
+			}
+			if !dnsclient.ValidName(host) || host == "." {
+				return "", &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid mail exchanger", Detail: fmt.Sprintf("The host %q is not a domain name; give the mail server's name, e.g. \"mail.example.com.\".", host)}
+			}
+			return dnsclient.MXRdata(pref, host), nil
+		})
 }
 
 func (exchanges) values(m map[string]cty.Value, _ string, recs []string) {
@@ -255,6 +228,33 @@ func (exchanges) index(cfg cty.Value, _, rd string) int {
 
 func (exchanges) path(i int) cty.Path {
 	return cty.GetAttrPath("exchanges").IndexInt(i).GetAttr("host")
+}
+
+// rdataOf returns the canonical rdata of a wholly known list attribute
+// attr, in the order given: each element converted by conv, which is given
+// the element's path. A null element is the problem missing (summary),
+// detail.
+func rdataOf[T any](list cty.Value, attr, missing, detail string, conv func(cty.Path, T) (string, *resource.AttrError)) ([]string, resource.AttrErrors) {
+	var els []*T
+	if list.IsNull() || resource.DecodeAttr(list, &els) != nil {
+		return nil, nil
+	}
+	var out []string
+	var errs resource.AttrErrors
+	for i, e := range els {
+		path := cty.GetAttrPath(attr).IndexInt(i)
+		if e == nil {
+			errs = append(errs, &resource.AttrError{Path: path, Summary: missing, Detail: detail})
+			continue
+		}
+		rd, err := conv(path, *e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, rd)
+	}
+	return out, errs
 }
 
 // decodeList decodes cfg's list attribute attr into into, when it is set

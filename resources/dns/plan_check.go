@@ -168,7 +168,7 @@ func (c *core) rdataPath(cfg cty.Value, rtype, rd string) cty.Path {
 	if j := c.form.index(cfg, rtype, rd); j >= 0 {
 		return c.form.path(j)
 	}
-	return cty.GetAttrPath(c.form.list())
+	return cty.GetAttrPath(c.form.facts().list)
 }
 
 // checkSize refuses a change whose UPDATE no DNS message can hold. Each
@@ -186,7 +186,7 @@ func (c *core) checkSize(cl *dnsclient.Client, s spec, cur rrset, d decision) er
 		if err != nil || n <= dnsclient.MaxMessage {
 			continue
 		}
-		return resource.Errorf(c.form.list(), "Update too large for DNS",
+		return resource.Errorf(c.form.facts().list, "Update too large for DNS",
 			"Replacing the %d %s records of %s takes an UPDATE of %d octets: it carries the records the server has now (%d) as its prerequisite, so that no one else's change is overwritten, and the %d it writes, and a DNS message holds at most %d (RFC 1035 §4.2.2). Make the change in two applies: first one that removes records, then one that adds the new ones.",
 			len(cur.Records), s.rtype, s.name, n, len(cur.Records), len(want.Records), dnsclient.MaxMessage)
 	}

@@ -55,10 +55,10 @@ func NewMX(clients Clients) *MX {
 }
 
 // Name implements resource.Type.
-func (c *core) Name() string { return c.form.typeName() }
+func (c *core) Name() string { return c.form.facts().typeName }
 
 // Schema implements resource.Type.
-func (c *core) Schema() *resource.Schema { return c.form.schema() }
+func (c *core) Schema() *resource.Schema { return c.form.facts().schema }
 
 // forms are the forms by type name.
 var forms = map[string]form{"dns_record": records{}, "mx_record": exchanges{}}

@@ -75,7 +75,7 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 			errs = append(errs, resource.Errorf("transition_hold", "Invalid transition hold", `The transition_hold %q is not a duration; write it as "1h", "90m" or "2h30m".`, v.AsString()))
 		}
 	}
-	list := c.form.list()
+	list := c.form.facts().list
 	if v, ok := resource.Known(config, list); ok {
 		if v.LengthInt() == 0 {
 			errs = append(errs, resource.Errorf(list, "No records", "The %s list is empty. An RRset has at least one record; to remove one, remove the resource (destroy puts back what was there before).", list))
