@@ -51,11 +51,10 @@ func (c *core) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	snap, err := json.Marshal(cur)
+	resp, err := resource.Absent(c.Schema(), cur)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	resp := resource.ReadResponse{Current: cty.NullVal(c.Schema().ImpliedType()), Snapshot: snap}
 	if cur.Exists {
 		resp.Current = c.value(req.Config, s, cur.TTL, cur.Records)
 	}

@@ -214,11 +214,10 @@ func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	snap, err := json.Marshal(s)
+	resp, err := resource.Absent(schema, s)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	resp := resource.ReadResponse{Current: cty.NullVal(schema.ImpliedType()), Snapshot: snap}
 	if !s.Exists {
 		return resp, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -186,9 +185,7 @@ func (t *Config) Plan(ctx context.Context, req resource.PlanRequest) (resource.P
 		return resource.PlanResponse{}, fmt.Errorf("plan postfix_config: bad snapshot: %w", err)
 	}
 	if !s.MainCF {
-		return resource.PlanResponse{}, resource.Errorf("config_dir", "No Postfix configuration",
-			"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
-			path.Join(c.ConfigDir, "main.cf"), c.Host)
+		return resource.PlanResponse{}, noMainCF(c.ConfigDir, c.Host)
 	}
 	if len(s.Unknown) > 0 {
 		var errs resource.AttrErrors
@@ -239,15 +236,7 @@ func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource
 	if err != nil || !changed {
 		return resource.ApplyResponse{}, err
 	}
-	if err := in.check(ctx); err != nil {
-		return resource.ApplyResponse{}, err
-	}
-	if c.Reload {
-		if err := in.reloadIfRunning(ctx, log); err != nil {
-			return resource.ApplyResponse{}, err
-		}
-	}
-	return resource.ApplyResponse{}, nil
+	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
 }
 
 func (t *Config) set(ctx context.Context, in instance, c configConfig, s configSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
@@ -275,12 +264,8 @@ func (t *Config) set(ctx context.Context, in instance, c configConfig, s configS
 	if len(want) == 0 {
 		return false, nil
 	}
-	entry, err := json.Marshal(configJournal{Params: earlier})
-	if err != nil {
+	if err := journal(ctx, j, configJournal{Params: earlier}); err != nil {
 		return false, err
-	}
-	if err := j.Record(ctx, entry); err != nil {
-		return false, fmt.Errorf("journal: %w", err)
 	}
 	log.Debug("setting parameters", "count", len(want))
 	return true, in.putAll(ctx, want)

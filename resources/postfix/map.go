@@ -288,11 +288,10 @@ func (m *Map) Read(ctx context.Context, req resource.ReadRequest) (resource.Read
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	snap, err := json.Marshal(s)
+	resp, err := resource.Absent(mapSchema, s)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	resp := resource.ReadResponse{Current: cty.NullVal(mapSchema.ImpliedType()), Snapshot: snap}
 	if !s.Exists {
 		return resp, nil
 	}
@@ -449,9 +448,7 @@ func (m *Map) Plan(ctx context.Context, req resource.PlanRequest) (resource.Plan
 		return resource.PlanResponse{}, fmt.Errorf("plan %s: bad snapshot: %w", c.Path, err)
 	}
 	if !s.MainCF {
-		return resource.PlanResponse{}, resource.Errorf("config_dir", "No Postfix configuration",
-			"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
-			path.Join(c.ConfigDir, "main.cf"), c.Host)
+		return resource.PlanResponse{}, noMainCF(c.ConfigDir, c.Host)
 	}
 	if s.UnknownParam {
 		return resource.PlanResponse{}, resource.Errorf("parameter", "Unknown Postfix parameter",
@@ -587,15 +584,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	if !tableChanged && !paramChanged {
 		return resource.ApplyResponse{}, nil
 	}
-	if err := in.check(ctx); err != nil {
-		return resource.ApplyResponse{}, err
-	}
-	if c.Reload {
-		if err := in.reloadIfRunning(ctx, log); err != nil {
-			return resource.ApplyResponse{}, err
-		}
-	}
-	return resource.ApplyResponse{}, nil
+	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
 }
 
 func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) error {
@@ -670,12 +659,8 @@ func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnap
 		je.Base = &base
 	}
 	value := addEntry(p.effective(), c.entry(), c.Position)
-	entry, err := json.Marshal(je)
-	if err != nil {
+	if err := journal(ctx, j, je); err != nil {
 		return false, err
-	}
-	if err := j.Record(ctx, entry); err != nil {
-		return false, fmt.Errorf("journal: %w", err)
 	}
 	edits.add(base, c.entry())
 	log.Debug("setting parameter", "name", c.Parameter, "value", value)

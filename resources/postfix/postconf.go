@@ -3,6 +3,7 @@ package postfix
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,6 +51,25 @@ func orNull(log hclog.Logger) hclog.Logger {
 		return hclog.NewNullLogger()
 	}
 	return log
+}
+
+// noMainCF is the problem of a config_dir without main.cf, at plan time.
+func noMainCF(dir string, host resource.Host) error {
+	return resource.Errorf("config_dir", "No Postfix configuration",
+		"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
+		path.Join(dir, "main.cf"), host)
+}
+
+// journal records the undo entry e, as JSON, before a change.
+func journal(ctx context.Context, j resource.Journal, e any) error {
+	entry, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := j.Record(ctx, entry); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }
 
 func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }
@@ -322,6 +342,18 @@ func (in instance) running(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return res.ExitCode == 0, nil
+}
+
+// checkAndReload runs postfix check after a change, then, when reload is
+// set, a reload if Postfix runs.
+func (in instance) checkAndReload(ctx context.Context, reload bool, log hclog.Logger) error {
+	if err := in.check(ctx); err != nil {
+		return err
+	}
+	if reload {
+		return in.reloadIfRunning(ctx, log)
+	}
+	return nil
 }
 
 // reloadIfRunning runs `postfix -c DIR reload` (postfix(1): re-read the
