@@ -3,7 +3,9 @@ package resource
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,7 +53,7 @@ func Decode(v cty.Value, into any) error {
 			return fmt.Errorf("decode into %T: no field for attribute %q", into, name)
 		}
 	}
-	for _, name := range sortedKeys(fields) {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		if !v.Type().HasAttribute(name) {
 			return fmt.Errorf("decode into %T: no attribute %q", into, name)
 		}
@@ -124,15 +126,6 @@ func tagged(s reflect.Value) map[string]reflect.Value {
 			}
 		}
 	}
-	return out
-}
-
-func sortedKeys(m map[string]reflect.Value) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

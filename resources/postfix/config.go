@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -90,14 +91,7 @@ type configConfig struct {
 	params map[string]string // set ones, normalized as postconf -n prints them
 }
 
-func (c configConfig) names() []string {
-	out := make([]string, 0, len(c.params))
-	for n := range c.params {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func (c configConfig) names() []string { return slices.Sorted(maps.Keys(c.params)) }
 
 func decodeConfig(v cty.Value) (configConfig, error) {
 	c := configConfig{ConfigDir: DefaultConfigDir, Reload: true}
@@ -304,7 +298,7 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 		unknown[n] = true
 	}
 	var last []param
-	for _, n := range sortedKeys(s.Params) {
+	for _, n := range slices.Sorted(maps.Keys(s.Params)) {
 		if !unknown[n] {
 			last = append(last, s.Params[n])
 		}
@@ -351,15 +345,6 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 		return in.reloadIfRunning(ctx, log)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]param) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Claims implements resource.Claimer: one claim per parameter of the

@@ -240,12 +240,9 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 // file) stays as it is, copies included, since another map's restore may
 // still need them.
 func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
-	entries, err := h.ReadDir(ctx, dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list %s on %s: %w", dir, h.Name(), err)
+	entries, found, err := transport.ListDir(ctx, h, dir)
+	if err != nil || !found {
+		return err
 	}
 	for _, e := range entries {
 		if e.Name != keep.Dir || !e.IsDir() {
@@ -254,9 +251,9 @@ func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
 	}
 	store := path.Join(dir, keep.Dir)
 	if len(entries) == 1 {
-		kept, err := h.ReadDir(ctx, store)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("list %s on %s: %w", store, h.Name(), err)
+		kept, _, err := transport.ListDir(ctx, h, store)
+		if err != nil {
+			return err
 		}
 		for _, k := range kept {
 			if !k.IsRegular() {
