@@ -6,7 +6,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -97,7 +96,7 @@ func CheckStruct(s *Schema, sample any) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	sort.Strings(problems)
+	slices.Sort(problems)
 	return fmt.Errorf("%T and the schema differ: %s", sample, strings.Join(problems, "; "))
 }
 
