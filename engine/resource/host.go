@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -59,51 +60,51 @@ type DNSServer struct {
 	TSIGSecret    string `cty:"tsig_secret"`
 }
 
-// HostFromValue decodes a HostRef attribute value.
-func HostFromValue(v cty.Value) (Host, error) {
-	var h Host
-	if v.IsNull() || !v.IsKnown() {
-		return h, fmt.Errorf("no host given")
+// Key names the host's target for claims and locks: the same for every
+// host block that reaches the same account on the same machine, "local" or
+// USER@ADDRESS:PORT.
+func (h Host) Key() string {
+	if h.Transport == "local" {
+		return "local"
 	}
-	v, _ = v.UnmarkDeep()
-	conv := map[string]cty.Value{}
-	for name, t := range HostType.AttributeTypes() {
-		av := v.GetAttr(name)
-		if av.IsNull() {
-			switch t {
-			case cty.Number:
-				av = cty.Zero
-			case cty.Bool:
-				av = cty.False
-			default:
-				av = cty.StringVal("")
-			}
-		}
-		conv[name] = av
-	}
-	if err := gocty.FromCtyValue(cty.ObjectVal(conv), &h); err != nil {
-		return h, fmt.Errorf("decode host: %w", err)
-	}
-	return h, nil
+	return fmt.Sprintf("%s@%s:%d", h.User, h.Address, h.Port)
 }
 
-// DNSServerFromValue decodes a DNSServerRef attribute value.
+// HostFromValue decodes a HostRef attribute value. Its attributes that are
+// null are zero.
+func HostFromValue(v cty.Value) (Host, error) {
+	var h Host
+	err := decodeRef(v, HostType, "host", &h)
+	return h, err
+}
+
+// DNSServerFromValue decodes a DNSServerRef attribute value. Its
+// attributes that are null are "".
 func DNSServerFromValue(v cty.Value) (DNSServer, error) {
 	var s DNSServer
+	err := decodeRef(v, DNSServerType, "dns_server", &s)
+	return s, err
+}
+
+// decodeRef decodes the value of a reference to a block of type ty, named
+// what in messages.
+func decodeRef(v cty.Value, ty cty.Type, what string, into any) error {
 	if v.IsNull() || !v.IsKnown() {
-		return s, fmt.Errorf("no dns_server given")
+		return fmt.Errorf("no %s given", what)
 	}
+	if err := decodeBlock(v, ty, into); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
+}
+
+// decodeBlock decodes the attributes of ty in v (others are left out)
+// into the struct into points to.
+func decodeBlock(v cty.Value, ty cty.Type, into any) error {
 	v, _ = v.UnmarkDeep()
-	conv := map[string]cty.Value{}
-	for name := range DNSServerType.AttributeTypes() {
-		av := v.GetAttr(name)
-		if av.IsNull() {
-			av = cty.StringVal("")
-		}
-		conv[name] = av
+	attrs := map[string]cty.Value{}
+	for name := range ty.AttributeTypes() {
+		attrs[name] = v.GetAttr(name)
 	}
-	if err := gocty.FromCtyValue(cty.ObjectVal(conv), &s); err != nil {
-		return s, fmt.Errorf("decode dns_server: %w", err)
-	}
-	return s, nil
+	return gocty.FromCtyValue(zeroNulls(cty.ObjectVal(attrs), reflect.TypeOf(into).Elem()), into)
 }

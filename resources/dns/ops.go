@@ -51,11 +51,10 @@ func (c *core) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	snap, err := json.Marshal(cur)
+	resp, err := resource.Absent(c.Schema(), cur)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	resp := resource.ReadResponse{Current: cty.NullVal(c.schema().ImpliedType()), Snapshot: snap}
 	if cur.Exists {
 		resp.Current = c.value(req.Config, s, cur.TTL, cur.Records)
 	}
@@ -185,13 +184,11 @@ func (c *core) check(ctx context.Context, cfg cty.Value, s spec, cur rrset) erro
 			return err
 		}
 		if t.Exists() {
-			path := cty.GetAttrPath("records").IndexInt(i)
-			if c.mx {
-				path = cty.GetAttrPath("exchanges").IndexInt(exchangeIndex(cfg, r)).GetAttr("host")
-			} else if j := recordIndex(cfg, s.rtype, r); j >= 0 {
-				path = cty.GetAttrPath("records").IndexInt(j)
+			j := c.form.index(cfg, s.rtype, r)
+			if j < 0 {
+				j = i
 			}
-			errs = append(errs, &resource.AttrError{Path: path, Summary: "MX target is a CNAME",
+			errs = append(errs, &resource.AttrError{Path: c.form.path(j), Summary: "MX target is a CNAME",
 				Detail: fmt.Sprintf("The mail exchanger %s is a CNAME (to %s); an MX must name a host with A or AAAA records (RFC 2181 §10.3). Give the name the CNAME points to.", host, t.Records[0])})
 		}
 	}
@@ -369,41 +366,4 @@ func (c *core) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		}
 		return nil
 	})
-}
-
-// exchangeIndex is the position in the configuration of the exchange whose
-// canonical rdata is rd, for the diagnostic; 0 when not found.
-func exchangeIndex(cfg cty.Value, rd string) int {
-	cfg, _ = cfg.UnmarkDeep()
-	ex := cfg.GetAttr("exchanges")
-	if ex.IsNull() || !ex.IsWhollyKnown() {
-		return 0
-	}
-	for i, e := range ex.AsValueSlice() {
-		p, err := seconds(e.GetAttr("preference"))
-		h := e.GetAttr("host")
-		if err == nil && !h.IsNull() && p <= 65535 && dnsclient.MXRdata(uint16(p), h.AsString()) == rd {
-			return i
-		}
-	}
-	return 0
-}
-
-// recordIndex is the position in the configuration of the record whose
-// canonical rdata is rd, or -1.
-func recordIndex(cfg cty.Value, rtype, rd string) int {
-	cfg, _ = cfg.UnmarkDeep()
-	rs := cfg.GetAttr("records")
-	if rs.IsNull() || !rs.IsWhollyKnown() {
-		return -1
-	}
-	for i, r := range rs.AsValueSlice() {
-		if r.IsNull() {
-			continue
-		}
-		if got, err := dnsclient.ParseRdata(rtype, r.AsString()); err == nil && got == rd {
-			return i
-		}
-	}
-	return -1
 }

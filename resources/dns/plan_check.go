@@ -48,7 +48,7 @@ func (c *core) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []r
 		if in.Type != "dns_record" && in.Type != "mx_record" {
 			continue
 		}
-		dc := &core{clients: c.clients, mx: in.Type == "mx_record", now: c.now}
+		dc := &core{clients: c.clients, form: forms[in.Type], now: c.now}
 		s, err := dc.decode(in.Config)
 		if err != nil {
 			continue // Plan reported it
@@ -83,7 +83,7 @@ func (c *core) checkKeys(ctx context.Context, insts []planned) []resource.PlanPr
 			continue
 		}
 		seen[p.s.server] = true
-		if p.typ != c.typeName() {
+		if p.typ != c.Name() {
 			continue // the other type reports it
 		}
 		cl, err := c.clients.Get(p.s.server)
@@ -129,7 +129,7 @@ func (c *core) checkTargets(insts []planned) []resource.PlanProblem {
 	}
 	var probs []resource.PlanProblem
 	for _, p := range insts {
-		if p.typ != c.typeName() || p.dest == nil || (p.dest.rtype != "MX" && p.dest.rtype != "SRV") {
+		if p.typ != c.Name() || p.dest == nil || (p.dest.rtype != "MX" && p.dest.rtype != "SRV") {
 			continue
 		}
 		var errs resource.AttrErrors
@@ -165,13 +165,10 @@ func target(rtype, rd string) string {
 
 // rdataPath is the attribute of the record rd in the configuration.
 func (c *core) rdataPath(cfg cty.Value, rtype, rd string) cty.Path {
-	if c.mx {
-		return cty.GetAttrPath("exchanges").IndexInt(exchangeIndex(cfg, rd)).GetAttr("host")
+	if j := c.form.index(cfg, rtype, rd); j >= 0 {
+		return c.form.path(j)
 	}
-	if j := recordIndex(cfg, rtype, rd); j >= 0 {
-		return cty.GetAttrPath("records").IndexInt(j)
-	}
-	return cty.GetAttrPath("records")
+	return cty.GetAttrPath(c.form.facts().list)
 }
 
 // checkSize refuses a change whose UPDATE no DNS message can hold. Each
@@ -189,11 +186,7 @@ func (c *core) checkSize(cl *dnsclient.Client, s spec, cur rrset, d decision) er
 		if err != nil || n <= dnsclient.MaxMessage {
 			continue
 		}
-		list := "records"
-		if c.mx {
-			list = "exchanges"
-		}
-		return resource.Errorf(list, "Update too large for DNS",
+		return resource.Errorf(c.form.facts().list, "Update too large for DNS",
 			"Replacing the %d %s records of %s takes an UPDATE of %d octets: it carries the records the server has now (%d) as its prerequisite, so that no one else's change is overwritten, and the %d it writes, and a DNS message holds at most %d (RFC 1035 §4.2.2). Make the change in two applies: first one that removes records, then one that adds the new ones.",
 			len(cur.Records), s.rtype, s.name, n, len(cur.Records), len(want.Records), dnsclient.MaxMessage)
 	}

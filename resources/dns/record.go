@@ -1,11 +1,9 @@
 package dns
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,10 +18,11 @@ type Clients interface {
 	Get(s resource.DNSServer) (*dnsclient.Client, error)
 }
 
-// core is the implementation both types share.
+// core is the implementation both types share; form is what they differ
+// in.
 type core struct {
 	clients Clients
-	mx      bool
+	form    form
 	// now is the clock of plans and waits; tests inject one.
 	now func() time.Time
 }
@@ -47,39 +46,22 @@ var (
 
 // NewRecord returns the dns_record type, reaching servers through clients.
 func NewRecord(clients Clients) *Record {
-	return &Record{core{clients: clients, now: time.Now}}
+	return &Record{core{clients: clients, form: records{}, now: time.Now}}
 }
 
 // NewMX returns the mx_record type, reaching servers through clients.
 func NewMX(clients Clients) *MX {
-	return &MX{core{clients: clients, mx: true, now: time.Now}}
+	return &MX{core{clients: clients, form: exchanges{}, now: time.Now}}
 }
 
 // Name implements resource.Type.
-func (*Record) Name() string { return "dns_record" }
-
-// Name implements resource.Type.
-func (*MX) Name() string { return "mx_record" }
+func (c *core) Name() string { return c.form.facts().typeName }
 
 // Schema implements resource.Type.
-func (*Record) Schema() *resource.Schema { return recordSchema }
+func (c *core) Schema() *resource.Schema { return c.form.facts().schema }
 
-// Schema implements resource.Type.
-func (*MX) Schema() *resource.Schema { return mxSchema }
-
-func (c *core) typeName() string {
-	if c.mx {
-		return "mx_record"
-	}
-	return "dns_record"
-}
-
-func (c *core) schema() *resource.Schema {
-	if c.mx {
-		return mxSchema
-	}
-	return recordSchema
-}
+// forms are the forms by type name.
+var forms = map[string]form{"dns_record": records{}, "mx_record": exchanges{}}
 
 // Types a dns_record may manage.
 var recordTypes = []string{"A", "AAAA", "CNAME", "TXT", "MX", "SRV", "PTR", "CAA", "TLSA"}
@@ -185,11 +167,10 @@ func str(v cty.Value, name string) string {
 
 // seconds converts a TTL value: a whole number of seconds in 0..2^31-1
 // (RFC 2181 §8).
-func seconds(v cty.Value) (uint32, error) {
-	if v.IsNull() {
+func seconds(bf *big.Float) (uint32, error) {
+	if bf == nil {
 		return 0, errors.New("no value")
 	}
-	bf := v.AsBigFloat()
 	if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(2147483647)) > 0 {
 		return 0, fmt.Errorf("%s is not a whole number of seconds between 0 and 2147483647", bf.Text('f', -1))
 	}
@@ -200,110 +181,39 @@ func seconds(v cty.Value) (uint32, error) {
 // decode reads a configuration (or a Planned or Current value: they have
 // the same shape, with names already fully qualified).
 func (c *core) decode(v cty.Value) (spec, error) {
-	v, _ = v.UnmarkDeep()
 	var s spec
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return s, fmt.Errorf("%s: configuration is null or not known", c.typeName())
-	}
-	srv, err := resource.DNSServerFromValue(v.GetAttr("server"))
+	cfg, rtype, list, err := c.form.decode(v)
 	if err != nil {
-		return s, fmt.Errorf("%s: %w", c.typeName(), err)
+		return s, fmt.Errorf("%s: %w", c.Name(), err)
 	}
-	s.server = srv
-	s.zone = dnsclient.Fqdn(asciiName(str(v, "zone")))
-	s.name = resolveName(s.zone, str(v, "name"))
-	if c.mx {
-		s.rtype = "MX"
-	} else {
-		s.rtype = strings.ToUpper(str(v, "type"))
-	}
-	if s.ttl, err = seconds(v.GetAttr("ttl")); err != nil {
+	s.server = cfg.Server
+	s.zone = dnsclient.Fqdn(asciiName(cfg.Zone))
+	s.name = resolveName(s.zone, cfg.Name)
+	s.rtype = rtype
+	if s.ttl, err = seconds(cfg.TTL); err != nil {
 		return s, resource.Errorf("ttl", "Invalid TTL", "The TTL %s.", err)
 	}
-	if tv := v.GetAttr("transition_ttl"); !tv.IsNull() {
-		t, err := seconds(tv)
+	if cfg.TransitionTTL != nil {
+		t, err := seconds(cfg.TransitionTTL)
 		if err != nil {
 			return s, resource.Errorf("transition_ttl", "Invalid transition TTL", "The transition_ttl %s.", err)
 		}
 		s.transitionTTL = &t
 	}
-	hold := str(v, "transition_hold")
+	hold := cfg.TransitionHold
 	if hold == "" {
 		hold = DefaultHold
 	}
 	if s.hold, err = time.ParseDuration(hold); err != nil || s.hold < 0 {
 		return s, resource.Errorf("transition_hold", "Invalid transition hold", `The transition_hold %q is not a duration; write it as "1h", "90m" or "2h30m".`, hold)
 	}
-	if w := v.GetAttr("wait_after_change"); !w.IsNull() {
-		s.waitAfter = w.True()
-	}
-	recs, errs := c.rdata(v, s.rtype)
+	s.waitAfter = cfg.WaitAfter
+	recs, errs := c.form.rdata(list, s.rtype)
 	if err := errs.Err(); err != nil {
 		return s, err
 	}
 	s.records = dnsclient.SortRecords(recs)
 	return s, nil
-}
-
-// rdata returns the canonical rdata of the records or exchanges attribute,
-// in the order given, with a problem per element that does not parse.
-func (c *core) rdata(v cty.Value, rtype string) ([]string, resource.AttrErrors) {
-	var out []string
-	var errs resource.AttrErrors
-	if c.mx {
-		ex := v.GetAttr("exchanges")
-		if ex.IsNull() {
-			return nil, nil
-		}
-		for i, e := range ex.AsValueSlice() {
-			path := cty.GetAttrPath("exchanges").IndexInt(i)
-			if e.IsNull() {
-				errs = append(errs, &resource.AttrError{Path: path, Summary: "Missing exchange", Detail: "Give each exchange as {preference = 10, host = \"mail.example.com.\"}."})
-				continue
-			}
-			pv, hv := e.GetAttr("preference"), e.GetAttr("host")
-			pref, err := seconds(pv)
-			if err != nil || pref > 65535 {
-				errs = append(errs, &resource.AttrError{Path: path.GetAttr("preference"), Summary: "Invalid MX preference", Detail: "The preference must be a whole number from 0 to 65535 (RFC 1035 §3.3.9)."})
-				continue
-			}
-			host := ""
-			if !hv.IsNull() {
-				host = hv.AsString()
-			}
-			a, err := dnsclient.ASCIIName(host)
-			if err != nil {
-				errs = append(errs, &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid internationalised name",
-					Detail: fmt.Sprintf("%s. Give the mail exchanger's name in a form IDNA2008 allows, or as its A-label (xn--…).", err)})
-				continue
-			}
-			host = a
-			if !dnsclient.ValidName(host) || host == "." {
-				errs = append(errs, &resource.AttrError{Path: path.GetAttr("host"), Summary: "Invalid mail exchanger", Detail: fmt.Sprintf("The host %q is not a domain name; give the mail server's name, e.g. \"mail.example.com.\".", host)})
-				continue
-			}
-			out = append(out, dnsclient.MXRdata(uint16(pref), host))
-		}
-		return out, errs
-	}
-	rv := v.GetAttr("records")
-	if rv.IsNull() {
-		return nil, nil
-	}
-	for i, r := range rv.AsValueSlice() {
-		path := cty.GetAttrPath("records").IndexInt(i)
-		if r.IsNull() {
-			errs = append(errs, &resource.AttrError{Path: path, Summary: "Missing record", Detail: "A record's rdata is null; give it as a string."})
-			continue
-		}
-		rd, err := dnsclient.ParseRdata(rtype, r.AsString())
-		if err != nil {
-			errs = append(errs, &resource.AttrError{Path: path, Summary: "Invalid " + rtype + " record", Detail: fmt.Sprintf("%s. Write the rdata in zone-file syntax, as it follows the type in a zone file.", err)})
-			continue
-		}
-		out = append(out, rd)
-	}
-	return out, errs
 }
 
 // value builds a Current or Planned value: the configuration's settings
@@ -326,46 +236,7 @@ func (c *core) value(cfg cty.Value, s spec, ttl uint32, records []string) cty.Va
 	if m["wait_after_change"].IsNull() {
 		m["wait_after_change"] = cty.False
 	}
-	records = dnsclient.SortRecords(records)
-	if c.mx {
-		type ex struct {
-			pref uint16
-			host string
-		}
-		var exs []ex
-		for _, r := range records {
-			p, h, err := dnsclient.ParseMX(r)
-			if err == nil {
-				exs = append(exs, ex{p, h})
-			}
-		}
-		sort.Slice(exs, func(i, j int) bool {
-			if exs[i].pref != exs[j].pref {
-				return exs[i].pref < exs[j].pref
-			}
-			return exs[i].host < exs[j].host
-		})
-		vals := make([]cty.Value, 0, len(exs))
-		for _, e := range exs {
-			vals = append(vals, cty.ObjectVal(map[string]cty.Value{"preference": cty.NumberUIntVal(uint64(e.pref)), "host": cty.StringVal(e.host)}))
-		}
-		if len(vals) == 0 {
-			m["exchanges"] = cty.ListValEmpty(exchangeType)
-		} else {
-			m["exchanges"] = cty.ListVal(vals)
-		}
-	} else {
-		m["type"] = cty.StringVal(s.rtype)
-		vals := make([]cty.Value, 0, len(records))
-		for _, r := range records {
-			vals = append(vals, cty.StringVal(r))
-		}
-		if len(vals) == 0 {
-			m["records"] = cty.ListValEmpty(cty.String)
-		} else {
-			m["records"] = cty.ListVal(vals)
-		}
-	}
+	c.form.values(m, s.rtype, dnsclient.SortRecords(records))
 	return cty.ObjectVal(m)
 }
 
@@ -400,5 +271,3 @@ func (c *core) Fingerprint(current cty.Value) []byte {
 	}
 	return fmt.Appendf(nil, "%d\n%s", s.ttl, strings.Join(s.records, "\n"))
 }
-
-var _ = context.Background

@@ -3,7 +3,6 @@ package dns
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,10 +20,6 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	known := func(name string) (cty.Value, bool) {
-		v := config.GetAttr(name)
-		return v, v.IsWhollyKnown() && !v.IsNull()
-	}
 	// idn converts a Unicode name to its A-label, or reports why IDNA2008
 	// refuses it; "" then.
 	idn := func(attr, name string) (string, bool) {
@@ -36,14 +31,14 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 		return a, true
 	}
 	zone := ""
-	if v, ok := known("zone"); ok {
+	if v, ok := resource.Known(config, "zone"); ok {
 		zone, ok = idn("zone", v.AsString())
 		if ok && !dnsclient.ValidName(zone) {
 			errs = append(errs, resource.Errorf("zone", "Invalid zone", "The zone %q is not a domain name; give it as \"example.com.\".", zone))
 			zone = ""
 		}
 	}
-	if v, ok := known("name"); ok && zone != "" {
+	if v, ok := resource.Known(config, "name"); ok && zone != "" {
 		name, ok := idn("name", v.AsString())
 		if !ok {
 			name = "@" // reported; the checks below have nothing to add
@@ -63,45 +58,31 @@ func (c *core) Validate(ctx context.Context, config cty.Value) error {
 				"The name %s is not in zone %s; an update to the zone's server can only change names inside it. Fix the name or the zone.", resolveName(zone, name), fz))
 		}
 	}
-	rtype := "MX"
-	if !c.mx {
-		rtype = ""
-		if v, ok := known("type"); ok {
-			rtype = strings.ToUpper(v.AsString())
-			if !slices.Contains(recordTypes, rtype) {
-				errs = append(errs, resource.Errorf("type", "Unsupported record type", "The type %q is not one dns_record manages; use one of %s.", v.AsString(), strings.Join(recordTypes, ", ")))
-				rtype = ""
-			}
-		}
-	}
-	if v, ok := known("ttl"); ok {
-		if _, err := seconds(v); err != nil {
+	rtype, es := c.form.checkType(config)
+	errs = append(errs, es...)
+	if v, ok := resource.Known(config, "ttl"); ok {
+		if _, err := seconds(v.AsBigFloat()); err != nil {
 			errs = append(errs, resource.Errorf("ttl", "Invalid TTL", "The TTL %s (RFC 2181 §8).", err))
 		}
 	}
-	if v, ok := known("transition_ttl"); ok {
-		if _, err := seconds(v); err != nil {
+	if v, ok := resource.Known(config, "transition_ttl"); ok {
+		if _, err := seconds(v.AsBigFloat()); err != nil {
 			errs = append(errs, resource.Errorf("transition_ttl", "Invalid transition TTL", "The transition_ttl %s.", err))
 		}
 	}
-	if v, ok := known("transition_hold"); ok {
+	if v, ok := resource.Known(config, "transition_hold"); ok {
 		if d, err := time.ParseDuration(v.AsString()); err != nil || d < 0 {
 			errs = append(errs, resource.Errorf("transition_hold", "Invalid transition hold", `The transition_hold %q is not a duration; write it as "1h", "90m" or "2h30m".`, v.AsString()))
 		}
 	}
-	list := "records"
-	if c.mx {
-		list = "exchanges"
-	}
-	if v, ok := known(list); ok {
+	list := c.form.facts().list
+	if v, ok := resource.Known(config, list); ok {
 		if v.LengthInt() == 0 {
 			errs = append(errs, resource.Errorf(list, "No records", "The %s list is empty. An RRset has at least one record; to remove one, remove the resource (destroy puts back what was there before).", list))
 		} else if rtype != "" {
-			recs, es := c.rdata(config, rtype)
+			recs, es := c.form.rdata(v, rtype)
 			errs = append(errs, es...)
-			if !c.mx {
-				errs = append(errs, txtQuotes(rtype, v)...)
-			}
+			errs = append(errs, txtQuotes(rtype, v)...) // only dns_record has TXT
 			if len(es) == 0 && zone != "" {
 				errs = append(errs, rrsetSize(resolveName(zone, str(config, "name")), rtype, recs)...)
 			}

@@ -67,7 +67,7 @@ func (*File) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	if v := config.GetAttr("path"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "path"); ok {
 		p := v.AsString()
 		switch {
 		case !path.IsAbs(p):
@@ -78,12 +78,12 @@ func (*File) Validate(ctx context.Context, config cty.Value) error {
 				"Write the path %q as %q: no trailing slash, no empty, . or .. elements.", p, path.Clean(p)))
 		}
 	}
-	if v := config.GetAttr("mode"); v.IsKnown() && !v.IsNull() && !modeRE.MatchString(v.AsString()) {
+	if v, ok := resource.Known(config, "mode"); ok && !modeRE.MatchString(v.AsString()) {
 		errs = append(errs, resource.Errorf("mode", "Invalid file mode",
 			`The mode %q is not 3 or 4 octal digits; write it as a string such as "0644" or "0600".`, v.AsString()))
 	}
 	for _, attr := range []string{"owner", "group"} {
-		if v := config.GetAttr(attr); v.IsKnown() && !v.IsNull() && strings.TrimSpace(v.AsString()) == "" {
+		if v, ok := resource.Known(config, attr); ok && strings.TrimSpace(v.AsString()) == "" {
 			errs = append(errs, resource.Errorf(attr, "Empty "+attr,
 				"The %s is empty; give a name or a number, or leave %s out to keep the file's current %s.", attr, attr, attr))
 		}
@@ -93,33 +93,20 @@ func (*File) Validate(ctx context.Context, config cty.Value) error {
 
 // config is a decoded configuration or planned value.
 type config struct {
-	host    resource.Host
-	path    string
-	content string
-	mode    string
-	owner   string // "" when not managed
-	group   string
+	Host    resource.Host `cty:"host"`
+	Path    string        `cty:"path"`
+	Content string        `cty:"content"`
+	Mode    string        `cty:"mode"`
+	Owner   string        `cty:"owner"` // "" when not managed
+	Group   string        `cty:"group"`
 }
 
 func decode(v cty.Value) (config, error) {
-	v, _ = v.UnmarkDeep()
 	var c config
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return c, errors.New("file: configuration is null or not known")
-	}
-	h, err := resource.HostFromValue(v.GetAttr("host"))
-	if err != nil {
+	if err := resource.Decode(v, &c); err != nil {
 		return c, fmt.Errorf("file: %w", err)
 	}
-	c.host = h
-	str := func(name string) string {
-		if a := v.GetAttr(name); !a.IsNull() {
-			return a.AsString()
-		}
-		return ""
-	}
-	c.path, c.content, c.mode, c.owner, c.group = str("path"), str("content"), str("mode"), str("owner"), str("group")
-	if c.path == "" {
+	if c.Path == "" {
 		return c, errors.New("file: no path given")
 	}
 	return c, nil
@@ -217,31 +204,30 @@ func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := f.hosts.Get(ctx, c.host)
+	h, err := f.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
 	// A link planted on the way is refused here, at plan time already.
-	h = confine(h, c.path)
-	s, err := look(ctx, h, c.path)
+	h = confine(h, c.Path)
+	s, err := look(ctx, h, c.Path)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	snap, err := json.Marshal(s)
+	resp, err := resource.Absent(schema, s)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	resp := resource.ReadResponse{Current: cty.NullVal(schema.ImpliedType()), Snapshot: snap}
 	if !s.Exists {
 		return resp, nil
 	}
 	owner, err := idName(ctx, h.UserName, s.UID)
 	if err != nil {
-		return resource.ReadResponse{}, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+		return resource.ReadResponse{}, fmt.Errorf("read %s on %s: %w", c.Path, h.Name(), err)
 	}
 	group, err := idName(ctx, h.GroupName, s.GID)
 	if err != nil {
-		return resource.ReadResponse{}, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+		return resource.ReadResponse{}, fmt.Errorf("read %s on %s: %w", c.Path, h.Name(), err)
 	}
 	cfg, _ := req.Config.UnmarkDeep()
 	// Bytes that are not UTF-8 cannot be a string value; replaced, they
@@ -250,7 +236,7 @@ func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	// configuration only in normalization is not seen as different.)
 	resp.Current = cty.ObjectVal(map[string]cty.Value{
 		"host":    cfg.GetAttr("host"),
-		"path":    cty.StringVal(c.path),
+		"path":    cty.StringVal(c.Path),
 		"content": cty.StringVal(strings.ToValidUTF8(string(s.Content), "\uFFFD")),
 		"mode":    cty.StringVal(formatMode(s.Mode)),
 		"owner":   cty.StringVal(owner),
@@ -268,7 +254,7 @@ func (f *File) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 	if err != nil {
 		return resource.PlanResponse{}, err
 	}
-	mode := c.mode
+	mode := c.Mode
 	if mode == "" {
 		mode = DefaultMode
 	}
@@ -280,7 +266,7 @@ func (f *File) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 	current, _ := req.Current.UnmarkDeep()
 	planned := map[string]cty.Value{
 		"host":    cfg.GetAttr("host"),
-		"path":    cty.StringVal(c.path),
+		"path":    cty.StringVal(c.Path),
 		"content": cfg.GetAttr("content"),
 		"mode":    cty.StringVal(formatMode(transport.OctalMode(m))),
 		"owner":   cfg.GetAttr("owner"),
@@ -302,9 +288,9 @@ func (f *File) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 			if have.IsNull() || want.RawEquals(have) {
 				continue
 			}
-			same, err := f.sameID(ctx, c.host, id.lookup, want.AsString(), have.AsString())
+			same, err := f.sameID(ctx, c.Host, id.lookup, want.AsString(), have.AsString())
 			if err != nil {
-				return resource.PlanResponse{}, fmt.Errorf("plan %s: %w", c.path, err)
+				return resource.PlanResponse{}, fmt.Errorf("plan %s: %w", c.Path, err)
 			}
 			if same {
 				planned[id.attr] = have
@@ -337,26 +323,26 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	m, err := parseMode(c.mode)
+	m, err := parseMode(c.Mode)
 	if err != nil {
-		return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.path, err)
+		return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.Path, err)
 	}
-	h, err := f.hosts.Get(ctx, c.host)
+	h, err := f.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	h = confine(h, c.path)
+	h = confine(h, c.Path)
 	opts := transport.WriteOptions{Mode: m, UID: -1, GID: -1}
 	var before snapshot
 	if len(req.Snapshot) > 0 {
 		if err := json.Unmarshal(req.Snapshot, &before); err != nil {
-			return resource.ApplyResponse{}, fmt.Errorf("write %s: bad snapshot: %w", c.path, err)
+			return resource.ApplyResponse{}, fmt.Errorf("write %s: bad snapshot: %w", c.Path, err)
 		}
 		if before.Exists {
 			opts.UID, opts.GID = before.UID, before.GID
 		}
 		if before.Path == "" {
-			before.Path = c.path
+			before.Path = c.Path
 		}
 		// The earlier content must be safe on the host before it is
 		// overwritten: Restore puts it back from there.
@@ -364,21 +350,21 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 			return resource.ApplyResponse{}, err
 		}
 	}
-	if c.owner != "" {
-		if opts.UID, err = h.LookupUser(ctx, c.owner); err != nil {
-			return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.path, err)
+	if c.Owner != "" {
+		if opts.UID, err = h.LookupUser(ctx, c.Owner); err != nil {
+			return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.Path, err)
 		}
 	}
-	if c.group != "" {
-		if opts.GID, err = h.LookupGroup(ctx, c.group); err != nil {
-			return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.path, err)
+	if c.Group != "" {
+		if opts.GID, err = h.LookupGroup(ctx, c.Group); err != nil {
+			return resource.ApplyResponse{}, fmt.Errorf("write %s: %w", c.Path, err)
 		}
 	}
 	if req.Logger != nil {
-		req.Logger.Debug("writing file", "host", c.host.Name, "path", c.path, "bytes", len(c.content), "mode", c.mode)
+		req.Logger.Debug("writing file", "host", c.Host.Name, "path", c.Path, "bytes", len(c.Content), "mode", c.Mode)
 	}
-	if err := h.WriteFile(ctx, c.path, []byte(c.content), opts); err != nil {
-		return resource.ApplyResponse{}, fmt.Errorf("write %s on %s: %w", c.path, h.Name(), err)
+	if err := h.WriteFile(ctx, c.Path, []byte(c.Content), opts); err != nil {
+		return resource.ApplyResponse{}, fmt.Errorf("write %s on %s: %w", c.Path, h.Name(), err)
 	}
 	return resource.ApplyResponse{}, nil
 }
@@ -396,9 +382,9 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		return err
 	}
 	if s.Path == "" {
-		s.Path = c.path
+		s.Path = c.Path
 	}
-	h, err := f.hosts.Get(ctx, c.host)
+	h, err := f.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return err
 	}
@@ -418,7 +404,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	}
 	if !s.Exists {
 		if req.Logger != nil {
-			req.Logger.Debug("removing file", "host", c.host.Name, "path", s.Path)
+			req.Logger.Debug("removing file", "host", c.Host.Name, "path", s.Path)
 		}
 		if err := h.Remove(ctx, s.Path); err != nil {
 			return fmt.Errorf("restore %s on %s: %w", s.Path, h.Name(), err)
@@ -430,7 +416,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if req.Logger != nil {
-		req.Logger.Debug("restoring file", "host", c.host.Name, "path", s.Path, "bytes", len(data))
+		req.Logger.Debug("restoring file", "host", c.Host.Name, "path", s.Path, "bytes", len(data))
 	}
 	opts := transport.WriteOptions{Mode: transport.FileModeOf(s.Mode), UID: s.UID, GID: s.GID}
 	if err := h.WriteFile(ctx, s.Path, data, opts); err != nil {
@@ -450,9 +436,9 @@ func (*File) Claims(config cty.Value) []resource.Claim {
 		return nil
 	}
 	return []resource.Claim{{
-		Key:  claimKey(c.host, path.Clean(c.path)),
+		Key:  claimKey(c.Host, path.Clean(c.Path)),
 		Path: cty.GetAttrPath("path"),
-		What: fmt.Sprintf("the file %s on %s", c.path, c.host.String()),
+		What: fmt.Sprintf("the file %s on %s", c.Path, c.Host.String()),
 	}}
 }
 
@@ -467,11 +453,7 @@ func confine(h transport.Host, p string) transport.Host {
 // claimKey is the claim on the file p on host, shared with postfix_map's
 // table claims.
 func claimKey(host resource.Host, p string) string {
-	where := "local"
-	if host.Transport != "local" {
-		where = fmt.Sprintf("%s@%s:%d", host.User, host.Address, host.Port)
-	}
-	return "file\x00" + where + "\x00" + p
+	return "file\x00" + host.Key() + "\x00" + p
 }
 
 // saveBefore keeps the earlier content on the host before the file changes.
@@ -502,12 +484,12 @@ func (f *File) Adopt(ctx context.Context, req resource.ApplyRequest) error {
 	}
 	var s snapshot
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return fmt.Errorf("adopt %s: bad snapshot: %w", c.path, err)
+		return fmt.Errorf("adopt %s: bad snapshot: %w", c.Path, err)
 	}
 	if s.Path == "" {
-		s.Path = c.path
+		s.Path = c.Path
 	}
-	h, err := f.hosts.Get(ctx, c.host)
+	h, err := f.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return err
 	}

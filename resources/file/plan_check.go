@@ -36,31 +36,31 @@ func (f *File) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []r
 			continue // Plan reported it
 		}
 		if transport.Changes(in) {
-			needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: c.host, HostAttr: "host",
-				Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.path)}}})
+			needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: c.Host, HostAttr: "host",
+				Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.Path)}}})
 		}
 		if pv, _ := in.Planned.UnmarkDeep(); pv.IsNull() {
 			continue // deleted: it writes nothing new
 		}
-		h, err := f.hosts.Get(ctx, c.host)
+		h, err := f.hosts.Get(ctx, c.Host)
 		if err != nil {
 			continue // Read reported it
 		}
-		real, err := transport.Resolve(ctx, h, path.Dir(c.path), c.path)
+		real, err := transport.Resolve(ctx, h, path.Dir(c.Path), c.Path)
 		if err != nil {
 			probs = append(probs, resource.PlanProblem{Addr: in.Addr, Err: err})
 			continue
 		}
-		key := claimKey(c.host, real)
+		key := claimKey(c.Host, real)
 		prev, dup := owners[key]
 		if !dup {
-			owners[key] = owner{addr: in.Addr, path: c.path, host: c.host}
+			owners[key] = owner{addr: in.Addr, path: c.Path, host: c.Host}
 			continue
 		}
 		probs = append(probs, resource.PlanProblem{Addr: in.Addr, Err: resource.Errorf("path", "Two resources manage the same thing",
 			"%s and %s both manage the file %s on %s: %s and %s are the same file (symbolic links resolved). "+
 				"Only one resource may own it; move the setting into one of them.",
-			prev.addr, in.Addr, real, c.host.String(), prev.path, c.path)})
+			prev.addr, in.Addr, real, c.Host.String(), prev.path, c.Path)})
 	}
 	return append(probs, transport.CheckPlanAccess(ctx, f.hosts, needs)...)
 }

@@ -104,22 +104,22 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 		}
 		return resource.ApplyResponse{}, &ConflictError{Conflicts: s.conflicts, Metadata: meta}
 	}
-	free, err := freeSpace(ctx, dst, cfg.destination)
+	free, err := freeSpace(ctx, dst, cfg.Destination)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
 	if free != nil && uint64(s.need()) > *free {
 		return resource.ApplyResponse{}, fmt.Errorf("not enough free space at %s on %s: the copy needs about %s, %s free",
-			cfg.destination, dst.Name(), sizeString(s.need()), sizeString(int64(*free)))
+			cfg.Destination, dst.Name(), sizeString(s.need()), sizeString(int64(*free)))
 	}
 	a := &applier{cfg: cfg, src: src, dst: dst, s: s, j: req.Journal, log: log, progress: req.Progress, uid: -1, gid: -1}
-	if cfg.owner != "" {
-		if a.uid, err = dst.LookupUser(ctx, cfg.owner); err != nil {
+	if cfg.Owner != "" {
+		if a.uid, err = dst.LookupUser(ctx, cfg.Owner); err != nil {
 			return resource.ApplyResponse{}, resource.Errorf("owner", "Unknown owner", "%s", err)
 		}
 	}
-	if cfg.group != "" {
-		if a.gid, err = dst.LookupGroup(ctx, cfg.group); err != nil {
+	if cfg.Group != "" {
+		if a.gid, err = dst.LookupGroup(ctx, cfg.Group); err != nil {
 			return resource.ApplyResponse{}, resource.Errorf("group", "Unknown group", "%s", err)
 		}
 	}
@@ -164,7 +164,7 @@ func (a *applier) run(ctx context.Context) error {
 	// Leftovers of a killed apply: never visible to a reader, removed now.
 	for _, mb := range a.s.mailboxes {
 		for _, name := range mb.dstTmp {
-			p := join(a.cfg.destination, mb.rel, "tmp", name)
+			p := join(a.cfg.Destination, mb.rel, "tmp", name)
 			if err := a.dst.Remove(ctx, p); err != nil {
 				return fmt.Errorf("remove leftover %s on %s: %w", p, a.dst.Name(), err)
 			}
@@ -180,7 +180,7 @@ func (a *applier) run(ctx context.Context) error {
 		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
 		e := entry{Created: make([]string, len(batch))}
 		for k, op := range batch {
-			e.Created[k] = join(a.cfg.destination, op.mb.rel, op.f.sub, op.f.name)
+			e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
 		}
 		if err := a.record(ctx, e); err != nil {
 			return err
@@ -194,8 +194,8 @@ func (a *applier) run(ctx context.Context) error {
 		e := entry{}
 		for _, op := range batch {
 			e.Renames = append(e.Renames, [2]string{
-				join(a.cfg.destination, op.mb.rel, op.from.sub, op.from.name),
-				join(a.cfg.destination, op.mb.rel, op.to.sub, op.to.name)})
+				join(a.cfg.Destination, op.mb.rel, op.from.sub, op.from.name),
+				join(a.cfg.Destination, op.mb.rel, op.to.sub, op.to.name)})
 		}
 		if err := a.record(ctx, e); err != nil {
 			return err
@@ -220,17 +220,17 @@ func (a *applier) run(ctx context.Context) error {
 func (a *applier) makeDirs(ctx context.Context) error {
 	known := map[string]bool{}
 	if a.s.dstRootExists {
-		known[a.cfg.destination] = true
+		known[a.cfg.Destination] = true
 	}
 	var e entry
 	var todo []string
 	for _, mb := range a.s.mailboxes {
-		d := join(a.cfg.destination, mb.rel)
+		d := join(a.cfg.Destination, mb.rel)
 		if mb.dstDir {
 			// It and its parents exist: no stat for them on a re-run.
 			for p := d; !known[p]; p = path.Dir(p) {
 				known[p] = true
-				if p == a.cfg.destination || p == "/" || p == "." {
+				if p == a.cfg.Destination || p == "/" || p == "." {
 					break
 				}
 			}
@@ -242,7 +242,7 @@ func (a *applier) makeDirs(ctx context.Context) error {
 		var chain []string
 		for p := d; ; p = path.Dir(p) {
 			chain = append([]string{p}, chain...)
-			if p == a.cfg.destination || p == "/" || p == "." {
+			if p == a.cfg.Destination || p == "/" || p == "." {
 				break
 			}
 		}
@@ -315,8 +315,8 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 		return err
 	}
 	if syncer != nil {
-		if err := syncer.SyncFS(ctx, a.cfg.destination); err != nil {
-			return fmt.Errorf("flush %s on %s: %w", a.cfg.destination, a.dst.Name(), err)
+		if err := syncer.SyncFS(ctx, a.cfg.Destination); err != nil {
+			return fmt.Errorf("flush %s on %s: %w", a.cfg.Destination, a.dst.Name(), err)
 		}
 	}
 	err = a.parallel(ctx, len(batch), func(i int) string { return "renaming " + staged[i] }, func(ctx context.Context, i int) error {
@@ -324,7 +324,7 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 			return nil // gone from the source
 		}
 		op := batch[i]
-		final := join(a.cfg.destination, op.mb.rel, op.f.sub, op.f.name)
+		final := join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
 		if err := a.dst.Rename(ctx, staged[i], final); err != nil {
 			return fmt.Errorf("rename %s on %s: %w", staged[i], a.dst.Name(), err)
 		}
@@ -335,8 +335,8 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 	}
 	if syncer != nil {
 		// The new directory entries.
-		if err := syncer.SyncFS(ctx, a.cfg.destination); err != nil {
-			return fmt.Errorf("flush %s on %s: %w", a.cfg.destination, a.dst.Name(), err)
+		if err := syncer.SyncFS(ctx, a.cfg.Destination); err != nil {
+			return fmt.Errorf("flush %s on %s: %w", a.cfg.Destination, a.dst.Name(), err)
 		}
 	}
 	return nil
@@ -382,7 +382,7 @@ func call(ctx context.Context, i int, name func(int) string, f func(context.Cont
 }
 
 func (a *applier) srcPath(op copyOp) string {
-	return join(a.cfg.source, op.mb.rel, op.f.sub, op.f.name)
+	return join(a.cfg.Source, op.mb.rel, op.f.sub, op.f.name)
 }
 
 var pid = os.Getpid()
@@ -415,7 +415,7 @@ func tmpPrefix(base string) string {
 // host cannot flush a whole filesystem at once).
 func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath string, err error) {
 	sp := a.srcPath(op)
-	tmp := join(a.cfg.destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
+	tmp := join(a.cfg.Destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
 	r, err := a.src.Open(ctx, sp)
 	if errors.Is(err, fs.ErrNotExist) {
 		a.log.Debug("message gone from the source", "path", sp)
@@ -450,7 +450,7 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	cw := &countWriter{w: w, a: a, ctx: ctx}
 	var sum hash.Hash
 	var dstW io.Writer = cw
-	if a.cfg.verify == "sha256" {
+	if a.cfg.Verify == "sha256" {
 		sum = sha256.New()
 		dstW = io.MultiWriter(cw, sum)
 	}
@@ -624,7 +624,7 @@ func (a *applier) copyMeta(ctx context.Context) error {
 		byMbox[m.mb] = append(byMbox[m.mb], m)
 	}
 	for _, mb := range order {
-		dir := join(a.cfg.destination, mb.rel)
+		dir := join(a.cfg.Destination, mb.rel)
 		raw, err := readRecordRaw(ctx, a.dst, dir)
 		if err != nil {
 			return err
@@ -656,7 +656,7 @@ func (a *applier) copyMeta(ctx context.Context) error {
 					return err
 				}
 			}
-			sp := join(a.cfg.source, mb.rel, m.name)
+			sp := join(a.cfg.Source, mb.rel, m.name)
 			data, err := a.src.ReadFile(ctx, sp)
 			if err != nil {
 				return fmt.Errorf("read %s on %s: %w", sp, a.src.Name(), err)

@@ -44,7 +44,7 @@ type recentScan struct {
 const scanReuse = 2 * time.Second
 
 func (c config) key() string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%v", c.from, c.to, c.source, c.destination, c.include, c.exclude, c.preserveUIDs)
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%v", c.From, c.To, c.Source, c.Destination, c.include, c.exclude, c.PreserveUIDs)
 }
 
 // remember keeps s as the latest listing for cfg.
@@ -131,74 +131,74 @@ func (*Copy) Schema() *resource.Schema { return schema }
 
 // config is a decoded configuration.
 type config struct {
-	from, to            resource.Host
-	source, destination string
-	include, exclude    []string
-	sel                 selector
-	owner, group        string
-	preserveUIDs        bool
-	verify              string
-	parallelism         int
-	maxBPS              int64
-	once                bool
+	From         resource.Host `cty:"from"`
+	To           resource.Host `cty:"to"`
+	Source       string        `cty:"source"`      // clean
+	Destination  string        `cty:"destination"` // clean
+	IncludeGlobs []*string     `cty:"include"`
+	ExcludeGlobs []*string     `cty:"exclude"`
+	Owner        string        `cty:"owner"`
+	Group        string        `cty:"group"`
+	PreserveUIDs bool          `cty:"preserve_uids"`
+	Verify       string        `cty:"verify"`
+	Parallelism  *big.Float    `cty:"parallelism"`
+	MaxBPS       *big.Float    `cty:"max_bytes_per_second"`
+	Once         bool          `cty:"once"`
+	// The computed counters, unused.
+	PendingMessages cty.Value `cty:"pending_messages"`
+	PendingBytes    cty.Value `cty:"pending_bytes"`
+	FlagChanges     cty.Value `cty:"flag_changes"`
+	PendingMetadata cty.Value `cty:"pending_metadata"`
+	Conflicts       cty.Value `cty:"conflicts"`
+
+	// include and exclude are the globs but for null ones.
+	include, exclude []string
+	sel              selector
+	parallelism      int
+	maxBPS           int64
 }
 
 func strList(v cty.Value) []string {
-	var out []string
-	if v.IsNull() {
+	var l []*string
+	if v.IsNull() || resource.DecodeAttr(v, &l) != nil {
 		return nil
 	}
-	for _, e := range v.AsValueSlice() {
-		if !e.IsNull() {
-			out = append(out, e.AsString())
+	return strs(l)
+}
+
+// strs is l without its nil elements.
+func strs(l []*string) []string {
+	var out []string
+	for _, s := range l {
+		if s != nil {
+			out = append(out, *s)
 		}
 	}
 	return out
 }
 
 func decode(v cty.Value) (config, error) {
-	v, _ = v.UnmarkDeep()
-	var c config
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return c, errors.New("mailbox_copy: configuration is null or not known")
+	c := config{PreserveUIDs: true}
+	if err := resource.Decode(v, &c); err != nil {
+		return c, fmt.Errorf("mailbox_copy: %w", err)
 	}
-	var err error
-	if c.from, err = resource.HostFromValue(v.GetAttr("from")); err != nil {
-		return c, fmt.Errorf("mailbox_copy: from: %w", err)
+	c.Source, c.Destination = path.Clean(c.Source), path.Clean(c.Destination)
+	if c.Verify == "" {
+		c.Verify = DefaultVerify
 	}
-	if c.to, err = resource.HostFromValue(v.GetAttr("to")); err != nil {
-		return c, fmt.Errorf("mailbox_copy: to: %w", err)
-	}
-	str := func(name string) string {
-		if a := v.GetAttr(name); !a.IsNull() {
-			return a.AsString()
-		}
-		return ""
-	}
-	c.source, c.destination = path.Clean(str("source")), path.Clean(str("destination"))
-	c.owner, c.group, c.verify = str("owner"), str("group"), str("verify")
-	if c.verify == "" {
-		c.verify = DefaultVerify
-	}
-	c.include, c.exclude = strList(v.GetAttr("include")), strList(v.GetAttr("exclude"))
-	if v.GetAttr("include").IsNull() {
+	c.include, c.exclude = strs(c.IncludeGlobs), strs(c.ExcludeGlobs)
+	if c.IncludeGlobs == nil {
 		c.include = []string{"**"}
 	}
-	c.preserveUIDs = true
-	if b := v.GetAttr("preserve_uids"); !b.IsNull() {
-		c.preserveUIDs = b.True()
-	}
 	c.parallelism = DefaultParallelism
-	if n := v.GetAttr("parallelism"); !n.IsNull() {
-		i, _ := n.AsBigFloat().Int64()
+	if c.Parallelism != nil {
+		i, _ := c.Parallelism.Int64()
 		c.parallelism = int(i)
 	}
-	if n := v.GetAttr("max_bytes_per_second"); !n.IsNull() {
-		c.maxBPS, _ = n.AsBigFloat().Int64()
+	if c.MaxBPS != nil {
+		c.maxBPS, _ = c.MaxBPS.Int64()
 	}
-	if b := v.GetAttr("once"); !b.IsNull() {
-		c.once = b.True()
-	}
+	var err error
 	if c.sel, err = newSelector(c.include, c.exclude); err != nil {
 		return c, fmt.Errorf("mailbox_copy: %w", err)
 	}
@@ -241,24 +241,24 @@ func (*Copy) Validate(ctx context.Context, cfg cty.Value) error {
 			}
 		}
 	}
-	if v := cfg.GetAttr("verify"); v.IsKnown() && !v.IsNull() && v.AsString() != "size" && v.AsString() != "sha256" {
+	if v, ok := resource.Known(cfg, "verify"); ok && v.AsString() != "size" && v.AsString() != "sha256" {
 		errs = append(errs, resource.Errorf("verify", "Invalid verify method",
 			`The verify method %q is not known; use "size" (compare lengths) or "sha256" (read the copy back and compare digests).`, v.AsString()))
 	}
-	if v := cfg.GetAttr("parallelism"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(cfg, "parallelism"); ok {
 		if i, acc := v.AsBigFloat().Int64(); acc != big.Exact || i < 1 || i > 256 {
 			errs = append(errs, resource.Errorf("parallelism", "Invalid parallelism",
 				"The parallelism must be a whole number from 1 to 256; %s is not.", v.AsBigFloat().String()))
 		}
 	}
-	if v := cfg.GetAttr("max_bytes_per_second"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(cfg, "max_bytes_per_second"); ok {
 		if i, _ := v.AsBigFloat().Int64(); i < 4096 {
 			errs = append(errs, resource.Errorf("max_bytes_per_second", "Throttle too low",
 				"max_bytes_per_second must be at least 4096; leave it out for no limit."))
 		}
 	}
 	for _, attr := range counters {
-		if v := cfg.GetAttr(attr); v.IsKnown() && !v.IsNull() {
+		if _, ok := resource.Known(cfg, attr); ok {
 			errs = append(errs, resource.Errorf(attr, "Read-only attribute",
 				"%s is computed from the mailboxes and cannot be set.", attr))
 		}
@@ -319,10 +319,10 @@ func (s *scan) need() int64 {
 }
 
 func (c *Copy) hostsOf(ctx context.Context, cfg config) (src, dst transport.Host, err error) {
-	if src, err = c.hosts.Get(ctx, cfg.from); err != nil {
+	if src, err = c.hosts.Get(ctx, cfg.From); err != nil {
 		return nil, nil, err
 	}
-	if dst, err = c.hosts.Get(ctx, cfg.to); err != nil {
+	if dst, err = c.hosts.Get(ctx, cfg.To); err != nil {
 		return nil, nil, err
 	}
 	return src, confine(dst, cfg), nil
@@ -336,7 +336,7 @@ func (c *Copy) hostsOf(ctx context.Context, cfg config) (src, dst transport.Host
 // write there. The destination's parent is a root too, for the store of a
 // destination that is itself a Maildir (storeFor).
 func confine(dst transport.Host, cfg config) transport.Host {
-	return transport.Confine(dst, cfg.destination, path.Dir(cfg.destination))
+	return transport.Confine(dst, cfg.Destination, path.Dir(cfg.Destination))
 }
 
 // freeSpace asks the destination's filesystem for its free bytes, at the
@@ -382,7 +382,7 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 		return resource.ReadResponse{}, err
 	}
 	c.remember(cfg, s)
-	free, err := freeSpace(ctx, dst, cfg.destination)
+	free, err := freeSpace(ctx, dst, cfg.Destination)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
@@ -395,7 +395,7 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 		}
 	}
 	sn := s.snapshot(free, dst.Name())
-	if sn.FreeInodes, err = freeInodes(ctx, dst, cfg.destination); err != nil {
+	if sn.FreeInodes, err = freeInodes(ctx, dst, cfg.Destination); err != nil {
 		return resource.ReadResponse{}, err
 	}
 	sn.NeedInodes = s.needInodes()

@@ -35,7 +35,7 @@ func sameSelection(a, b config) bool {
 		slices.Sort(l)
 		return slices.Compact(l)
 	}
-	return a.source == b.source && a.destination == b.destination &&
+	return a.Source == b.Source && a.Destination == b.Destination &&
 		slices.Equal(set(a.include), set(b.include)) && slices.Equal(set(a.exclude), set(b.exclude))
 }
 
@@ -51,7 +51,7 @@ func sameSelection(a, b config) bool {
 // earlier record), so after a rollback the copy runs again. When the destination root is gone (Current null) there is
 // nothing of its users' to keep, and the copy runs as usual.
 func copiedOnce(cfg config, current cty.Value, prior *resource.Prior) bool {
-	if !cfg.once || prior == nil || current == cty.NilVal || current.IsNull() {
+	if !cfg.Once || prior == nil || current == cty.NilVal || current.IsNull() {
 		return false
 	}
 	// Only an apply that copied counts. A record without Private is an

@@ -15,17 +15,9 @@ var _ resource.PlanChecker = (*Copy)(nil)
 // (transport.CheckPlanAccess); found now, not after the apply changed
 // other hosts. Copies with nothing to do are not checked.
 func (c *Copy) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []resource.PlanProblem {
-	var needs []transport.AccessNeed
-	for _, in := range req.Instances {
-		if in.Type != "mailbox_copy" || !transport.Changes(in) {
-			continue
-		}
+	return transport.CheckPlanAccess(ctx, c.hosts, transport.NeedsOf(req, "mailbox_copy", func(in resource.PlannedInstance) (transport.AccessNeed, bool) {
 		cfg, err := decode(in.Config)
-		if err != nil {
-			continue // Plan reported it
-		}
-		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: cfg.to, HostAttr: "to",
-			Dirs: []transport.AccessDir{{Attr: "destination", Path: cfg.destination}}})
-	}
-	return transport.CheckPlanAccess(ctx, c.hosts, needs)
+		return transport.AccessNeed{Addr: in.Addr, Host: cfg.To, HostAttr: "to",
+			Dirs: []transport.AccessDir{{Attr: "destination", Path: cfg.Destination}}}, err == nil
+	}))
 }

@@ -28,7 +28,7 @@ func (c *Copy) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if err != nil {
 		return err
 	}
-	dst, err := c.hosts.Get(ctx, cfg.to)
+	dst, err := c.hosts.Get(ctx, cfg.To)
 	if err != nil {
 		return err
 	}

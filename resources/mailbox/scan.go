@@ -142,22 +142,22 @@ func relOf(root, p string) string {
 // copy must do. It reads no message body, and only the few metadata files
 // whose size or time differ.
 func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, error) {
-	s := &scan{srcRoot: c.source, dstRoot: c.destination}
-	fi, err := src.Stat(ctx, c.source)
+	s := &scan{srcRoot: c.Source, dstRoot: c.Destination}
+	fi, err := src.Stat(ctx, c.Source)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("the source %s does not exist on %s", c.source, src.Name())
+		return nil, fmt.Errorf("the source %s does not exist on %s", c.Source, src.Name())
 	case err != nil:
-		return nil, fmt.Errorf("source %s on %s: %w", c.source, src.Name(), err)
+		return nil, fmt.Errorf("source %s on %s: %w", c.Source, src.Name(), err)
 	case fi.IsSymlink():
-		return nil, fmt.Errorf("the source %s on %s is a symbolic link; give the directory it points to", c.source, src.Name())
+		return nil, fmt.Errorf("the source %s on %s is a symbolic link; give the directory it points to", c.Source, src.Name())
 	case !fi.IsDir():
-		return nil, fmt.Errorf("the source %s on %s is not a directory", c.source, src.Name())
+		return nil, fmt.Errorf("the source %s on %s is not a directory", c.Source, src.Name())
 	}
 	sl := lister{h: src, sem: make(chan struct{}, c.parallelism*2)}
 	var msgDirs []string
 	byRel := map[string]*mbox{}
-	level := []string{c.source}
+	level := []string{c.Source}
 	for len(level) > 0 {
 		var next []string
 		for _, l := range sl.listAll(ctx, level) {
@@ -165,7 +165,7 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
 			}
 			maildir, lacks := maildirKind(l.entries)
-			rel := relOf(c.source, l.path)
+			rel := relOf(c.Source, l.path)
 			if lacks != "" {
 				s.refused = append(s.refused, refusal(l.path, "not a complete Maildir: it has no "+lacks))
 			}
@@ -178,7 +178,7 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				s.mailboxes = append(s.mailboxes, mb)
 				msgDirs = append(msgDirs, path.Join(l.path, "cur"), path.Join(l.path, "new"))
 				for _, e := range l.entries {
-					if e.IsRegular() && c.preserveUIDs && isMeta(e.Name) {
+					if e.IsRegular() && c.PreserveUIDs && isMeta(e.Name) {
 						mb.srcMeta[e.Name] = e
 					}
 				}
@@ -206,7 +206,7 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
 		}
 		sub := path.Base(l.path)
-		mb := byRel[relOf(c.source, path.Dir(l.path))]
+		mb := byRel[relOf(c.Source, path.Dir(l.path))]
 		for _, e := range l.entries {
 			switch {
 			case e.IsSymlink():
@@ -228,27 +228,27 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 
 	// The destination: each selected mailbox's directory and its cur, new
 	// and tmp, all at once.
-	if fi, err := dst.Stat(ctx, c.destination); err == nil {
+	if fi, err := dst.Stat(ctx, c.Destination); err == nil {
 		if fi.IsSymlink() {
 			// A link someone other than root could have made is refused
 			// naming it; any other, as the source's, is to be resolved in
 			// the configuration.
-			if _, err := transport.Resolve(ctx, dst, c.destination, c.destination); err != nil {
+			if _, err := transport.Resolve(ctx, dst, c.Destination, c.Destination); err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("the destination %s on %s is a symbolic link; give the directory it points to", c.destination, dst.Name())
+			return nil, fmt.Errorf("the destination %s on %s is a symbolic link; give the directory it points to", c.Destination, dst.Name())
 		}
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("the destination %s on %s is not a directory", c.destination, dst.Name())
+			return nil, fmt.Errorf("the destination %s on %s is not a directory", c.Destination, dst.Name())
 		}
 		s.dstRootExists = true
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("destination %s on %s: %w", c.destination, dst.Name(), err)
+		return nil, fmt.Errorf("destination %s on %s: %w", c.Destination, dst.Name(), err)
 	}
 	if s.dstRootExists {
 		var paths []string
 		for _, mb := range s.mailboxes {
-			d := join(c.destination, mb.rel)
+			d := join(c.Destination, mb.rel)
 			paths = append(paths, d, path.Join(d, "cur"), path.Join(d, "new"), path.Join(d, "tmp"))
 		}
 		dl := lister{h: dst, sem: make(chan struct{}, c.parallelism*2)}
@@ -305,10 +305,10 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				s.copies = append(s.copies, copyOp{mb: mb, f: sf})
 				s.bytes += sf.size
 			case !df.info.IsRegular():
-				s.conflicts = append(s.conflicts, fmt.Sprintf("%q is not a regular file", join(c.destination, mb.rel, df.sub, df.name)))
+				s.conflicts = append(s.conflicts, fmt.Sprintf("%q is not a regular file", join(c.Destination, mb.rel, df.sub, df.name)))
 			case df.size != sf.size:
 				s.conflicts = append(s.conflicts, fmt.Sprintf("%q has %d bytes, the source's %q has %d",
-					join(c.destination, mb.rel, df.sub, df.name), df.size, path.Join(sf.sub, sf.name), sf.size))
+					join(c.Destination, mb.rel, df.sub, df.name), df.size, path.Join(sf.sub, sf.name), sf.size))
 			case df.sub != sf.sub || df.name != sf.name:
 				s.renames = append(s.renames, renameOp{mb: mb, from: df, to: sf})
 			}
@@ -353,11 +353,11 @@ func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) 
 			}
 			if record == nil {
 				var err error
-				if record, err = readRecord(ctx, dst, join(c.destination, mb.rel)); err != nil {
+				if record, err = readRecord(ctx, dst, join(c.Destination, mb.rel)); err != nil {
 					return err
 				}
 			}
-			dp := join(c.destination, mb.rel, name)
+			dp := join(c.Destination, mb.rel, name)
 			data, err := dst.ReadFile(ctx, dp)
 			if err != nil {
 				return fmt.Errorf("read %s on %s: %w", dp, dst.Name(), err)
@@ -367,7 +367,7 @@ func (s *scan) planMeta(ctx context.Context, src, dst transport.Host, c config) 
 			// One made with another key matches nothing: the file counts
 			// as changed at the destination, never as mailplan's own.
 			if !keep.Matches(ctx, record[name], data) {
-				sp := join(c.source, mb.rel, name)
+				sp := join(c.Source, mb.rel, name)
 				sdata, err := src.ReadFile(ctx, sp)
 				if err != nil {
 					return fmt.Errorf("read %s on %s: %w", sp, src.Name(), err)

@@ -3,10 +3,9 @@ package postfix
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"path"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -83,45 +82,27 @@ func (*Config) Validate(ctx context.Context, config cty.Value) error {
 }
 
 type configConfig struct {
+	Host      resource.Host      `cty:"host"`
+	ConfigDir string             `cty:"config_dir"`
+	Reload    bool               `cty:"reload"`
+	Values    map[string]*string `cty:"parameters"` // as configured
+
 	cfg    cty.Value
-	host   resource.Host
-	dir    string
-	reload bool
-	params map[string]string // normalized as postconf -n prints them
+	params map[string]string // set ones, normalized as postconf -n prints them
 }
 
-func (c configConfig) names() []string {
-	out := make([]string, 0, len(c.params))
-	for n := range c.params {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func (c configConfig) names() []string { return slices.Sorted(maps.Keys(c.params)) }
 
 func decodeConfig(v cty.Value) (configConfig, error) {
-	v, _ = v.UnmarkDeep()
-	var c configConfig
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return c, errors.New("postfix_config: configuration is null or not known")
-	}
-	h, err := resource.HostFromValue(v.GetAttr("host"))
-	if err != nil {
+	c := configConfig{ConfigDir: DefaultConfigDir, Reload: true}
+	if err := resource.Decode(v, &c); err != nil {
 		return c, fmt.Errorf("postfix_config: %w", err)
 	}
-	c.cfg, c.host, c.dir = v, h, DefaultConfigDir
-	if d := v.GetAttr("config_dir"); !d.IsNull() {
-		c.dir = d.AsString()
-	}
-	c.reload = v.GetAttr("reload").IsNull() || v.GetAttr("reload").True()
+	c.cfg, _ = v.UnmarkDeep()
 	c.params = map[string]string{}
-	if ps := v.GetAttr("parameters"); !ps.IsNull() {
-		for it := ps.ElementIterator(); it.Next(); {
-			k, val := it.Element()
-			if val.IsNull() {
-				continue
-			}
-			c.params[k.AsString()] = normalize(val.AsString())
+	for name, val := range c.Values {
+		if val != nil {
+			c.params[name] = normalize(*val)
 		}
 	}
 	return c, nil
@@ -147,11 +128,10 @@ func (t *Config) Read(ctx context.Context, req resource.ReadRequest) (resource.R
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := t.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	in := newInstance(h, c.host, c.dir)
 	mainCF, err := in.readMainCF(ctx)
 	if err != nil {
 		return resource.ReadResponse{}, err
@@ -199,16 +179,14 @@ func (t *Config) Plan(ctx context.Context, req resource.PlanRequest) (resource.P
 		return resource.PlanResponse{}, fmt.Errorf("plan postfix_config: bad snapshot: %w", err)
 	}
 	if !s.MainCF {
-		return resource.PlanResponse{}, resource.Errorf("config_dir", "No Postfix configuration",
-			"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
-			path.Join(c.dir, "main.cf"), c.host)
+		return resource.PlanResponse{}, noMainCF(c.ConfigDir, c.Host)
 	}
 	if len(s.Unknown) > 0 {
 		var errs resource.AttrErrors
 		for _, n := range s.Unknown {
 			errs = append(errs, &resource.AttrError{Path: cty.GetAttrPath("parameters").Index(cty.StringVal(n)),
 				Summary: "Unknown Postfix parameter",
-				Detail:  fmt.Sprintf("Postfix on %s does not know the parameter %s (postconf -c %s says \"unknown parameter\"); check its spelling.", c.host, n, c.dir)})
+				Detail:  fmt.Sprintf("Postfix on %s does not know the parameter %s (postconf -c %s says \"unknown parameter\"); check its spelling.", c.Host, n, c.ConfigDir)})
 		}
 		if len(errs) == 1 {
 			return resource.PlanResponse{}, errs[0]
@@ -243,28 +221,16 @@ func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
 		return resource.ApplyResponse{}, fmt.Errorf("apply postfix_config: bad snapshot: %w", err)
 	}
-	h, err := t.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	in := newInstance(h, c.host, c.dir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	changed, err := t.set(ctx, in, c, s, req.Journal, log)
 	if err != nil || !changed {
 		return resource.ApplyResponse{}, err
 	}
-	if err := in.check(ctx); err != nil {
-		return resource.ApplyResponse{}, err
-	}
-	if c.reload {
-		if err := in.reloadIfRunning(ctx, log); err != nil {
-			return resource.ApplyResponse{}, err
-		}
-	}
-	return resource.ApplyResponse{}, nil
+	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
 }
 
 func (t *Config) set(ctx context.Context, in instance, c configConfig, s configSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
@@ -292,12 +258,8 @@ func (t *Config) set(ctx context.Context, in instance, c configConfig, s configS
 	if len(want) == 0 {
 		return false, nil
 	}
-	entry, err := json.Marshal(configJournal{Params: earlier})
-	if err != nil {
+	if err := journal(ctx, j, configJournal{Params: earlier}); err != nil {
 		return false, err
-	}
-	if err := j.Record(ctx, entry); err != nil {
-		return false, fmt.Errorf("journal: %w", err)
 	}
 	log.Debug("setting parameters", "count", len(want))
 	return true, in.putAll(ctx, want)
@@ -318,15 +280,11 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 	if !s.MainCF {
 		return nil // Apply never ran: Plan refuses a missing main.cf
 	}
-	h, err := t.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return err
 	}
-	in := newInstance(h, c.host, c.dir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	var steps [][]param
 	for i := len(req.Journal) - 1; i >= 0; i-- {
 		var e configJournal
@@ -340,7 +298,7 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 		unknown[n] = true
 	}
 	var last []param
-	for _, n := range sortedKeys(s.Params) {
+	for _, n := range slices.Sorted(maps.Keys(s.Params)) {
 		if !unknown[n] {
 			last = append(last, s.Params[n])
 		}
@@ -382,20 +340,11 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 	if err != nil {
 		return err
 	}
-	if changed && c.reload {
+	if changed && c.Reload {
 		log.Debug("parameters restored; reloading")
 		return in.reloadIfRunning(ctx, log)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]param) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Claims implements resource.Claimer: one claim per parameter of the
@@ -410,9 +359,9 @@ func (*Config) Claims(config cty.Value) []resource.Claim {
 	var out []resource.Claim
 	for _, n := range c.names() {
 		out = append(out, resource.Claim{
-			Key:  "postfix-parameter\x00" + hostKey(c.host) + "\x00" + c.dir + "\x00" + n,
+			Key:  "postfix-parameter\x00" + c.Host.Key() + "\x00" + c.ConfigDir + "\x00" + n,
 			Path: cty.GetAttrPath("parameters").Index(cty.StringVal(n)),
-			What: fmt.Sprintf("the main.cf parameter %s of the Postfix instance %s on %s", n, c.dir, c.host),
+			What: fmt.Sprintf("the main.cf parameter %s of the Postfix instance %s on %s", n, c.ConfigDir, c.Host),
 		})
 	}
 	return out

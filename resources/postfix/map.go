@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/mailplan/mailplan/engine/resource"
@@ -78,14 +79,10 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	known := func(name string) (cty.Value, bool) {
-		v := config.GetAttr(name)
-		return v, v.IsWhollyKnown() && !v.IsNull()
-	}
 	errs = append(errs, checkAbsPath(config, "path", "table")...)
 	errs = append(errs, checkAbsPath(config, "config_dir", "configuration directory")...)
 	typ := ""
-	if v, ok := known("type"); ok {
+	if v, ok := resource.Known(config, "type"); ok {
 		typ = v.AsString()
 		if _, valid := compiledSuffix[typ]; !valid {
 			errs = append(errs, resource.Errorf("type", "Unsupported table type",
@@ -93,8 +90,8 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 			typ = ""
 		}
 	}
-	entries, hasEntries := known("entries")
-	_, hasContent := known("content")
+	entries, hasEntries := resource.Known(config, "entries")
+	_, hasContent := resource.Known(config, "content")
 	eKnown, cKnown := config.GetAttr("entries").IsKnown(), config.GetAttr("content").IsKnown()
 	switch {
 	case hasEntries && hasContent:
@@ -115,7 +112,7 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 			}
 		}
 	}
-	if v, ok := known("parameter"); ok {
+	if v, ok := resource.Known(config, "parameter"); ok {
 		p := v.AsString()
 		switch {
 		case !paramNameRE.MatchString(p):
@@ -126,7 +123,7 @@ func (*Map) Validate(ctx context.Context, config cty.Value) error {
 				"The main.cf parameter %s does not take a list of lookup tables (postconf(5)); name one such as transport_maps, recipient_bcc_maps or virtual_alias_maps.", p))
 		}
 	}
-	if v, ok := known("position"); ok && v.AsString() != "first" && v.AsString() != "last" {
+	if v, ok := resource.Known(config, "position"); ok && v.AsString() != "first" && v.AsString() != "last" {
 		errs = append(errs, resource.Errorf("position", "Invalid position",
 			`The position %q is neither "first" nor "last".`, v.AsString()))
 	}
@@ -150,17 +147,12 @@ func checkAbsPath(config cty.Value, attr, what string) resource.AttrErrors {
 	return nil
 }
 
+// decodeEntries decodes a wholly known entries list; a null key or value
+// is "".
 func decodeEntries(v cty.Value) []entry {
 	var out []entry
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		str := func(name string) string {
-			if a := e.GetAttr(name); a.IsKnown() && !a.IsNull() {
-				return a.AsString()
-			}
-			return ""
-		}
-		out = append(out, entry{Key: str("key"), Value: str("value")})
+	if err := resource.DecodeAttr(v, &out); err != nil {
+		return nil
 	}
 	return out
 }
@@ -169,66 +161,60 @@ func encodeEntries(es []entry) cty.Value {
 	if len(es) == 0 {
 		return cty.ListValEmpty(entryType)
 	}
-	vals := make([]cty.Value, len(es))
-	for i, e := range es {
-		vals[i] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(e.Key), "value": cty.StringVal(e.Value)})
+	v, err := gocty.ToCtyValue(es, cty.List(entryType))
+	if err != nil {
+		panic(err) // entry and entryType disagree
 	}
-	return cty.ListVal(vals)
+	return v
 }
 
 // mapConfig is a decoded postfix_map configuration.
 type mapConfig struct {
-	cfg        cty.Value
-	host       resource.Host
-	path, typ  string
-	useEntries bool
-	table      []byte // the file as it must be
-	parameter  string
-	position   string
-	dir        string
-	reload     bool
+	Host      resource.Host `cty:"host"`
+	Path      string        `cty:"path"`
+	Type      string        `cty:"type"`
+	Entries   []entry       `cty:"entries"` // nil: the table is content
+	Content   string        `cty:"content"`
+	Parameter string        `cty:"parameter"`
+	Position  string        `cty:"position"`
+	ConfigDir string        `cty:"config_dir"`
+	Reload    bool          `cty:"reload"`
+	// The computed attributes, unused.
+	ParameterValue cty.Value `cty:"parameter_value"`
+	Compiled       cty.Value `cty:"compiled"`
+
+	cfg   cty.Value
+	table []byte // the file as it must be
 }
 
 // entry is how the parameter names the table.
-func (c mapConfig) entry() string { return c.typ + ":" + c.path }
+func (c mapConfig) entry() string { return c.Type + ":" + c.Path }
+
+// useEntries says whether the table is given as entries.
+func (c mapConfig) useEntries() bool { return c.Entries != nil }
 
 func decodeMap(v cty.Value) (mapConfig, error) {
-	v, _ = v.UnmarkDeep()
-	var c mapConfig
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return c, errors.New("postfix_map: configuration is null or not known")
-	}
-	h, err := resource.HostFromValue(v.GetAttr("host"))
-	if err != nil {
+	c := mapConfig{Position: "first", ConfigDir: DefaultConfigDir, Reload: true}
+	if err := resource.Decode(v, &c); err != nil {
 		return c, fmt.Errorf("postfix_map: %w", err)
 	}
-	str := func(name, def string) string {
-		if a := v.GetAttr(name); !a.IsNull() {
-			return a.AsString()
-		}
-		return def
-	}
-	c.cfg, c.host = v, h
-	c.path, c.typ, c.parameter = str("path", ""), str("type", ""), str("parameter", "")
-	c.position, c.dir = str("position", "first"), str("config_dir", DefaultConfigDir)
-	c.reload = v.GetAttr("reload").IsNull() || v.GetAttr("reload").True()
-	if c.path == "" || c.typ == "" {
+	c.cfg, _ = v.UnmarkDeep()
+	if c.Path == "" || c.Type == "" {
 		return c, errors.New("postfix_map: path and type are required")
 	}
-	if _, ok := compiledSuffix[c.typ]; !ok {
-		return c, fmt.Errorf("postfix_map: unsupported table type %q", c.typ)
+	if _, ok := compiledSuffix[c.Type]; !ok {
+		return c, fmt.Errorf("postfix_map: unsupported table type %q", c.Type)
 	}
-	if e := v.GetAttr("entries"); !e.IsNull() {
-		c.useEntries = true
-		c.table = []byte(render(decodeEntries(e)))
+	if c.useEntries() {
+		c.table = []byte(render(c.Entries))
 	} else {
-		c.table = []byte(str("content", ""))
+		c.table = []byte(c.Content)
 	}
 	return c, nil
 }
 
 // compiledPath is the file postmap writes for the table at p.
-func (c mapConfig) compiledPath(p string) string { return p + compiledSuffix[c.typ] }
+func (c mapConfig) compiledPath(p string) string { return p + compiledSuffix[c.Type] }
 
 // tmpPath is where Apply writes and compiles the new table before renaming
 // it into place: beside it, so the renames stay on one filesystem, and
@@ -294,34 +280,32 @@ func (m *Map) Read(ctx context.Context, req resource.ReadRequest) (resource.Read
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := m.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	in := newInstance(h, c.host, c.dir)
 	s, err := m.look(ctx, in, c)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	snap, err := json.Marshal(s)
+	resp, err := resource.Absent(mapSchema, s)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	resp := resource.ReadResponse{Current: cty.NullVal(mapSchema.ImpliedType()), Snapshot: snap}
 	if !s.Exists {
 		return resp, nil
 	}
 	cur := configAttrs(c)
 	text := strings.ToValidUTF8(string(s.content), "\uFFFD")
-	if c.useEntries {
-		cur["entries"] = encodeEntries(parseEntries(c.typ, text))
+	if c.useEntries() {
+		cur["entries"] = encodeEntries(parseEntries(c.Type, text))
 	} else {
 		cur["content"] = cty.StringVal(text)
 	}
 	if p := s.live(); p != nil {
 		cur["parameter_value"] = cty.StringVal(p.effective())
 	}
-	if hashed(c.typ) {
+	if hashed(c.Type) {
 		cur["compiled"] = cty.BoolVal(s.fresh)
 	}
 	resp.Current = cty.ObjectVal(cur)
@@ -344,46 +328,46 @@ func configAttrs(c mapConfig) map[string]cty.Value {
 
 // look reads the table, its compiled file and the parameter.
 func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, error) {
-	h := tableHost(in.h, c.path)
-	s := mapSnapshot{Path: c.path, Type: c.typ, UID: -1, GID: -1}
+	h := tableHost(in.h, c.Path)
+	s := mapSnapshot{Path: c.Path, Type: c.Type, UID: -1, GID: -1}
 	if err := m.lookParam(ctx, in, c, &s); err != nil {
 		return s, err
 	}
-	fi, err := h.Stat(ctx, c.path)
+	fi, err := h.Stat(ctx, c.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if _, err := h.Stat(ctx, path.Dir(c.path)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := h.Stat(ctx, path.Dir(c.Path)); errors.Is(err, fs.ErrNotExist) {
 			s.ParentMissing = true
 		} else if err != nil {
-			return s, fmt.Errorf("read %s on %s: %w", path.Dir(c.path), h.Name(), err)
-		} else if hashed(c.typ) {
+			return s, fmt.Errorf("read %s on %s: %w", path.Dir(c.Path), h.Name(), err)
+		} else if hashed(c.Type) {
 			// A compiled file without its source is someone's: Restore
 			// must not remove it.
-			if _, err := h.Stat(ctx, c.compiledPath(c.path)); err == nil {
+			if _, err := h.Stat(ctx, c.compiledPath(c.Path)); err == nil {
 				s.Compiled = true
 			}
 		}
 		return s, nil
 	case err != nil:
-		return s, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+		return s, fmt.Errorf("read %s on %s: %w", c.Path, h.Name(), err)
 	case fi.IsSymlink():
 		// Never followed: see tableHost.
-		return s, fmt.Errorf("%w on %s", &transport.LinkError{Op: "write", Path: c.path, Link: c.path, Root: path.Dir(c.path)}, h.Name())
+		return s, fmt.Errorf("%w on %s", &transport.LinkError{Op: "write", Path: c.Path, Link: c.Path, Root: path.Dir(c.Path)}, h.Name())
 	case !fi.IsRegular():
-		return s, fmt.Errorf("%s on %s is not a regular file (%v); postfix_map manages a table file", c.path, h.Name(), fi.Mode.Type())
+		return s, fmt.Errorf("%s on %s is not a regular file (%v); postfix_map manages a table file", c.Path, h.Name(), fi.Mode.Type())
 	}
-	data, err := h.ReadFile(ctx, c.path)
+	data, err := h.ReadFile(ctx, c.Path)
 	if err != nil {
-		return s, fmt.Errorf("read %s on %s: %w", c.path, h.Name(), err)
+		return s, fmt.Errorf("read %s on %s: %w", c.Path, h.Name(), err)
 	}
 	s.Exists, s.content, s.Mode, s.UID, s.GID = true, data, uint32(fi.Mode.Perm()), fi.UID, fi.GID
 	s.Digest, s.Size = keep.Sum(ctx, data), int64(len(data))
-	if hashed(c.typ) {
-		cfi, err := h.Stat(ctx, c.compiledPath(c.path))
+	if hashed(c.Type) {
+		cfi, err := h.Stat(ctx, c.compiledPath(c.Path))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			return s, fmt.Errorf("read %s on %s: %w", c.compiledPath(c.path), h.Name(), err)
+			return s, fmt.Errorf("read %s on %s: %w", c.compiledPath(c.Path), h.Name(), err)
 		default:
 			s.Compiled = true
 			// Postfix itself warns "database … is older than source
@@ -399,7 +383,7 @@ func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, 
 // added to the parameter agree: the snapshot holds the parameter without
 // the other maps' additions.
 func (m *Map) lookParam(ctx context.Context, in instance, c mapConfig, s *mapSnapshot) error {
-	if c.parameter != "" {
+	if c.Parameter != "" {
 		defer in.lock()()
 	}
 	mainCF, err := in.readMainCF(ctx)
@@ -408,9 +392,9 @@ func (m *Map) lookParam(ctx context.Context, in instance, c mapConfig, s *mapSna
 	}
 	s.MainCF = mainCF != nil
 	switch {
-	case c.parameter == "":
+	case c.Parameter == "":
 	case s.MainCF:
-		p, unknown, err := in.effective(ctx, c.parameter)
+		p, unknown, err := in.effective(ctx, c.Parameter)
 		if err != nil {
 			return err
 		}
@@ -424,7 +408,7 @@ func (m *Map) lookParam(ctx context.Context, in instance, c mapConfig, s *mapSna
 			}
 		}
 	default:
-		s.Param = &param{Name: c.parameter}
+		s.Param = &param{Name: c.Parameter}
 	}
 	return nil
 }
@@ -461,31 +445,29 @@ func (m *Map) Plan(ctx context.Context, req resource.PlanRequest) (resource.Plan
 	}
 	var s mapSnapshot
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return resource.PlanResponse{}, fmt.Errorf("plan %s: bad snapshot: %w", c.path, err)
+		return resource.PlanResponse{}, fmt.Errorf("plan %s: bad snapshot: %w", c.Path, err)
 	}
 	if !s.MainCF {
-		return resource.PlanResponse{}, resource.Errorf("config_dir", "No Postfix configuration",
-			"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
-			path.Join(c.dir, "main.cf"), c.host)
+		return resource.PlanResponse{}, noMainCF(c.ConfigDir, c.Host)
 	}
 	if s.UnknownParam {
 		return resource.PlanResponse{}, resource.Errorf("parameter", "Unknown Postfix parameter",
 			"Postfix on %s does not know the parameter %s (postconf -c %s says \"unknown parameter\"); check its spelling.",
-			c.host, c.parameter, c.dir)
+			c.Host, c.Parameter, c.ConfigDir)
 	}
 	if err := m.hostChecks(ctx, c); err != nil {
 		return resource.PlanResponse{}, err
 	}
 	planned := configAttrs(c)
 	planned["entries"], planned["content"] = c.cfg.GetAttr("entries"), c.cfg.GetAttr("content")
-	if c.useEntries {
+	if c.useEntries() {
 		// The planned entries are what Read will parse back.
 		planned["entries"] = encodeEntries(decodeEntries(c.cfg.GetAttr("entries")))
 	}
 	if p := s.live(); p != nil {
-		planned["parameter_value"] = cty.StringVal(addEntry(p.effective(), c.entry(), c.position))
+		planned["parameter_value"] = cty.StringVal(addEntry(p.effective(), c.entry(), c.Position))
 	}
-	if hashed(c.typ) {
+	if hashed(c.Type) {
 		planned["compiled"] = cty.True
 	}
 	return resource.PlanResponse{Planned: cty.ObjectVal(planned)}, nil
@@ -495,38 +477,37 @@ var warningLineRE = regexp.MustCompile(`, line (\d+): `)
 
 // hostChecks asks the host's Postfix about the table.
 func (m *Map) hostChecks(ctx context.Context, c mapConfig) error {
-	if !optionalTypes[c.typ] && !patterned(c.typ) {
+	if !optionalTypes[c.Type] && !patterned(c.Type) {
 		return nil
 	}
-	h, err := m.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return err
 	}
-	in := newInstance(h, c.host, c.dir)
-	if optionalTypes[c.typ] {
+	if optionalTypes[c.Type] {
 		types, err := in.mapTypes(ctx)
 		if err != nil {
 			return err
 		}
-		if !types[c.typ] {
+		if !types[c.Type] {
 			return resource.Errorf("type", "Table type not available",
 				"Postfix on %s does not support %s tables (postconf -c %s -m does not list it); install its package (postfix-%s on Debian) or choose another type.",
-				c.host, c.typ, c.dir, c.typ)
+				c.Host, c.Type, c.ConfigDir, c.Type)
 		}
 	}
-	if !patterned(c.typ) {
+	if !patterned(c.Type) {
 		return nil
 	}
-	warn, err := in.probe(ctx, c.typ, c.table)
+	warn, err := in.probe(ctx, c.Type, c.table)
 	if err != nil {
 		return err
 	}
 	if warn == "" {
 		return nil
 	}
-	warn = strings.ReplaceAll(warn, "/dev/stdin", c.path)
+	warn = strings.ReplaceAll(warn, "/dev/stdin", c.Path)
 	at := cty.GetAttrPath("content")
-	if c.useEntries {
+	if c.useEntries() {
 		at = cty.GetAttrPath("entries")
 		// Line 1 is the header comment; line N is entry N-2 from zero.
 		if m := warningLineRE.FindStringSubmatch(warn); m != nil {
@@ -536,7 +517,7 @@ func (m *Map) hostChecks(ctx context.Context, c mapConfig) error {
 		}
 	}
 	return &resource.AttrError{Path: at, Summary: "Postfix rejects the table",
-		Detail: fmt.Sprintf("postmap on %s rejects the candidate %s table (checked without installing it):\n%s", c.host, c.typ, warn)}
+		Detail: fmt.Sprintf("postmap on %s rejects the candidate %s table (checked without installing it):\n%s", c.Host, c.Type, warn)}
 }
 
 // mapJournal is an undo entry: the parameter as it was before Apply
@@ -572,20 +553,16 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	}
 	var s mapSnapshot
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return resource.ApplyResponse{}, fmt.Errorf("apply %s: bad snapshot: %w", c.path, err)
+		return resource.ApplyResponse{}, fmt.Errorf("apply %s: bad snapshot: %w", c.Path, err)
 	}
-	h, err := m.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	in := newInstance(h, c.host, c.dir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 
 	tableChanged := !s.Exists || !keep.Matches(ctx, s.sum(), c.table)
-	if hashed(c.typ) {
+	if hashed(c.Type) {
 		cur, _ := req.Current.UnmarkDeep()
 		if cur.IsNull() || !cur.GetAttr("compiled").True() {
 			tableChanged = true
@@ -598,7 +575,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	}
 
 	paramChanged := false
-	if c.parameter != "" {
+	if c.Parameter != "" {
 		paramChanged, err = m.listTable(ctx, in, c, s, req.Journal, log)
 		if err != nil {
 			return resource.ApplyResponse{}, err
@@ -607,58 +584,50 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	if !tableChanged && !paramChanged {
 		return resource.ApplyResponse{}, nil
 	}
-	if err := in.check(ctx); err != nil {
-		return resource.ApplyResponse{}, err
-	}
-	if c.reload {
-		if err := in.reloadIfRunning(ctx, log); err != nil {
-			return resource.ApplyResponse{}, err
-		}
-	}
-	return resource.ApplyResponse{}, nil
+	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
 }
 
 func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) error {
-	h := tableHost(in.h, c.path)
+	h := tableHost(in.h, c.Path)
 	opts := transport.WriteOptions{Mode: 0o644, UID: -1, GID: -1}
 	if s.Exists {
 		// The earlier table must be safe on the host before it is
 		// replaced: Restore puts it back from there.
-		if err := keep.Save(ctx, h, c.path, s.sum(), nil); err != nil {
+		if err := keep.Save(ctx, h, c.Path, s.sum(), nil); err != nil {
 			return err
 		}
 		opts = transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}
 	}
 	if s.ParentMissing {
-		if err := h.MkdirAll(ctx, path.Dir(c.path), 0o755); err != nil {
-			return fmt.Errorf("create %s on %s: %w", path.Dir(c.path), h.Name(), err)
+		if err := h.MkdirAll(ctx, path.Dir(c.Path), 0o755); err != nil {
+			return fmt.Errorf("create %s on %s: %w", path.Dir(c.Path), h.Name(), err)
 		}
 	}
 	// A write of an earlier apply killed half way (this one continues it)
 	// left its temporary files.
-	for _, p := range []string{tmpPath(c.path), c.path} {
+	for _, p := range []string{tmpPath(c.Path), c.Path} {
 		if err := transport.RemoveTemps(ctx, h, p); err != nil {
 			return err
 		}
 	}
-	log.Debug("writing table", "path", c.path, "type", c.typ, "bytes", len(c.table))
-	if !hashed(c.typ) {
-		if err := h.WriteFile(ctx, c.path, c.table, opts); err != nil {
-			return fmt.Errorf("write %s on %s: %w", c.path, h.Name(), err)
+	log.Debug("writing table", "path", c.Path, "type", c.Type, "bytes", len(c.table))
+	if !hashed(c.Type) {
+		if err := h.WriteFile(ctx, c.Path, c.table, opts); err != nil {
+			return fmt.Errorf("write %s on %s: %w", c.Path, h.Name(), err)
 		}
 		return nil
 	}
-	tmp := tmpPath(c.path)
+	tmp := tmpPath(c.Path)
 	if err := h.WriteFile(ctx, tmp, c.table, opts); err != nil {
 		return fmt.Errorf("write %s on %s: %w", tmp, h.Name(), err)
 	}
-	if err := in.postmap(ctx, c.typ, tmp); err != nil {
+	if err := in.postmap(ctx, c.Type, tmp); err != nil {
 		return err
 	}
-	if err := h.Rename(ctx, c.compiledPath(tmp), c.compiledPath(c.path)); err != nil {
+	if err := h.Rename(ctx, c.compiledPath(tmp), c.compiledPath(c.Path)); err != nil {
 		return fmt.Errorf("rename %s on %s: %w", c.compiledPath(tmp), h.Name(), err)
 	}
-	if err := h.Rename(ctx, tmp, c.path); err != nil {
+	if err := h.Rename(ctx, tmp, c.Path); err != nil {
 		return fmt.Errorf("rename %s on %s: %w", tmp, h.Name(), err)
 	}
 	return nil
@@ -673,7 +642,7 @@ func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnap
 		return false, err
 	}
 	defer unlock()
-	p, _, err := in.effective(ctx, c.parameter)
+	p, _, err := in.effective(ctx, c.Parameter)
 	if err != nil {
 		return false, err
 	}
@@ -689,17 +658,13 @@ func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnap
 	if base != p {
 		je.Base = &base
 	}
-	value := addEntry(p.effective(), c.entry(), c.position)
-	entry, err := json.Marshal(je)
-	if err != nil {
+	value := addEntry(p.effective(), c.entry(), c.Position)
+	if err := journal(ctx, j, je); err != nil {
 		return false, err
 	}
-	if err := j.Record(ctx, entry); err != nil {
-		return false, fmt.Errorf("journal: %w", err)
-	}
 	edits.add(base, c.entry())
-	log.Debug("setting parameter", "name", c.parameter, "value", value)
-	if err := in.set(ctx, c.parameter, value); err != nil {
+	log.Debug("setting parameter", "name", c.Parameter, "value", value)
+	if err := in.set(ctx, c.Parameter, value); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -714,17 +679,17 @@ func (*Map) Claims(config cty.Value) []resource.Claim {
 		return nil
 	}
 	claims := []resource.Claim{{
-		Key:  "file\x00" + hostKey(c.host) + "\x00" + path.Clean(c.path),
+		Key:  "file\x00" + c.Host.Key() + "\x00" + path.Clean(c.Path),
 		Path: cty.GetAttrPath("path"),
-		What: fmt.Sprintf("the table %s on %s", c.path, c.host),
+		What: fmt.Sprintf("the table %s on %s", c.Path, c.Host),
 	}}
-	if c.parameter != "" {
+	if c.Parameter != "" {
 		// Maps share the parameter they add themselves to; a
 		// postfix_config setting its whole value conflicts with them.
 		claims = append(claims, resource.Claim{
-			Key:    "postfix-parameter\x00" + hostKey(c.host) + "\x00" + c.dir + "\x00" + c.parameter,
+			Key:    "postfix-parameter\x00" + c.Host.Key() + "\x00" + c.ConfigDir + "\x00" + c.Parameter,
 			Path:   cty.GetAttrPath("parameter"),
-			What:   fmt.Sprintf("the main.cf parameter %s of the Postfix instance %s on %s", c.parameter, c.dir, c.host),
+			What:   fmt.Sprintf("the main.cf parameter %s of the Postfix instance %s on %s", c.Parameter, c.ConfigDir, c.Host),
 			Shared: true,
 		})
 	}

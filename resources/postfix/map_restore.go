@@ -26,30 +26,26 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	}
 	var s mapSnapshot
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return fmt.Errorf("restore %s: bad snapshot: %w", c.path, err)
+		return fmt.Errorf("restore %s: bad snapshot: %w", c.Path, err)
 	}
 	if s.Path != "" {
-		c.path = s.Path
+		c.Path = s.Path
 	}
 	if s.Type != "" {
-		c.typ = s.Type
+		c.Type = s.Type
 	}
-	h, err := m.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return err
 	}
-	in := newInstance(h, c.host, c.dir)
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	changed := false
 	if s.MainCF {
 		earlier := make([]mapJournal, 0, len(req.Journal)+1)
 		for i := len(req.Journal) - 1; i >= 0; i-- {
 			var e mapJournal
 			if err := json.Unmarshal(req.Journal[i], &e); err != nil {
-				return fmt.Errorf("restore %s: bad journal entry: %w", c.path, err)
+				return fmt.Errorf("restore %s: bad journal entry: %w", c.Path, err)
 			}
 			earlier = append(earlier, e)
 		}
@@ -69,7 +65,7 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		return err
 	}
 	changed = changed || ch
-	if changed && c.reload && s.MainCF {
+	if changed && c.Reload && s.MainCF {
 		return in.reloadIfRunning(ctx, log)
 	}
 	return nil
@@ -163,34 +159,34 @@ func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier
 // restoreTable puts back the table file and its compiled form, and
 // removes what a crashed Apply left under the temporary name.
 func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) (bool, error) {
-	h := tableHost(in.h, c.path)
-	tmp := tmpPath(c.path)
+	h := tableHost(in.h, c.Path)
+	tmp := tmpPath(c.Path)
 	for _, p := range []string{tmp, c.compiledPath(tmp)} {
 		if err := h.Remove(ctx, p); err != nil {
 			return false, fmt.Errorf("restore: remove %s on %s: %w", p, h.Name(), err)
 		}
 	}
 	// And what a write killed half way left beside them.
-	for _, p := range []string{tmp, c.path} {
+	for _, p := range []string{tmp, c.Path} {
 		if err := transport.RemoveTemps(ctx, h, p); err != nil {
 			return false, fmt.Errorf("restore: %w", err)
 		}
 	}
-	fi, err := h.Stat(ctx, c.path)
+	fi, err := h.Stat(ctx, c.Path)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("restore %s on %s: %w", c.path, h.Name(), err)
+		return false, fmt.Errorf("restore %s on %s: %w", c.Path, h.Name(), err)
 	}
 	if exists && !fi.IsRegular() {
-		return false, fmt.Errorf("restore: %s on %s is not a regular file", c.path, h.Name())
+		return false, fmt.Errorf("restore: %s on %s is not a regular file", c.Path, h.Name())
 	}
 	if !s.Exists {
 		changed := exists
-		for _, p := range []string{c.path, c.compiledPath(c.path)} {
-			if p == c.path && !exists {
+		for _, p := range []string{c.Path, c.compiledPath(c.Path)} {
+			if p == c.Path && !exists {
 				continue
 			}
-			if p != c.path && (s.Compiled || !hashed(c.typ)) {
+			if p != c.Path && (s.Compiled || !hashed(c.Type)) {
 				continue // it was there before mailplan: not ours to remove
 			}
 			if err := h.Remove(ctx, p); err != nil {
@@ -198,40 +194,40 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 			}
 		}
 		if s.ParentMissing {
-			if err := removeMadeDir(ctx, h, path.Dir(c.path)); err != nil {
+			if err := removeMadeDir(ctx, h, path.Dir(c.Path)); err != nil {
 				return changed, fmt.Errorf("restore: %w", err)
 			}
 		}
 		if changed {
-			log.Debug("removed table", "path", c.path)
+			log.Debug("removed table", "path", c.Path)
 		}
 		return changed, nil
 	}
 	// keep refuses a digest made with another key: bytes it cannot check
 	// are never written back.
-	data, err := keep.Load(ctx, h, c.path, s.sum())
+	data, err := keep.Load(ctx, h, c.Path, s.sum())
 	if err != nil {
 		return false, fmt.Errorf("restore: %w", err)
 	}
 	changed := false
-	if cur, err := h.ReadFile(ctx, c.path); err != nil || !keep.Matches(ctx, s.sum(), cur) {
-		log.Debug("restoring table", "path", c.path, "bytes", len(data))
+	if cur, err := h.ReadFile(ctx, c.Path); err != nil || !keep.Matches(ctx, s.sum(), cur) {
+		log.Debug("restoring table", "path", c.Path, "bytes", len(data))
 		opts := transport.WriteOptions{Mode: fs.FileMode(s.Mode), UID: s.UID, GID: s.GID}
-		if err := h.WriteFile(ctx, c.path, data, opts); err != nil {
-			return false, fmt.Errorf("restore %s on %s: %w", c.path, h.Name(), err)
+		if err := h.WriteFile(ctx, c.Path, data, opts); err != nil {
+			return false, fmt.Errorf("restore %s on %s: %w", c.Path, h.Name(), err)
 		}
 		changed = true
 	}
-	if hashed(c.typ) {
+	if hashed(c.Type) {
 		if s.Compiled {
 			// The database is rebuilt from the restored source rather
 			// than kept: its bytes are not reproducible anyway, and a
 			// crash may have left the new one beside the old source.
-			if err := in.postmap(ctx, c.typ, c.path); err != nil {
+			if err := in.postmap(ctx, c.Type, c.Path); err != nil {
 				return changed, fmt.Errorf("restore: %w", err)
 			}
-		} else if err := h.Remove(ctx, c.compiledPath(c.path)); err != nil {
-			return changed, fmt.Errorf("restore: remove %s on %s: %w", c.compiledPath(c.path), h.Name(), err)
+		} else if err := h.Remove(ctx, c.compiledPath(c.Path)); err != nil {
+			return changed, fmt.Errorf("restore: remove %s on %s: %w", c.compiledPath(c.Path), h.Name(), err)
 		}
 	}
 	return changed, nil
@@ -244,12 +240,9 @@ func (m *Map) restoreTable(ctx context.Context, in instance, c mapConfig, s mapS
 // file) stays as it is, copies included, since another map's restore may
 // still need them.
 func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
-	entries, err := h.ReadDir(ctx, dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list %s on %s: %w", dir, h.Name(), err)
+	entries, found, err := transport.ListDir(ctx, h, dir)
+	if err != nil || !found {
+		return err
 	}
 	for _, e := range entries {
 		if e.Name != keep.Dir || !e.IsDir() {
@@ -258,9 +251,9 @@ func removeMadeDir(ctx context.Context, h transport.Host, dir string) error {
 	}
 	store := path.Join(dir, keep.Dir)
 	if len(entries) == 1 {
-		kept, err := h.ReadDir(ctx, store)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("list %s on %s: %w", store, h.Name(), err)
+		kept, _, err := transport.ListDir(ctx, h, store)
+		if err != nil {
+			return err
 		}
 		for _, k := range kept {
 			if !k.IsRegular() {

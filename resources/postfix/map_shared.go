@@ -1,6 +1,9 @@
 package postfix
 
-import "sort"
+import (
+	"maps"
+	"slices"
+)
 
 // Several maps may add themselves to one parameter, and the engine applies
 // them in parallel: which of them edits main.cf first is a matter of
@@ -39,7 +42,7 @@ func (e *instanceEdits) addition(p param) *addition {
 		return nil
 	}
 	v := p.effective()
-	for _, entry := range sortedEntries(a.entries) {
+	for _, entry := range slices.Sorted(maps.Keys(a.entries)) {
 		if !listsExactly(v, entry) {
 			delete(a.entries, entry)
 			continue
@@ -88,7 +91,7 @@ func (a *addition) without(p param, own string) param {
 		return p
 	}
 	v, others := p.effective(), false
-	for _, entry := range sortedEntries(a.entries) {
+	for _, entry := range slices.Sorted(maps.Keys(a.entries)) {
 		if entry != own && listsExactly(v, entry) {
 			v, others = removeEntry(v, entry), true
 		}
@@ -112,13 +115,4 @@ func listsExactly(v, entry string) bool {
 		}
 	}
 	return false
-}
-
-func sortedEntries(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -19,40 +19,24 @@ var (
 // config_dir (transport.CheckPlanAccess); found now, not half way through
 // an apply. Instances without a change are not checked.
 func (m *Map) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []resource.PlanProblem {
-	var needs []transport.AccessNeed
-	for _, in := range req.Instances {
-		if in.Type != "postfix_map" || !transport.Changes(in) {
-			continue
-		}
+	return transport.CheckPlanAccess(ctx, m.hosts, transport.NeedsOf(req, "postfix_map", func(in resource.PlannedInstance) (transport.AccessNeed, bool) {
 		c, err := decodeMap(in.Config)
-		if err != nil {
-			continue // Plan reported it
+		n := transport.AccessNeed{Addr: in.Addr, Host: c.Host, HostAttr: "host",
+			Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.Path)}}}
+		if c.Parameter != "" {
+			n.Dirs = append(n.Dirs, transport.AccessDir{Attr: "config_dir", Path: c.ConfigDir})
 		}
-		n := transport.AccessNeed{Addr: in.Addr, Host: c.host, HostAttr: "host",
-			Dirs: []transport.AccessDir{{Attr: "path", Path: path.Dir(c.path)}}}
-		if c.parameter != "" {
-			n.Dirs = append(n.Dirs, transport.AccessDir{Attr: "config_dir", Path: c.dir})
-		}
-		needs = append(needs, n)
-	}
-	return transport.CheckPlanAccess(ctx, m.hosts, needs)
+		return n, err == nil
+	}))
 }
 
 // CheckPlan implements resource.PlanChecker: on each host a planned change
 // of main.cf writes to, the SSH user can use sudo, or else write
 // config_dir (transport.CheckPlanAccess).
 func (cf *Config) CheckPlan(ctx context.Context, req resource.CheckPlanRequest) []resource.PlanProblem {
-	var needs []transport.AccessNeed
-	for _, in := range req.Instances {
-		if in.Type != "postfix_config" || !transport.Changes(in) {
-			continue
-		}
+	return transport.CheckPlanAccess(ctx, cf.hosts, transport.NeedsOf(req, "postfix_config", func(in resource.PlannedInstance) (transport.AccessNeed, bool) {
 		c, err := decodeConfig(in.Config)
-		if err != nil {
-			continue // Plan reported it
-		}
-		needs = append(needs, transport.AccessNeed{Addr: in.Addr, Host: c.host, HostAttr: "host",
-			Dirs: []transport.AccessDir{{Attr: "config_dir", Path: c.dir}}})
-	}
-	return transport.CheckPlanAccess(ctx, cf.hosts, needs)
+		return transport.AccessNeed{Addr: in.Addr, Host: c.Host, HostAttr: "host",
+			Dirs: []transport.AccessDir{{Attr: "config_dir", Path: c.ConfigDir}}}, err == nil
+	}))
 }

@@ -3,6 +3,7 @@ package postfix
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,16 +33,43 @@ type instance struct {
 }
 
 func newInstance(h transport.Host, host resource.Host, dir string) instance {
-	return instance{h: h, key: hostKey(host) + "\x00" + dir, dir: dir}
+	return instance{h: h, key: host.Key() + "\x00" + dir, dir: dir}
 }
 
-// hostKey names a host block's target, the same for every block that
-// reaches the same account on the same machine.
-func hostKey(h resource.Host) string {
-	if h.Transport == "local" {
-		return "local"
+// openInstance reaches the Postfix instance of config_dir dir on host.
+func openInstance(ctx context.Context, hosts Hosts, host resource.Host, dir string) (instance, error) {
+	h, err := hosts.Get(ctx, host)
+	if err != nil {
+		return instance{}, err
 	}
-	return fmt.Sprintf("%s@%s:%d", h.User, h.Address, h.Port)
+	return newInstance(h, host, dir), nil
+}
+
+// orNull is log, or a logger that drops everything when there is none.
+func orNull(log hclog.Logger) hclog.Logger {
+	if log == nil {
+		return hclog.NewNullLogger()
+	}
+	return log
+}
+
+// noMainCF is the problem of a config_dir without main.cf, at plan time.
+func noMainCF(dir string, host resource.Host) error {
+	return resource.Errorf("config_dir", "No Postfix configuration",
+		"There is no %s on %s; config_dir must be the directory of a Postfix instance's main.cf (the -c of postconf).",
+		path.Join(dir, "main.cf"), host)
+}
+
+// journal records the undo entry e, as JSON, before a change.
+func journal(ctx context.Context, j resource.Journal, e any) error {
+	entry, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := j.Record(ctx, entry); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }
 
 func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }
@@ -314,6 +342,18 @@ func (in instance) running(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return res.ExitCode == 0, nil
+}
+
+// checkAndReload runs postfix check after a change, then, when reload is
+// set, a reload if Postfix runs.
+func (in instance) checkAndReload(ctx context.Context, reload bool, log hclog.Logger) error {
+	if err := in.check(ctx); err != nil {
+		return err
+	}
+	if reload {
+		return in.reloadIfRunning(ctx, log)
+	}
+	return nil
 }
 
 // reloadIfRunning runs `postfix -c DIR reload` (postfix(1): re-read the

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
@@ -68,13 +66,13 @@ func (*Queue) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	errs := checkAbsPath(config, "config_dir", "configuration directory")
-	if v := config.GetAttr("recipients"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "recipients"); ok {
 		if _, err := regexp.Compile(v.AsString()); err != nil {
 			errs = append(errs, resource.Errorf("recipients", "Invalid regular expression",
 				"recipients is not a valid regular expression (Go RE2 syntax): %v.", err))
 		}
 	}
-	if v := config.GetAttr("timeout"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "timeout"); ok {
 		d, err := time.ParseDuration(v.AsString())
 		switch {
 		case err != nil:
@@ -89,38 +87,31 @@ func (*Queue) Validate(ctx context.Context, config cty.Value) error {
 }
 
 type queueConfig struct {
+	Host       resource.Host `cty:"host"`
+	ConfigDir  string        `cty:"config_dir"`
+	Recipients *string       `cty:"recipients"`
+	Timeout    string        `cty:"timeout"`
+	Count      cty.Value     `cty:"count"` // computed, unused
+
 	cfg     cty.Value
-	host    resource.Host
-	dir     string
 	match   *regexp.Regexp // nil: every message
 	timeout time.Duration
 }
 
 func decodeQueue(v cty.Value) (queueConfig, error) {
-	v, _ = v.UnmarkDeep()
-	var c queueConfig
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return c, errors.New("postfix_queue: configuration is null or not known")
-	}
-	h, err := resource.HostFromValue(v.GetAttr("host"))
+	c := queueConfig{ConfigDir: DefaultConfigDir, Timeout: DefaultQueueTimeout}
+	err := resource.Decode(v, &c)
 	if err != nil {
 		return c, fmt.Errorf("postfix_queue: %w", err)
 	}
-	c.cfg, c.host, c.dir = v, h, DefaultConfigDir
-	if d := v.GetAttr("config_dir"); !d.IsNull() {
-		c.dir = d.AsString()
-	}
-	if r := v.GetAttr("recipients"); !r.IsNull() {
-		if c.match, err = regexp.Compile(r.AsString()); err != nil {
+	c.cfg, _ = v.UnmarkDeep()
+	if c.Recipients != nil {
+		if c.match, err = regexp.Compile(*c.Recipients); err != nil {
 			return c, fmt.Errorf("postfix_queue: recipients: %w", err)
 		}
 	}
-	timeout := DefaultQueueTimeout
-	if t := v.GetAttr("timeout"); !t.IsNull() {
-		timeout = t.AsString()
-	}
-	if c.timeout, err = time.ParseDuration(timeout); err != nil || c.timeout <= 0 {
-		return c, fmt.Errorf("postfix_queue: timeout %q is not a positive duration", timeout)
+	if c.timeout, err = time.ParseDuration(c.Timeout); err != nil || c.timeout <= 0 {
+		return c, fmt.Errorf("postfix_queue: timeout %q is not a positive duration", c.Timeout)
 	}
 	return c, nil
 }
@@ -210,11 +201,11 @@ func (in instance) queue(ctx context.Context) ([]queuedMessage, error) {
 
 // look reads the matching messages of the configured instance.
 func (t *Queue) look(ctx context.Context, c queueConfig) ([]queuedMessage, error) {
-	h, err := t.hosts.Get(ctx, c.host)
+	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := newInstance(h, c.host, c.dir).queue(ctx)
+	msgs, err := in.queue(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -297,10 +288,7 @@ func (t *Queue) Apply(ctx context.Context, req resource.ApplyRequest) (resource.
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	log := req.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := orNull(req.Logger)
 	started := time.Now()
 	if len(req.Resume) > 0 {
 		var r queueResume
@@ -367,7 +355,7 @@ func (c queueConfig) timeoutError(msgs []queuedMessage) error {
 		what += fmt.Sprintf(" for recipients matching %q", c.match.String())
 	}
 	return fmt.Errorf("the queue of the Postfix instance %s on %s still holds %s after %v; oldest: %s",
-		c.dir, c.host, what, c.timeout, strings.Join(ids, ", "))
+		c.ConfigDir, c.Host, what, c.timeout, strings.Join(ids, ", "))
 }
 
 // Restore implements resource.Type: the gate changed nothing.

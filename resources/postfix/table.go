@@ -35,7 +35,8 @@ func patterned(typ string) bool { return typ == "regexp" || typ == "pcre" }
 
 // entry is one line of a table.
 type entry struct {
-	Key, Value string
+	Key   string `cty:"key"`
+	Value string `cty:"value"`
 }
 
 // render writes entries as a table: the header comment, then "key value"

@@ -53,10 +53,10 @@ func detect(ctx context.Context, h transport.Host, service string) (string, erro
 
 // effectiveManager is the configured manager, or the detected one.
 func effectiveManager(ctx context.Context, h transport.Host, c config) (string, error) {
-	if c.manager != "" {
-		return c.manager, nil
+	if c.Manager != "" {
+		return c.Manager, nil
 	}
-	return detect(ctx, h, c.service)
+	return detect(ctx, h, c.Service)
 }
 
 // control is how one service is driven.
@@ -66,25 +66,25 @@ type control struct {
 }
 
 func controlFor(c config, mgr string) (control, error) {
-	ctl := control{service: c.service, manager: mgr}
+	ctl := control{service: c.Service, manager: mgr}
 	switch mgr {
 	case Systemd:
-		ctl.start = []string{"systemctl", "start", c.service}
-		ctl.stop = []string{"systemctl", "stop", c.service}
-		ctl.status = []string{"systemctl", "is-active", "--quiet", c.service}
+		ctl.start = []string{"systemctl", "start", c.Service}
+		ctl.stop = []string{"systemctl", "stop", c.Service}
+		ctl.status = []string{"systemctl", "is-active", "--quiet", c.Service}
 	case SysV:
-		ctl.start = []string{"service", c.service, "start"}
-		ctl.stop = []string{"service", c.service, "stop"}
-		ctl.status = []string{"service", c.service, "status"}
+		ctl.start = []string{"service", c.Service, "start"}
+		ctl.stop = []string{"service", c.Service, "stop"}
+		ctl.status = []string{"service", c.Service, "status"}
 	case Command:
-		ctl.start, ctl.stop, ctl.status = c.start, c.stop, c.status
+		ctl.start, ctl.stop, ctl.status = c.Start, c.Stop, c.Status
 		for _, a := range []struct {
 			name string
 			argv []string
-		}{{"start_command", c.start}, {"stop_command", c.stop}, {"status_command", c.status}} {
+		}{{"start_command", c.Start}, {"stop_command", c.Stop}, {"status_command", c.Status}} {
 			if len(a.argv) == 0 || a.argv[0] == "" {
 				return ctl, resource.Errorf(a.name, "Missing "+a.name,
-					`The service %s is managed with manager = "command", but %s is not given.`, c.service, a.name)
+					`The service %s is managed with manager = "command", but %s is not given.`, c.Service, a.name)
 			}
 		}
 	default:

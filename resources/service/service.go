@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -77,12 +76,12 @@ func (*State) Validate(ctx context.Context, config cty.Value) error {
 		return nil
 	}
 	var errs resource.AttrErrors
-	if v := config.GetAttr("service"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "service"); ok {
 		if err := checkName(v.AsString()); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if v := config.GetAttr("state"); v.IsKnown() && !v.IsNull() {
+	if v, ok := resource.Known(config, "state"); ok {
 		if s := v.AsString(); s != Running && s != Stopped {
 			errs = append(errs, resource.Errorf("state", "Invalid service state",
 				`The state %q is neither "running" nor "stopped".`, s))
@@ -156,52 +155,24 @@ func checkName(name string) *resource.AttrError {
 	return nil
 }
 
-// config is a decoded configuration or planned value.
+// config is a decoded configuration or planned value. A null element of
+// a command is "".
 type config struct {
-	host    resource.Host
-	service string
-	state   string
-	manager string // "" when to be detected
-	start   []string
-	stop    []string
-	status  []string
+	Host    resource.Host `cty:"host"`
+	Service string        `cty:"service"`
+	State   string        `cty:"state"`
+	Manager string        `cty:"manager"` // "" when to be detected
+	Start   []string      `cty:"start_command"`
+	Stop    []string      `cty:"stop_command"`
+	Status  []string      `cty:"status_command"`
 }
 
 func decode(v cty.Value) (config, error) {
-	v, _ = v.UnmarkDeep()
 	var c config
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return c, errors.New("service_state: configuration is null or not known")
-	}
-	h, err := resource.HostFromValue(v.GetAttr("host"))
-	if err != nil {
+	if err := resource.Decode(v, &c); err != nil {
 		return c, fmt.Errorf("service_state: %w", err)
 	}
-	c.host = h
-	str := func(name string) string {
-		if a := v.GetAttr(name); !a.IsNull() {
-			return a.AsString()
-		}
-		return ""
-	}
-	list := func(name string) []string {
-		a := v.GetAttr(name)
-		if a.IsNull() {
-			return nil
-		}
-		var out []string
-		for _, el := range a.AsValueSlice() {
-			if el.IsNull() {
-				out = append(out, "")
-				continue
-			}
-			out = append(out, el.AsString())
-		}
-		return out
-	}
-	c.service, c.state, c.manager = str("service"), str("state"), str("manager")
-	c.start, c.stop, c.status = list("start_command"), list("stop_command"), list("status_command")
-	if err := checkName(c.service); err != nil {
+	if err := checkName(c.Service); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -220,7 +191,7 @@ func (s *State) Read(ctx context.Context, req resource.ReadRequest) (resource.Re
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := s.hosts.Get(ctx, c.host)
+	h, err := s.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
@@ -265,23 +236,23 @@ func (s *State) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pl
 	if err != nil {
 		return resource.PlanResponse{}, err
 	}
-	if c.state != Running && c.state != Stopped {
+	if c.State != Running && c.State != Stopped {
 		return resource.PlanResponse{}, resource.Errorf("state", "Invalid service state",
-			`The state %q is neither "running" nor "stopped".`, c.state)
+			`The state %q is neither "running" nor "stopped".`, c.State)
 	}
 	current, _ := req.Current.UnmarkDeep()
-	mgr := c.manager
+	mgr := c.Manager
 	if mgr == "" && !current.IsNull() {
 		if m := current.GetAttr("manager"); !m.IsNull() {
 			mgr = m.AsString()
 		}
 	}
 	if mgr == "" {
-		h, err := s.hosts.Get(ctx, c.host)
+		h, err := s.hosts.Get(ctx, c.Host)
 		if err != nil {
 			return resource.PlanResponse{}, err
 		}
-		if mgr, err = detect(ctx, h, c.service); err != nil {
+		if mgr, err = detect(ctx, h, c.Service); err != nil {
 			return resource.PlanResponse{}, err
 		}
 	}
@@ -289,9 +260,9 @@ func (s *State) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pl
 		return resource.PlanResponse{}, err
 	}
 	cfg, _ := req.Config.UnmarkDeep()
-	resp := resource.PlanResponse{Planned: value(cfg, c.state, mgr)}
-	if current.IsNull() || current.GetAttr("state").IsNull() || current.GetAttr("state").AsString() != c.state {
-		resp.Summary = fmt.Sprintf("%s %s (%s)", action(c.state), c.service, mgr)
+	resp := resource.PlanResponse{Planned: value(cfg, c.State, mgr)}
+	if current.IsNull() || current.GetAttr("state").IsNull() || current.GetAttr("state").AsString() != c.State {
+		resp.Summary = fmt.Sprintf("%s %s (%s)", action(c.State), c.Service, mgr)
 	}
 	return resp, nil
 }
@@ -311,18 +282,18 @@ func (s *State) Apply(ctx context.Context, req resource.ApplyRequest) (resource.
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	if c.manager == "" {
-		return resource.ApplyResponse{}, fmt.Errorf("%s %s: the plan names no manager", action(c.state), c.service)
+	if c.Manager == "" {
+		return resource.ApplyResponse{}, fmt.Errorf("%s %s: the plan names no manager", action(c.State), c.Service)
 	}
-	h, err := s.hosts.Get(ctx, c.host)
+	h, err := s.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	ctl, err := controlFor(c, c.manager)
+	ctl, err := controlFor(c, c.Manager)
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	return resource.ApplyResponse{}, ctl.reach(ctx, h, c.state, req.Logger)
+	return resource.ApplyResponse{}, ctl.reach(ctx, h, c.State, req.Logger)
 }
 
 // Restore implements resource.Type: the service is put back in the
@@ -341,7 +312,7 @@ func (s *State) Restore(ctx context.Context, req resource.RestoreRequest) error 
 	if err != nil {
 		return err
 	}
-	h, err := s.hosts.Get(ctx, c.host)
+	h, err := s.hosts.Get(ctx, c.Host)
 	if err != nil {
 		return err
 	}
@@ -363,15 +334,11 @@ func (*State) Claims(config cty.Value) []resource.Claim {
 	if err != nil {
 		return nil
 	}
-	where := "local"
-	if c.host.Transport != "local" {
-		where = fmt.Sprintf("%s@%s:%d", c.host.User, c.host.Address, c.host.Port)
-	}
 	// systemd takes "postfix" and "postfix.service" for the same unit.
-	name := strings.TrimSuffix(c.service, ".service")
+	name := strings.TrimSuffix(c.Service, ".service")
 	return []resource.Claim{{
-		Key:  "service\x00" + where + "\x00" + name,
+		Key:  "service\x00" + c.Host.Key() + "\x00" + name,
 		Path: cty.GetAttrPath("service"),
-		What: fmt.Sprintf("the service %s on %s", c.service, c.host.String()),
+		What: fmt.Sprintf("the service %s on %s", c.Service, c.Host.String()),
 	}}
 }

@@ -126,6 +126,23 @@ func CheckPlanAccess(ctx context.Context, g Getter, needs []AccessNeed) []resour
 	return probs
 }
 
+// NeedsOf is the AccessNeed of each instance of type typ that the plan
+// changes (Changes), for CheckPlanAccess; need returns false for an
+// instance it cannot tell (a configuration that does not decode: Plan
+// reported it).
+func NeedsOf(req resource.CheckPlanRequest, typ string, need func(resource.PlannedInstance) (AccessNeed, bool)) []AccessNeed {
+	var needs []AccessNeed
+	for _, in := range req.Instances {
+		if in.Type != typ || !Changes(in) {
+			continue
+		}
+		if n, ok := need(in); ok {
+			needs = append(needs, n)
+		}
+	}
+	return needs
+}
+
 // Changes reports whether a planned instance changes anything: what it
 // reaches differs from what is there (a delete puts back what was there
 // before, so it writes too).

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 )
@@ -26,12 +24,9 @@ func IsTempOf(name, target string) bool {
 // A missing directory is not an error.
 func RemoveTemps(ctx context.Context, h Host, target string) error {
 	dir := path.Dir(target)
-	entries, err := h.ReadDir(ctx, dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	entries, _, err := ListDir(ctx, h, dir)
 	if err != nil {
-		return fmt.Errorf("list %s on %s: %w", dir, h.Name(), err)
+		return err
 	}
 	for _, e := range entries {
 		if e.IsRegular() && IsTempOf(e.Name, target) {
