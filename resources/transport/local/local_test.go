@@ -5,12 +5,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/mailplan/mailplan/resources/testbed"
 	"github.com/mailplan/mailplan/resources/transport/local"
+	"github.com/mailplan/mailplan/resources/transport/transporttest"
 )
 
 func TestHost(t *testing.T) {
-	testbed.CheckHost(t, local.New("local", hclog.NewNullLogger()), t.TempDir())
+	transporttest.CheckHost(t, local.New("local", hclog.NewNullLogger()), t.TempDir())
 }
 
 func TestStatFSSyncFS(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/mailplan/mailplan/resources/testbed"
 	"github.com/mailplan/mailplan/resources/transport"
 	mpssh "github.com/mailplan/mailplan/resources/transport/ssh"
+	"github.com/mailplan/mailplan/resources/transport/transporttest"
 )
 
 func dial(t *testing.T, srv *testbed.SSHServer, sudo bool) *mpssh.Host {
@@ -34,7 +35,7 @@ func dial(t *testing.T, srv *testbed.SSHServer, sudo bool) *mpssh.Host {
 
 func TestHost(t *testing.T) {
 	srv := testbed.SSHD(t)
-	testbed.CheckHost(t, dial(t, srv, false), t.TempDir())
+	transporttest.CheckHost(t, dial(t, srv, false), t.TempDir())
 }
 
 // TestHostSudo drives the command-based file operations used with sudo.
@@ -45,7 +46,7 @@ func TestHostSudo(t *testing.T) {
 	if err != nil || string(res.Stdout) != "1" {
 		t.Fatalf("command did not run under sudo: %q, %v", res.Stdout, err)
 	}
-	testbed.CheckHost(t, h, t.TempDir())
+	transporttest.CheckHost(t, h, t.TempDir())
 }
 
 func TestHostKeyRefused(t *testing.T) {
