@@ -18,15 +18,7 @@ import (
 // Moves that the configuration allows but the state contradicts fail the
 // plan, pointing at the moved block, and change nothing.
 func TestMovedStateConflicts(t *testing.T) {
-	two := `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "b"
-}`
+	two := fileRes("a", "a", "a") + fileRes("b", "b", "b")
 	tests := []struct {
 		name    string
 		after   string
@@ -35,11 +27,7 @@ resource "fake_file" "b" {
 	}{
 		{
 			name: "destination in the state",
-			after: `
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "b"
-}
+			after: fileRes("b", "b", "b") + `
 moved {
   from = fake_file.a
   to   = fake_file.b
@@ -49,11 +37,7 @@ moved {
 		},
 		{
 			name: "chain onto another move",
-			after: `
-resource "fake_file" "c" {
-  path    = "${var.data}/c"
-  content = "c"
-}
+			after: fileRes("c", "c", "c") + `
 moved {
   from = fake_file.a
   to   = fake_file.b
@@ -100,20 +84,12 @@ moved {
 // and the moved record is exactly the old one at its new address.
 func TestMovedApplyFailureKeepsMove(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"aliases": "orig"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")})
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + `
 resource "fake_file" "broken" {
   path       = "${var.data}/broken"
   content    = "x"
@@ -166,22 +142,14 @@ resource "fake_file" "other" {
 		t.Run(variant.name, func(t *testing.T) {
 			for run := 0; run < 6; run++ {
 				m := newMvEnv(t, map[string]string{"aliases": "root: admin\n"})
-				m.write(map[string]string{"main.mp.hcl": others + `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "root: postmaster\n"
-}`})
+				m.write(map[string]string{"main.mp.hcl": others + fileRes("aliases", "aliases", `root: postmaster\n`)})
 				if _, _, err := m.plan(false, true); err != nil {
 					t.Fatal(err)
 				}
 				m.ff.mu.Lock()
 				m.ff.order = nil
 				m.ff.mu.Unlock()
-				m.write(map[string]string{"main.mp.hcl": others + `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "root: postmaster\n"
-}
+				m.write(map[string]string{"main.mp.hcl": others + fileRes("etc_aliases", "aliases", `root: postmaster\n`) + `
 ` + variant.extra})
 				p, _, err := m.plan(false, true)
 				if err != nil {
@@ -222,11 +190,7 @@ func TestTakeoverOtherTypeWaits(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig"})
 	m.e.Registry = resource.NewRegistry(m.ff, fakeOther{m.ff})
 	m.opts.Parallelism = 4
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed"
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "managed")})
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
@@ -261,20 +225,12 @@ resource "fake_other" "a" {
 // the new one goes, and the file is as before.
 func TestTakeoverRollbackAfterFailure(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"aliases": "orig"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")})
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + `
 resource "fake_file" "broken" {
   path       = "${var.data}/broken"
   content    = "x"
@@ -296,31 +252,11 @@ resource "fake_file" "broken" {
 // the instance it takes over.
 func TestMovedJSON(t *testing.T) {
 	m := newMvEnv(t, nil)
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "b"
-}
-resource "fake_file" "c" {
-  path    = "${var.data}/c"
-  content = "c"
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "a") + fileRes("b", "b", "b") + fileRes("c", "c", "c")})
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a2" {
-  path    = "${var.data}/a"
-  content = "a"
-}
-resource "fake_file" "b2" {
-  path    = "${var.data}/b"
-  content = "b"
-}
+	m.write(map[string]string{"main.mp.hcl": fileRes("a2", "a", "a") + fileRes("b2", "b", "b") + `
 moved {
   from = fake_file.a
   to   = fake_file.a2
@@ -373,19 +309,11 @@ removed {
 // leaves a state that has them, and `mailplan rollback` keeps them.
 func TestMovedJournalReplay(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed"
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "managed")})
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "b" {
-  path    = "${var.data}/a"
-  content = "managed 2"
-}
+	m.write(map[string]string{"main.mp.hcl": fileRes("b", "a", "managed 2") + `
 moved {
   from = fake_file.a
   to   = fake_file.b
@@ -429,11 +357,7 @@ moved {
 // as it was.
 func TestRemovedRollbackWithoutRefresh(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig a"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a")})
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
@@ -441,11 +365,7 @@ resource "fake_file" "a" {
 	m.write(map[string]string{"main.mp.hcl": `
 removed {
   from = fake_file.a
-}
-resource "fake_file" "broken" {
-  path    = "${var.data}/broken"
-  content = "x"
-}`})
+}` + fileRes("broken", "broken", "x")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	m.opts.NoRefresh = true
 	m.opts.Parallelism = 1

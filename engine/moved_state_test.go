@@ -10,11 +10,7 @@ import (
 	"github.com/mailplan/mailplan/engine/plans"
 )
 
-const stateMovePlan = `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
+var stateMovePlan = fileRes("a", "a", "a") + `
 resource "fake_file" "n" {
   count   = 2
   path    = "${var.data}/n${count.index}"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,12 @@ type mvEnv struct {
 
 // mvHeader starts every main.mp.hcl of these tests.
 const mvHeader = "variable \"data\" { type = string }\n"
+
+// fileRes is a fake_file resource block, name managing the file under
+// var.data with content, on the lines after a line end.
+func fileRes(name, file, content string) string {
+	return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path    = \"${var.data}/%s\"\n  content = \"%s\"\n}", name, file, content)
+}
 
 func newMvEnv(t *testing.T, originals map[string]string) *mvEnv {
 	t.Helper()
@@ -172,12 +179,8 @@ func movedRecords(t *testing.T, st *states.State, moves map[string]string) map[s
 	return c.Resources
 }
 
-const moduleM = `
-variable "data" { type = string }
-resource "fake_file" "f" {
-  path    = "${var.data}/m"
-  content = "managed m"
-}
+var moduleM = `
+variable "data" { type = string }` + fileRes("f", "m", "managed m") + `
 `
 
 func TestMoved(t *testing.T) {
@@ -202,16 +205,8 @@ func TestMoved(t *testing.T) {
 		{
 			name:      "moved resource",
 			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}
+			before:    map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after: map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed") + `
 moved {
   from = fake_file.aliases
   to   = fake_file.etc_aliases
@@ -224,16 +219,8 @@ moved {
 		{
 			name:      "moved resource, updated",
 			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}
+			before:    map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after: map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + `
 moved {
   from = fake_file.aliases
   to   = fake_file.etc_aliases
@@ -270,11 +257,7 @@ moved {
 		{
 			name:      "count added",
 			originals: map[string]string{"x": "orig x"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "x" {
-  path    = "${var.data}/x"
-  content = "managed x"
-}`},
+			before:    map[string]string{"main.mp.hcl": fileRes("x", "x", "managed x")},
 			after: map[string]string{"main.mp.hcl": `
 resource "fake_file" "x" {
   count   = 1
@@ -315,11 +298,7 @@ moved {
 		{
 			name:      "resource into a module",
 			originals: map[string]string{"m": "orig m"},
-			before: map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": `
-resource "fake_file" "f" {
-  path    = "${var.data}/m"
-  content = "managed m"
-}`},
+			before:    map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": fileRes("f", "m", "managed m")},
 			after: map[string]string{"main.mp.hcl": `
 module "a" {
   source = "./modules/m"
@@ -344,11 +323,7 @@ module "a" {
   data     = var.data
 }`},
 			after: map[string]string{"modules/m/main.mp.hcl": `
-variable "data" { type = string }
-resource "fake_file" "g" {
-  path    = "${var.data}/m"
-  content = "managed m"
-}
+variable "data" { type = string }` + fileRes("g", "m", "managed m") + `
 moved {
   from = fake_file.f
   to   = fake_file.g
@@ -361,16 +336,8 @@ moved {
 		{
 			name:      "chain",
 			originals: map[string]string{"a": "orig a"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "c" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
+			before:    map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a")},
+			after: map[string]string{"main.mp.hcl": fileRes("c", "a", "managed a") + `
 moved {
   from = fake_file.b
   to   = fake_file.c
@@ -387,21 +354,13 @@ moved {
 		{
 			name:      "moved keeps dependencies",
 			originals: map[string]string{"a": "orig a", "b": "orig b"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
+			before: map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a") + `
 resource "fake_file" "b" {
   path    = "${var.data}/b"
   content = "managed b"
   depends_on = [fake_file.a]
 }`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "first" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
+			after: map[string]string{"main.mp.hcl": fileRes("first", "a", "managed a") + `
 resource "fake_file" "b" {
   path    = "${var.data}/b"
   content = "managed b"
@@ -419,20 +378,8 @@ moved {
 		{
 			name:      "removed",
 			originals: map[string]string{"a": "orig a", "b": "orig b"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "managed b"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "managed b"
-}
+			before:    map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a") + fileRes("b", "b", "managed b")},
+			after: map[string]string{"main.mp.hcl": fileRes("b", "b", "managed b") + `
 removed {
   from = fake_file.a
 }`},
@@ -461,11 +408,7 @@ removed {
 		{
 			name:      "removed, destroy = true",
 			originals: map[string]string{"a": "orig a"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}`},
+			before:    map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a")},
 			after: map[string]string{"main.mp.hcl": `
 removed {
   from = fake_file.a
@@ -478,18 +421,10 @@ removed {
 			wantOriginal: map[string]string{},
 		},
 		{
-			name:      "implicit takeover",
-			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
+			name:         "implicit takeover",
+			originals:    map[string]string{"aliases": "orig"},
+			before:       map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:        map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed")},
 			wantText:     []string{"No changes. Your servers match the plan.", "  # fake_file.etc_aliases takes over fake_file.aliases (both manage the file DATA/aliases); what mailplan first found there stays what destroy puts back"},
 			wantActions:  map[string]plans.Action{"fake_file.etc_aliases": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "orig"},
@@ -497,16 +432,8 @@ resource "fake_file" "etc_aliases" {
 		{
 			name:      "implicit takeover, updated",
 			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}`},
+			before:    map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:     map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2")},
 			wantText: []string{
 				"  # fake_file.etc_aliases will be updated in-place",
 				"  # fake_file.etc_aliases takes over fake_file.aliases (both manage the file DATA/aliases); what mailplan first found there stays what destroy puts back",
@@ -516,17 +443,9 @@ resource "fake_file" "etc_aliases" {
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "orig"},
 		},
 		{
-			name: "implicit takeover of a file mailplan created",
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
+			name:         "implicit takeover of a file mailplan created",
+			before:       map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:        map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed")},
 			wantText:     []string{"  # fake_file.etc_aliases takes over fake_file.aliases (both manage the file DATA/aliases); what mailplan first found there stays what destroy puts back"},
 			wantActions:  map[string]plans.Action{"fake_file.etc_aliases": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "(absent)"},
