@@ -26,11 +26,7 @@ variable "data" { type = string }
 variable "password" {
   default   = "hunter2"
   sensitive = true
-}
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
+}`+fileRes("a", "a", "a")+`
 output "secret" {
   value     = var.password
   sensitive = true

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,16 @@ func writePlan(t *testing.T, dir, src string) {
 	if err := os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fileRes is a fake_file resource block, name managing the file under
+// var.data with content and depending on dependsOn, on the lines after a
+// line end.
+func fileRes(name, file, content string, dependsOn ...string) string {
+	if len(dependsOn) == 0 {
+		return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path    = \"${var.data}/%s\"\n  content = \"%s\"\n}", name, file, content)
+	}
+	return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path       = \"${var.data}/%s\"\n  content    = \"%s\"\n  depends_on = [%s]\n}", name, file, content, strings.Join(dependsOn, ", "))
 }
 
 func newTestEngine(ff *fakeFile) *Engine {
@@ -58,20 +69,7 @@ func TestApplyFailureRollsBack(t *testing.T) {
 		os.WriteFile(filepath.Join(data, n), []byte("original "+n+"\n"), 0o644)
 	}
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "new a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "new b"
-}
-resource "fake_file" "c" {
-  path       = "${var.data}/c"
-  content    = "new c"
-  depends_on = [fake_file.a, fake_file.b]
-}
+variable "data" { type = string }`+fileRes("a", "a", "new a")+fileRes("b", "b", "new b")+fileRes("c", "c", "new c", "fake_file.a", "fake_file.b")+`
 resource "fake_file" "d" {
   path    = "${var.data}/d"
   content = fake_file.c.content
@@ -189,19 +187,11 @@ func TestPersistedWait(t *testing.T) {
 	dir := t.TempDir()
 	data := t.TempDir()
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "slow" {
-  path    = "${var.data}/slow"
-  content = "x"
-}
+variable "data" { type = string }`+fileRes("slow", "slow", "x")+`
 resource "fake_file" "after" {
   path    = "${var.data}/after"
   content = fake_file.slow.content
-}
-resource "fake_file" "free" {
-  path    = "${var.data}/free"
-  content = "y"
-}
+}`+fileRes("free", "free", "y")+`
 `)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }

@@ -57,20 +57,11 @@ func (g *fakeGate) Check(ctx context.Context, req resource.ApplyRequest) error {
 func TestGateCheckedAtApply(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "before" {
-  path    = "${var.data}/before"
-  content = "x"
-}
+variable "data" { type = string }`+fileRes("before", "before", "x")+`
 resource "fake_gate" "queue" {
   name       = "queue"
   depends_on = [fake_file.before]
-}
-resource "fake_file" "after" {
-  path       = "${var.data}/after"
-  content    = "y"
-  depends_on = [fake_gate.queue]
-}
+}`+fileRes("after", "after", "y", "fake_gate.queue")+`
 `)
 	ff, gate := &fakeFile{}, &fakeGate{}
 	e := &Engine{Registry: resource.NewRegistry(ff, gate)}

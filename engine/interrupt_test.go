@@ -13,22 +13,8 @@ import (
 	"github.com/mailplan/mailplan/engine/states"
 )
 
-const interruptPlan = `
-variable "data" { type = string }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "new a"
-}
-resource "fake_file" "b" {
-  path       = "${var.data}/b"
-  content    = "new b"
-  depends_on = [fake_file.a]
-}
-resource "fake_file" "c" {
-  path       = "${var.data}/c"
-  content    = "new c"
-  depends_on = [fake_file.b]
-}
+var interruptPlan = `
+variable "data" { type = string }` + fileRes("a", "a", "new a") + fileRes("b", "b", "new b", "fake_file.a") + fileRes("c", "c", "new c", "fake_file.b") + `
 `
 
 // A first interrupt lets the resource in flight finish, starts nothing new,

@@ -89,12 +89,7 @@ func TestMovedApplyFailureKeepsMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + `
-resource "fake_file" "broken" {
-  path       = "${var.data}/broken"
-  content    = "x"
-  depends_on = [fake_file.etc_aliases]
-}
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases") + `
 moved {
   from = fake_file.aliases
   to   = fake_file.etc_aliases
@@ -230,12 +225,7 @@ func TestTakeoverRollbackAfterFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + `
-resource "fake_file" "broken" {
-  path       = "${var.data}/broken"
-  content    = "x"
-  depends_on = [fake_file.etc_aliases]
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	if _, _, err := m.plan(false, true); err == nil {
 		t.Fatal("apply succeeded; want failure")

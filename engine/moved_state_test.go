@@ -15,12 +15,7 @@ resource "fake_file" "n" {
   count   = 2
   path    = "${var.data}/n${count.index}"
   content = "n"
-}
-resource "fake_file" "d" {
-  path       = "${var.data}/d"
-  content    = "d"
-  depends_on = [fake_file.a]
-}
+}` + fileRes("d", "d", "d", "fake_file.a") + `
 module "m" {
   source = "./modules/m"
   data   = var.data

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,12 +31,6 @@ type mvEnv struct {
 
 // mvHeader starts every main.mp.hcl of these tests.
 const mvHeader = "variable \"data\" { type = string }\n"
-
-// fileRes is a fake_file resource block, name managing the file under
-// var.data with content, on the lines after a line end.
-func fileRes(name, file, content string) string {
-	return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path    = \"${var.data}/%s\"\n  content = \"%s\"\n}", name, file, content)
-}
 
 func newMvEnv(t *testing.T, originals map[string]string) *mvEnv {
 	t.Helper()

@@ -112,22 +112,13 @@ func (f *fakePanic) Restore(ctx context.Context, req resource.RestoreRequest) er
 	return nil
 }
 
-const panicPlan = `
+var panicPlan = `
 variable "data" { type = string }
-variable "panic_on" { type = string }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "new a"
-}
+variable "panic_on" { type = string }` + fileRes("a", "a", "new a") + `
 resource "fake_panic" "x" {
   name     = "x"
   panic_on = var.panic_on
-}
-resource "fake_file" "z" {
-  path       = "${var.data}/z"
-  content    = "new z"
-  depends_on = [fake_panic.x]
-}
+}` + fileRes("z", "z", "new z", "fake_panic.x") + `
 `
 
 func panicEngine(t *testing.T, panicOn string) (*Engine, *fakeFile, *fakePanic, Options, string) {

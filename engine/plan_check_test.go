@@ -44,15 +44,7 @@ func (c *checkedFile) CheckPlan(ctx context.Context, req resource.CheckPlanReque
 func TestPlanChecker(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "same"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "same"
-}
+variable "data" { type = string }`+fileRes("a", "a", "same")+fileRes("b", "b", "same")+`
 `)
 	cf := &checkedFile{fakeFile: &fakeFile{}}
 	e := &Engine{Registry: resource.NewRegistry(cf)}

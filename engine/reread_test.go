@@ -107,11 +107,7 @@ variable "data" { type = string }
 resource "fake_copy" "mail" {
   source      = "${var.data}/src"
   destination = "${var.data}/dst"
-}
-resource "fake_file" "f" {
-  path    = "${var.data}/f"
-  content = "same"
-}
+}`+fileRes("f", "f", "same")+`
 `)
 	e := &Engine{Registry: resource.NewRegistry(&fakeFile{}, fakeCopy{})}
 	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}}
@@ -161,11 +157,7 @@ func TestAdoptChangedSincePlan(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(data, "f"), []byte("same"), 0o644)
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "f" {
-  path    = "${var.data}/f"
-  content = "same"
-}
+variable "data" { type = string }`+fileRes("f", "f", "same")+`
 `)
 	e := newTestEngine(&fakeFile{})
 	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}}

@@ -18,17 +18,13 @@ import (
 
 // wayBackPlan: b depends on a; c stands alone. Each has a hook of every
 // kind, which the recording hook runner notes.
-const wayBackPlan = `
+var wayBackPlan = `
 variable "data" { type = string }
 variable "v" {
   type    = string
   default = "v1"
 }
-host "here" { transport = "local" }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a ${var.v}"
-}
+host "here" { transport = "local" }` + fileRes("a", "a", "a ${var.v}") + `
 resource "fake_file" "b" {
   path       = "${var.data}/b"
   content    = "b ${var.v}"
@@ -53,11 +49,7 @@ resource "fake_file" "b" {
     host    = host.here
     command = ["on_rollback", "b"]
   }
-}
-resource "fake_file" "c" {
-  path    = "${var.data}/c"
-  content = "c ${var.v}"
-}
+}` + fileRes("c", "c", "c ${var.v}") + `
 `
 
 // hookLog records the hooks that ran; fail makes the named one fail.
