@@ -34,6 +34,23 @@ func fileRes(name, file, content string, dependsOn ...string) string {
 	return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path       = \"${var.data}/%s\"\n  content    = \"%s\"\n  depends_on = [%s]\n}", name, file, content, strings.Join(dependsOn, ", "))
 }
 
+// movedBlock is a moved block from one address to another, on the lines
+// after a line end.
+func movedBlock(from, to string) string {
+	return fmt.Sprintf("\nmoved {\n  from = %s\n  to   = %s\n}", from, to)
+}
+
+// removedBlock is a removed block, on the lines after a line end.
+func removedBlock(from string) string {
+	return fmt.Sprintf("\nremoved {\n  from = %s\n}", from)
+}
+
+// moduleCall calls the module ./modules/m as name, passing var.data, on
+// the lines after a line end.
+func moduleCall(name string) string {
+	return fmt.Sprintf("\nmodule %q {\n  source = \"./modules/m\"\n  data   = var.data\n}", name)
+}
+
 func newTestEngine(ff *fakeFile) *Engine {
 	if ff.now == nil {
 		ff.now = time.Now

@@ -26,26 +26,14 @@ func TestMovedStateConflicts(t *testing.T) {
 		line    int // in main.mp.hcl, counting mvHeader
 	}{
 		{
-			name: "destination in the state",
-			after: fileRes("b", "b", "b") + `
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}`,
+			name:    "destination in the state",
+			after:   fileRes("b", "b", "b") + movedBlock("fake_file.a", "fake_file.b"),
 			summary: "Moved object's new address is taken",
 			line:    9,
 		},
 		{
-			name: "chain onto another move",
-			after: fileRes("c", "c", "c") + `
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}
-moved {
-  from = fake_file.b
-  to   = fake_file.c
-}`,
+			name:    "chain onto another move",
+			after:   fileRes("c", "c", "c") + movedBlock("fake_file.a", "fake_file.b") + movedBlock("fake_file.b", "fake_file.c"),
 			summary: "Two objects move to one address",
 			line:    13,
 		},
@@ -89,11 +77,7 @@ func TestMovedApplyFailureKeepsMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases") + `
-moved {
-  from = fake_file.aliases
-  to   = fake_file.etc_aliases
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases") + movedBlock("fake_file.aliases", "fake_file.etc_aliases")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	if _, _, err := m.plan(false, true); err == nil {
 		t.Fatal("apply succeeded; want failure")
@@ -246,14 +230,7 @@ func TestMovedJSON(t *testing.T) {
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
-	m.write(map[string]string{"main.mp.hcl": fileRes("a2", "a", "a") + fileRes("b2", "b", "b") + `
-moved {
-  from = fake_file.a
-  to   = fake_file.a2
-}
-removed {
-  from = fake_file.c
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("a2", "a", "a") + fileRes("b2", "b", "b") + movedBlock("fake_file.a", "fake_file.a2") + removedBlock("fake_file.c")})
 	p, _, _ := m.plan(false, false)
 	b, err := render.PlanJSON(p)
 	if err != nil {
@@ -303,11 +280,7 @@ func TestMovedJournalReplay(t *testing.T) {
 	if _, _, err := m.plan(false, true); err != nil {
 		t.Fatal(err)
 	}
-	m.write(map[string]string{"main.mp.hcl": fileRes("b", "a", "managed 2") + `
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("b", "a", "managed 2") + movedBlock("fake_file.a", "fake_file.b")})
 	// A second interrupt during the update stops the apply at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
@@ -352,10 +325,7 @@ func TestRemovedRollbackWithoutRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": `
-removed {
-  from = fake_file.a
-}` + fileRes("broken", "broken", "x")})
+	m.write(map[string]string{"main.mp.hcl": removedBlock("fake_file.a") + fileRes("broken", "broken", "x")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	m.opts.NoRefresh = true
 	m.opts.Parallelism = 1

@@ -15,11 +15,7 @@ resource "fake_file" "n" {
   count   = 2
   path    = "${var.data}/n${count.index}"
   content = "n"
-}` + fileRes("d", "d", "d", "fake_file.a") + `
-module "m" {
-  source = "./modules/m"
-  data   = var.data
-}`
+}` + fileRes("d", "d", "d", "fake_file.a") + moduleCall("m")
 
 func TestStateMove(t *testing.T) {
 	all := []string{"fake_file.a", "fake_file.d", "fake_file.n[0]", "fake_file.n[1]", "module.m.fake_file.f"}
