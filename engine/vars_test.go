@@ -12,20 +12,6 @@ import (
 // ctyCmp compares cty values exactly, marks included.
 var ctyCmp = cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) })
 
-// writeFiles writes files (by slash path) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, src := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestInputVariablePrecedence checks where root variable values come from
 // (defaults, MAILPLAN_VAR_*, -var-file, -var) and how they are parsed: the
 // engine's part of loading, before package lang evaluates.
@@ -112,7 +98,10 @@ n = 7
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, map[string]string{"main.mp.hcl": main, "vars.hcl": varFile})
+			writePlan(t, dir, main)
+			if err := os.WriteFile(filepath.Join(dir, "vars.hcl"), []byte(varFile), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			var vars []VarArg
 			for _, v := range tc.vars {
 				if v.File {

@@ -105,6 +105,22 @@ func (w *wayBack) files() map[string]string {
 	return out
 }
 
+// mustApply applies with vars and fails the test when that fails.
+func (w *wayBack) mustApply(t *testing.T, vars ...string) {
+	t.Helper()
+	if _, err := w.apply(t, false, vars...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkFiles compares the data files with want, after what happened.
+func (w *wayBack) checkFiles(t *testing.T, after string, want map[string]string) {
+	t.Helper()
+	if diff := cmp.Diff(want, w.files()); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", after, diff)
+	}
+}
+
 func (w *wayBack) apply(t *testing.T, destroy bool, vars ...string) (*exec.ApplyReport, error) {
 	t.Helper()
 	o := w.opts
@@ -153,15 +169,11 @@ func errAddrs(errs []exec.ResourceError) []string {
 // before_destroy/after_destroy on destroy, on_rollback on rollback.
 func TestHooksByOperation(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
 	if diff := cmp.Diff([]string{"before_apply b", "after_apply b"}, w.hooks.take()); diff != "" {
 		t.Errorf("create hooks (-want +got):\n%s", diff)
 	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t, "v=v2")
 	w.hooks.take()
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatal(err)
@@ -178,9 +190,7 @@ func TestHooksByOperation(t *testing.T) {
 	if diff := cmp.Diff([]string{"before_destroy b", "after_destroy b"}, w.hooks.take()); diff != "" {
 		t.Errorf("destroy hooks (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"}, w.files()); diff != "" {
-		t.Errorf("after destroy (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after destroy", map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"})
 }
 
 // A destroy whose step fails never re-applies what it already took back:
@@ -190,9 +200,7 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 	for _, fail := range []string{"restore", "before_destroy", "after_destroy"} {
 		t.Run(fail, func(t *testing.T) {
 			w := newWayBack(t)
-			if _, err := w.apply(t, false); err != nil {
-				t.Fatal(err)
-			}
+			w.mustApply(t)
 			switch fail {
 			case "restore":
 				w.ff.failRestore[filepath.Join(w.data, "b")] = true
@@ -230,9 +238,7 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 			if _, err := w.apply(t, true); err != nil {
 				t.Fatalf("second destroy: %v", err)
 			}
-			if diff := cmp.Diff(map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"}, w.files()); diff != "" {
-				t.Errorf("after the second destroy (-want +got):\n%s", diff)
-			}
+			w.checkFiles(t, "after the second destroy", map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"})
 			if _, managed := w.status(t); len(managed) != 0 {
 				t.Errorf("state still manages %v", managed)
 			}
@@ -245,12 +251,8 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 // drift check still on for what it did not touch.
 func TestRollbackRetryAfterOutage(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
+	w.mustApply(t, "v=v2")
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	rep, err := w.rollback(t, false)
 	if err == nil {
@@ -262,9 +264,7 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 	if diff := cmp.Diff([]string{"fake_file.a"}, errAddrs(rep.Left)); diff != "" {
 		t.Errorf("left (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v2", "b": "b v2", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the failed rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the failed rollback", map[string]string{"a": "a v2", "b": "b v2", "c": "c v1"})
 	if status, _ := w.status(t); status != "rollback_failed" {
 		t.Errorf("status %s", status)
 	}
@@ -277,9 +277,7 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 	if diff := cmp.Diff([]string{"restore b", "restore a"}, w.ff.order); diff != "" {
 		t.Errorf("retry restored (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the retried rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the retried rollback", map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"})
 	if status, _ := w.status(t); status != "rolled_back" {
 		t.Errorf("status %s", status)
 	}
@@ -288,12 +286,8 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 // The retry still refuses a resource someone really changed, and only it.
 func TestRollbackRetryKeepsDriftCheck(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
+	w.mustApply(t, "v=v2")
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	if _, err := w.rollback(t, false); err == nil {
 		t.Fatal("rollback succeeded with b's host down")
@@ -311,9 +305,7 @@ func TestRollbackRetryKeepsDriftCheck(t *testing.T) {
 // `rollback` finishes it without -force.
 func TestApplyRollbackFailsThenRetry(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
 	w.ff.failOn = map[string]bool{filepath.Join(w.data, "c"): true}
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	rep, err := w.apply(t, false, "v=v2")
@@ -328,9 +320,7 @@ func TestApplyRollbackFailsThenRetry(t *testing.T) {
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatalf("retried rollback: %v", err)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the retried rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the retried rollback", map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"})
 }
 
 // What is already as the rollback would put it back (the dead server's
@@ -338,17 +328,11 @@ func TestApplyRollbackFailsThenRetry(t *testing.T) {
 // change would be overwritten.
 func TestRollbackAlreadyBackIsNotDrift(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
+	w.mustApply(t, "v=v2")
 	os.WriteFile(filepath.Join(w.data, "c"), []byte("c v1"), 0o644)
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the rollback", map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"})
 }
