@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/mailplan/mailplan/engine/exec"
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/render"
 	"github.com/mailplan/mailplan/engine/resource"
@@ -65,14 +66,26 @@ func mustNoDiags(t *testing.T, d hcl.Diagnostics) {
 	}
 }
 
-func applyDir(t *testing.T, e *Engine, opts Options) (*plans.Plan, error) {
+// openPlan opens a session with opts and plans; the test fails on an
+// error diagnostic of either. The caller closes the session.
+func openPlan(t *testing.T, e *Engine, opts Options) (*Session, *exec.Planned, hcl.Diagnostics) {
 	t.Helper()
 	ctx := context.Background()
 	s, d := e.Open(ctx, opts)
 	mustNoDiags(t, d)
-	defer s.Close()
 	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
+	if d.HasErrors() {
+		s.Close()
+		t.Fatalf("diagnostics: %s", d.Error())
+	}
+	return s, p, d
+}
+
+func applyDir(t *testing.T, e *Engine, opts Options) (*plans.Plan, error) {
+	t.Helper()
+	ctx := context.Background()
+	s, p, _ := openPlan(t, e, opts)
+	defer s.Close()
 	_, err := s.Apply(ctx, p)
 	return p.Plan, err
 }

@@ -74,11 +74,8 @@ func (m *mvEnv) plan(destroy, apply bool) (*plans.Plan, string, error) {
 	ctx := context.Background()
 	o := m.opts
 	o.Destroy = destroy
-	s, d := m.e.Open(ctx, o)
-	mustNoDiags(m.t, d)
+	s, p, _ := openPlan(m.t, m.e, o)
 	defer s.Close()
-	p, d := s.Plan(ctx)
-	mustNoDiags(m.t, d)
 	var buf bytes.Buffer
 	if err := render.PlanText(&buf, p.Plan, render.TextOptions{}); err != nil {
 		m.t.Fatal(err)

@@ -189,10 +189,7 @@ func TestPanicInApplyRollsBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e, ff, fp, opts, data := panicEngine(t, tt.panicOn)
 			ctx := context.Background()
-			s, d := e.Open(ctx, opts)
-			mustNoDiags(t, d)
-			p, d := s.Plan(ctx)
-			mustNoDiags(t, d)
+			s, p, d := openPlan(t, e, opts)
 			rep, err := s.Apply(ctx, p)
 			s.Close()
 			if err == nil {
@@ -244,11 +241,8 @@ func TestPanicInDestroy(t *testing.T) {
 	fp.also = "restore"
 	opts.Destroy = true
 	ctx := context.Background()
-	s, d := e.Open(ctx, opts)
-	mustNoDiags(t, d)
+	s, p, _ := openPlan(t, e, opts)
 	defer s.Close()
-	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
 	rep, err := s.Apply(ctx, p)
 	if err == nil {
 		t.Fatal("destroy passed")

@@ -115,11 +115,8 @@ resource "fake_copy" "mail" {
 
 	planThen := func(between func()) error {
 		t.Helper()
-		s, d := e.Open(ctx, opts)
-		mustNoDiags(t, d)
+		s, p, _ := openPlan(t, e, opts)
 		defer s.Close()
-		p, d := s.Plan(ctx)
-		mustNoDiags(t, d)
 		between()
 		_, err := s.Apply(ctx, p)
 		return err
@@ -162,10 +159,7 @@ variable "data" { type = string }`+fileRes("f", "f", "same")+`
 	e := newTestEngine(&fakeFile{})
 	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}}
 	ctx := context.Background()
-	s, d := e.Open(ctx, opts)
-	mustNoDiags(t, d)
-	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
+	s, p, d := openPlan(t, e, opts)
 	if len(p.Plan.Adopt) != 1 || p.Plan.Changes[0].Action != plans.NoOp {
 		t.Fatalf("plan: adopt %v", p.Plan.Adopt)
 	}

@@ -129,11 +129,8 @@ func (w *wayBack) apply(t *testing.T, destroy bool, vars ...string) (*exec.Apply
 		o.Vars = append(o.Vars, VarArg{Value: v})
 	}
 	ctx := context.Background()
-	s, d := w.e.Open(ctx, o)
-	mustNoDiags(t, d)
+	s, p, _ := openPlan(t, w.e, o)
 	defer s.Close()
-	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
 	return s.Apply(ctx, p)
 }
 
