@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -31,11 +30,11 @@ func TestMapHostileDestination(t *testing.T) {
 		}{
 			{"table", func(t *testing.T, dir, elsewhere string) (string, string) {
 				table := filepath.Join(dir, "virtual")
-				mustLink(t, filepath.Join(elsewhere, "virtual"), table)
+				resourcetest.Symlink(t, filepath.Join(elsewhere, "virtual"), table)
 				return table, table
 			}},
 			{"table's directory", func(t *testing.T, dir, elsewhere string) (string, string) {
-				mustLink(t, elsewhere, filepath.Join(dir, "maps"))
+				resourcetest.Symlink(t, elsewhere, filepath.Join(dir, "maps"))
 				return filepath.Join(dir, "maps", "virtual"), filepath.Join(dir, "maps")
 			}},
 			{"snapshot store", func(t *testing.T, dir, elsewhere string) (string, string) {
@@ -43,12 +42,12 @@ func TestMapHostileDestination(t *testing.T) {
 				if err := os.WriteFile(table, []byte("a@example.com b@example.com\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				mustLink(t, elsewhere, filepath.Join(dir, ".mailplan-snapshots"))
+				resourcetest.Symlink(t, elsewhere, filepath.Join(dir, ".mailplan-snapshots"))
 				return table, filepath.Join(dir, ".mailplan-snapshots")
 			}},
 			{"temporary table", func(t *testing.T, dir, elsewhere string) (string, string) {
 				table := filepath.Join(dir, "virtual")
-				mustLink(t, filepath.Join(elsewhere, "new"), filepath.Join(dir, ".virtual.mailplan-new"))
+				resourcetest.Symlink(t, filepath.Join(elsewhere, "new"), filepath.Join(dir, ".virtual.mailplan-new"))
 				return table, filepath.Join(dir, ".virtual.mailplan-new")
 			}},
 		}
@@ -68,7 +67,7 @@ func TestMapHostileDestination(t *testing.T) {
 					t.Fatal(err)
 				}
 				table, link := tc.setup(t, dir, elsewhere)
-				before := listAll(t, elsewhere)
+				before := resourcetest.ListTree(t, elsewhere)
 				m := postfix.NewMap(newCounter(t))
 				cfg := mapConfig(t, m, h, pf, map[string]cty.Value{
 					"path": cty.StringVal(table), "type": cty.StringVal("hash"),
@@ -93,34 +92,10 @@ func TestMapHostileDestination(t *testing.T) {
 				if !errors.Is(err, transport.ErrSymlink) || !strings.Contains(err.Error(), link+" is a symbolic link") {
 					t.Errorf("error does not name the link %s: %v", link, err)
 				}
-				if after := listAll(t, elsewhere); strings.Join(after, "\n") != strings.Join(before, "\n") {
+				if after := resourcetest.ListTree(t, elsewhere); strings.Join(after, "\n") != strings.Join(before, "\n") {
 					t.Errorf("written where the link points:\nbefore %q\nafter  %q", before, after)
 				}
 			})
 		}
 	}
-}
-
-func mustLink(t *testing.T, target, link string) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func listAll(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		out = append(out, strings.TrimPrefix(p, dir)+" "+fi.Mode().String())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
 }
