@@ -53,6 +53,17 @@ func TestInterruptRollsBack(t *testing.T) {
 	}
 }
 
+// applyInterrupted plans with opts and applies with ctx, which the test
+// cancels during the apply (a hard interrupt): the apply must fail.
+func applyInterrupted(t *testing.T, e *Engine, opts Options, ctx context.Context) {
+	t.Helper()
+	s, p, _ := openPlan(t, e, opts)
+	defer s.Close()
+	if _, err := s.Apply(ctx, p); err == nil {
+		t.Fatal("apply succeeded after a hard interrupt")
+	}
+}
+
 // hardInterrupt applies interruptPlan and abandons it at once (a second
 // Ctrl-C, or a kill) while b is being applied, as a SIGKILL would leave it.
 func hardInterrupt(t *testing.T) (e *Engine, opts Options, data string) {
@@ -71,14 +82,7 @@ func hardInterrupt(t *testing.T) (e *Engine, opts Options, data string) {
 	}}
 	e = newTestEngine(ff)
 	opts = Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}, Stop: stop}
-	s, d := e.Open(context.Background(), opts)
-	mustNoDiags(t, d)
-	p, d := s.Plan(context.Background())
-	mustNoDiags(t, d)
-	if _, err := s.Apply(ctx, p); err == nil {
-		t.Fatal("apply succeeded after a hard interrupt")
-	}
-	s.Close()
+	applyInterrupted(t, e, opts, ctx)
 	opts.Stop = nil
 	return e, opts, data
 }
@@ -295,26 +299,19 @@ func TestInterruptedEntriesCarried(t *testing.T) {
 	e := newTestEngine(cf.fakeFile)
 	e.Registry = resource.NewRegistry(cf)
 	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}, Stop: stop}
-	s, d := e.Open(context.Background(), opts)
-	mustNoDiags(t, d)
-	p, d := s.Plan(context.Background())
-	mustNoDiags(t, d)
-	if _, err := s.Apply(ctx, p); err == nil {
-		t.Fatal("apply succeeded after a hard interrupt")
-	}
-	s.Close()
+	applyInterrupted(t, e, opts, ctx)
 	opts.Stop = nil
 	if got := readData(data, "b"); got != "new b" {
 		t.Fatalf("b = %q: the interrupted apply did not write it", got)
 	}
 
 	cf.interrupted = nil
-	s, d = e.Open(context.Background(), opts)
+	s, d := e.Open(context.Background(), opts)
 	mustNoDiags(t, d)
 	if r := s.State.Resources["fake_file.b"]; r != nil {
 		t.Fatalf("the killed apply recorded b: %+v", r)
 	}
-	p, d = s.Plan(context.Background())
+	p, d := s.Plan(context.Background())
 	mustNoDiags(t, d)
 	if got := cf.planSaw["b"]; len(got) != 1 || string(got[0]) != "entry b" {
 		t.Errorf("plan of b was given %q, want the killed change's entry", got)

@@ -287,14 +287,7 @@ func TestMovedJournalReplay(t *testing.T) {
 	m.ff.onApply = func(string) { close(stop); cancel() }
 	o := m.opts
 	o.Stop = stop
-	s, d := m.e.Open(context.Background(), o)
-	mustNoDiags(t, d)
-	p, d := s.Plan(context.Background())
-	mustNoDiags(t, d)
-	if _, err := s.Apply(ctx, p); err == nil {
-		t.Fatal("apply succeeded after a hard interrupt")
-	}
-	s.Close()
+	applyInterrupted(t, m.e, o, ctx)
 	m.ff.onApply = nil
 	st := m.state()
 	if _, ok := st.Resources["fake_file.b"]; !ok || len(st.Resources) != 1 || !st.LastApply.Open() {
