@@ -12,7 +12,6 @@ import (
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/resourcetest"
-	"github.com/mailplan/mailplan/resources/transport"
 )
 
 // planted is a directory whoever plants links can write (the mail user):
@@ -134,15 +133,7 @@ func TestHostileDestination(t *testing.T) {
 					_, err = f.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned,
 						Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
 				}
-				if err == nil {
-					t.Fatal("no error")
-				}
-				if !errors.Is(err, transport.ErrSymlink) || !strings.Contains(err.Error(), link+" is a symbolic link") {
-					t.Errorf("error does not name the link %s: %v", link, err)
-				}
-				if after := resourcetest.ListTree(t, elsewhere); strings.Join(after, "\n") != strings.Join(before, "\n") {
-					t.Errorf("written where the link points:\nbefore %q\nafter  %q", before, after)
-				}
+				resourcetest.CheckLinkRefused(t, err, link, elsewhere, before)
 			})
 		}
 	}
