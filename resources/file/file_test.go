@@ -187,14 +187,7 @@ func TestOwnerGroup(t *testing.T) {
 						"path": cty.StringVal(p), "content": cty.StringVal("postmaster: root\n"),
 						"owner": tt.owner, "group": tt.group, "mode": cty.StringVal("0640"),
 					})
-					read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
-					if err != nil {
-						t.Fatal(err)
-					}
-					plan, err := f.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-					if err != nil {
-						t.Fatal(err)
-					}
+					read, plan := resourcetest.ReadPlan(ctx, t, f, cfg)
 					if changed := !plan.Planned.RawEquals(read.Current); changed != tt.wantChange {
 						t.Errorf("change %v, want %v (-current +planned):\n%s", changed, tt.wantChange,
 							cmp.Diff(read.Current.GoString(), plan.Planned.GoString()))
@@ -209,14 +202,7 @@ func TestOwnerGroup(t *testing.T) {
 func apply(t *testing.T, f *file.File, cfg cty.Value) []byte {
 	t.Helper()
 	ctx := context.Background()
-	read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := f.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlan(ctx, t, f, cfg)
 	if _, err := f.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned,
 		Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}}); err != nil {
 		t.Fatal(err)
@@ -250,14 +236,7 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := config(t, f, localHost, tt.attrs)
-			read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := f.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, plan := resourcetest.ReadPlan(ctx, t, f, cfg)
 			for name, want := range tt.want {
 				if got := plan.Planned.GetAttr(name); !got.RawEquals(want) {
 					t.Errorf("planned %s = %#v, want %#v", name, got, want)

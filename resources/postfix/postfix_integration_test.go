@@ -463,17 +463,10 @@ func injectFailures(t *testing.T, pf *testbed.PostfixInstance, c *counter, m res
 	before := observe(pf)(t)
 	for n := 1; ; n++ {
 		c.reset(0)
-		read, err := m.Read(ctx, resource.ReadRequest{Config: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := m.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-		if err != nil {
-			t.Fatal(err)
-		}
+		read, plan := resourcetest.ReadPlan(ctx, t, m, cfg)
 		c.reset(n)
 		j := &resourcetest.Journal{}
-		_, err = m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j, Logger: resourcetest.Logger(t)})
+		_, err := m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j, Logger: resourcetest.Logger(t)})
 		c.mu.Lock()
 		failed := c.failed
 		c.mu.Unlock()
@@ -649,16 +642,9 @@ func TestCheckFailureRollsBack(t *testing.T) {
 		"parameters": cty.MapVal(map[string]cty.Value{"message_size_limit": cty.StringVal("lots"), "delay_warning_time": cty.StringVal("4h")}),
 	})
 	before := observe(pf)(t)
-	read, err := cf.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := cf.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlan(ctx, t, cf, cfg)
 	j := &resourcetest.Journal{}
-	_, err = cf.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j})
+	_, err := cf.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j})
 	if err == nil || !strings.Contains(err.Error(), "postfix check failed") || !strings.Contains(err.Error(), "message_size_limit") {
 		logData, _ := os.ReadFile(pf.LogPath)
 		t.Fatalf("apply: %v, want postfix check to fail on message_size_limit; maillog:\n%s", err, logData[max(0, len(logData)-2000):])
@@ -735,14 +721,7 @@ func TestMailFlowsThroughBCC(t *testing.T) {
 		"entries":   entries("user@example.com", "alice@example.com"),
 		"parameter": cty.StringVal("recipient_bcc_maps"),
 	})
-	read, err := m.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := m.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlan(ctx, t, m, cfg)
 	j := &resourcetest.Journal{}
 	if _, err := m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j}); err != nil {
 		t.Fatal(err)
