@@ -105,6 +105,15 @@ func (w *wayBack) files() map[string]string {
 	return out
 }
 
+// appliedTwice is a wayBack applied with v=v1, then v=v2.
+func appliedTwice(t *testing.T) *wayBack {
+	t.Helper()
+	w := newWayBack(t)
+	w.mustApply(t)
+	w.mustApply(t, "v=v2")
+	return w
+}
+
 // mustApply applies with vars and fails the test when that fails.
 func (w *wayBack) mustApply(t *testing.T, vars ...string) {
 	t.Helper()
@@ -247,9 +256,7 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 // the host is back, `rollback` without -force finishes the rest, with the
 // drift check still on for what it did not touch.
 func TestRollbackRetryAfterOutage(t *testing.T) {
-	w := newWayBack(t)
-	w.mustApply(t)
-	w.mustApply(t, "v=v2")
+	w := appliedTwice(t)
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	rep, err := w.rollback(t, false)
 	if err == nil {
@@ -282,9 +289,7 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 
 // The retry still refuses a resource someone really changed, and only it.
 func TestRollbackRetryKeepsDriftCheck(t *testing.T) {
-	w := newWayBack(t)
-	w.mustApply(t)
-	w.mustApply(t, "v=v2")
+	w := appliedTwice(t)
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	if _, err := w.rollback(t, false); err == nil {
 		t.Fatal("rollback succeeded with b's host down")
@@ -324,9 +329,7 @@ func TestApplyRollbackFailsThenRetry(t *testing.T) {
 // service stopped, as it was before the apply) is not drift: nobody's
 // change would be overwritten.
 func TestRollbackAlreadyBackIsNotDrift(t *testing.T) {
-	w := newWayBack(t)
-	w.mustApply(t)
-	w.mustApply(t, "v=v2")
+	w := appliedTwice(t)
 	os.WriteFile(filepath.Join(w.data, "c"), []byte("c v1"), 0o644)
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatalf("rollback: %v", err)
