@@ -287,7 +287,7 @@ variable "data" { type = string }`+fileRes("f", "f", "same")+`
 	e := newTestEngine(&fakeFile{})
 	opts := Options{Dir: dir, Vars: []VarArg{{Value: "data=" + data}}}
 	ctx := context.Background()
-	s, p, d := openPlan(t, e, opts)
+	s, p, _ := openPlan(t, e, opts)
 	if len(p.Plan.Adopt) != 1 || p.Plan.Changes[0].Action != plans.NoOp {
 		t.Fatalf("plan: adopt %v", p.Plan.Adopt)
 	}
@@ -300,7 +300,7 @@ variable "data" { type = string }`+fileRes("f", "f", "same")+`
 	if b, _ := os.ReadFile(filepath.Join(data, "f")); string(b) != "hand edit" {
 		t.Errorf("f = %q, want the hand edit left alone", b)
 	}
-	s, d = e.OpenState(ctx, opts, false)
+	s, d := e.OpenState(ctx, opts, false)
 	mustNoDiags(t, d)
 	if len(s.State.Resources) != 0 {
 		t.Errorf("state manages %d resources", len(s.State.Resources))

@@ -189,7 +189,7 @@ func TestPanicInApplyRollsBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e, ff, fp, opts, data := panicEngine(t, tt.panicOn)
 			ctx := context.Background()
-			s, p, d := openPlan(t, e, opts)
+			s, p, _ := openPlan(t, e, opts)
 			rep, err := s.Apply(ctx, p)
 			s.Close()
 			if err == nil {
