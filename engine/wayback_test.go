@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +17,7 @@ import (
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
-// wayBackPlan: b depends on a; c stands alone. Each has a hook of every
+// wayBackPlan: b depends on a; c stands alone. b has a hook of every
 // kind, which the recording hook runner notes.
 var wayBackPlan = `
 variable "data" { type = string }
@@ -29,28 +30,18 @@ resource "fake_file" "b" {
   path       = "${var.data}/b"
   content    = "b ${var.v}"
   depends_on = [fake_file.a]
-  hook "before_apply" {
-    host    = host.here
-    command = ["before_apply", "b"]
-  }
-  hook "after_apply" {
-    host    = host.here
-    command = ["after_apply", "b"]
-  }
-  hook "before_destroy" {
-    host    = host.here
-    command = ["before_destroy", "b"]
-  }
-  hook "after_destroy" {
-    host    = host.here
-    command = ["after_destroy", "b"]
-  }
-  hook "on_rollback" {
-    host    = host.here
-    command = ["on_rollback", "b"]
-  }
-}` + fileRes("c", "c", "c ${var.v}") + `
+` + hookBlocks("b") + `}` + fileRes("c", "c", "c ${var.v}") + `
 `
+
+// hookBlocks is a hook of every kind on host.here, each running its kind
+// and name, for the resource name.
+func hookBlocks(name string) string {
+	var b strings.Builder
+	for _, kind := range []string{"before_apply", "after_apply", "before_destroy", "after_destroy", "on_rollback"} {
+		fmt.Fprintf(&b, "  hook %q {\n    host    = host.here\n    command = [%q, %q]\n  }\n", kind, kind, name)
+	}
+	return b.String()
+}
 
 // hookLog records the hooks that ran; fail makes the named one fail.
 type hookLog struct {
