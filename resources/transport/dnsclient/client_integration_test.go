@@ -89,11 +89,7 @@ func TestErrors(t *testing.T) {
 	closedAddr := closed.LocalAddr().String()
 	closed.Close()
 
-	with := func(f func(*resource.DNSServer)) resource.DNSServer {
-		s := good
-		f(&s)
-		return s
-	}
+	with := func(f func(*resource.DNSServer)) resource.DNSServer { return changed(good, f) }
 	tests := []struct {
 		name string
 		s    resource.DNSServer
@@ -227,11 +223,7 @@ func TestVerifyKey(t *testing.T) {
 		t.Errorf("no key: %v after %d round trips, want nothing sent", err, unsigned.RoundTrips())
 	}
 
-	with := func(f func(*resource.DNSServer)) resource.DNSServer {
-		s := good
-		f(&s)
-		return s
-	}
+	with := func(f func(*resource.DNSServer)) resource.DNSServer { return changed(good, f) }
 	tests := []struct {
 		name string
 		s    resource.DNSServer
@@ -336,4 +328,10 @@ func fakeSOAServer(t *testing.T, sign bool, secrets map[string]string) string {
 	<-started
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return pc.LocalAddr().String()
+}
+
+// changed is s with f's change.
+func changed(s resource.DNSServer, f func(*resource.DNSServer)) resource.DNSServer {
+	f(&s)
+	return s
 }
