@@ -165,6 +165,10 @@ func onFreePort(free func() (int, error), start func(port int) (retry bool, err 
 type server interface {
 	stop() error
 	Close() error
+	// label names the server in messages ("named", "postfix old").
+	label() string
+	// logs are the log files shown when a test fails.
+	logs() []serverLog
 }
 
 // serverLog is a log file shown when a test fails: its last 60 lines, or
@@ -174,16 +178,20 @@ type serverLog struct {
 	all         bool
 }
 
-// closeAtCleanup stops s and removes its files when the test ends,
-// showing its logs when the test failed. name is the
-// server's in messages ("named", "postfix old").
-func closeAtCleanup(t testing.TB, name string, s server, logs ...serverLog) {
+// forTest ends the test on err, from the function that started s (see
+// skipOrFatal). Otherwise s is stopped and its files removed when the test
+// ends, its logs shown when the test failed.
+func forTest(t testing.TB, s server, err error) {
+	t.Helper()
+	if err != nil {
+		skipOrFatal(t, err)
+	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
-			t.Errorf("stop %s: %v", name, err)
+			t.Errorf("stop %s: %v", s.label(), err)
 		}
 		if t.Failed() {
-			for _, l := range logs {
+			for _, l := range s.logs() {
 				n := 60
 				if l.all {
 					n = math.MaxInt
@@ -192,7 +200,7 @@ func closeAtCleanup(t testing.TB, name string, s server, logs ...serverLog) {
 			}
 		}
 		if err := s.Close(); err != nil {
-			t.Errorf("%s: %v", name, err)
+			t.Errorf("%s: %v", s.label(), err)
 		}
 	})
 }

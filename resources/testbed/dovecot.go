@@ -113,10 +113,7 @@ func CheckDovecotAvailable() error {
 func Dovecot(t testing.TB, opts DovecotOptions) *DovecotServer {
 	t.Helper()
 	d, err := StartDovecot(opts)
-	if err != nil {
-		skipOrFatal(t, err)
-	}
-	closeAtCleanup(t, "dovecot", d, serverLog{title: "dovecot log", path: d.LogPath}, serverLog{title: "doveadm", path: d.cmdLog})
+	forTest(t, d, err)
 	return d
 }
 
@@ -379,4 +376,10 @@ func (d *DovecotServer) Service() (start, stop, status []string) {
 // same error.
 func (d *DovecotServer) Close() error {
 	return d.closeDir(d.Dir)
+}
+
+func (d *DovecotServer) label() string { return "dovecot" }
+
+func (d *DovecotServer) logs() []serverLog {
+	return []serverLog{{title: "dovecot log", path: d.LogPath}, {title: "doveadm", path: d.cmdLog}}
 }

@@ -195,10 +195,7 @@ func CheckNamedAvailable() error {
 func Named(t testing.TB, opts NamedOptions) *NamedServer {
 	t.Helper()
 	n, err := StartNamed(opts)
-	if err != nil {
-		skipOrFatal(t, err)
-	}
-	closeAtCleanup(t, "named", n, serverLog{title: "named log", path: n.LogPath}, serverLog{title: "dig and nsupdate", path: n.cmdLog})
+	forTest(t, n, err)
 	return n
 }
 
@@ -589,4 +586,10 @@ func fqdn(name string) string {
 		return name
 	}
 	return name + "."
+}
+
+func (n *NamedServer) label() string { return "named" }
+
+func (n *NamedServer) logs() []serverLog {
+	return []serverLog{{title: "named log", path: n.LogPath}, {title: "dig and nsupdate", path: n.cmdLog}}
 }

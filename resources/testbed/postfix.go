@@ -138,10 +138,7 @@ func isExecutable(p string) bool {
 func Postfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 	t.Helper()
 	p, err := StartPostfix(opts)
-	if err != nil {
-		skipOrFatal(t, err)
-	}
-	closeAtCleanup(t, "postfix "+p.Name, postfixCleanup{p}, serverLog{title: "postfix " + p.Name + " maillog", path: p.LogPath})
+	forTest(t, postfixCleanup{p}, err)
 	return p
 }
 
@@ -168,7 +165,7 @@ func StartPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 	return p, nil
 }
 
-// postfixCleanup is an instance as closeAtCleanup stops it: only when it
+// postfixCleanup is an instance as forTest stops it: only when it
 // runs (a test may have stopped it).
 type postfixCleanup struct{ *PostfixInstance }
 
@@ -785,4 +782,10 @@ func freePortOn(addr string) (int, error) {
 		return 0, fmt.Errorf("listener address %v is not TCP", l.Addr())
 	}
 	return tcp.Port, nil
+}
+
+func (c postfixCleanup) label() string { return "postfix " + c.Name }
+
+func (c postfixCleanup) logs() []serverLog {
+	return []serverLog{{title: c.label() + " maillog", path: c.LogPath}}
 }

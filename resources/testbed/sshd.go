@@ -69,10 +69,7 @@ func SSHDWith(t testing.TB, opts SSHDOptions) *SSHServer {
 		opts.Dir = t.TempDir()
 	}
 	s, err := StartSSHD(opts)
-	if err != nil {
-		skipOrFatal(t, err)
-	}
-	closeAtCleanup(t, "sshd", s, serverLog{title: "sshd log", path: s.LogPath, all: true})
+	forTest(t, s, err)
 	return s
 }
 
@@ -281,4 +278,10 @@ func NewKey(t testing.TB) ssh.PublicKey {
 // freePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func freePort() (int, error) {
 	return freePortOn("127.0.0.1")
+}
+
+func (s *SSHServer) label() string { return "sshd" }
+
+func (s *SSHServer) logs() []serverLog {
+	return []serverLog{{title: "sshd log", path: s.LogPath, all: true}}
 }
