@@ -270,6 +270,20 @@ func transports(t *testing.T) map[string]resource.Host {
 	return map[string]resource.Host{"local": localHost, "ssh": testbed.SSHD(t).Host}
 }
 
+// configParams makes postfix_config configurations of cf on h for pf's
+// main.cf, from its parameters.
+func configParams(t *testing.T, cf resource.Type, h resource.Host, pf *testbed.PostfixInstance) func(map[string]string) cty.Value {
+	return func(params map[string]string) cty.Value {
+		ps := map[string]cty.Value{}
+		for k, v := range params {
+			ps[k] = cty.StringVal(v)
+		}
+		return resourcetest.Config(t, cf, map[string]cty.Value{
+			"host": resourcetest.HostValue(t, h), "config_dir": cty.StringVal(pf.ConfigDir), "parameters": cty.MapVal(ps),
+		})
+	}
+}
+
 func TestMapConformance(t *testing.T) {
 	t.Parallel()
 	for tname, h := range transports(t) {
@@ -390,15 +404,7 @@ func TestConfigConformance(t *testing.T) {
 			pf := instance(t, "old", "127.0.0.2")
 			c := newCounter(t)
 			cf := postfix.NewConfig(c)
-			cfg := func(params map[string]string) cty.Value {
-				ps := map[string]cty.Value{}
-				for k, v := range params {
-					ps[k] = cty.StringVal(v)
-				}
-				return resourcetest.Config(t, cf, map[string]cty.Value{
-					"host": resourcetest.HostValue(t, h), "config_dir": cty.StringVal(pf.ConfigDir), "parameters": cty.MapVal(ps),
-				})
-			}
+			cfg := configParams(t, cf, h, pf)
 			resourcetest.Run(t, resourcetest.Case{
 				Type: cf,
 				// message_size_limit is set (as "name=value"), always_bcc
