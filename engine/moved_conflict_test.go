@@ -41,10 +41,7 @@ func TestMovedStateConflicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMvEnv(t, nil)
-			m.write(map[string]string{"main.mp.hcl": two})
-			if _, _, err := m.plan(false, true); err != nil {
-				t.Fatal(err)
-			}
+			m.apply(two)
 			before := m.state()
 			m.write(map[string]string{"main.mp.hcl": tt.after})
 			diags := m.planDiags()
@@ -72,10 +69,7 @@ func TestMovedStateConflicts(t *testing.T) {
 // and the moved record is exactly the old one at its new address.
 func TestMovedApplyFailureKeepsMove(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"aliases": "orig"})
-	m.write(map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("aliases", "aliases", "managed"))
 	s0 := m.state()
 	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases") + movedBlock("fake_file.aliases", "fake_file.etc_aliases")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
@@ -94,9 +88,7 @@ func TestMovedApplyFailureKeepsMove(t *testing.T) {
 		t.Errorf("aliases = %q after the rollback", got)
 	}
 	m.ff.failOn = nil
-	if _, _, err := m.plan(true, true); err != nil {
-		t.Fatal(err)
-	}
+	m.mustDestroy()
 	if got := readData(m.data, "aliases"); got != "orig" {
 		t.Errorf("aliases = %q after destroy, want the original", got)
 	}
@@ -121,10 +113,7 @@ resource "fake_file" "other" {
 		t.Run(variant.name, func(t *testing.T) {
 			for run := 0; run < 6; run++ {
 				m := newMvEnv(t, map[string]string{"aliases": "root: admin\n"})
-				m.write(map[string]string{"main.mp.hcl": others + fileRes("aliases", "aliases", `root: postmaster\n`)})
-				if _, _, err := m.plan(false, true); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(others + fileRes("aliases", "aliases", `root: postmaster\n`))
 				m.ff.mu.Lock()
 				m.ff.order = nil
 				m.ff.mu.Unlock()
@@ -169,10 +158,7 @@ func TestTakeoverOtherTypeWaits(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig"})
 	m.e.Registry = resource.NewRegistry(m.ff, fakeOther{m.ff})
 	m.opts.Parallelism = 4
-	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "managed")})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("a", "a", "managed"))
 	m.ff.order = nil
 	m.write(map[string]string{"main.mp.hcl": `
 resource "fake_other" "a" {
@@ -192,9 +178,7 @@ resource "fake_other" "a" {
 	if got := original(t, m.state().Resources["fake_other.a"]); got != "orig" {
 		t.Errorf("fake_other.a puts back %q, want the original", got)
 	}
-	if _, _, err := m.plan(true, true); err != nil {
-		t.Fatal(err)
-	}
+	m.mustDestroy()
 	if got := readData(m.data, "a"); got != "orig" {
 		t.Errorf("a = %q after destroy", got)
 	}
@@ -204,10 +188,7 @@ resource "fake_other" "a" {
 // the new one goes, and the file is as before.
 func TestTakeoverRollbackAfterFailure(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"aliases": "orig"})
-	m.write(map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("aliases", "aliases", "managed"))
 	s0 := m.state()
 	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
@@ -226,10 +207,7 @@ func TestTakeoverRollbackAfterFailure(t *testing.T) {
 // the instance it takes over.
 func TestMovedJSON(t *testing.T) {
 	m := newMvEnv(t, nil)
-	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "a") + fileRes("b", "b", "b") + fileRes("c", "c", "c")})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("a", "a", "a") + fileRes("b", "b", "b") + fileRes("c", "c", "c"))
 	m.write(map[string]string{"main.mp.hcl": fileRes("a2", "a", "a") + fileRes("b2", "b", "b") + movedBlock("fake_file.a", "fake_file.a2") + removedBlock("fake_file.c")})
 	p, _, _ := m.plan(false, false)
 	b, err := render.PlanJSON(p)
@@ -276,10 +254,7 @@ func TestMovedJSON(t *testing.T) {
 // leaves a state that has them, and `mailplan rollback` keeps them.
 func TestMovedJournalReplay(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig"})
-	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "managed")})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("a", "a", "managed"))
 	m.write(map[string]string{"main.mp.hcl": fileRes("b", "a", "managed 2") + movedBlock("fake_file.a", "fake_file.b")})
 	// A second interrupt during the update stops the apply at once.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -313,10 +288,7 @@ func TestMovedJournalReplay(t *testing.T) {
 // as it was.
 func TestRemovedRollbackWithoutRefresh(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig a"})
-	m.write(map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a")})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("a", "a", "managed a"))
 	s0 := m.state()
 	m.write(map[string]string{"main.mp.hcl": removedBlock("fake_file.a") + fileRes("broken", "broken", "x")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
@@ -390,9 +362,7 @@ func TestStateMove(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMvEnv(t, nil)
 			m.write(map[string]string{"main.mp.hcl": stateMovePlan, "modules/m/main.mp.hcl": moduleM})
-			if _, _, err := m.plan(false, true); err != nil {
-				t.Fatal(err)
-			}
+			m.mustApply()
 			files := m.files()
 			got, diags := m.e.StateMove(context.Background(), Options{Dir: m.dir}, tt.from, tt.to, tt.dryRun)
 			switch {
@@ -420,9 +390,7 @@ func TestStateMove(t *testing.T) {
 func TestStateMoveFollowsDepsAndJournal(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig a"})
 	m.write(map[string]string{"main.mp.hcl": stateMovePlan, "modules/m/main.mp.hcl": moduleM})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.mustApply()
 	if _, d := m.e.StateMove(context.Background(), Options{Dir: m.dir}, "fake_file.a", "fake_file.first", false); d.HasErrors() {
 		t.Fatal(d.Error())
 	}

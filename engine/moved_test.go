@@ -88,6 +88,30 @@ func (m *mvEnv) plan(destroy, apply bool) (*plans.Plan, string, error) {
 	return p.Plan, text, err
 }
 
+// apply writes main as main.mp.hcl and applies it; the test fails if the
+// apply does.
+func (m *mvEnv) apply(main string) {
+	m.t.Helper()
+	m.write(map[string]string{"main.mp.hcl": main})
+	m.mustApply()
+}
+
+// mustApply applies the plan directory; the test fails if that fails.
+func (m *mvEnv) mustApply() {
+	m.t.Helper()
+	if _, _, err := m.plan(false, true); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// mustDestroy destroys; the test fails if that fails.
+func (m *mvEnv) mustDestroy() {
+	m.t.Helper()
+	if _, _, err := m.plan(true, true); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 // planDiags plans and returns the diagnostics.
 func (m *mvEnv) planDiags() hcl.Diagnostics {
 	m.t.Helper()
