@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -26,11 +25,7 @@ variable "data" { type = string }
 variable "password" {
   default   = "hunter2"
   sensitive = true
-}
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
+}`+fileRes("a", "a", "a")+`
 output "secret" {
   value     = var.password
   sensitive = true
@@ -42,12 +37,8 @@ output "secret" {
 
 func planOutput(t *testing.T, e *Engine, opts Options, name string) (plans.Action, string) {
 	t.Helper()
-	ctx := context.Background()
-	s, d := e.Open(ctx, opts)
-	mustNoDiags(t, d)
+	s, p, d := openPlan(t, e, opts)
 	defer s.Close()
-	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
 	var warn []string
 	for _, w := range d {
 		warn = append(warn, w.Summary)
@@ -124,12 +115,8 @@ func TestSensitiveOutputDigestKeyed(t *testing.T) {
 // and says why.
 func TestSavedPlanDigestKey(t *testing.T) {
 	e, opts, stateDir := digestPlan(t)
-	ctx := context.Background()
 	save := func() (*Session, *plans.File) {
-		s, d := e.Open(ctx, opts)
-		mustNoDiags(t, d)
-		p, d := s.Plan(ctx)
-		mustNoDiags(t, d)
+		s, p, _ := openPlan(t, e, opts)
 		return s, s.PlanFile(p)
 	}
 	s, f := save()
@@ -140,11 +127,8 @@ func TestSavedPlanDigestKey(t *testing.T) {
 		}
 	}
 	check := func() error {
-		s, d := e.Open(ctx, opts)
-		mustNoDiags(t, d)
+		s, p, _ := openPlan(t, e, opts)
 		defer s.Close()
-		p, d := s.Plan(ctx)
-		mustNoDiags(t, d)
 		return s.CheckSaved(f, p)
 	}
 	if err := check(); err != nil {

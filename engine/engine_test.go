@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/mailplan/mailplan/engine/exec"
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/render"
 	"github.com/mailplan/mailplan/engine/resource"
@@ -21,6 +23,33 @@ func writePlan(t *testing.T, dir, src string) {
 	if err := os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fileRes is a fake_file resource block, name managing the file under
+// var.data with content and depending on dependsOn, on the lines after a
+// line end.
+func fileRes(name, file, content string, dependsOn ...string) string {
+	if len(dependsOn) == 0 {
+		return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path    = \"${var.data}/%s\"\n  content = \"%s\"\n}", name, file, content)
+	}
+	return fmt.Sprintf("\nresource \"fake_file\" %q {\n  path       = \"${var.data}/%s\"\n  content    = \"%s\"\n  depends_on = [%s]\n}", name, file, content, strings.Join(dependsOn, ", "))
+}
+
+// movedBlock is a moved block from one address to another, on the lines
+// after a line end.
+func movedBlock(from, to string) string {
+	return fmt.Sprintf("\nmoved {\n  from = %s\n  to   = %s\n}", from, to)
+}
+
+// removedBlock is a removed block, on the lines after a line end.
+func removedBlock(from string) string {
+	return fmt.Sprintf("\nremoved {\n  from = %s\n}", from)
+}
+
+// moduleCall calls the module ./modules/m as name, passing var.data, on
+// the lines after a line end.
+func moduleCall(name string) string {
+	return fmt.Sprintf("\nmodule %q {\n  source = \"./modules/m\"\n  data   = var.data\n}", name)
 }
 
 func newTestEngine(ff *fakeFile) *Engine {
@@ -37,14 +66,26 @@ func mustNoDiags(t *testing.T, d hcl.Diagnostics) {
 	}
 }
 
-func applyDir(t *testing.T, e *Engine, opts Options) (*plans.Plan, error) {
+// openPlan opens a session with opts and plans; the test fails on an
+// error diagnostic of either. The caller closes the session.
+func openPlan(t *testing.T, e *Engine, opts Options) (*Session, *exec.Planned, hcl.Diagnostics) {
 	t.Helper()
 	ctx := context.Background()
 	s, d := e.Open(ctx, opts)
 	mustNoDiags(t, d)
-	defer s.Close()
 	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
+	if d.HasErrors() {
+		s.Close()
+		t.Fatalf("diagnostics: %s", d.Error())
+	}
+	return s, p, d
+}
+
+func applyDir(t *testing.T, e *Engine, opts Options) (*plans.Plan, error) {
+	t.Helper()
+	ctx := context.Background()
+	s, p, _ := openPlan(t, e, opts)
+	defer s.Close()
 	_, err := s.Apply(ctx, p)
 	return p.Plan, err
 }
@@ -58,20 +99,7 @@ func TestApplyFailureRollsBack(t *testing.T) {
 		os.WriteFile(filepath.Join(data, n), []byte("original "+n+"\n"), 0o644)
 	}
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "new a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "new b"
-}
-resource "fake_file" "c" {
-  path       = "${var.data}/c"
-  content    = "new c"
-  depends_on = [fake_file.a, fake_file.b]
-}
+variable "data" { type = string }`+fileRes("a", "a", "new a")+fileRes("b", "b", "new b")+fileRes("c", "c", "new c", "fake_file.a", "fake_file.b")+`
 resource "fake_file" "d" {
   path    = "${var.data}/d"
   content = fake_file.c.content
@@ -189,19 +217,11 @@ func TestPersistedWait(t *testing.T) {
 	dir := t.TempDir()
 	data := t.TempDir()
 	writePlan(t, dir, `
-variable "data" { type = string }
-resource "fake_file" "slow" {
-  path    = "${var.data}/slow"
-  content = "x"
-}
+variable "data" { type = string }`+fileRes("slow", "slow", "x")+`
 resource "fake_file" "after" {
   path    = "${var.data}/after"
   content = fake_file.slow.content
-}
-resource "fake_file" "free" {
-  path    = "${var.data}/free"
-  content = "y"
-}
+}`+fileRes("free", "free", "y")+`
 `)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }

@@ -66,6 +66,10 @@ func BenchmarkValidateForEach(b *testing.B) {
 // special for testdata/invalid: each must fail with its diagnostic at its
 // file:line:col, and change nothing.
 func TestLimits(t *testing.T) {
+	// countPlan is a plan of one resource with this count.
+	countPlan := func(count string) map[string]string {
+		return map[string]string{"main.mp.hcl": "resource \"fake_file\" \"a\" {\n  count   = " + count + "\n  path    = \"/nonexistent/${count.index}\"\n  content = \"\"\n}\n"}
+	}
 	deep := "locals {\n  x = " + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + "\n}\n"
 	cases := []struct {
 		name    string
@@ -136,24 +140,14 @@ func TestLimits(t *testing.T) {
 			where:   "main.mp.hcl:3:13",
 		},
 		{
-			name: "count of ten thousand million",
-			files: map[string]string{"main.mp.hcl": `resource "fake_file" "a" {
-  count   = 10000000000
-  path    = "/nonexistent/${count.index}"
-  content = ""
-}
-`},
+			name:    "count of ten thousand million",
+			files:   countPlan("10000000000"),
 			summary: "Too many instances",
 			where:   "main.mp.hcl:2:13",
 		},
 		{
-			name: "count beyond int64",
-			files: map[string]string{"main.mp.hcl": `resource "fake_file" "a" {
-  count   = 1e30
-  path    = "/nonexistent/${count.index}"
-  content = ""
-}
-`},
+			name:    "count beyond int64",
+			files:   countPlan("1e30"),
 			summary: "Too many instances",
 			where:   "main.mp.hcl:2:13",
 		},

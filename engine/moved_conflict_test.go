@@ -18,15 +18,7 @@ import (
 // Moves that the configuration allows but the state contradicts fail the
 // plan, pointing at the moved block, and change nothing.
 func TestMovedStateConflicts(t *testing.T) {
-	two := `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "b"
-}`
+	two := fileRes("a", "a", "a") + fileRes("b", "b", "b")
 	tests := []struct {
 		name    string
 		after   string
@@ -34,34 +26,14 @@ resource "fake_file" "b" {
 		line    int // in main.mp.hcl, counting mvHeader
 	}{
 		{
-			name: "destination in the state",
-			after: `
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "b"
-}
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}`,
+			name:    "destination in the state",
+			after:   fileRes("b", "b", "b") + movedBlock("fake_file.a", "fake_file.b"),
 			summary: "Moved object's new address is taken",
 			line:    9,
 		},
 		{
-			name: "chain onto another move",
-			after: `
-resource "fake_file" "c" {
-  path    = "${var.data}/c"
-  content = "c"
-}
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}
-moved {
-  from = fake_file.b
-  to   = fake_file.c
-}`,
+			name:    "chain onto another move",
+			after:   fileRes("c", "c", "c") + movedBlock("fake_file.a", "fake_file.b") + movedBlock("fake_file.b", "fake_file.c"),
 			summary: "Two objects move to one address",
 			line:    13,
 		},
@@ -69,10 +41,7 @@ moved {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMvEnv(t, nil)
-			m.write(map[string]string{"main.mp.hcl": two})
-			if _, _, err := m.plan(false, true); err != nil {
-				t.Fatal(err)
-			}
+			m.apply(two)
 			before := m.state()
 			m.write(map[string]string{"main.mp.hcl": tt.after})
 			diags := m.planDiags()
@@ -100,29 +69,9 @@ moved {
 // and the moved record is exactly the old one at its new address.
 func TestMovedApplyFailureKeepsMove(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"aliases": "orig"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("aliases", "aliases", "managed"))
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}
-resource "fake_file" "broken" {
-  path       = "${var.data}/broken"
-  content    = "x"
-  depends_on = [fake_file.etc_aliases]
-}
-moved {
-  from = fake_file.aliases
-  to   = fake_file.etc_aliases
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases") + movedBlock("fake_file.aliases", "fake_file.etc_aliases")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	if _, _, err := m.plan(false, true); err == nil {
 		t.Fatal("apply succeeded; want failure")
@@ -139,9 +88,7 @@ moved {
 		t.Errorf("aliases = %q after the rollback", got)
 	}
 	m.ff.failOn = nil
-	if _, _, err := m.plan(true, true); err != nil {
-		t.Fatal(err)
-	}
+	m.mustDestroy()
 	if got := readData(m.data, "aliases"); got != "orig" {
 		t.Errorf("aliases = %q after destroy, want the original", got)
 	}
@@ -166,22 +113,11 @@ resource "fake_file" "other" {
 		t.Run(variant.name, func(t *testing.T) {
 			for run := 0; run < 6; run++ {
 				m := newMvEnv(t, map[string]string{"aliases": "root: admin\n"})
-				m.write(map[string]string{"main.mp.hcl": others + `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "root: postmaster\n"
-}`})
-				if _, _, err := m.plan(false, true); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(others + fileRes("aliases", "aliases", `root: postmaster\n`))
 				m.ff.mu.Lock()
 				m.ff.order = nil
 				m.ff.mu.Unlock()
-				m.write(map[string]string{"main.mp.hcl": others + `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "root: postmaster\n"
-}
+				m.write(map[string]string{"main.mp.hcl": others + fileRes("etc_aliases", "aliases", `root: postmaster\n`) + `
 ` + variant.extra})
 				p, _, err := m.plan(false, true)
 				if err != nil {
@@ -222,14 +158,7 @@ func TestTakeoverOtherTypeWaits(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig"})
 	m.e.Registry = resource.NewRegistry(m.ff, fakeOther{m.ff})
 	m.opts.Parallelism = 4
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed"
-}`})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("a", "a", "managed"))
 	m.ff.order = nil
 	m.write(map[string]string{"main.mp.hcl": `
 resource "fake_other" "a" {
@@ -249,9 +178,7 @@ resource "fake_other" "a" {
 	if got := original(t, m.state().Resources["fake_other.a"]); got != "orig" {
 		t.Errorf("fake_other.a puts back %q, want the original", got)
 	}
-	if _, _, err := m.plan(true, true); err != nil {
-		t.Fatal(err)
-	}
+	m.mustDestroy()
 	if got := readData(m.data, "a"); got != "orig" {
 		t.Errorf("a = %q after destroy", got)
 	}
@@ -261,25 +188,9 @@ resource "fake_other" "a" {
 // the new one goes, and the file is as before.
 func TestTakeoverRollbackAfterFailure(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"aliases": "orig"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("aliases", "aliases", "managed"))
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}
-resource "fake_file" "broken" {
-  path       = "${var.data}/broken"
-  content    = "x"
-  depends_on = [fake_file.etc_aliases]
-}`})
+	m.write(map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + fileRes("broken", "broken", "x", "fake_file.etc_aliases")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	if _, _, err := m.plan(false, true); err == nil {
 		t.Fatal("apply succeeded; want failure")
@@ -296,38 +207,8 @@ resource "fake_file" "broken" {
 // the instance it takes over.
 func TestMovedJSON(t *testing.T) {
 	m := newMvEnv(t, nil)
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "b"
-}
-resource "fake_file" "c" {
-  path    = "${var.data}/c"
-  content = "c"
-}`})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a2" {
-  path    = "${var.data}/a"
-  content = "a"
-}
-resource "fake_file" "b2" {
-  path    = "${var.data}/b"
-  content = "b"
-}
-moved {
-  from = fake_file.a
-  to   = fake_file.a2
-}
-removed {
-  from = fake_file.c
-}`})
+	m.apply(fileRes("a", "a", "a") + fileRes("b", "b", "b") + fileRes("c", "c", "c"))
+	m.write(map[string]string{"main.mp.hcl": fileRes("a2", "a", "a") + fileRes("b2", "b", "b") + movedBlock("fake_file.a", "fake_file.a2") + removedBlock("fake_file.c")})
 	p, _, _ := m.plan(false, false)
 	b, err := render.PlanJSON(p)
 	if err != nil {
@@ -373,37 +254,15 @@ removed {
 // leaves a state that has them, and `mailplan rollback` keeps them.
 func TestMovedJournalReplay(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed"
-}`})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "b" {
-  path    = "${var.data}/a"
-  content = "managed 2"
-}
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}`})
+	m.apply(fileRes("a", "a", "managed"))
+	m.write(map[string]string{"main.mp.hcl": fileRes("b", "a", "managed 2") + movedBlock("fake_file.a", "fake_file.b")})
 	// A second interrupt during the update stops the apply at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
 	m.ff.onApply = func(string) { close(stop); cancel() }
 	o := m.opts
 	o.Stop = stop
-	s, d := m.e.Open(context.Background(), o)
-	mustNoDiags(t, d)
-	p, d := s.Plan(context.Background())
-	mustNoDiags(t, d)
-	if _, err := s.Apply(ctx, p); err == nil {
-		t.Fatal("apply succeeded after a hard interrupt")
-	}
-	s.Close()
+	applyInterrupted(t, m.e, o, ctx)
 	m.ff.onApply = nil
 	st := m.state()
 	if _, ok := st.Resources["fake_file.b"]; !ok || len(st.Resources) != 1 || !st.LastApply.Open() {
@@ -429,23 +288,9 @@ moved {
 // as it was.
 func TestRemovedRollbackWithoutRefresh(t *testing.T) {
 	m := newMvEnv(t, map[string]string{"a": "orig a"})
-	m.write(map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}`})
-	if _, _, err := m.plan(false, true); err != nil {
-		t.Fatal(err)
-	}
+	m.apply(fileRes("a", "a", "managed a"))
 	s0 := m.state()
-	m.write(map[string]string{"main.mp.hcl": `
-removed {
-  from = fake_file.a
-}
-resource "fake_file" "broken" {
-  path    = "${var.data}/broken"
-  content = "x"
-}`})
+	m.write(map[string]string{"main.mp.hcl": removedBlock("fake_file.a") + fileRes("broken", "broken", "x")})
 	m.ff.failOn = map[string]bool{filepath.Join(m.data, "broken"): true}
 	m.opts.NoRefresh = true
 	m.opts.Parallelism = 1
@@ -461,5 +306,124 @@ resource "fake_file" "broken" {
 	}
 	if got := readData(m.data, "a"); got != "managed a" {
 		t.Errorf("a = %q after the rollback", got)
+	}
+}
+
+var stateMovePlan = fileRes("a", "a", "a") + `
+resource "fake_file" "n" {
+  count   = 2
+  path    = "${var.data}/n${count.index}"
+  content = "n"
+}` + fileRes("d", "d", "d", "fake_file.a") + moduleCall("m")
+
+func TestStateMove(t *testing.T) {
+	all := []string{"fake_file.a", "fake_file.d", "fake_file.n[0]", "fake_file.n[1]", "module.m.fake_file.f"}
+	tests := []struct {
+		name     string
+		from, to string
+		dryRun   bool
+		want     []plans.Move
+		wantErr  string // summary
+		wantList []string
+	}{
+		{
+			name: "resource", from: "fake_file.a", to: "fake_file.b",
+			want:     []plans.Move{{From: "fake_file.a", To: "fake_file.b"}},
+			wantList: []string{"fake_file.b", "fake_file.d", "fake_file.n[0]", "fake_file.n[1]", "module.m.fake_file.f"},
+		},
+		{
+			name: "every instance", from: "fake_file.n", to: "fake_file.k",
+			want:     []plans.Move{{From: "fake_file.n[0]", To: "fake_file.k[0]"}, {From: "fake_file.n[1]", To: "fake_file.k[1]"}},
+			wantList: []string{"fake_file.a", "fake_file.d", "fake_file.k[0]", "fake_file.k[1]", "module.m.fake_file.f"},
+		},
+		{
+			name: "one instance", from: "fake_file.n[1]", to: `fake_file.n["one"]`,
+			want:     []plans.Move{{From: "fake_file.n[1]", To: `fake_file.n["one"]`}},
+			wantList: []string{"fake_file.a", "fake_file.d", `fake_file.n["one"]`, "fake_file.n[0]", "module.m.fake_file.f"},
+		},
+		{
+			name: "module", from: "module.m", to: "module.k",
+			want:     []plans.Move{{From: "module.m.fake_file.f", To: "module.k.fake_file.f"}},
+			wantList: []string{"fake_file.a", "fake_file.d", "fake_file.n[0]", "fake_file.n[1]", "module.k.fake_file.f"},
+		},
+		{
+			name: "dry run", from: "fake_file.a", to: "fake_file.b", dryRun: true,
+			want:     []plans.Move{{From: "fake_file.a", To: "fake_file.b"}},
+			wantList: all,
+		},
+		{name: "destination exists", from: "fake_file.a", to: "fake_file.d", wantErr: "State move refused", wantList: all},
+		{name: "an instance onto one", from: "fake_file.n[0]", to: "fake_file.n[1]", wantErr: "State move refused", wantList: all},
+		{name: "no source", from: "fake_file.zzz", to: "fake_file.b", wantErr: "Nothing to move", wantList: all},
+		{name: "other type", from: "fake_file.a", to: "other.a", wantErr: "Invalid move", wantList: all},
+		{name: "resource to module", from: "fake_file.a", to: "module.x", wantErr: "Invalid move", wantList: all},
+		{name: "not an address", from: "fake_file", to: "fake_file.b", wantErr: "Invalid address", wantList: all},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMvEnv(t, nil)
+			m.write(map[string]string{"main.mp.hcl": stateMovePlan, "modules/m/main.mp.hcl": moduleM})
+			m.mustApply()
+			files := m.files()
+			got, diags := m.e.StateMove(context.Background(), Options{Dir: m.dir}, tt.from, tt.to, tt.dryRun)
+			switch {
+			case tt.wantErr == "" && diags.HasErrors():
+				t.Fatalf("refused:%s", describeDiags(diags))
+			case tt.wantErr != "" && (!diags.HasErrors() || diags[0].Summary != tt.wantErr):
+				t.Fatalf("want error %q, got%s", tt.wantErr, describeDiags(diags))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("moves (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantList, addrsOf(m.state())); diff != "" {
+				t.Errorf("state (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(files, m.files()); diff != "" {
+				t.Errorf("files changed (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// After state mv, dependency lists and the last apply's journal name the
+// new address: a rollback of that apply puts the record back there, and
+// destroy goes in the right order.
+func TestStateMoveFollowsDepsAndJournal(t *testing.T) {
+	m := newMvEnv(t, map[string]string{"a": "orig a"})
+	m.write(map[string]string{"main.mp.hcl": stateMovePlan, "modules/m/main.mp.hcl": moduleM})
+	m.mustApply()
+	if _, d := m.e.StateMove(context.Background(), Options{Dir: m.dir}, "fake_file.a", "fake_file.first", false); d.HasErrors() {
+		t.Fatal(d.Error())
+	}
+	st := m.state()
+	if diff := cmp.Diff([]string{"fake_file.first"}, st.Resources["fake_file.d"].Deps); diff != "" {
+		t.Errorf("deps of fake_file.d (-want +got):\n%s", diff)
+	}
+	for _, ch := range st.LastApply.Changes {
+		if ch.Addr == "fake_file.a" || strings.Contains(strings.Join(ch.Deps, " "), "fake_file.a") {
+			t.Errorf("the journal still names fake_file.a: %+v", ch)
+		}
+	}
+	if err := m.rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if left := addrsOf(m.state()); len(left) != 0 {
+		t.Errorf("after rollback the state manages %v", left)
+	}
+	if got := readData(m.data, "a"); got != "orig a" {
+		t.Errorf("a = %q after rollback", got)
+	}
+}
+
+// state mv refuses while the last apply's journal is open.
+func TestStateMoveRefusesOpenJournal(t *testing.T) {
+	e, opts, _ := hardInterrupt(t)
+	_, diags := e.StateMove(context.Background(), opts, "fake_file.a", "fake_file.z", false)
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "journal is open") {
+		t.Fatalf("want a refusal, got%s", describeDiags(diags))
+	}
+	s, d := e.OpenState(context.Background(), opts, false)
+	mustNoDiags(t, d)
+	if _, ok := s.State.Resources["fake_file.z"]; ok {
+		t.Error("moved anyway")
 	}
 }

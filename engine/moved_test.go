@@ -74,11 +74,8 @@ func (m *mvEnv) plan(destroy, apply bool) (*plans.Plan, string, error) {
 	ctx := context.Background()
 	o := m.opts
 	o.Destroy = destroy
-	s, d := m.e.Open(ctx, o)
-	mustNoDiags(m.t, d)
+	s, p, _ := openPlan(m.t, m.e, o)
 	defer s.Close()
-	p, d := s.Plan(ctx)
-	mustNoDiags(m.t, d)
 	var buf bytes.Buffer
 	if err := render.PlanText(&buf, p.Plan, render.TextOptions{}); err != nil {
 		m.t.Fatal(err)
@@ -89,6 +86,30 @@ func (m *mvEnv) plan(destroy, apply bool) (*plans.Plan, string, error) {
 	}
 	_, err := s.Apply(ctx, p)
 	return p.Plan, text, err
+}
+
+// apply writes main as main.mp.hcl and applies it; the test fails if the
+// apply does.
+func (m *mvEnv) apply(main string) {
+	m.t.Helper()
+	m.write(map[string]string{"main.mp.hcl": main})
+	m.mustApply()
+}
+
+// mustApply applies the plan directory; the test fails if that fails.
+func (m *mvEnv) mustApply() {
+	m.t.Helper()
+	if _, _, err := m.plan(false, true); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// mustDestroy destroys; the test fails if that fails.
+func (m *mvEnv) mustDestroy() {
+	m.t.Helper()
+	if _, _, err := m.plan(true, true); err != nil {
+		m.t.Fatal(err)
+	}
 }
 
 // planDiags plans and returns the diagnostics.
@@ -172,12 +193,8 @@ func movedRecords(t *testing.T, st *states.State, moves map[string]string) map[s
 	return c.Resources
 }
 
-const moduleM = `
-variable "data" { type = string }
-resource "fake_file" "f" {
-  path    = "${var.data}/m"
-  content = "managed m"
-}
+var moduleM = `
+variable "data" { type = string }` + fileRes("f", "m", "managed m") + `
 `
 
 func TestMoved(t *testing.T) {
@@ -200,44 +217,20 @@ func TestMoved(t *testing.T) {
 		kept map[string]string
 	}{
 		{
-			name:      "moved resource",
-			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}
-moved {
-  from = fake_file.aliases
-  to   = fake_file.etc_aliases
-}`},
+			name:         "moved resource",
+			originals:    map[string]string{"aliases": "orig"},
+			before:       map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:        map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed") + movedBlock("fake_file.aliases", "fake_file.etc_aliases")},
 			wantText:     []string{"No changes. Your servers match the plan.", "  # fake_file.aliases has moved to fake_file.etc_aliases"},
 			wantActions:  map[string]plans.Action{"fake_file.etc_aliases": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "orig"},
 			renamed:      map[string]string{"fake_file.aliases": "fake_file.etc_aliases"},
 		},
 		{
-			name:      "moved resource, updated",
-			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}
-moved {
-  from = fake_file.aliases
-  to   = fake_file.etc_aliases
-}`},
+			name:         "moved resource, updated",
+			originals:    map[string]string{"aliases": "orig"},
+			before:       map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:        map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2") + movedBlock("fake_file.aliases", "fake_file.etc_aliases")},
 			wantText:     []string{"  # fake_file.etc_aliases will be updated in-place", "  # (moved from fake_file.aliases)", "Plan: 0 to add, 1 to change, 0 to destroy."},
 			wantActions:  map[string]plans.Action{"fake_file.etc_aliases": plans.Update},
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "orig"},
@@ -257,11 +250,7 @@ resource "fake_file" "x" {
   for_each = toset(["k"])
   path     = "${var.data}/x"
   content  = "managed x"
-}
-moved {
-  from = fake_file.x[0]
-  to   = fake_file.x["k"]
-}`},
+}` + movedBlock("fake_file.x[0]", `fake_file.x["k"]`)},
 			wantText:     []string{`  # fake_file.x[0] has moved to fake_file.x["k"]`},
 			wantActions:  map[string]plans.Action{`fake_file.x["k"]`: plans.NoOp},
 			wantOriginal: map[string]string{`fake_file.x["k"]`: "orig x"},
@@ -270,65 +259,33 @@ moved {
 		{
 			name:      "count added",
 			originals: map[string]string{"x": "orig x"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "x" {
-  path    = "${var.data}/x"
-  content = "managed x"
-}`},
+			before:    map[string]string{"main.mp.hcl": fileRes("x", "x", "managed x")},
 			after: map[string]string{"main.mp.hcl": `
 resource "fake_file" "x" {
   count   = 1
   path    = "${var.data}/x"
   content = "managed x"
-}
-moved {
-  from = fake_file.x
-  to   = fake_file.x[0]
-}`},
+}` + movedBlock("fake_file.x", "fake_file.x[0]")},
 			wantText:     []string{`  # fake_file.x has moved to fake_file.x[0]`},
 			wantActions:  map[string]plans.Action{`fake_file.x[0]`: plans.NoOp},
 			wantOriginal: map[string]string{`fake_file.x[0]`: "orig x"},
 			renamed:      map[string]string{"fake_file.x": "fake_file.x[0]"},
 		},
 		{
-			name:      "moved module",
-			originals: map[string]string{"m": "orig m"},
-			before: map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": `
-module "a" {
-  source = "./modules/m"
-  data   = var.data
-}`},
-			after: map[string]string{"main.mp.hcl": `
-module "b" {
-  source = "./modules/m"
-  data   = var.data
-}
-moved {
-  from = module.a
-  to   = module.b
-}`},
+			name:         "moved module",
+			originals:    map[string]string{"m": "orig m"},
+			before:       map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": moduleCall("a")},
+			after:        map[string]string{"main.mp.hcl": moduleCall("b") + movedBlock("module.a", "module.b")},
 			wantText:     []string{"  # module.a.fake_file.f has moved to module.b.fake_file.f"},
 			wantActions:  map[string]plans.Action{"module.b.fake_file.f": plans.NoOp},
 			wantOriginal: map[string]string{"module.b.fake_file.f": "orig m"},
 			renamed:      map[string]string{"module.a.fake_file.f": "module.b.fake_file.f"},
 		},
 		{
-			name:      "resource into a module",
-			originals: map[string]string{"m": "orig m"},
-			before: map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": `
-resource "fake_file" "f" {
-  path    = "${var.data}/m"
-  content = "managed m"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-module "a" {
-  source = "./modules/m"
-  data   = var.data
-}
-moved {
-  from = fake_file.f
-  to   = module.a.fake_file.f
-}`},
+			name:         "resource into a module",
+			originals:    map[string]string{"m": "orig m"},
+			before:       map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": fileRes("f", "m", "managed m")},
+			after:        map[string]string{"main.mp.hcl": moduleCall("a") + movedBlock("fake_file.f", "module.a.fake_file.f")},
 			wantText:     []string{"  # fake_file.f has moved to module.a.fake_file.f"},
 			wantActions:  map[string]plans.Action{"module.a.fake_file.f": plans.NoOp},
 			wantOriginal: map[string]string{"module.a.fake_file.f": "orig m"},
@@ -344,41 +301,17 @@ module "a" {
   data     = var.data
 }`},
 			after: map[string]string{"modules/m/main.mp.hcl": `
-variable "data" { type = string }
-resource "fake_file" "g" {
-  path    = "${var.data}/m"
-  content = "managed m"
-}
-moved {
-  from = fake_file.f
-  to   = fake_file.g
-}`},
+variable "data" { type = string }` + fileRes("g", "m", "managed m") + movedBlock("fake_file.f", "fake_file.g")},
 			wantText:     []string{`  # module.a["k"].fake_file.f has moved to module.a["k"].fake_file.g`},
 			wantActions:  map[string]plans.Action{`module.a["k"].fake_file.g`: plans.NoOp},
 			wantOriginal: map[string]string{`module.a["k"].fake_file.g`: "orig m"},
 			renamed:      map[string]string{`module.a["k"].fake_file.f`: `module.a["k"].fake_file.g`},
 		},
 		{
-			name:      "chain",
-			originals: map[string]string{"a": "orig a"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "c" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
-moved {
-  from = fake_file.b
-  to   = fake_file.c
-}
-moved {
-  from = fake_file.a
-  to   = fake_file.b
-}`},
+			name:         "chain",
+			originals:    map[string]string{"a": "orig a"},
+			before:       map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a")},
+			after:        map[string]string{"main.mp.hcl": fileRes("c", "a", "managed a") + movedBlock("fake_file.b", "fake_file.c") + movedBlock("fake_file.a", "fake_file.b")},
 			wantText:     []string{"  # fake_file.a has moved to fake_file.c"},
 			wantActions:  map[string]plans.Action{"fake_file.c": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.c": "orig a"},
@@ -387,72 +320,38 @@ moved {
 		{
 			name:      "moved keeps dependencies",
 			originals: map[string]string{"a": "orig a", "b": "orig b"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
+			before: map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a") + `
 resource "fake_file" "b" {
   path    = "${var.data}/b"
   content = "managed b"
   depends_on = [fake_file.a]
 }`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "first" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
+			after: map[string]string{"main.mp.hcl": fileRes("first", "a", "managed a") + `
 resource "fake_file" "b" {
   path    = "${var.data}/b"
   content = "managed b"
   depends_on = [fake_file.first]
-}
-moved {
-  from = fake_file.a
-  to   = fake_file.first
-}`},
+}` + movedBlock("fake_file.a", "fake_file.first")},
 			wantText:     []string{"  # fake_file.a has moved to fake_file.first"},
 			wantActions:  map[string]plans.Action{"fake_file.first": plans.NoOp, "fake_file.b": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.first": "orig a", "fake_file.b": "orig b"},
 			renamed:      map[string]string{"fake_file.a": "fake_file.first"},
 		},
 		{
-			name:      "removed",
-			originals: map[string]string{"a": "orig a", "b": "orig b"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "managed b"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "b" {
-  path    = "${var.data}/b"
-  content = "managed b"
-}
-removed {
-  from = fake_file.a
-}`},
+			name:         "removed",
+			originals:    map[string]string{"a": "orig a", "b": "orig b"},
+			before:       map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a") + fileRes("b", "b", "managed b")},
+			after:        map[string]string{"main.mp.hcl": fileRes("b", "b", "managed b") + removedBlock("fake_file.a")},
 			wantText:     []string{"No changes. Your servers match the plan.", "  # fake_file.a will no longer be managed by mailplan", "      # nothing on the servers changes; destroy will no longer put back what was there before mailplan"},
 			wantActions:  map[string]plans.Action{"fake_file.a": plans.Forget, "fake_file.b": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.b": "orig b"},
 			kept:         map[string]string{"a": "managed a"},
 		},
 		{
-			name:      "removed module",
-			originals: map[string]string{"m": "orig m"},
-			before: map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": `
-module "a" {
-  source = "./modules/m"
-  data   = var.data
-}`},
-			after: map[string]string{"main.mp.hcl": `
-removed {
-  from = module.a
-}`},
+			name:         "removed module",
+			originals:    map[string]string{"m": "orig m"},
+			before:       map[string]string{"modules/m/main.mp.hcl": moduleM, "main.mp.hcl": moduleCall("a")},
+			after:        map[string]string{"main.mp.hcl": removedBlock("module.a")},
 			wantText:     []string{"  # module.a.fake_file.f will no longer be managed by mailplan"},
 			wantActions:  map[string]plans.Action{"module.a.fake_file.f": plans.Forget},
 			wantOriginal: map[string]string{},
@@ -461,11 +360,7 @@ removed {
 		{
 			name:      "removed, destroy = true",
 			originals: map[string]string{"a": "orig a"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "managed a"
-}`},
+			before:    map[string]string{"main.mp.hcl": fileRes("a", "a", "managed a")},
 			after: map[string]string{"main.mp.hcl": `
 removed {
   from = fake_file.a
@@ -478,18 +373,10 @@ removed {
 			wantOriginal: map[string]string{},
 		},
 		{
-			name:      "implicit takeover",
-			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
+			name:         "implicit takeover",
+			originals:    map[string]string{"aliases": "orig"},
+			before:       map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:        map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed")},
 			wantText:     []string{"No changes. Your servers match the plan.", "  # fake_file.etc_aliases takes over fake_file.aliases (both manage the file DATA/aliases); what mailplan first found there stays what destroy puts back"},
 			wantActions:  map[string]plans.Action{"fake_file.etc_aliases": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "orig"},
@@ -497,16 +384,8 @@ resource "fake_file" "etc_aliases" {
 		{
 			name:      "implicit takeover, updated",
 			originals: map[string]string{"aliases": "orig"},
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed 2"
-}`},
+			before:    map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:     map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed 2")},
 			wantText: []string{
 				"  # fake_file.etc_aliases will be updated in-place",
 				"  # fake_file.etc_aliases takes over fake_file.aliases (both manage the file DATA/aliases); what mailplan first found there stays what destroy puts back",
@@ -516,17 +395,9 @@ resource "fake_file" "etc_aliases" {
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "orig"},
 		},
 		{
-			name: "implicit takeover of a file mailplan created",
-			before: map[string]string{"main.mp.hcl": `
-resource "fake_file" "aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
-			after: map[string]string{"main.mp.hcl": `
-resource "fake_file" "etc_aliases" {
-  path    = "${var.data}/aliases"
-  content = "managed"
-}`},
+			name:         "implicit takeover of a file mailplan created",
+			before:       map[string]string{"main.mp.hcl": fileRes("aliases", "aliases", "managed")},
+			after:        map[string]string{"main.mp.hcl": fileRes("etc_aliases", "aliases", "managed")},
 			wantText:     []string{"  # fake_file.etc_aliases takes over fake_file.aliases (both manage the file DATA/aliases); what mailplan first found there stays what destroy puts back"},
 			wantActions:  map[string]plans.Action{"fake_file.etc_aliases": plans.NoOp},
 			wantOriginal: map[string]string{"fake_file.etc_aliases": "(absent)"},

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,49 +17,31 @@ import (
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
-// wayBackPlan: b depends on a; c stands alone. Each has a hook of every
+// wayBackPlan: b depends on a; c stands alone. b has a hook of every
 // kind, which the recording hook runner notes.
-const wayBackPlan = `
+var wayBackPlan = `
 variable "data" { type = string }
 variable "v" {
   type    = string
   default = "v1"
 }
-host "here" { transport = "local" }
-resource "fake_file" "a" {
-  path    = "${var.data}/a"
-  content = "a ${var.v}"
-}
+host "here" { transport = "local" }` + fileRes("a", "a", "a ${var.v}") + `
 resource "fake_file" "b" {
   path       = "${var.data}/b"
   content    = "b ${var.v}"
   depends_on = [fake_file.a]
-  hook "before_apply" {
-    host    = host.here
-    command = ["before_apply", "b"]
-  }
-  hook "after_apply" {
-    host    = host.here
-    command = ["after_apply", "b"]
-  }
-  hook "before_destroy" {
-    host    = host.here
-    command = ["before_destroy", "b"]
-  }
-  hook "after_destroy" {
-    host    = host.here
-    command = ["after_destroy", "b"]
-  }
-  hook "on_rollback" {
-    host    = host.here
-    command = ["on_rollback", "b"]
-  }
-}
-resource "fake_file" "c" {
-  path    = "${var.data}/c"
-  content = "c ${var.v}"
-}
+` + hookBlocks("b") + `}` + fileRes("c", "c", "c ${var.v}") + `
 `
+
+// hookBlocks is a hook of every kind on host.here, each running its kind
+// and name, for the resource name.
+func hookBlocks(name string) string {
+	var b strings.Builder
+	for _, kind := range []string{"before_apply", "after_apply", "before_destroy", "after_destroy", "on_rollback"} {
+		fmt.Fprintf(&b, "  hook %q {\n    host    = host.here\n    command = [%q, %q]\n  }\n", kind, kind, name)
+	}
+	return b.String()
+}
 
 // hookLog records the hooks that ran; fail makes the named one fail.
 type hookLog struct {
@@ -113,6 +96,31 @@ func (w *wayBack) files() map[string]string {
 	return out
 }
 
+// appliedTwice is a wayBack applied with v=v1, then v=v2.
+func appliedTwice(t *testing.T) *wayBack {
+	t.Helper()
+	w := newWayBack(t)
+	w.mustApply(t)
+	w.mustApply(t, "v=v2")
+	return w
+}
+
+// mustApply applies with vars and fails the test when that fails.
+func (w *wayBack) mustApply(t *testing.T, vars ...string) {
+	t.Helper()
+	if _, err := w.apply(t, false, vars...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkFiles compares the data files with want, after what happened.
+func (w *wayBack) checkFiles(t *testing.T, after string, want map[string]string) {
+	t.Helper()
+	if diff := cmp.Diff(want, w.files()); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", after, diff)
+	}
+}
+
 func (w *wayBack) apply(t *testing.T, destroy bool, vars ...string) (*exec.ApplyReport, error) {
 	t.Helper()
 	o := w.opts
@@ -121,11 +129,8 @@ func (w *wayBack) apply(t *testing.T, destroy bool, vars ...string) (*exec.Apply
 		o.Vars = append(o.Vars, VarArg{Value: v})
 	}
 	ctx := context.Background()
-	s, d := w.e.Open(ctx, o)
-	mustNoDiags(t, d)
+	s, p, _ := openPlan(t, w.e, o)
 	defer s.Close()
-	p, d := s.Plan(ctx)
-	mustNoDiags(t, d)
 	return s.Apply(ctx, p)
 }
 
@@ -161,15 +166,11 @@ func errAddrs(errs []exec.ResourceError) []string {
 // before_destroy/after_destroy on destroy, on_rollback on rollback.
 func TestHooksByOperation(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
 	if diff := cmp.Diff([]string{"before_apply b", "after_apply b"}, w.hooks.take()); diff != "" {
 		t.Errorf("create hooks (-want +got):\n%s", diff)
 	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t, "v=v2")
 	w.hooks.take()
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatal(err)
@@ -186,9 +187,7 @@ func TestHooksByOperation(t *testing.T) {
 	if diff := cmp.Diff([]string{"before_destroy b", "after_destroy b"}, w.hooks.take()); diff != "" {
 		t.Errorf("destroy hooks (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"}, w.files()); diff != "" {
-		t.Errorf("after destroy (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after destroy", map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"})
 }
 
 // A destroy whose step fails never re-applies what it already took back:
@@ -198,9 +197,7 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 	for _, fail := range []string{"restore", "before_destroy", "after_destroy"} {
 		t.Run(fail, func(t *testing.T) {
 			w := newWayBack(t)
-			if _, err := w.apply(t, false); err != nil {
-				t.Fatal(err)
-			}
+			w.mustApply(t)
 			switch fail {
 			case "restore":
 				w.ff.failRestore[filepath.Join(w.data, "b")] = true
@@ -238,9 +235,7 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 			if _, err := w.apply(t, true); err != nil {
 				t.Fatalf("second destroy: %v", err)
 			}
-			if diff := cmp.Diff(map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"}, w.files()); diff != "" {
-				t.Errorf("after the second destroy (-want +got):\n%s", diff)
-			}
+			w.checkFiles(t, "after the second destroy", map[string]string{"a": "old a", "b": "(absent)", "c": "(absent)"})
 			if _, managed := w.status(t); len(managed) != 0 {
 				t.Errorf("state still manages %v", managed)
 			}
@@ -252,13 +247,7 @@ func TestDestroyNeverTurnsAround(t *testing.T) {
 // the host is back, `rollback` without -force finishes the rest, with the
 // drift check still on for what it did not touch.
 func TestRollbackRetryAfterOutage(t *testing.T) {
-	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w := appliedTwice(t)
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	rep, err := w.rollback(t, false)
 	if err == nil {
@@ -270,9 +259,7 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 	if diff := cmp.Diff([]string{"fake_file.a"}, errAddrs(rep.Left)); diff != "" {
 		t.Errorf("left (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v2", "b": "b v2", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the failed rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the failed rollback", map[string]string{"a": "a v2", "b": "b v2", "c": "c v1"})
 	if status, _ := w.status(t); status != "rollback_failed" {
 		t.Errorf("status %s", status)
 	}
@@ -285,9 +272,7 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 	if diff := cmp.Diff([]string{"restore b", "restore a"}, w.ff.order); diff != "" {
 		t.Errorf("retry restored (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the retried rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the retried rollback", map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"})
 	if status, _ := w.status(t); status != "rolled_back" {
 		t.Errorf("status %s", status)
 	}
@@ -295,13 +280,7 @@ func TestRollbackRetryAfterOutage(t *testing.T) {
 
 // The retry still refuses a resource someone really changed, and only it.
 func TestRollbackRetryKeepsDriftCheck(t *testing.T) {
-	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w := appliedTwice(t)
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	if _, err := w.rollback(t, false); err == nil {
 		t.Fatal("rollback succeeded with b's host down")
@@ -319,9 +298,7 @@ func TestRollbackRetryKeepsDriftCheck(t *testing.T) {
 // `rollback` finishes it without -force.
 func TestApplyRollbackFailsThenRetry(t *testing.T) {
 	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
+	w.mustApply(t)
 	w.ff.failOn = map[string]bool{filepath.Join(w.data, "c"): true}
 	w.ff.failRestore[filepath.Join(w.data, "b")] = true
 	rep, err := w.apply(t, false, "v=v2")
@@ -336,27 +313,17 @@ func TestApplyRollbackFailsThenRetry(t *testing.T) {
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatalf("retried rollback: %v", err)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the retried rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the retried rollback", map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"})
 }
 
 // What is already as the rollback would put it back (the dead server's
 // service stopped, as it was before the apply) is not drift: nobody's
 // change would be overwritten.
 func TestRollbackAlreadyBackIsNotDrift(t *testing.T) {
-	w := newWayBack(t)
-	if _, err := w.apply(t, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.apply(t, false, "v=v2"); err != nil {
-		t.Fatal(err)
-	}
+	w := appliedTwice(t)
 	os.WriteFile(filepath.Join(w.data, "c"), []byte("c v1"), 0o644)
 	if _, err := w.rollback(t, false); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
-	if diff := cmp.Diff(map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"}, w.files()); diff != "" {
-		t.Errorf("after the rollback (-want +got):\n%s", diff)
-	}
+	w.checkFiles(t, "after the rollback", map[string]string{"a": "a v1", "b": "b v1", "c": "c v1"})
 }

@@ -53,6 +53,19 @@ func requireTestbed(t *testing.T) {
 	}
 }
 
+// parallelBed starts a parallel test of a test bed: it returns a new
+// directory for it (see bedDir) and a context that ends after two minutes,
+// or with the test.
+func parallelBed(t *testing.T) (string, context.Context) {
+	t.Helper()
+	requireTestbed(t)
+	t.Parallel()
+	dir := bedDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return dir, ctx
+}
+
 // bedDir returns a new directory for a test bed that postfix and nobody
 // can reach (t.TempDir's parent is mode 0700). If a test bed is still up
 // in it when the test ends, down stops it.
@@ -173,11 +186,7 @@ func TestDownChecksIdentity(t *testing.T) {
 // login with the key and known_hosts, a mailplan plan), then brings it
 // down and checks that no process it started is left.
 func TestUpDetachDown(t *testing.T) {
-	requireTestbed(t)
-	t.Parallel()
-	dir := bedDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	dir, ctx := parallelBed(t)
 
 	start := time.Now()
 	out, err := command(ctx, "up", "-detach", "-dir", dir).CombinedOutput()
@@ -277,11 +286,7 @@ func TestUpDetachDown(t *testing.T) {
 // stops it with SIGTERM: everything it started is stopped and its files
 // removed.
 func TestUpForeground(t *testing.T) {
-	requireTestbed(t)
-	t.Parallel()
-	dir := bedDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	dir, ctx := parallelBed(t)
 
 	var out lockedBuffer
 	cmd := command(ctx, "up", "-dir", dir)

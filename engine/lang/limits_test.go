@@ -3,12 +3,10 @@ package lang
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
@@ -36,28 +34,6 @@ func (stub) Apply(context.Context, resource.ApplyRequest) (resource.ApplyRespons
 	return resource.ApplyResponse{}, nil
 }
 func (stub) Restore(context.Context, resource.RestoreRequest) error { return nil }
-
-// evaluateFiles loads files into a temporary plan directory and evaluates
-// it.
-func evaluateFiles(t *testing.T, files map[string]string) (string, *Result, hcl.Diagnostics) {
-	t.Helper()
-	dir := t.TempDir()
-	for name, src := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mod, diags := configs.NewLoader().Load(dir)
-	if diags.HasErrors() {
-		t.Fatalf("load: %s", diags.Error())
-	}
-	res, diags := Evaluate(Input{Root: mod, Registry: resource.NewRegistry(stub{})})
-	return dir, res, diags
-}
 
 func TestInstanceLimits(t *testing.T) {
 	old := totalInstancesLimit

@@ -187,14 +187,7 @@ func TestOwnerGroup(t *testing.T) {
 						"path": cty.StringVal(p), "content": cty.StringVal("postmaster: root\n"),
 						"owner": tt.owner, "group": tt.group, "mode": cty.StringVal("0640"),
 					})
-					read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
-					if err != nil {
-						t.Fatal(err)
-					}
-					plan, err := f.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-					if err != nil {
-						t.Fatal(err)
-					}
+					read, plan := resourcetest.ReadPlan(ctx, t, f, cfg)
 					if changed := !plan.Planned.RawEquals(read.Current); changed != tt.wantChange {
 						t.Errorf("change %v, want %v (-current +planned):\n%s", changed, tt.wantChange,
 							cmp.Diff(read.Current.GoString(), plan.Planned.GoString()))
@@ -209,14 +202,7 @@ func TestOwnerGroup(t *testing.T) {
 func apply(t *testing.T, f *file.File, cfg cty.Value) []byte {
 	t.Helper()
 	ctx := context.Background()
-	read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := f.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlan(ctx, t, f, cfg)
 	if _, err := f.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned,
 		Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}}); err != nil {
 		t.Fatal(err)
@@ -250,14 +236,7 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := config(t, f, localHost, tt.attrs)
-			read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := f.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, plan := resourcetest.ReadPlan(ctx, t, f, cfg)
 			for name, want := range tt.want {
 				if got := plan.Planned.GetAttr(name); !got.RawEquals(want) {
 					t.Errorf("planned %s = %#v, want %#v", name, got, want)
@@ -368,4 +347,26 @@ func TestHostKeyRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The snapshot, which goes into the state, holds the earlier content's
+// keyed digest, never its plain SHA-256; Restore finds the kept copy with
+// the same key, still reads snapshots with a plain digest, and refuses,
+// naming the key, when the state's key is another.
+func TestSnapshotDigestKeyed(t *testing.T) {
+	f := newFile(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "secret")
+	if err := os.WriteFile(p, []byte("hunter2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resourcetest.CheckSnapshotDigest(t, resourcetest.DigestCase{
+		Type:    f,
+		Config:  config(t, f, localHost, map[string]cty.Value{"path": cty.StringVal(p), "content": cty.StringVal("new"), "mode": cty.StringVal("0600")}),
+		Path:    p,
+		Before:  "hunter2",
+		After:   "new",
+		Changed: "changed",
+		Mode:    0o600,
+	})
 }

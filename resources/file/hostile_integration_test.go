@@ -12,7 +12,6 @@ import (
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/resourcetest"
-	"github.com/mailplan/mailplan/resources/transport"
 )
 
 // planted is a directory whoever plants links can write (the mail user):
@@ -26,31 +25,6 @@ func planted(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func symlink(t *testing.T, target, link string) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// listTree lists every path under dir with its size, for "nothing was
-// written there".
-func listTree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		out = append(out, strings.TrimPrefix(p, dir)+" "+fi.Mode().String())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestHostileDestination plants symbolic links at every level of a file's
@@ -73,7 +47,7 @@ func TestHostileDestination(t *testing.T) {
 				name: "final component",
 				setup: func(t *testing.T, tree, elsewhere string) (string, string) {
 					d := planted(t, filepath.Join(tree, "etc"))
-					symlink(t, filepath.Join(elsewhere, "shadow"), filepath.Join(d, "mailname"))
+					resourcetest.Symlink(t, filepath.Join(elsewhere, "shadow"), filepath.Join(d, "mailname"))
 					return filepath.Join(d, "mailname"), filepath.Join(d, "mailname")
 				},
 			},
@@ -81,7 +55,7 @@ func TestHostileDestination(t *testing.T) {
 				name: "parent directory",
 				setup: func(t *testing.T, tree, elsewhere string) (string, string) {
 					d := planted(t, filepath.Join(tree, "srv"))
-					symlink(t, elsewhere, filepath.Join(d, "conf"))
+					resourcetest.Symlink(t, elsewhere, filepath.Join(d, "conf"))
 					return filepath.Join(d, "conf", "mailname"), filepath.Join(d, "conf")
 				},
 			},
@@ -89,7 +63,7 @@ func TestHostileDestination(t *testing.T) {
 				name: "grandparent directory",
 				setup: func(t *testing.T, tree, elsewhere string) (string, string) {
 					d := planted(t, filepath.Join(tree, "srv"))
-					symlink(t, elsewhere, filepath.Join(d, "conf"))
+					resourcetest.Symlink(t, elsewhere, filepath.Join(d, "conf"))
 					if err := os.MkdirAll(filepath.Join(elsewhere, "sub"), 0o755); err != nil {
 						t.Fatal(err)
 					}
@@ -104,7 +78,7 @@ func TestHostileDestination(t *testing.T) {
 					if err := os.WriteFile(p, []byte("earlier\n"), 0o644); err != nil {
 						t.Fatal(err)
 					}
-					symlink(t, elsewhere, filepath.Join(d, ".mailplan-snapshots"))
+					resourcetest.Symlink(t, elsewhere, filepath.Join(d, ".mailplan-snapshots"))
 					return p, filepath.Join(d, ".mailplan-snapshots")
 				},
 				atApply: true,
@@ -123,7 +97,7 @@ func TestHostileDestination(t *testing.T) {
 					if err := os.Rename(filepath.Join(d, "conf"), filepath.Join(d, "conf.old")); err != nil {
 						t.Fatal(err)
 					}
-					symlink(t, elsewhere, filepath.Join(d, "conf"))
+					resourcetest.Symlink(t, elsewhere, filepath.Join(d, "conf"))
 				},
 				atApply: true,
 			},
@@ -140,7 +114,7 @@ func TestHostileDestination(t *testing.T) {
 					t.Fatal(err)
 				}
 				p, link := tc.setup(t, tree, elsewhere)
-				before := listTree(t, elsewhere)
+				before := resourcetest.ListTree(t, elsewhere)
 				f := newFile(t)
 				cfg := config(t, f, h, map[string]cty.Value{"path": cty.StringVal(p), "content": cty.StringVal("redirected\n")})
 				read, err := f.Read(ctx, resource.ReadRequest{Config: cfg})
@@ -159,15 +133,7 @@ func TestHostileDestination(t *testing.T) {
 					_, err = f.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned,
 						Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
 				}
-				if err == nil {
-					t.Fatal("no error")
-				}
-				if !errors.Is(err, transport.ErrSymlink) || !strings.Contains(err.Error(), link+" is a symbolic link") {
-					t.Errorf("error does not name the link %s: %v", link, err)
-				}
-				if after := listTree(t, elsewhere); strings.Join(after, "\n") != strings.Join(before, "\n") {
-					t.Errorf("written where the link points:\nbefore %q\nafter  %q", before, after)
-				}
+				resourcetest.CheckLinkRefused(t, err, link, elsewhere, before)
 			})
 		}
 	}
@@ -183,7 +149,7 @@ func TestLinkedDirectoryOwners(t *testing.T) {
 	if err := os.Mkdir(real, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	symlink(t, real, filepath.Join(tmp, "alias"))
+	resourcetest.Symlink(t, real, filepath.Join(tmp, "alias"))
 	f := newFile(t)
 	var insts []resource.PlannedInstance
 	for i, p := range []string{filepath.Join(real, "mailname"), filepath.Join(tmp, "alias", "mailname")} {

@@ -109,15 +109,7 @@ func TestConfigSuite(t *testing.T) {
 	pf := instance(t, "old", "127.0.0.2")
 	hosts, faults := faultPool(t)
 	cf := postfix.NewConfig(hosts)
-	cfg := func(params map[string]string) cty.Value {
-		ps := map[string]cty.Value{}
-		for k, v := range params {
-			ps[k] = cty.StringVal(v)
-		}
-		return resourcetest.Config(t, cf, map[string]cty.Value{
-			"host": resourcetest.HostValue(t, localHost), "config_dir": cty.StringVal(pf.ConfigDir), "parameters": cty.MapVal(ps),
-		})
-	}
+	cfg := configParams(t, cf, localHost, pf)
 	resourcetest.Conformance(t, resourcetest.Suite{
 		Type: cf,
 		// message_size_limit is set in main.cf (as "name=value"),

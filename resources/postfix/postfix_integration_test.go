@@ -270,6 +270,20 @@ func transports(t *testing.T) map[string]resource.Host {
 	return map[string]resource.Host{"local": localHost, "ssh": testbed.SSHD(t).Host}
 }
 
+// configParams makes postfix_config configurations of cf on h for pf's
+// main.cf, from its parameters.
+func configParams(t *testing.T, cf resource.Type, h resource.Host, pf *testbed.PostfixInstance) func(map[string]string) cty.Value {
+	return func(params map[string]string) cty.Value {
+		ps := map[string]cty.Value{}
+		for k, v := range params {
+			ps[k] = cty.StringVal(v)
+		}
+		return resourcetest.Config(t, cf, map[string]cty.Value{
+			"host": resourcetest.HostValue(t, h), "config_dir": cty.StringVal(pf.ConfigDir), "parameters": cty.MapVal(ps),
+		})
+	}
+}
+
 func TestMapConformance(t *testing.T) {
 	t.Parallel()
 	for tname, h := range transports(t) {
@@ -390,15 +404,7 @@ func TestConfigConformance(t *testing.T) {
 			pf := instance(t, "old", "127.0.0.2")
 			c := newCounter(t)
 			cf := postfix.NewConfig(c)
-			cfg := func(params map[string]string) cty.Value {
-				ps := map[string]cty.Value{}
-				for k, v := range params {
-					ps[k] = cty.StringVal(v)
-				}
-				return resourcetest.Config(t, cf, map[string]cty.Value{
-					"host": resourcetest.HostValue(t, h), "config_dir": cty.StringVal(pf.ConfigDir), "parameters": cty.MapVal(ps),
-				})
-			}
+			cfg := configParams(t, cf, h, pf)
 			resourcetest.Run(t, resourcetest.Case{
 				Type: cf,
 				// message_size_limit is set (as "name=value"), always_bcc
@@ -463,17 +469,10 @@ func injectFailures(t *testing.T, pf *testbed.PostfixInstance, c *counter, m res
 	before := observe(pf)(t)
 	for n := 1; ; n++ {
 		c.reset(0)
-		read, err := m.Read(ctx, resource.ReadRequest{Config: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := m.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-		if err != nil {
-			t.Fatal(err)
-		}
+		read, plan := resourcetest.ReadPlan(ctx, t, m, cfg)
 		c.reset(n)
 		j := &resourcetest.Journal{}
-		_, err = m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j, Logger: resourcetest.Logger(t)})
+		_, err := m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j, Logger: resourcetest.Logger(t)})
 		c.mu.Lock()
 		failed := c.failed
 		c.mu.Unlock()
@@ -649,16 +648,9 @@ func TestCheckFailureRollsBack(t *testing.T) {
 		"parameters": cty.MapVal(map[string]cty.Value{"message_size_limit": cty.StringVal("lots"), "delay_warning_time": cty.StringVal("4h")}),
 	})
 	before := observe(pf)(t)
-	read, err := cf.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := cf.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlan(ctx, t, cf, cfg)
 	j := &resourcetest.Journal{}
-	_, err = cf.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j})
+	_, err := cf.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j})
 	if err == nil || !strings.Contains(err.Error(), "postfix check failed") || !strings.Contains(err.Error(), "message_size_limit") {
 		logData, _ := os.ReadFile(pf.LogPath)
 		t.Fatalf("apply: %v, want postfix check to fail on message_size_limit; maillog:\n%s", err, logData[max(0, len(logData)-2000):])
@@ -735,14 +727,7 @@ func TestMailFlowsThroughBCC(t *testing.T) {
 		"entries":   entries("user@example.com", "alice@example.com"),
 		"parameter": cty.StringVal("recipient_bcc_maps"),
 	})
-	read, err := m.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := m.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlan(ctx, t, m, cfg)
 	j := &resourcetest.Journal{}
 	if _, err := m.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: j}); err != nil {
 		t.Fatal(err)

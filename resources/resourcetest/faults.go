@@ -132,6 +132,16 @@ func do(f *Faults, what string, write bool, fn func() error) error {
 	return err
 }
 
+// doValue is do for an operation that returns a value.
+func doValue[T any](f *Faults, what string, write bool, fn func() (T, error)) (T, error) {
+	var v T
+	err := do(f, what, write, func() (err error) {
+		v, err = fn()
+		return err
+	})
+	return v, err
+}
+
 // Getter returns base with every host it gives wrapped by Host.
 func (f *Faults) Getter(base transport.Getter) transport.Getter {
 	return faultGetter{f: f, base: base}
@@ -191,20 +201,12 @@ func (h *faultHost) Name() string { return h.h.Name() }
 // operation on the host's state, and is neither counted nor failed.
 func (h *faultHost) Unwrap() transport.Host { return h.h }
 
-func (h *faultHost) Run(ctx context.Context, argv []string, opts transport.RunOptions) (res transport.Result, err error) {
-	err = do(h.f, "run "+strings.Join(argv, " "), false, func() error {
-		res, err = h.h.Run(ctx, argv, opts)
-		return err
-	})
-	return res, err
+func (h *faultHost) Run(ctx context.Context, argv []string, opts transport.RunOptions) (transport.Result, error) {
+	return doValue(h.f, "run "+strings.Join(argv, " "), false, func() (transport.Result, error) { return h.h.Run(ctx, argv, opts) })
 }
 
-func (h *faultHost) Stat(ctx context.Context, p string) (fi transport.FileInfo, err error) {
-	err = do(h.f, "stat "+p, false, func() error {
-		fi, err = h.h.Stat(ctx, p)
-		return err
-	})
-	return fi, err
+func (h *faultHost) Stat(ctx context.Context, p string) (transport.FileInfo, error) {
+	return doValue(h.f, "stat "+p, false, func() (transport.FileInfo, error) { return h.h.Stat(ctx, p) })
 }
 
 func (h *faultHost) ReadFile(ctx context.Context, p string) (data []byte, err error) {
@@ -306,36 +308,20 @@ func (h *faultHost) Chtimes(ctx context.Context, p string, mtime time.Time) erro
 	return do(h.f, "chtimes "+p, true, func() error { return h.h.Chtimes(ctx, p, mtime) })
 }
 
-func (h *faultHost) LookupUser(ctx context.Context, name string) (id int, err error) {
-	err = do(h.f, "lookup user "+name, false, func() error {
-		id, err = h.h.LookupUser(ctx, name)
-		return err
-	})
-	return id, err
+func (h *faultHost) LookupUser(ctx context.Context, name string) (int, error) {
+	return doValue(h.f, "lookup user "+name, false, func() (int, error) { return h.h.LookupUser(ctx, name) })
 }
 
-func (h *faultHost) LookupGroup(ctx context.Context, name string) (id int, err error) {
-	err = do(h.f, "lookup group "+name, false, func() error {
-		id, err = h.h.LookupGroup(ctx, name)
-		return err
-	})
-	return id, err
+func (h *faultHost) LookupGroup(ctx context.Context, name string) (int, error) {
+	return doValue(h.f, "lookup group "+name, false, func() (int, error) { return h.h.LookupGroup(ctx, name) })
 }
 
-func (h *faultHost) UserName(ctx context.Context, uid int) (name string, err error) {
-	err = do(h.f, fmt.Sprintf("user name %d", uid), false, func() error {
-		name, err = h.h.UserName(ctx, uid)
-		return err
-	})
-	return name, err
+func (h *faultHost) UserName(ctx context.Context, uid int) (string, error) {
+	return doValue(h.f, fmt.Sprintf("user name %d", uid), false, func() (string, error) { return h.h.UserName(ctx, uid) })
 }
 
-func (h *faultHost) GroupName(ctx context.Context, gid int) (name string, err error) {
-	err = do(h.f, fmt.Sprintf("group name %d", gid), false, func() error {
-		name, err = h.h.GroupName(ctx, gid)
-		return err
-	})
-	return name, err
+func (h *faultHost) GroupName(ctx context.Context, gid int) (string, error) {
+	return doValue(h.f, fmt.Sprintf("group name %d", gid), false, func() (string, error) { return h.h.GroupName(ctx, gid) })
 }
 
 type faultStatFS struct {
@@ -343,12 +329,8 @@ type faultStatFS struct {
 	h transport.FSStater
 }
 
-func (s faultStatFS) StatFS(ctx context.Context, p string) (free uint64, err error) {
-	err = do(s.f, "statfs "+p, false, func() error {
-		free, err = s.h.StatFS(ctx, p)
-		return err
-	})
-	return free, err
+func (s faultStatFS) StatFS(ctx context.Context, p string) (uint64, error) {
+	return doValue(s.f, "statfs "+p, false, func() (uint64, error) { return s.h.StatFS(ctx, p) })
 }
 
 type faultSyncFS struct {

@@ -227,3 +227,18 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+// ReadPlan reads cfg with typ and plans it from what it read, failing the
+// test on an error of either.
+func ReadPlan(ctx context.Context, t testing.TB, typ resource.Type, cfg cty.Value) (resource.ReadResponse, resource.PlanResponse) {
+	t.Helper()
+	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read, plan
+}

@@ -18,8 +18,9 @@
 //     flags and keywords, a Dovecot-made dovecot-uidlist per mailbox);
 //   - Swaks: sends a message with swaks, as a remote MTA would.
 //
-// It also holds CheckHost, the conformance checks every transport.Host
-// implementation runs.
+// The conformance checks every transport.Host implementation runs are in
+// package resources/transport/transporttest; testbed only provides the
+// servers.
 //
 // Tests use SSHD and Postfix, which stop the server and remove its files
 // when the test ends. Commands (cmd/mailplan-testbed, which `make demo`

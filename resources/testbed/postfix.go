@@ -138,20 +138,7 @@ func isExecutable(p string) bool {
 func Postfix(t testing.TB, opts PostfixOptions) *PostfixInstance {
 	t.Helper()
 	p, err := StartPostfix(opts)
-	if err != nil {
-		skipOrFatal(t, err)
-	}
-	t.Cleanup(func() {
-		if err := p.stopIfRunning(); err != nil {
-			t.Errorf("stop postfix %s: %v", p.Name, err)
-		}
-		if t.Failed() {
-			t.Logf("postfix %s maillog (%s):\n%s", p.Name, p.LogPath, p.logTail(60))
-		}
-		if err := p.Close(); err != nil {
-			t.Errorf("postfix %s: %v", p.Name, err)
-		}
-	})
+	forTest(t, postfixCleanup{p}, err)
 	return p
 }
 
@@ -165,25 +152,24 @@ func StartPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		// Another process may take the port between freePortOn and the
-		// master's bind: try again with another one.
-		port, err := freePortOn(p.Addr)
-		if err == nil {
-			p.Port = port
-			err = p.writeMasterCF()
+	err = onFreePort(func() (int, error) { return freePortOn(p.Addr) }, func(port int) (bool, error) {
+		p.Port = port
+		if err := p.writeMasterCF(); err != nil {
+			return false, err
 		}
-		if err != nil {
-			lastErr = err
-			break
-		}
-		if lastErr = p.start(); lastErr == nil {
-			return p, nil
-		}
+		return true, p.start()
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start postfix %s: %v", p.Name, err), p.Close())
 	}
-	return nil, errors.Join(fmt.Errorf("start postfix %s: %v", p.Name, lastErr), p.Close())
+	return p, nil
 }
+
+// postfixCleanup is an instance as forTest stops it: only when it
+// runs (a test may have stopped it).
+type postfixCleanup struct{ *PostfixInstance }
+
+func (c postfixCleanup) stop() error { return c.stopIfRunning() }
 
 // safePathRE matches paths main.cf takes verbatim: no $, space or comma.
 var safePathRE = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
@@ -796,4 +782,10 @@ func freePortOn(addr string) (int, error) {
 		return 0, fmt.Errorf("listener address %v is not TCP", l.Addr())
 	}
 	return tcp.Port, nil
+}
+
+func (c postfixCleanup) label() string { return "postfix " + c.Name }
+
+func (c postfixCleanup) logs() []serverLog {
+	return []serverLog{{title: c.label() + " maillog", path: c.LogPath}}
 }

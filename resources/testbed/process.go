@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -313,36 +312,4 @@ func stopPostfixMaster(pid int, timeout time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
-}
-
-// daemon is the life of a server the test bed started and reaps: its
-// process, a channel closed once it is reaped, and a Close that stops it
-// and removes its directory once.
-type daemon struct {
-	proc      Process
-	exited    chan struct{}
-	closeOnce sync.Once
-	closeErr  error
-}
-
-// stop stops the server when it runs (see Process.Stop), also when it was
-// restarted since by other means (found by its PID file, see
-// Process.Current), and waits until the one the test bed started is
-// reaped.
-func (d *daemon) stop() error {
-	var err error
-	if cur, ok := d.proc.Current(); ok {
-		err = cur.Stop(10 * time.Second)
-	}
-	<-d.exited
-	return err
-}
-
-// closeDir stops the server and removes dir. Calling it again does nothing
-// and returns the same error.
-func (d *daemon) closeDir(dir string) error {
-	d.closeOnce.Do(func() {
-		d.closeErr = errors.Join(d.stop(), os.RemoveAll(dir))
-	})
-	return d.closeErr
 }

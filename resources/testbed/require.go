@@ -108,10 +108,7 @@ func CheckAvailable() error {
 			missing = append(missing, name+" (postfix)")
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return unavailable{"the test bed needs " + strings.Join(missing, ", ")}
+	return lacking("the test bed", missing)
 }
 
 // reachableDir checks that dir, where a server running as a system user
@@ -133,4 +130,13 @@ func reachableDir(dir, users string) error {
 			return nil
 		}
 	}
+}
+
+// lacking is nil when nothing is missing, else the error (matching
+// ErrUnavailable) saying what bed needs.
+func lacking(bed string, missing []string) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	return unavailable{bed + " needs " + strings.Join(missing, ", ")}
 }

@@ -9,12 +9,10 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,22 +69,7 @@ func SSHDWith(t testing.TB, opts SSHDOptions) *SSHServer {
 		opts.Dir = t.TempDir()
 	}
 	s, err := StartSSHD(opts)
-	if err != nil {
-		skipOrFatal(t, err)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Errorf("stop sshd: %v", err)
-		}
-		if t.Failed() {
-			if log, err := os.ReadFile(s.LogPath); err == nil {
-				t.Logf("sshd log (%s):\n%s", s.LogPath, log)
-			}
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("sshd: %v", err)
-		}
-	})
+	forTest(t, s, err)
 	return s
 }
 
@@ -164,18 +147,11 @@ func startSSHDIn(dir, username string, opts SSHDOptions) (*SSHServer, error) {
 		return nil, err
 	}
 
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		// Another process may take the port between freePort and sshd's
-		// bind: try again with another one.
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
+	var srv *SSHServer
+	err = onFreePort(freePort, func(port int) (bool, error) {
 		s, err := startSSHD(dir, port, opts)
 		if err != nil {
-			lastErr = err
-			continue
+			return true, err
 		}
 		s.HostKey = hostPub
 		s.Host = resource.Host{
@@ -190,11 +166,15 @@ func startSSHDIn(dir, username string, opts SSHDOptions) (*SSHServer, error) {
 		line := knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))}, hostPub)
 		if err := os.WriteFile(s.Host.KnownHosts, []byte(line+"\n"), 0o600); err != nil {
 			s.stop()
-			return nil, err
+			return false, err
 		}
-		return s, nil
+		srv = s
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start sshd: %v", err)
 	}
-	return nil, fmt.Errorf("start sshd: %v", lastErr)
+	return srv, nil
 }
 
 func startSSHD(dir string, port int, opts SSHDOptions) (*SSHServer, error) {
@@ -223,65 +203,27 @@ func startSSHD(dir string, port int, opts SSHDOptions) (*SSHServer, error) {
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	s := &SSHServer{Dir: dir, LogPath: logPath, ConfigPath: conf}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	_, err := s.daemon.start(launch{
+		argv:    []string{SSHDPath, "-D", "-e", "-f", conf},
+		proc:    Process{Kind: "sshd", Name: "sshd", Config: conf, PIDFile: pidFile, Dir: dir},
+		logPath: logPath,
+		logMode: 0o600,
+		ready: func() error {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		},
+		serving: "listening on " + addr,
+		timeout: 15 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", conf)
-	// Not the caller's stderr: a child holding it open makes `go test`
-	// wait.
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	// Its own session: a terminal's ^C or hangup reaches the caller (which
-	// stops it), and it outlives a caller that leaves it running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", SSHDPath, err)
-	}
-	// Before Wait can reap it.
-	startTime, stErr := procStartTime(cmd.Process.Pid)
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	s := &SSHServer{
-		Dir:        dir,
-		LogPath:    logPath,
-		ConfigPath: conf,
-		daemon: daemon{exited: exited, proc: Process{
-			Kind: "sshd", Name: "sshd", PID: cmd.Process.Pid, StartTime: startTime,
-			Config: conf, PIDFile: pidFile, Dir: dir,
-		}},
-	}
-	if stErr != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-		return nil, fmt.Errorf("sshd start time: %w", stErr)
-	}
-
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return s, nil
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("sshd exited (%v); its log:\n%s", waitErr, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("sshd not listening on %s; its log:\n%s", addr, log)
-		}
-	}
+	return s, nil
 }
 
 // Process identifies the sshd listener, to stop it from another process
@@ -336,4 +278,10 @@ func NewKey(t testing.TB) ssh.PublicKey {
 // freePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func freePort() (int, error) {
 	return freePortOn("127.0.0.1")
+}
+
+func (s *SSHServer) label() string { return "sshd" }
+
+func (s *SSHServer) logs() []serverLog {
+	return []serverLog{{title: "sshd log", path: s.LogPath, all: true}}
 }

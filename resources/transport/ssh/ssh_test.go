@@ -2,11 +2,15 @@ package ssh
 
 import (
 	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/testbed"
 )
 
 func TestQuote(t *testing.T) {
@@ -105,5 +109,82 @@ func TestParseDF(t *testing.T) {
 	}
 	if _, err := parseDF([]byte("garbage")); err == nil {
 		t.Error("parseDF accepted garbage")
+	}
+}
+
+// The write check's script, run as a user who is not root (nobody, with
+// setpriv), answers as the SSH user's shell would: a directory of root's
+// is not writable, a sticky world-writable one is, and a directory not
+// there yet is answered for the nearest one above it.
+func TestWritableScriptNotRoot(t *testing.T) {
+	testbed.RequireRoot(t, "running the check as another user")
+	setpriv := testbed.Require(t, "setpriv")
+	base := t.TempDir()
+	// t.TempDir's directories are 0700: nobody must reach into them.
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rootOnly, shared := filepath.Join(base, "etc-postfix"), filepath.Join(base, "shared")
+	for d, mode := range map[string]os.FileMode{rootOnly: 0o755, shared: 0o1777} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := []string{rootOnly, shared, filepath.Join(rootOnly, "maps", "sub"), filepath.Join(shared, "new")}
+	cmd := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", writableScript, "sh"}, ask...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got, ok := parseWritable(out, len(ask))
+	if !ok {
+		t.Fatalf("unreadable answer %q", out)
+	}
+	want := []writable{{false, rootOnly}, {true, shared}, {false, rootOnly}, {true, shared}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(writable{})); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseWritable(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		out  string
+		n    int
+		ok   bool
+	}{
+		{"two", "w /a\x00- /b\x00", 2, true},
+		{"a newline in a name", "w /a\nb\x00", 1, true},
+		{"missing one", "w /a\x00", 2, false},
+		{"nologin's message", "This account is currently not available.\n", 1, false},
+		{"nothing", "", 1, false},
+	} {
+		if _, ok := parseWritable([]byte(c.out), c.n); ok != c.ok {
+			t.Errorf("%s: ok %v, want %v", c.name, ok, c.ok)
+		}
+	}
+}
+
+func TestSudoRefusal(t *testing.T) {
+	for _, c := range []struct {
+		name, stderr string
+		refused      bool
+	}{
+		{"password", "sudo: a password is required\n", true},
+		{"tty", "sudo: sorry, you must have a tty to run sudo\n", true},
+		{"not in sudoers", "sudo: mailplan is not in the sudoers file.  This incident will be reported.\n", true},
+		{"not allowed", "Sorry, user mailplan is not allowed to execute '/usr/bin/cat /etc/x' as root on old.\n", true},
+		{"the command's own error", "cat: /etc/x: No such file or directory\n", false},
+		{"a command mentioning sudo", "postfix: sudo: a password is required in a log line\n", false},
+		{"empty", "", false},
+	} {
+		if got := sudoRefusal([]byte(c.stderr)) != ""; got != c.refused {
+			t.Errorf("%s: refused %v, want %v", c.name, got, c.refused)
+		}
 	}
 }

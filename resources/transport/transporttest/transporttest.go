@@ -1,4 +1,4 @@
-package testbed
+package transporttest
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 
 // CheckHost runs the conformance checks of transport.Host against h. dir is
 // an empty directory that h reaches under the same path as this process
-// (the test servers run on this machine), so that results can be checked
-// with the os package too.
+// (the local transport, or an sshd of package testbed on this machine), so
+// that results can be checked with the os package too.
 func CheckHost(t *testing.T, h transport.Host, dir string) {
 	ctx := context.Background()
 	if h.Name() == "" {

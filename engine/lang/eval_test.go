@@ -1,4 +1,4 @@
-package engine
+package lang
 
 import (
 	"os"
@@ -11,9 +11,23 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/mailplan/mailplan/engine/lang"
+	"github.com/mailplan/mailplan/engine/configs"
 	"github.com/mailplan/mailplan/engine/resource"
 )
+
+// fileStub is a resource type with a path, a content and a sensitive
+// secret, as the engine's test file type has; nothing calls its host
+// methods.
+type fileStub struct{ stub }
+
+func (fileStub) Name() string { return "fake_file" }
+func (fileStub) Schema() *resource.Schema {
+	return &resource.Schema{Attributes: map[string]*resource.Attribute{
+		"path":    {Type: cty.String, Required: true, ForceNew: true},
+		"content": {Type: cty.String, Required: true},
+		"secret":  {Type: cty.String, Sensitive: true},
+	}}
+}
 
 // writeFiles writes files (by slash path) under dir.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -29,20 +43,40 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// loadFiles writes a plan directory and loads it; opts.Dir is set.
-func loadFiles(t *testing.T, files map[string]string, opts Options) *lang.Result {
+// evaluateDir loads the plan directory dir and evaluates it with in's
+// options, the test types registered.
+func evaluateDir(t *testing.T, dir string, in Input) (*Result, hcl.Diagnostics) {
+	t.Helper()
+	mod, diags := configs.NewLoader().Load(dir)
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", diags.Error())
+	}
+	in.Root = mod
+	in.Registry = resource.NewRegistry(stub{}, fileStub{})
+	return Evaluate(in)
+}
+
+// evaluateFiles loads files into a temporary plan directory and evaluates
+// it.
+func evaluateFiles(t *testing.T, files map[string]string) (string, *Result, hcl.Diagnostics) {
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
-	opts.Dir = dir
-	if opts.Environ == nil {
-		opts.Environ = []string{}
-	}
-	s, diags := newTestEngine(&fakeFile{}).Load(opts)
+	res, diags := evaluateDir(t, dir, Input{})
+	return dir, res, diags
+}
+
+// loadFiles evaluates files with the root variables vars and fails the
+// test on any error.
+func loadFiles(t *testing.T, files map[string]string, vars map[string]*InputValue) *Result {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, files)
+	res, diags := evaluateDir(t, dir, Input{Variables: vars})
 	if diags.HasErrors() {
-		t.Fatalf("diagnostics:%s", describeDiags(diags))
+		t.Fatalf("diagnostics: %s", diags.Error())
 	}
-	return s.Config
+	return res
 }
 
 // instView is what the language tests compare of an instance.
@@ -52,7 +86,7 @@ type instView struct {
 	Deps    []string
 }
 
-func viewInstances(t *testing.T, res *lang.Result) map[string]instView {
+func viewInstances(t *testing.T, res *Result) map[string]instView {
 	t.Helper()
 	out := map[string]instView{}
 	for addr, inst := range res.Instances {
@@ -69,7 +103,7 @@ func viewInstances(t *testing.T, res *lang.Result) map[string]instView {
 // ctyCmp compares cty values exactly, marks included.
 var ctyCmp = cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) })
 
-func TestLangInstances(t *testing.T) {
+func TestInstances(t *testing.T) {
 	twoLevels := map[string]string{
 		"main.mp.hcl": `
 resource "fake_file" "root" {
@@ -340,7 +374,7 @@ output "path" { value = fake_file.f.path }
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := loadFiles(t, tc.files, Options{})
+			res := loadFiles(t, tc.files, nil)
 			if diff := cmp.Diff(tc.want, viewInstances(t, res)); diff != "" {
 				t.Errorf("instances (-want +got):\n%s", diff)
 			}
@@ -348,7 +382,7 @@ output "path" { value = fake_file.f.path }
 	}
 
 	t.Run("module outputs", func(t *testing.T) {
-		res := loadFiles(t, twoLevels, Options{})
+		res := loadFiles(t, twoLevels, nil)
 		want := cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("/tmp/inner-a"), "b": cty.StringVal("/tmp/inner-b")})
 		if diff := cmp.Diff(want, res.Outputs["inner_paths"].Value, ctyCmp); diff != "" {
 			t.Errorf("output (-want +got):\n%s", diff)
@@ -356,7 +390,7 @@ output "path" { value = fake_file.f.path }
 	})
 }
 
-func TestLangLifecycleAndHooks(t *testing.T) {
+func TestLifecycleAndHooks(t *testing.T) {
 	files := map[string]string{"main.mp.hcl": `
 variable "protect" { default = true }
 host "old" {
@@ -397,17 +431,17 @@ resource "fake_file" "b" {
   }
 }
 `}
-	res := loadFiles(t, files, Options{})
+	res := loadFiles(t, files, nil)
 	type view struct {
 		PreventDestroy bool
 		IgnoreChanges  []string
 		IgnoreAll      bool
-		Hooks          []lang.Hook
+		Hooks          []Hook
 	}
 	old := resource.Host{Name: "old", Transport: "ssh", Address: "203.0.113.10", Port: 2222, User: "admin", KnownHosts: "~/.ssh/known_hosts", Sudo: true}
 	here := resource.Host{Name: "here", Transport: "local", Port: 22, User: "root", KnownHosts: "~/.ssh/known_hosts"}
-	hooks := func(key string) []lang.Hook {
-		return []lang.Hook{
+	hooks := func(key string) []Hook {
+		return []Hook{
 			{When: "before_apply", Host: old, Command: []string{"postfix", "check"}},
 			{When: "after_apply", Host: here, Command: []string{"swaks", "--to", "probe+" + key + "@example.com"}},
 			{When: "on_rollback", Host: old, Command: []string{"postfix", "flush"}},
@@ -436,7 +470,7 @@ resource "fake_file" "b" {
 	}
 }
 
-func TestLangOutputs(t *testing.T) {
+func TestOutputs(t *testing.T) {
 	files := map[string]string{
 		"main.mp.hcl": `
 variable "password" {
@@ -467,132 +501,19 @@ variable "in" { type = string }
 output "out" { value = "${var.in}-out" }
 `,
 	}
-	res := loadFiles(t, files, Options{})
-	want := map[string]*lang.OutputValue{
+	res := loadFiles(t, files, nil)
+	want := map[string]*OutputValue{
 		"path":   {Value: cty.StringVal("/tmp/a")},
 		"nested": {Value: cty.StringVal("v-out")},
 		"object": {Value: cty.ObjectVal(map[string]cty.Value{"n": cty.NumberIntVal(1), "l": cty.TupleVal([]cty.Value{cty.True})})},
-		"secret": {Value: cty.StringVal("hunter2").Mark(lang.Sensitive), Sensitive: true},
+		"secret": {Value: cty.StringVal("hunter2").Mark(Sensitive), Sensitive: true},
 	}
 	if diff := cmp.Diff(want, res.Outputs, ctyCmp); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
 }
 
-func TestLangVariablePrecedence(t *testing.T) {
-	main := `
-variable "v" { default = "default" }
-variable "list" {
-  type    = list(string)
-  default = []
-}
-variable "n" {
-  type    = number
-  default = 0
-}
-variable "flag" {
-  type    = bool
-  default = false
-}
-variable "m" {
-  type    = map(number)
-  default = {}
-}
-`
-	varFile := `
-v = "file"
-m = { a = 1, b = 2 }
-n = 7
-`
-	tests := []struct {
-		name    string
-		environ []string
-		vars    []VarArg
-		want    map[string]cty.Value
-	}{
-		{
-			name: "defaults",
-			want: map[string]cty.Value{"v": cty.StringVal("default")},
-		},
-		{
-			name:    "environment over default",
-			environ: []string{"MAILPLAN_VAR_v=env", "MAILPLAN_VAR_n=3", "MAILPLAN_VAR_undeclared=x", "HOME=/root"},
-			want:    map[string]cty.Value{"v": cty.StringVal("env"), "n": cty.NumberIntVal(3)},
-		},
-		{
-			name:    "var file over environment",
-			environ: []string{"MAILPLAN_VAR_v=env", "MAILPLAN_VAR_n=3"},
-			vars:    []VarArg{{File: true, Value: "vars.hcl"}},
-			want:    map[string]cty.Value{"v": cty.StringVal("file"), "n": cty.NumberIntVal(7), "m": cty.MapVal(map[string]cty.Value{"a": cty.NumberIntVal(1), "b": cty.NumberIntVal(2)})},
-		},
-		{
-			name:    "-var over var file and environment",
-			environ: []string{"MAILPLAN_VAR_v=env"},
-			vars:    []VarArg{{File: true, Value: "vars.hcl"}, {Value: "v=cli"}, {Value: "n=8"}},
-			want:    map[string]cty.Value{"v": cty.StringVal("cli"), "n": cty.NumberIntVal(8), "m": cty.MapVal(map[string]cty.Value{"a": cty.NumberIntVal(1), "b": cty.NumberIntVal(2)})},
-		},
-		{
-			name: "later -var wins",
-			vars: []VarArg{{Value: "v=one"}, {Value: "v=two"}},
-			want: map[string]cty.Value{"v": cty.StringVal("two")},
-		},
-		{
-			name: "typed -var values",
-			vars: []VarArg{{Value: `list=["a","b"]`}, {Value: "flag=true"}, {Value: "n=42"}, {Value: "m={x = 1}"}},
-			want: map[string]cty.Value{
-				"list": cty.ListVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b")}),
-				"flag": cty.True,
-				"n":    cty.NumberIntVal(42),
-				"m":    cty.MapVal(map[string]cty.Value{"x": cty.NumberIntVal(1)}),
-			},
-		},
-		{
-			name: "a string variable takes -var as it is",
-			vars: []VarArg{{Value: `v=["not", "a list"]`}},
-			want: map[string]cty.Value{"v": cty.StringVal(`["not", "a list"]`)},
-		},
-	}
-	defaults := map[string]cty.Value{
-		"v":    cty.StringVal("default"),
-		"list": cty.ListValEmpty(cty.String),
-		"n":    cty.NumberIntVal(0),
-		"flag": cty.False,
-		"m":    cty.MapValEmpty(cty.Number),
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeFiles(t, dir, map[string]string{"main.mp.hcl": main, "vars.hcl": varFile})
-			var vars []VarArg
-			for _, v := range tc.vars {
-				if v.File {
-					v.Value = filepath.Join(dir, v.Value)
-				}
-				vars = append(vars, v)
-			}
-			environ := tc.environ
-			if environ == nil {
-				environ = []string{}
-			}
-			s, diags := newTestEngine(&fakeFile{}).Load(Options{Dir: dir, Vars: vars, Environ: environ})
-			if diags.HasErrors() {
-				t.Fatalf("diagnostics:%s", describeDiags(diags))
-			}
-			want := map[string]cty.Value{}
-			for k, v := range defaults {
-				want[k] = v
-			}
-			for k, v := range tc.want {
-				want[k] = v
-			}
-			if diff := cmp.Diff(want, s.Config.Variables, ctyCmp); diff != "" {
-				t.Errorf("variables (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestLangSensitive(t *testing.T) {
+func TestSensitive(t *testing.T) {
 	files := map[string]string{"main.mp.hcl": `
 variable "password" {
   type      = string
@@ -609,12 +530,12 @@ resource "fake_file" "b" {
   secret  = "schema-sensitive"
 }
 `}
-	res := loadFiles(t, files, Options{Vars: []VarArg{{Value: "password=hunter2"}}})
+	res := loadFiles(t, files, map[string]*InputValue{"password": {Value: cty.StringVal("hunter2"), Source: "-var"}})
 	if diff := cmp.Diff(map[string]bool{"password": true}, res.SensitiveVariables); diff != "" {
 		t.Errorf("SensitiveVariables (-want +got):\n%s", diff)
 	}
-	if !lang.IsSensitive(res.Variables["password"]) || lang.IsSensitive(res.Variables["user"]) {
-		t.Errorf("variable marks: password %v, user %v", lang.IsSensitive(res.Variables["password"]), lang.IsSensitive(res.Variables["user"]))
+	if !IsSensitive(res.Variables["password"]) || IsSensitive(res.Variables["user"]) {
+		t.Errorf("variable marks: password %v, user %v", IsSensitive(res.Variables["password"]), IsSensitive(res.Variables["user"]))
 	}
 	tests := []struct {
 		addr      string
@@ -638,7 +559,7 @@ resource "fake_file" "b" {
 			if inst == nil {
 				t.Fatalf("no instance %s in %v", tc.addr, res.Addrs())
 			}
-			clean, paths := lang.StripSensitive(inst.Config)
+			clean, paths := StripSensitive(inst.Config)
 			var names []string
 			for _, p := range paths {
 				names = append(names, p[0].(cty.GetAttrStep).Name)
@@ -659,7 +580,7 @@ resource "fake_file" "b" {
 	}
 }
 
-func TestLangFunctions(t *testing.T) {
+func TestFunctions(t *testing.T) {
 	tests := []struct {
 		name string
 		expr string
@@ -698,7 +619,7 @@ output "r" { value = ` + tc.expr + ` }
 				"data/greeting.txt": "hello\n",
 				"data/main.cf.tpl":  "myorigin = ${domain}\n%{ for r in relays ~}\nrelay = ${r}\n%{ endfor ~}\n",
 			}
-			res := loadFiles(t, files, Options{})
+			res := loadFiles(t, files, nil)
 			if diff := cmp.Diff(tc.want, res.Outputs["r"].Value, ctyCmp); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", tc.expr, diff)
 			}
@@ -706,11 +627,11 @@ output "r" { value = ` + tc.expr + ` }
 	}
 }
 
-// validate checks a plan without its values: required variables without a
+// AllowUnknown (validate) checks a plan without its values: required variables without a
 // value are unknown, and evaluation goes on without failing.
 func TestValidateWithoutValues(t *testing.T) {
 	dir := t.TempDir()
-	writePlan(t, dir, `
+	writeFiles(t, dir, map[string]string{"main.mp.hcl": `
 variable "dir" { type = string }
 variable "names" { type = set(string) }
 variable "addr" {
@@ -735,25 +656,24 @@ resource "fake_file" "g" {
   path    = "/g"
   content = fake_file.f
 }
-`)
-	e := newTestEngine(&fakeFile{})
-	_, d := e.Load(Options{Dir: dir, ValidateOnly: true})
+`})
+	_, d := evaluateDir(t, dir, Input{AllowUnknown: true})
 	// content = fake_file.f is an object, not a string: still caught.
 	if !d.HasErrors() || !strings.Contains(d.Error(), "content") {
 		t.Fatalf("want the type error on content, got %v", d)
 	}
-	writePlan(t, dir, `
+	writeFiles(t, dir, map[string]string{"main.mp.hcl": `
 variable "dir" { type = string }
 resource "fake_file" "f" {
   path    = "${var.dir}/x"
   content = "x"
 }
-`)
-	_, d = e.Load(Options{Dir: dir, ValidateOnly: true})
+`})
+	_, d = evaluateDir(t, dir, Input{AllowUnknown: true})
 	if d.HasErrors() {
 		t.Fatalf("valid plan without values: %v", d)
 	}
-	_, d = e.Load(Options{Dir: dir})
+	_, d = evaluateDir(t, dir, Input{})
 	if !d.HasErrors() {
 		t.Fatal("plan without a required value passed")
 	}
