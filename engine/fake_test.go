@@ -35,7 +35,7 @@ func (f *fakeFile) Name() string { return "fake_file" }
 
 func (f *fakeFile) Schema() *resource.Schema {
 	return &resource.Schema{Attributes: map[string]*resource.Attribute{
-		"path":    {Type: cty.String, Required: true, ForceNew: true},
+		"path":    {Type: cty.String, Required: true, ForceNew: true, ShowUnchanged: true},
 		"content": {Type: cty.String, Required: true},
 		"secret":  {Type: cty.String, Sensitive: true},
 	}}

@@ -381,7 +381,7 @@ func (f *fakePanic) Name() string { return "fake_panic" }
 
 func (f *fakePanic) Schema() *resource.Schema {
 	return &resource.Schema{Attributes: map[string]*resource.Attribute{
-		"name":     {Type: cty.String, Required: true},
+		"name":     {Type: cty.String, Required: true, ShowUnchanged: true},
 		"panic_on": {Type: cty.String},
 	}}
 }

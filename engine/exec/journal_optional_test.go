@@ -40,7 +40,7 @@ func (f *fakeGate) Name() string { return "fake_gate" }
 
 func (f *fakeGate) Schema() *resource.Schema {
 	return &resource.Schema{Attributes: map[string]*resource.Attribute{
-		"name": {Type: cty.String, Required: true, Identity: true},
+		"name": {Type: cty.String, Required: true, Identity: true, ShowUnchanged: true},
 		"note": {Type: cty.String},
 	}}
 }

@@ -3,6 +3,8 @@ package exec
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +24,11 @@ import (
 func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.Diagnostics {
 	schema := it.typ.Schema()
 	it.change = newChange(it, schema.ImpliedType())
+	for _, name := range slices.Sorted(maps.Keys(schema.Attributes)) {
+		if schema.Attributes[name].ShowUnchanged {
+			it.change.ShowUnchanged = append(it.change.ShowUnchanged, name)
+		}
+	}
 	replacePaths := forceNewPaths(it, schema, opts)
 	replace := len(replacePaths) > 0
 	if d := r.refreshItem(ctx, it, schema, opts.NoRefresh && it.prior != nil && !replace); d != nil {

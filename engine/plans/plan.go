@@ -70,6 +70,10 @@ type Change struct {
 	Reason string
 	// ReplacePaths are the attributes that force a replacement.
 	ReplacePaths []string
+	// ShowUnchanged are the attributes an update shows even when they do
+	// not change (resource.Attribute.ShowUnchanged), so that a reader can
+	// tell which object it is about.
+	ShowUnchanged []string
 	// PreviousAddr is the address the state had the instance at before a
 	// moved block gave it this one.
 	PreviousAddr string

@@ -160,7 +160,16 @@ func change(addr string, a plans.Action, before, after cty.Value) *plans.Change 
 		name, c.Key = name[:i], name[i:]
 	}
 	c.Type, c.Name = typ, name
+	c.ShowUnchanged = showUnchanged[typ]
 	return c
+}
+
+// showUnchanged are the attributes the types' schemas mark ShowUnchanged.
+var showUnchanged = map[string][]string{
+	"file":        {"path"},
+	"postfix_map": {"path"},
+	"dns_record":  {"name", "zone"},
+	"mx_record":   {"name", "zone"},
 }
 
 func null() cty.Value { return cty.NullVal(fileType) }
@@ -464,5 +473,25 @@ func TestApplySummaries(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// An unchanged attribute is shown in an update only when its schema marks
+// it ShowUnchanged: the renderer names no attribute itself.
+func TestShowUnchangedFromSchema(t *testing.T) {
+	before := file("new", "/etc/motd", "old", "0644")
+	after := with(before, "content", cty.StringVal("new"))
+	for _, shown := range []bool{true, false} {
+		c := change("file.motd", plans.Update, before, after)
+		if !shown {
+			c.ShowUnchanged = nil
+		}
+		var out strings.Builder
+		if err := PlanText(&out, &plans.Plan{Changes: []*plans.Change{c}}, TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out.String(), `path    = "/etc/motd"`) || strings.Contains(out.String(), `path = "/etc/motd"`); got != shown {
+			t.Errorf("ShowUnchanged %v: path shown %v\n%s", shown, got, out.String())
+		}
 	}
 }

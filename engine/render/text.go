@@ -33,6 +33,9 @@ func PlanText(w io.Writer, p *plans.Plan, opts TextOptions) error {
 type printer struct {
 	buf   bytes.Buffer
 	color bool
+	// showUnchanged are the attributes of the change being printed that an
+	// update shows even when unchanged (plans.Change.ShowUnchanged).
+	showUnchanged map[string]bool
 }
 
 func (p *printer) paint(code, s string) string {
@@ -207,6 +210,10 @@ var headings = map[plans.Action]string{
 }
 
 func (p *printer) change(c *plans.Change) {
+	p.showUnchanged = map[string]bool{}
+	for _, name := range c.ShowUnchanged {
+		p.showUnchanged[name] = true
+	}
 	addr := changeAddr(c)
 	takeover := ""
 	if c.TakesOver != "" {

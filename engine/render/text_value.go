@@ -9,11 +9,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// identifying attributes are shown in an update even when unchanged, so a
-// reader can tell which object the change is about (Terraform does the same
-// for id and name).
-var identifying = map[string]bool{"id": true, "name": true, "path": true, "zone": true}
-
 // diffContext is how many unchanged lines or list elements are shown around
 // a change; the rest are counted in a "# (N unchanged ... hidden)" line.
 const diffContext = 2
@@ -282,7 +277,7 @@ func (p *printer) objectDiff(d int, b, a cty.Value, replace map[string]bool) {
 		if isNull(bv) && isNull(av) {
 			continue
 		}
-		if equal(bv, av) && !identifying[name] {
+		if equal(bv, av) && !p.showUnchanged[name] {
 			hidden++
 			continue
 		}

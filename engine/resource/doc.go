@@ -34,7 +34,14 @@
 //   - Schema and Attribute, from which the engine decodes, validates and
 //     diffs configuration, so that no type re-implements diffing. An
 //     attribute's Kind says whether it is a plain value or a reference to a
-//     host or dns_server block.
+//     host or dns_server block; Identity marks what names the object (never
+//     kept by ignore_changes), ShowUnchanged what a plan always shows.
+//   - Decode, DecodeAttr and CheckStruct: a type decodes its configuration
+//     into a struct by its cty tags, and its tests check that the struct
+//     and the schema name the same attributes. Known tells a Validator
+//     whether a value can be checked yet; Absent is the ReadResponse of an
+//     object that is not there.
+//   - Host.Key, the one identity of a host's target, for claims and locks.
 //   - Host and DNSServer, the decoded host and dns_server blocks (HostType
 //     and DNSServerType are their values in expressions; HostFromValue and
 //     DNSServerFromValue decode them).

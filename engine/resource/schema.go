@@ -36,6 +36,10 @@ type Attribute struct {
 	// real value of an identity attribute in place of the configured one:
 	// another value names another object.
 	Identity bool
+	// ShowUnchanged: the plan shows the attribute in an update even when
+	// it does not change, so that a reader can tell which object the
+	// change is about (a file's path, a record's zone and name).
+	ShowUnchanged bool
 	// Computed: the value comes from the real state, not the configuration
 	// (e.g. a file's owner when none is configured); not settable.
 	Computed    bool

@@ -75,9 +75,9 @@ func commonAttrs() map[string]*resource.Attribute {
 	return map[string]*resource.Attribute{
 		"server": {Type: resource.DNSServerType, Kind: resource.DNSServerRef, Required: true,
 			Description: "The dns_server block of the zone's primary server, which answers with authority and accepts updates. Changing it (another address, a rotated key) changes how the RRset is reached, not which RRset: no replacement."},
-		"zone": {Type: cty.String, Required: true, ForceNew: true,
+		"zone": {Type: cty.String, Required: true, ForceNew: true, ShowUnchanged: true,
 			Description: `The zone, e.g. "example.com." (made fully qualified).`},
-		"name": {Type: cty.String, ForceNew: true,
+		"name": {Type: cty.String, ForceNew: true, ShowUnchanged: true,
 			Description: `The owner name: fully qualified ("imap.example.com."), relative to the zone ("imap"), or "@" for the apex; default the apex.`},
 		"ttl": {Type: cty.Number, Required: true,
 			Description: "The TTL of the RRset, in seconds."},

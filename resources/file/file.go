@@ -40,7 +40,7 @@ const DefaultMode = "0644"
 var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
 	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true, Identity: true,
 		Description: "The host the file is on."},
-	"path": {Type: cty.String, Required: true, ForceNew: true, Identity: true,
+	"path": {Type: cty.String, Required: true, ForceNew: true, Identity: true, ShowUnchanged: true,
 		Description: "The absolute path of the file."},
 	"content": {Type: cty.String, Required: true,
 		Description: "The whole content of the file."},

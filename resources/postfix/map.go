@@ -42,7 +42,7 @@ var entryType = cty.Object(map[string]cty.Type{"key": cty.String, "value": cty.S
 var mapSchema = &resource.Schema{Attributes: map[string]*resource.Attribute{
 	"host": {Type: resource.HostType, Kind: resource.HostRef, Required: true, ForceNew: true, Identity: true,
 		Description: "The host Postfix runs on."},
-	"path": {Type: cty.String, Required: true, ForceNew: true, Identity: true,
+	"path": {Type: cty.String, Required: true, ForceNew: true, Identity: true, ShowUnchanged: true,
 		Description: "The absolute path of the table's source file, e.g. /etc/postfix/migration/transport_map."},
 	"type": {Type: cty.String, Required: true, ForceNew: true,
 		Description: "The table type: hash, lmdb, btree, cdb, texthash, regexp or pcre."},

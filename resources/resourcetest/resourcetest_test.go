@@ -289,7 +289,7 @@ type keyFile struct {
 }
 
 var keySchema = &resource.Schema{Attributes: map[string]*resource.Attribute{
-	"path":    {Type: cty.String, Required: true},
+	"path":    {Type: cty.String, Required: true, ShowUnchanged: true},
 	"content": {Type: cty.String, Required: true},
 }}
 
