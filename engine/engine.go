@@ -336,7 +336,7 @@ func (s *Session) Plan(ctx context.Context) (*exec.Planned, hcl.Diagnostics) {
 
 func opOf(la *states.Apply) string {
 	if la.Operation == "" {
-		return "apply"
+		return states.OperationApply
 	}
 	return la.Operation
 }
@@ -356,10 +356,7 @@ func (s *Session) Apply(ctx context.Context, p *exec.Planned) (*exec.ApplyReport
 	if err := s.CheckApplicable(); err != nil {
 		return &exec.ApplyReport{}, err
 	}
-	op := "apply"
-	if s.opts.Destroy {
-		op = "destroy"
-	}
+	op := opName(s.opts.Destroy)
 	maxWait := s.opts.MaxWait
 	return s.runner.Apply(s.keyed(ctx), p, s.State, s.Backend, exec.ApplyOptions{
 		Parallelism: s.opts.Parallelism, NoRollback: s.opts.NoRollback, MaxWait: maxWait, Stop: s.opts.Stop,

@@ -9,6 +9,7 @@ import (
 	"github.com/mailplan/mailplan/engine/exec"
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/render"
+	"github.com/mailplan/mailplan/engine/states"
 )
 
 // The operations below are the engine's whole sequence for one command:
@@ -263,7 +264,7 @@ func (e *Engine) with(ui UI) *Engine {
 
 func opName(destroy bool) string {
 	if destroy {
-		return "destroy"
+		return states.OperationDestroy
 	}
-	return "apply"
+	return states.OperationApply
 }

@@ -437,7 +437,7 @@ func outageStopAt(ctx context.Context, journal string, changes []*states.Change,
 			case <-ctx.Done():
 				var ops []string
 				for _, r := range last {
-					ops = append(ops, r.Op)
+					ops = append(ops, string(r.Op))
 				}
 				ch <- outageStop{err: fmt.Errorf("the marker never came; the journal last held %d records %v", len(last), ops)}
 				return

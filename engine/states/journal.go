@@ -20,9 +20,8 @@ type Journaler interface {
 
 // Op is the kind of a journal record. Its values are written to the state's
 // journal as they are: a new value is a new format, and an old one never
-// changes. It is an alias, not a defined type, so that code comparing or
-// collecting Record.Op as a string keeps working.
-type Op = string
+// changes.
+type Op string
 
 // The journal operations, in the order a run uses them.
 const (

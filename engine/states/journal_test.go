@@ -12,8 +12,9 @@ import (
 // versions must still replay, so a constant may never change its value.
 func TestJournalWordsAreTheFormat(t *testing.T) {
 	got := map[string]string{
-		OpBegin: "begin", OpContinue: "continue", OpMoved: "moved", OpChange: "change", OpEntry: "entry",
-		OpDone: "done", OpRestoring: "restoring", OpRestored: "restored", OpResource: "resource", OpStatus: "status",
+		string(OpBegin): "begin", string(OpContinue): "continue", string(OpMoved): "moved", string(OpChange): "change",
+		string(OpEntry): "entry", string(OpDone): "done", string(OpRestoring): "restoring", string(OpRestored): "restored",
+		string(OpResource): "resource", string(OpStatus): "status",
 		string(ActionCreate): "create", string(ActionUpdate): "update", string(ActionDelete): "delete",
 		string(ActionResume): "resume", string(ActionAdopt): "adopt", string(ActionForget): "forget",
 		StatusRunning: "running", StatusApplied: "applied", StatusKept: "kept", StatusIncomplete: "incomplete",
