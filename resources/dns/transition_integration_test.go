@@ -80,7 +80,7 @@ func waitUntil(t *testing.T, w *resource.Wait) {
 	time.Sleep(time.Until(w.Until) + 50*time.Millisecond)
 }
 
-// TestTransition takes an MX through the four steps of SPEC §3 with TTLs
+// TestTransition takes an MX through the steps of docs/resources/mx_record.md with TTLs
 // of a few seconds — lower, wait, switch, wait (wait_after_change), hold,
 // raise — while a resolver-like loop keeps asking: it must never see
 // NXDOMAIN or an empty answer. Then restores (destroy) back to the exact
