@@ -45,22 +45,27 @@ func (e *Engine) Graph(ctx context.Context, opts Options, typ string) (*Graph, m
 	if typ != "apply" {
 		return g, s.Files(), diags
 	}
-	st, d := e.OpenState(ctx, Options{Dir: opts.Dir}, false)
+	// The state of the session already loaded: the configuration is not
+	// parsed twice, and nothing is locked.
+	path, d := s.statePath()
 	if d.HasErrors() {
 		return nil, s.Files(), append(diags, d...)
 	}
+	if err := s.openState(ctx, false, path); err != nil {
+		return nil, s.Files(), append(diags, errDiag("Cannot open the state", err))
+	}
 	gone := func(addr string) bool {
-		_, inState := st.State.Resources[addr]
+		_, inState := s.State.Resources[addr]
 		_, inConfig := s.Config.Instances[addr]
 		return inState && !inConfig
 	}
-	for _, addr := range sortedResourceAddrs(st.State) {
+	for _, addr := range sortedResourceAddrs(s.State) {
 		if !gone(addr) {
 			continue
 		}
 		node := addr + " (destroy)"
 		g.Nodes = append(g.Nodes, node)
-		for _, dep := range st.State.Resources[addr].Deps {
+		for _, dep := range s.State.Resources[addr].Deps {
 			if gone(dep) {
 				dn := dep + " (destroy)"
 				g.Edges[dn] = append(g.Edges[dn], node)

@@ -39,7 +39,10 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest, ui UI) *Result {
 	if ui.Diagnostics(diags, s.Files()); diags.HasErrors() {
 		return failed(op)
 	}
-	ui.Plan(p.Plan)
+	if err := ui.Plan(p.Plan); err != nil {
+		ui.Diagnostics(errorDiag("Cannot render the plan", err.Error()), nil)
+		return failed(op)
+	}
 	if req.Out != "" {
 		if err := s.savePlan(p, req.Out); err != nil {
 			ui.Diagnostics(errorDiag("Cannot save the plan", err.Error()), nil)
@@ -135,8 +138,9 @@ func (e *Engine) applyLike(ctx context.Context, req ApplyRequest, ui UI) *Result
 			ui.Diagnostics(errorDiag("Saved plan is stale", err.Error()), nil)
 			return failed(op)
 		}
-	} else {
-		ui.Plan(p.Plan)
+	} else if err := ui.Plan(p.Plan); err != nil {
+		ui.Diagnostics(errorDiag("Cannot render the plan", err.Error()), nil)
+		return failed(op)
 	}
 	if !p.Plan.NeedsApply() {
 		if saved != nil {

@@ -23,6 +23,7 @@ type recordingUI struct {
 	confirm bool
 	noAsk   error // Confirm's error: nobody to ask
 	stopped bool  // Proceed says an interrupt came first
+	planErr error // Plan cannot show the plan
 }
 
 func (u *recordingUI) add(e string) {
@@ -36,7 +37,10 @@ func (u *recordingUI) Diagnostics(d hcl.Diagnostics, _ map[string]*hcl.File) {
 		u.add("diag " + x.Summary)
 	}
 }
-func (u *recordingUI) Plan(p *Plan) { u.add("plan") }
+func (u *recordingUI) Plan(p *Plan) error {
+	u.add("plan")
+	return u.planErr
+}
 func (u *recordingUI) Rollback(p RollbackPreview) {
 	u.add("rollback " + p.Operation + ": " + strings.Join(p.Changes, ", "))
 }
@@ -104,6 +108,7 @@ func TestApplyAsksFirst(t *testing.T) {
 		content string
 	}{
 		{"declined", &recordingUI{}, Failed, []string{"plan", "confirm apply"}, "(none)"},
+		{"plan not shown", &recordingUI{confirm: true, planErr: errors.New("broken pipe")}, Failed, []string{"plan", "diag Cannot render the plan"}, "(none)"},
 		{"nobody to ask", &recordingUI{noAsk: errors.New("no terminal")}, Failed, []string{"plan", "confirm apply", "diag No confirmation"}, "(none)"},
 		{"interrupted", &recordingUI{confirm: true, stopped: true}, Failed, []string{"plan", "confirm apply", "proceed", "notice Apply stopped by an interrupt before changing anything."}, "(none)"},
 		{"confirmed", &recordingUI{confirm: true}, Done, []string{"plan", "confirm apply", "proceed"}, "new a"},

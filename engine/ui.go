@@ -22,9 +22,10 @@ type UI interface {
 	// are the parsed plan files, for source lines (nil for errors that are
 	// not about a file).
 	Diagnostics(diags hcl.Diagnostics, files map[string]*hcl.File)
-	// Plan shows the plan an apply or destroy is about to carry out (a
-	// saved plan is not shown again).
-	Plan(p *plans.Plan)
+	// Plan shows the plan made (for apply or destroy, the plan it is about
+	// to carry out; a saved plan is not shown again). An error (the plan
+	// could not be rendered) stops the operation.
+	Plan(p *plans.Plan) error
 	// Rollback shows what a rollback is about to undo.
 	Rollback(p RollbackPreview)
 	// Confirm asks whether to go on with op ("apply", "destroy" or

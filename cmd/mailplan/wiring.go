@@ -68,17 +68,16 @@ func (u *terminalUI) Diagnostics(d hcl.Diagnostics, files map[string]*hcl.File) 
 	u.c.diags(d, files)
 }
 
-func (u *terminalUI) Plan(p *engine.Plan) {
+func (u *terminalUI) Plan(p *engine.Plan) error {
 	if !u.json {
-		render.PlanText(u.w, p, render.TextOptions{Color: u.c.color})
-		return
+		return render.PlanText(u.w, p, render.TextOptions{Color: u.c.color})
 	}
 	b, err := render.PlanJSON(p)
 	if err != nil {
-		u.c.errorf("Cannot render the plan", "%s", err)
-		return
+		return err
 	}
-	fmt.Fprintln(u.w, string(b))
+	_, err = fmt.Fprintln(u.w, string(b))
+	return err
 }
 
 func (u *terminalUI) Rollback(p engine.RollbackPreview) {
