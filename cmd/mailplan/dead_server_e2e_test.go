@@ -157,10 +157,11 @@ func deadAbandon(s *sender) {
 }
 
 // deadKill makes the new server die, for senders first, and returns when
-// that was: its SMTP listener is closed (the service commented out in
-// master.cf, Postfix reloaded: a session under way finishes); once no
-// session is open and its queue is empty, its Postfix and its Dovecot are
-// stopped and master.cf is put back as it was. Its sshd (the old server's
+// that was: it defers every new SMTP session, then its SMTP listener is
+// closed (the service commented out in master.cf, which kills its smtpd
+// processes: by then none accepts mail); once no session is open and its
+// queue is empty, its Postfix and its Dovecot are stopped and master.cf is
+// put back as it was. Its sshd (the old server's
 // too, on the test bed) stays up, as on a host whose mail services died.
 //
 // Why not stop Postfix in the middle of the load: a crash in the middle
@@ -168,8 +169,10 @@ func deadAbandon(s *sender) {
 // queues it and dies before its 250 reaches the sender, which sends it
 // again (RFC 1047); or Postfix dies between a delivery and recording it,
 // and delivers it again when it starts. Both happen on this test bed when
-// the new Postfix is stopped under this load. That is SMTP's doing, not
-// the way back's, which is what this test measures.
+// the new Postfix is stopped under this load, and taking the service out
+// of master.cf does the first (Postfix's master SIGTERMs the service's
+// processes). That is SMTP's doing, not the way back's, which is what
+// this test measures.
 func deadKill(t *testing.T, bed *cliBed) time.Time {
 	t.Helper()
 	dir := bed.env["NEW_CONFIG_DIR"]
@@ -186,9 +189,19 @@ func deadKill(t *testing.T, bed *cliBed) time.Time {
 			t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, out)
 		}
 	}
-	run(testbed.RequireSbin(t, "postconf"), "-c", dir, "-M#", smtp+"/inet")
+	// First every new session is deferred (450 at RCPT TO, nothing
+	// queued), and the smtpd processes started before that finish their
+	// session and exit: a reload lets them. Only then is the service
+	// taken out of master.cf, which kills its processes (SIGTERM, in the
+	// middle of a session): by then none of them accepts mail.
+	postconf := testbed.RequireSbin(t, "postconf")
+	const deferAll = "smtpd_client_restrictions=defer"
+	run(postconf, "-c", dir, "-P", smtp+"/inet/"+deferAll)
 	run(postfix, "-c", dir, "reload")
 	deadAt := time.Now()
+	deadWaitDeferring(t, dir, deferAll)
+	run(postconf, "-c", dir, "-M#", smtp+"/inet")
+	run(postfix, "-c", dir, "reload")
 	if err := deadWaitDown(smtp); err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +229,53 @@ func deadKill(t *testing.T, bed *cliBed) time.Time {
 		t.Fatal(err)
 	}
 	return deadAt
+}
+
+// deadWaitDeferring waits until every smtpd of the Postfix in config dir
+// was started with arg (each process started before the reload has
+// finished its session and exited).
+func deadWaitDeferring(t *testing.T, dir, arg string) {
+	t.Helper()
+	q, err := exec.Command(testbed.RequireSbin(t, "postconf"), "-c", dir, "-h", "queue_directory").Output()
+	if err != nil {
+		t.Fatalf("postconf queue_directory: %v", err)
+	}
+	pidText, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(q)), "pid", "master.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := strings.TrimSpace(string(pidText))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var old []string
+		procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, p := range procs {
+			stat, err := os.ReadFile(p)
+			if err != nil {
+				continue // gone meanwhile
+			}
+			// pid (comm) state ppid ...
+			rest := string(stat)
+			if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+				rest = rest[i+1:]
+			}
+			f := strings.Fields(rest)
+			if len(f) < 2 || f[1] != master || !strings.Contains(string(stat), "(smtpd)") {
+				continue
+			}
+			cmd, err := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			if err == nil && !bytes.Contains(cmd, []byte(arg)) {
+				old = append(old, filepath.Base(filepath.Dir(p)))
+			}
+		}
+		if len(old) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("smtpd processes %v of the new Postfix still run without %s 30 s after the reload", old, arg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // deadWaitDown waits until nothing listens at addrs any more.
