@@ -23,7 +23,7 @@ type HistoryEntry struct {
 	// Version is the mailplan version that ran it.
 	Version string `json:"version"`
 	// PlanHash is the SHA-256 of the plan that was carried out.
-	PlanHash string `json:"plan_hash,omitempty"`
+	PlanHash string    `json:"plan_hash,omitempty"`
 	Started  time.Time `json:"started"`
 	// Finished is zero while the run is under way (or when it died).
 	Finished time.Time `json:"finished,omitzero"`
