@@ -13,8 +13,9 @@ func TestBackendDiagnosticsHaveRanges(t *testing.T) {
 	cases := []struct {
 		name, src, summary, at string
 	}{
-		{"pg not available", "mailplan {\n  backend \"pg\" {\n    conn_str = \"postgres://x\"\n  }\n}\n", "Unsupported backend", "main.mp.hcl:2:3"},
-		{"path not a string", "mailplan {\n  backend \"local\" {\n    path = [\"a\"]\n  }\n}\n", "Invalid backend path", "main.mp.hcl:3:12"},
+		{"unknown type", "mailplan {\n  backend \"s3\" {\n    bucket = \"x\"\n  }\n}\n", "Unsupported backend", "main.mp.hcl:2:3"},
+		{"unknown setting", "mailplan {\n  backend \"local\" {\n    conn_str = \"x\"\n  }\n}\n", "Unsupported backend setting", "main.mp.hcl:3:5"},
+		{"path not a string", "mailplan {\n  backend \"local\" {\n    path = [\"a\"]\n  }\n}\n", "Invalid backend setting", "main.mp.hcl:3:12"},
 		{"path not literal", "mailplan {\n  backend \"local\" {\n    path = var.x\n  }\n}\n", "Variables not allowed", "main.mp.hcl:3:12"},
 	}
 	for _, tc := range cases {

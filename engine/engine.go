@@ -25,7 +25,6 @@ import (
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/engine/states"
-	"github.com/mailplan/mailplan/engine/states/local"
 )
 
 // Version is mailplan's version.
@@ -65,23 +64,15 @@ type Options struct {
 	// a host (the edit lock of a Postfix instance's main.cf), nil for
 	// DefaultLockTimeout.
 	LockTimeout *time.Duration
+	// StateLockTimeout is how long a run waits for the state lock another
+	// run holds; 0 fails at once, naming the holder.
+	StateLockTimeout time.Duration
 	// Operation names the command holding the lock.
 	Operation string
 	// ValidateOnly lets required variables without a value be unknown:
 	// validate and graph check a plan without its values.
 	ValidateOnly bool
 }
-
-// StateStore is what the commands need of a state backend: read, write and
-// lock (states.Backend), and the raw form for `state pull` and `state push`.
-// The local backend implements it; a PostgreSQL one can follow.
-type StateStore interface {
-	states.Backend
-	ReadRaw(ctx context.Context) ([]byte, error)
-	Push(ctx context.Context, s *states.State, force bool) error
-}
-
-var _ StateStore = (*local.Backend)(nil)
 
 // Session is a loaded plan directory with its state open and, for the
 // commands that need it, locked.
@@ -93,10 +84,12 @@ type Session struct {
 	Config  *lang.Result
 	Backend StateStore
 	State   *states.State
-	unlock  states.Unlocker
-	runner  *exec.Runner
-	targets []addrs.Target
-	exclude []addrs.Target
+	// workspace is the selected workspace.
+	workspace string
+	unlock    states.Unlocker
+	runner    *exec.Runner
+	targets   []addrs.Target
+	exclude   []addrs.Target
 	// digest keys the digests written to the state and plan files; nil
 	// (a key of this process only) when the backend has none.
 	digest *resource.DigestKey
@@ -110,13 +103,21 @@ func (s *Session) Files() map[string]*hcl.File {
 	return s.loader.Files()
 }
 
-// Close releases the lock.
+// Close releases the lock and the backend's connections.
 func (s *Session) Close() error {
-	if s == nil || s.unlock == nil {
+	if s == nil {
 		return nil
 	}
-	err := s.unlock.Unlock()
-	s.unlock = nil
+	var err error
+	if s.unlock != nil {
+		err = s.unlock.Unlock()
+		s.unlock = nil
+	}
+	if c, ok := s.Backend.(interface{ Close() error }); ok {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
 	return err
 }
 
@@ -136,12 +137,17 @@ func (e *Engine) Load(opts Options) (*Session, hcl.Diagnostics) {
 	if mod.Mailplan != nil && mod.Mailplan.RequiredVersion != "" {
 		diags = append(diags, checkVersion(mod.Mailplan)...)
 	}
+	ws, err := selectedWorkspace(dir, opts.Environ)
+	if err != nil {
+		return s, append(diags, errDiag("Invalid workspace", err))
+	}
+	s.workspace = ws
 	vars, d := s.inputVariables(mod)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return s, diags
 	}
-	res, d := lang.Evaluate(lang.Input{Root: mod, Registry: e.Registry, Variables: vars, AllowUnknown: opts.ValidateOnly})
+	res, d := lang.Evaluate(lang.Input{Root: mod, Registry: e.Registry, Variables: vars, AllowUnknown: opts.ValidateOnly, Workspace: ws})
 	diags = append(diags, d...)
 	if !d.HasErrors() {
 		diags = append(diags, exec.CheckClaims(res)...)
@@ -174,115 +180,33 @@ func (e *Engine) Open(ctx context.Context, opts Options) (*Session, hcl.Diagnost
 	if diags.HasErrors() {
 		return s, diags
 	}
-	path, d := s.statePath()
-	if d.HasErrors() {
-		return s, append(diags, d...)
-	}
-	if err := s.openState(ctx, true, path); err != nil {
-		return s, append(diags, errDiag("Cannot open the state", err))
-	}
-	return s, diags
+	return s, append(diags, s.openState(ctx, true)...)
 }
 
 // OpenState opens the state of a plan directory without evaluating the
 // configuration (state and output commands). lock says whether to lock.
 func (e *Engine) OpenState(ctx context.Context, opts Options, lock bool) (*Session, hcl.Diagnostics) {
-	s := &Session{e: e, opts: opts, loader: configs.NewLoader()}
-	dir := opts.Dir
-	if dir == "" {
-		dir = "."
-	}
-	// The backend block may move the state; read it when the files parse.
-	if mod, diags := s.loader.Load(dir); !diags.HasErrors() {
-		s.Module = mod
-	}
-	s.runner = &exec.Runner{Registry: e.Registry, Hooks: e.Hooks, UI: e.UI, Logger: e.logger()}
-	path, diags := s.statePath()
-	if diags.HasErrors() {
+	s := &Session{e: e, opts: opts}
+	if diags := s.loadForState(); diags.HasErrors() {
 		return s, diags
 	}
-	if err := s.openState(ctx, lock, path); err != nil {
-		return s, hcl.Diagnostics{errDiag("Cannot open the state", err)}
-	}
-	return s, nil
+	return s, s.openState(ctx, lock)
 }
 
-// statePath decodes the backend block: where the local state is. Its
-// errors point at the block or attribute at fault.
-func (s *Session) statePath() (string, hcl.Diagnostics) {
-	dir := s.opts.Dir
-	if dir == "" {
-		dir = "."
+// loadForState reads the plan directory for its backend block (the
+// resources are not evaluated: a plan that does not parse falls back to
+// the local backend) and the selected workspace.
+func (s *Session) loadForState() hcl.Diagnostics {
+	s.loader = configs.NewLoader()
+	if mod, diags := s.loader.Load(s.dir()); !diags.HasErrors() {
+		s.Module = mod
 	}
-	path := filepath.Join(dir, ".mailplan", "state.json")
-	if s.Module == nil || s.Module.Mailplan == nil || s.Module.Mailplan.Backend == nil {
-		return path, nil
-	}
-	b := s.Module.Mailplan.Backend
-	if b.Type != "local" {
-		return "", hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Unsupported backend",
-			Detail:   fmt.Sprintf("backend %q is not available in this version of mailplan; use backend \"local\"", b.Type),
-			Subject:  b.DeclRange.Ptr(),
-		}}
-	}
-	attrs, diags := b.Config.JustAttributes()
-	if diags.HasErrors() {
-		return "", diags
-	}
-	if a, ok := attrs["path"]; ok {
-		v, diags := a.Expr.Value(nil)
-		if diags.HasErrors() {
-			return "", diags
-		}
-		if v.Type() != cty.String || v.IsNull() {
-			return "", hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid backend path",
-				Detail:   "backend \"local\": path must be a string",
-				Subject:  a.Expr.Range().Ptr(),
-			}}
-		}
-		path = v.AsString()
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-	}
-	return path, nil
-}
-
-func (s *Session) openState(ctx context.Context, lock bool, path string) error {
-	s.Backend = local.New(path, s.e.logger().Named("state"))
-	if lock {
-		op := s.opts.Operation
-		if op == "" {
-			op = "plan"
-		}
-		u, err := s.Backend.Lock(ctx, states.LockInfo{ID: randomID(), Operation: op, Who: whoami(), PID: os.Getpid(), Created: time.Now().UTC()})
-		if err != nil {
-			return err
-		}
-		s.unlock = u
-	}
-	st, err := s.Backend.Read(ctx)
+	s.runner = &exec.Runner{Registry: s.e.Registry, Hooks: s.e.Hooks, UI: s.e.UI, Logger: s.e.logger()}
+	ws, err := selectedWorkspace(s.dir(), s.opts.Environ)
 	if err != nil {
-		s.Close()
-		return err
+		return hcl.Diagnostics{errDiag("Invalid workspace", err)}
 	}
-	s.State = st
-	// The key is made on first use, by a run that holds the lock; a
-	// read-only look at the state does not need it.
-	if dk, ok := s.Backend.(states.DigestKeyer); ok {
-		secret, err := dk.DigestKey(ctx, lock)
-		if err != nil {
-			s.Close()
-			return err
-		}
-		if secret != nil {
-			s.digest = resource.NewDigestKey(secret)
-		}
-	}
+	s.workspace = ws
 	return nil
 }
 

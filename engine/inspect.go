@@ -47,12 +47,8 @@ func (e *Engine) Graph(ctx context.Context, opts Options, typ string) (*Graph, m
 	}
 	// The state of the session already loaded: the configuration is not
 	// parsed twice, and nothing is locked.
-	path, d := s.statePath()
-	if d.HasErrors() {
+	if d := s.openState(ctx, false); d.HasErrors() {
 		return nil, s.Files(), append(diags, d...)
-	}
-	if err := s.openState(ctx, false, path); err != nil {
-		return nil, s.Files(), append(diags, errDiag("Cannot open the state", err))
 	}
 	gone := func(addr string) bool {
 		_, inState := s.State.Resources[addr]

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/mailplan/mailplan/engine"
 	"github.com/mailplan/mailplan/engine/render"
 )
@@ -14,12 +12,13 @@ func cmdRollback(c *cli, args []string) engine.Status {
 	fs.Var(varFlags{list: &req.Vars, file: true}, "var-file", "read variables from an HCL file (repeatable)")
 	fs.BoolVar(&req.AutoApprove, "auto-approve", false, "do not ask for confirmation")
 	fs.BoolVar(&req.Force, "force", false, "roll back even if the servers changed since the apply")
-	var lockTimeout time.Duration
-	lockTimeoutFlag(fs, &lockTimeout)
+	var lt lockTimeout
+	lockTimeoutFlag(fs, &lt)
 	if st, stop := parseFlags(fs, args); stop {
 		return st
 	}
-	req.Dir, req.Stop, req.LockTimeout = ".", c.stop, &lockTimeout
+	req.Dir, req.Stop = ".", c.stop
+	lt.apply(&req.Options)
 	e, done := c.newEngine()
 	defer done()
 	res := e.Rollback(c.ctx, req, c.ui())

@@ -56,6 +56,7 @@ func init() {
 		{"show", "Show a saved plan or the state", cmdShow},
 		{"output", "Show outputs from the state", cmdOutput},
 		{"state", "Inspect or edit the state", cmdState},
+		{"workspace", "List, make, select or delete workspaces", cmdWorkspace},
 	}
 }
 

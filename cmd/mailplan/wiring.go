@@ -161,7 +161,7 @@ type planFlags struct {
 	opts             engine.Options
 	targets, exclude listFlag
 	refresh          bool
-	lockTimeout      time.Duration
+	lockTimeout      lockTimeout
 }
 
 func (pf *planFlags) register(fs *flag.FlagSet) {
@@ -174,9 +174,37 @@ func (pf *planFlags) register(fs *flag.FlagSet) {
 	lockTimeoutFlag(fs, &pf.lockTimeout)
 }
 
+// lockTimeout is -lock-timeout: how long to wait for another run's lock
+// on a host, and, when given, on the state (without it a locked state
+// fails at once).
+type lockTimeout struct {
+	d   time.Duration
+	set bool
+}
+
+func (l *lockTimeout) String() string { return l.d.String() }
+func (l *lockTimeout) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	l.d, l.set = d, true
+	return nil
+}
+
 // lockTimeoutFlag registers -lock-timeout.
-func lockTimeoutFlag(fs *flag.FlagSet, d *time.Duration) {
-	fs.DurationVar(d, "lock-timeout", engine.DefaultLockTimeout, "how long to wait for another run's lock on a host (the edit lock of a Postfix instance's main.cf) before giving up")
+func lockTimeoutFlag(fs *flag.FlagSet, l *lockTimeout) {
+	l.d = engine.DefaultLockTimeout
+	fs.Var(l, "lock-timeout", "how long to wait for another run's lock: on the state (default: fail at once, naming the holder) and on a host (the edit lock of a Postfix instance's main.cf; default "+engine.DefaultLockTimeout.String()+")")
+}
+
+// apply sets the options' lock timeouts.
+func (l *lockTimeout) apply(o *engine.Options) {
+	d := l.d
+	o.LockTimeout = &d
+	if l.set {
+		o.StateLockTimeout = l.d
+	}
 }
 
 func (pf *planFlags) finish(c *cli, op string) engine.Options {
@@ -187,7 +215,7 @@ func (pf *planFlags) finish(c *cli, op string) engine.Options {
 	o.NoRefresh = !pf.refresh
 	o.Stop = c.stop
 	o.Operation = op
-	o.LockTimeout = &pf.lockTimeout
+	pf.lockTimeout.apply(&o)
 	return o
 }
 

@@ -36,6 +36,9 @@ type Input struct {
 	// unknown instead of failing, as `validate` does: it checks a plan
 	// without its values. Rules that need a value are skipped.
 	AllowUnknown bool
+	// Workspace is the selected workspace, mailplan.workspace in
+	// expressions ("default" when empty).
+	Workspace string
 }
 
 // Result is an evaluated configuration.
@@ -159,7 +162,11 @@ func Evaluate(in Input) (*Result, hcl.Diagnostics) {
 	}
 	res.Moved, res.Removed = collectMoves(in.Root)
 	rootDir, _ := filepath.Abs(in.Root.Dir)
-	e := &evaluator{reg: in.Registry, result: res, rootDir: rootDir, allowUnknown: in.AllowUnknown}
+	workspace := in.Workspace
+	if workspace == "" {
+		workspace = "default"
+	}
+	e := &evaluator{reg: in.Registry, result: res, rootDir: rootDir, allowUnknown: in.AllowUnknown, workspace: workspace}
 	var diags hcl.Diagnostics
 
 	vars := map[string]cty.Value{}
@@ -223,6 +230,7 @@ type evaluator struct {
 	reg          *resource.Registry
 	result       *Result
 	rootDir      string
+	workspace    string
 	// funcs are built once: every instance's EvalContext shares them.
 	funcs map[string]function.Function
 	// instances counts the resource instances so far, against

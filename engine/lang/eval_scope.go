@@ -280,7 +280,7 @@ func (s *scope) refKey(tr hcl.Traversal) (nodeKey, hcl.Diagnostics) {
 		return "", hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}}
 	}
 	switch root {
-	case "count", "each", "path", "self":
+	case "count", "each", "path", "self", "mailplan":
 		return "", nil
 	case "var", "local", "host", "dns_server", "module", "output":
 		name, ok := attr(1)
@@ -362,6 +362,7 @@ func (s *scope) evalContext(refs []hcl.Traversal, extra map[string]cty.Value) *h
 		ctxVars[root] = cty.ObjectVal(m)
 	}
 	ctxVars["path"] = s.pathValue()
+	ctxVars["mailplan"] = cty.ObjectVal(map[string]cty.Value{"workspace": cty.StringVal(s.e.workspace)})
 	for k, v := range extra {
 		ctxVars[k] = v
 	}
