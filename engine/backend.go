@@ -138,11 +138,15 @@ func (s *Session) backendChoice(extra BackendSettings) (*backendChoice, hcl.Diag
 	for k, v := range c.block {
 		c.settings[k] = v
 	}
-	if extra == nil && c.typ != "local" {
+	if extra == nil {
+		// A plan directory that never ran init uses the local backend as
+		// configured; once init recorded a backend, a change to the block
+		// needs init again (with -migrate-state to carry the state over).
 		rec, err := s.readInitRecord()
 		switch {
 		case err != nil:
 			return nil, hcl.Diagnostics{errDiag("Cannot read the backend settings", err)}
+		case rec == nil && c.typ == "local":
 		case rec == nil || rec.Type != c.typ || rec.Hash != c.block.hash():
 			return nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
@@ -151,9 +155,18 @@ func (s *Session) backendChoice(extra BackendSettings) (*backendChoice, hcl.Diag
 				Subject:  c.rng,
 			}}
 		}
-		extra = rec.Settings
+		if rec != nil {
+			extra = rec.Settings
+		}
+	}
+	keys := []string{"path"}
+	if bt, ok := backendTypes[c.typ]; ok {
+		keys = bt.Keys
 	}
 	for k, v := range extra {
+		if !slices.Contains(keys, k) {
+			return nil, hcl.Diagnostics{errDiag("Unsupported backend setting", fmt.Errorf("-backend-config: backend %q has no setting %q; it takes %s", c.typ, k, quoteList(keys)))}
+		}
 		c.settings[k] = v
 	}
 	if c.typ == "local" {
@@ -199,7 +212,9 @@ func (s *Session) readInitRecord() (*initRecord, error) {
 // openStore opens workspace's state in the chosen backend.
 func (s *Session) openStore(ctx context.Context, c *backendChoice, workspace string) (StateStore, error) {
 	if c.typ == "local" {
-		return local.New(localWorkspacePath(c.statePath, workspace), s.e.logger().Named("state")), nil
+		b := local.New(localWorkspacePath(c.statePath, workspace), s.e.logger().Named("state"))
+		b.ShareDigestKey(filepath.Dir(c.statePath))
+		return b, nil
 	}
 	env := s.opts.Environ
 	if env == nil {

@@ -291,3 +291,25 @@ func (e *Engine) DeleteWorkspace(ctx context.Context, opts Options, name string,
 	}
 	return nil
 }
+
+// ForceUnlock releases the state lock whose ID is id, held by a run that
+// cannot release it itself.
+func (e *Engine) ForceUnlock(ctx context.Context, opts Options, id string) hcl.Diagnostics {
+	s, c, diags := e.workspaceSession(opts)
+	if diags.HasErrors() {
+		return diags
+	}
+	store, err := s.openStore(ctx, c, s.workspace)
+	if err != nil {
+		return hcl.Diagnostics{errDiag("Cannot open the state", err)}
+	}
+	defer closeStore(store)
+	fu, ok := store.(states.ForceUnlocker)
+	if !ok {
+		return hcl.Diagnostics{errDiag("Cannot force the lock", fmt.Errorf("the %s backend's lock is held by a process and released when it ends; stop the process that holds it (mailplan names its pid when it refuses to run)", c.typ))}
+	}
+	if err := fu.ForceUnlock(ctx, id); err != nil {
+		return hcl.Diagnostics{errDiag("Cannot force the lock", err)}
+	}
+	return nil
+}

@@ -46,6 +46,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"version", "Show the mailplan version", cmdVersion},
+		{"init", "Prepare a plan directory: git modules, backend, state migration", cmdInit},
 		{"validate", "Check the plan files, touching no host", cmdValidate},
 		{"fmt", "Rewrite *.mp.hcl files in canonical form", cmdFmt},
 		{"plan", "Show what apply would change", cmdPlan},
@@ -57,6 +58,7 @@ func init() {
 		{"output", "Show outputs from the state", cmdOutput},
 		{"state", "Inspect or edit the state", cmdState},
 		{"workspace", "List, make, select or delete workspaces", cmdWorkspace},
+		{"force-unlock", "Release a state lock a dead or stuck run holds", cmdForceUnlock},
 	}
 }
 

@@ -20,3 +20,12 @@ type DigestKeyer interface {
 	// longer match.
 	DigestKey(ctx context.Context, create bool) ([]byte, error)
 }
+
+// DigestKeySetter is implemented by backends that can be given the key of
+// another backend's state, when init -migrate-state copies it: the
+// digests in the copied state were made with that key.
+type DigestKeySetter interface {
+	// SetDigestKey stores key when the backend has none; a different key
+	// already there is an error.
+	SetDigestKey(ctx context.Context, key []byte) error
+}

@@ -218,7 +218,7 @@ type LockedError struct {
 
 func (e *LockedError) Error() string {
 	return "the state is locked by " + e.Holder.Who + " (pid " + itoa(e.Holder.PID) + ", running " + e.Holder.Operation +
-		" since " + e.Holder.Created.Format(time.RFC3339) + "); lock file " + e.Path
+		" since " + e.Holder.Created.Format(time.RFC3339) + "); lock ID " + e.Holder.ID + ", in " + e.Path
 }
 
 func itoa(n int) string {

@@ -23,8 +23,39 @@ const DigestKeyFile = "digest.key"
 // digestKeySize is the key's length in bytes; the file holds it in hex.
 const digestKeySize = 32
 
-// DigestKeyPath is the file that holds the key of the state's digests.
-func (b *Backend) DigestKeyPath() string { return filepath.Join(filepath.Dir(b.path), DigestKeyFile) }
+// DigestKeyPath is the file that holds the key of the state's digests:
+// in the state file's directory, or the one ShareDigestKey named.
+func (b *Backend) DigestKeyPath() string {
+	if b.keyDir != "" {
+		return filepath.Join(b.keyDir, DigestKeyFile)
+	}
+	return filepath.Join(filepath.Dir(b.path), DigestKeyFile)
+}
+
+// ShareDigestKey keeps the digest key in dir instead of beside the state
+// file: the workspaces of a plan directory share the default one's key,
+// as they share one key in a database backend.
+func (b *Backend) ShareDigestKey(dir string) { b.keyDir = dir }
+
+// SetDigestKey implements states.DigestKeySetter: it stores key when
+// there is none yet; a different key already there is an error.
+func (b *Backend) SetDigestKey(ctx context.Context, key []byte) error {
+	have, err := b.DigestKey(ctx, false)
+	if err != nil {
+		return err
+	}
+	if have != nil {
+		if !bytes.Equal(have, key) {
+			return fmt.Errorf("%s holds another digest key; digests made with one do not match the other", b.DigestKeyPath())
+		}
+		return nil
+	}
+	got, err := b.storeKey(key)
+	if err == nil && !bytes.Equal(got, key) {
+		err = fmt.Errorf("%s holds another digest key, made meanwhile", b.DigestKeyPath())
+	}
+	return err
+}
 
 // DigestKey implements states.DigestKeyer: the key is 32 random bytes, in
 // hex on one line of DigestKeyPath, mode 0600. A new key is written to a
@@ -48,6 +79,13 @@ func (b *Backend) DigestKey(ctx context.Context, create bool) ([]byte, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("make digest key: %w", err)
 	}
+	return b.storeKey(secret)
+}
+
+// storeKey stores secret as the key unless another run stored one first,
+// and returns the key stored.
+func (b *Backend) storeKey(secret []byte) ([]byte, error) {
+	path := b.DigestKeyPath()
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("make digest key: %w", err)

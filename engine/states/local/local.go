@@ -42,6 +42,8 @@ type Backend struct {
 	// nil before the first Read. Write refuses when the disk no longer
 	// matches it.
 	seen *mark
+	// keyDir, when set, is where the digest key is (ShareDigestKey).
+	keyDir string
 	// journal is the open journal file, once appended to.
 	journal *os.File
 }
