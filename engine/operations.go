@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mailplan/mailplan/engine/exec"
 	"github.com/mailplan/mailplan/engine/plans"
@@ -169,6 +170,7 @@ func (e *Engine) applyLike(ctx context.Context, req ApplyRequest, ui UI) *Result
 	if res.Err != nil {
 		res.Status = Failed
 	}
+	s.recordApply(ctx, p.Plan, res.Err, ui)
 	return res
 }
 
@@ -213,10 +215,13 @@ func (e *Engine) Rollback(ctx context.Context, req RollbackRequest, ui UI) *Resu
 		return failed(op)
 	}
 	la := s.State.LastApply
+	undone, started := s.runEntry(la), time.Now()
 	if len(changes) == 0 {
 		// Killed before its first change: nothing to undo, but the journal
 		// must be closed, or apply and destroy would see it open forever.
-		if _, err := s.Rollback(ctx, false); err != nil {
+		_, err := s.Rollback(ctx, false)
+		s.recordRollback(ctx, undone, started, err, ui)
+		if err != nil {
 			ui.Diagnostics(errorDiag("Cannot roll back", err.Error()+res.Hint), nil)
 			return failed(op)
 		}
@@ -244,10 +249,12 @@ func (e *Engine) Rollback(ctx context.Context, req RollbackRequest, ui UI) *Resu
 		return failed(op)
 	}
 	ui.Say("\n")
+	started = time.Now()
 	res.Report, res.Err = s.Rollback(ctx, req.Force)
 	if res.Err != nil {
 		res.Status = Failed
 	}
+	s.recordRollback(ctx, undone, started, res.Err, ui)
 	return res
 }
 

@@ -10,7 +10,39 @@ import (
 )
 
 func cmdVersion(c *cli, args []string) engine.Status {
-	fmt.Fprintf(c.stdout, "mailplan v%s\n", engine.Version)
+	fs := newFlagSet(c, "version")
+	asJSON := fs.Bool("json", false, "print the version as JSON")
+	if st, stop := parseFlags(fs, args); stop {
+		return st
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(engine.ReadBuildInfo(), "", "  ")
+		fmt.Fprintln(c.stdout, string(b))
+		return engine.Done
+	}
+	fmt.Fprintf(c.stdout, "mailplan %s\n", engine.VersionString())
+	return engine.Done
+}
+
+func cmdHistory(c *cli, args []string) engine.Status {
+	fs := newFlagSet(c, "history")
+	asJSON := fs.Bool("json", false, "print the audit trail as JSON")
+	workspace := fs.String("workspace", "", "only this workspace's runs")
+	if st, stop := parseFlags(fs, args); stop {
+		return st
+	}
+	e, done := c.newEngine()
+	defer done()
+	entries, diags := e.History(c.ctx, engine.Options{Dir: "."}, *workspace)
+	if c.diags(diags, nil) {
+		return engine.Failed
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(render.HistoryJSON(entries), "", "  ")
+		fmt.Fprintln(c.stdout, string(b))
+		return engine.Done
+	}
+	render.History(c.stdout, entries)
 	return engine.Done
 }
 

@@ -58,6 +58,7 @@ func init() {
 		{"output", "Show outputs from the state", cmdOutput},
 		{"state", "Inspect or edit the state", cmdState},
 		{"workspace", "List, make, select or delete workspaces", cmdWorkspace},
+		{"history", "List past applies, destroys and rollbacks", cmdHistory},
 		{"force-unlock", "Release a state lock a dead or stuck run holds", cmdForceUnlock},
 	}
 }
