@@ -3,9 +3,9 @@ package engine
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
+	goversion "github.com/hashicorp/go-version"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -87,90 +87,21 @@ func (s *Session) inputVariables(mod *configs.Module) (map[string]*lang.InputVal
 	return out, diags
 }
 
-// checkVersion checks required_version against Version. Constraints are
-// comma-separated `OP X.Y.Z` with OP one of = != > >= < <= ~>.
+// checkVersion checks required_version against Version, with
+// hashicorp/go-version's constraint syntax (as Terraform's
+// required_version): comma-separated `OP X.Y.Z`, OP one of = != > >= < <= ~>.
 func checkVersion(mp *configs.Mailplan) hcl.Diagnostics {
-	have := parseVersion(Version)
-	for _, c := range strings.Split(mp.RequiredVersion, ",") {
-		c = strings.TrimSpace(c)
-		op := "="
-		for _, o := range []string{">=", "<=", "!=", "~>", ">", "<", "="} {
-			if strings.HasPrefix(c, o) {
-				op = o
-				c = strings.TrimSpace(c[len(o):])
-				break
-			}
-		}
-		want := parseVersion(c)
-		if want == nil {
-			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid required_version", Detail: fmt.Sprintf("%q is not a version constraint such as \">= 0.1.0\".", mp.RequiredVersion), Subject: mp.RequiredVersionRange.Ptr()}}
-		}
-		cmp := compareVersions(have, want)
-		ok := false
-		switch op {
-		case "=":
-			ok = cmp == 0
-		case "!=":
-			ok = cmp != 0
-		case ">":
-			ok = cmp > 0
-		case ">=":
-			ok = cmp >= 0
-		case "<":
-			ok = cmp < 0
-		case "<=":
-			ok = cmp <= 0
-		case "~>":
-			upper := append([]int(nil), want...)
-			if len(upper) > 1 {
-				upper = upper[:len(upper)-1]
-			}
-			upper[len(upper)-1]++
-			ok = cmp >= 0 && compareVersions(have, upper) < 0
-		}
-		if !ok {
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Unsupported mailplan version",
-				Detail:   fmt.Sprintf("This plan requires mailplan %s, but this is mailplan v%s.", mp.RequiredVersion, Version),
-				Subject:  mp.RequiredVersionRange.Ptr(),
-			}}
-		}
+	cs, err := goversion.NewConstraint(mp.RequiredVersion)
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid required_version", Detail: fmt.Sprintf("%q is not a version constraint such as \">= 0.1.0\".", mp.RequiredVersion), Subject: mp.RequiredVersionRange.Ptr()}}
+	}
+	if !cs.Check(goversion.Must(goversion.NewVersion(Version))) {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported mailplan version",
+			Detail:   fmt.Sprintf("This plan requires mailplan %s, but this is mailplan v%s.", mp.RequiredVersion, Version),
+			Subject:  mp.RequiredVersionRange.Ptr(),
+		}}
 	}
 	return nil
-}
-
-func parseVersion(s string) []int {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
-	if s == "" {
-		return nil
-	}
-	var out []int
-	for _, p := range strings.Split(s, ".") {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return nil
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-func compareVersions(a, b []int) int {
-	for i := 0; i < len(a) || i < len(b); i++ {
-		var x, y int
-		if i < len(a) {
-			x = a[i]
-		}
-		if i < len(b) {
-			y = b[i]
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }
