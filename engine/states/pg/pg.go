@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -387,12 +388,12 @@ func (b *Backend) connectError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("connect to PostgreSQL at %s: %w", b.addr(), err)
 	}
-	cause := err.Error()
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		if u := errors.Unwrap(ce); u != nil {
-			cause = u.Error()
-		}
+	// pgx tries each address (and TLS, then plain) in turn: the first
+	// network error says enough.
+	cause, _, _ := strings.Cut(err.Error(), "\n")
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		cause = oe.Err.Error()
 	}
 	if pgconn.Timeout(err) {
 		cause = "timed out"

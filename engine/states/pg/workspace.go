@@ -124,8 +124,8 @@ func (b *Backend) History(ctx context.Context) ([]states.HistoryEntry, error) {
 func (b *Backend) Workspaces(ctx context.Context) ([]string, error) {
 	var out []string
 	err := b.withConn(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, "SELECT workspace FROM "+b.q.states+" UNION SELECT workspace FROM "+b.q.journal+
-			" UNION SELECT 'default' ORDER BY 1 COLLATE \"C\"")
+		rows, err := q.Query(ctx, "SELECT w FROM (SELECT workspace FROM "+b.q.states+" UNION SELECT workspace FROM "+b.q.journal+
+			" UNION SELECT 'default') AS u (w) ORDER BY w COLLATE \"C\"")
 		if err != nil {
 			return b.sqlError("list workspaces", err)
 		}
