@@ -56,6 +56,8 @@ func testErrors(t *testing.T, srv *server) {
 			fmt.Sprintf("permission denied for table %s.states: grant SELECT, INSERT, UPDATE, DELETE on it to usageonly", owned.schema)},
 		{"invalid conn_str", "postgres://nopriv:" + pw + "@127.0.0.1:notaport/db", "",
 			"invalid conn_str: "},
+		{"invalid conn_str with a password", "host=127.0.0.1 password=" + pw + " port=notaport", "",
+			"invalid conn_str: "},
 		{"invalid schema_name", srv.connStr, "Bad-Name",
 			`schema_name "Bad-Name" is not a plain lower-case SQL name`},
 	}
@@ -76,6 +78,27 @@ func testErrors(t *testing.T, srv *server) {
 				t.Errorf("error %q shows the password or is not one line", msg)
 			}
 		})
+	}
+}
+
+// Without a password in conn_str, libpq's PGPASSWORD (as ~/.pgpass)
+// supplies it.
+func testPasswordFromEnvironment(t *testing.T, srv *server) {
+	const pw = "env-pw"
+	if err := srv.pg.CreateRole(ctx, "fromenv", pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.pg.Exec(ctx, srv.db, "GRANT CREATE ON DATABASE "+srv.db+" TO fromenv"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSWORD", pw)
+	b, err := New(ctx, Config{ConnStr: srv.pg.ConnStr("fromenv", "", srv.db), SchemaName: "fromenv"}, "default", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Read(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -191,6 +191,7 @@ func TestPG(t *testing.T) {
 	t.Run("ForceUnlock", func(t *testing.T) { testForceUnlock(t, srv) })
 	t.Run("LockLostInProcess", func(t *testing.T) { testLockLost(t, srv) })
 	t.Run("Errors", func(t *testing.T) { testErrors(t, srv) })
+	t.Run("PasswordFromEnvironment", func(t *testing.T) { testPasswordFromEnvironment(t, srv) })
 	t.Run("ConcurrentFirstUse", func(t *testing.T) { testConcurrentFirstUse(t, srv) })
 	t.Run("Describe", func(t *testing.T) { testDescribe(t, srv) })
 	t.Run("Timings", func(t *testing.T) { testTimings(t, srv) })
