@@ -6,7 +6,8 @@
 # 127.0.0.x address named listens on; Dovecot's IMAP server and doveadm
 # (the destination's IMAP service, and what makes the Maildir corpus's
 # dovecot-uidlist files) and rsync (the baseline make bench times
-# mailbox_copy against). Needs root (CI runs as root).
+# mailbox_copy against); PostgreSQL's initdb and postgres (the pg state
+# backend's tests run a cluster of their own). Needs root (CI runs as root).
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -20,6 +21,7 @@ command -v swaks >/dev/null 2>&1 || need+=(swaks)
 [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/dovecot ] && [ -x /usr/bin/doveadm ] && [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
@@ -30,7 +32,7 @@ if [ ${#need[@]} -gt 0 ]; then
   # instances with -c DIR.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   # Packages must not start the system's own daemons on wildcard addresses
-  # (Postfix, sshd, named, Dovecot): the test bed starts its own on
+  # (Postfix, sshd, named, Dovecot, PostgreSQL): the test bed starts its own on
   # loopback.
   policy=/usr/sbin/policy-rc.d
   made_policy=
@@ -38,6 +40,12 @@ if [ ${#need[@]} -gt 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"
     chmod +x "$policy"
     made_policy=1
+  fi
+  # Nor make the system's PostgreSQL cluster: the test bed makes its own
+  # (initdb in the test's directory).
+  if [[ " ${need[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -3,6 +3,7 @@ package states
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -213,12 +214,20 @@ type LockInfo struct {
 // LockedError is returned by Lock when another process holds the lock.
 type LockedError struct {
 	Holder LockInfo
-	Path   string
+	// Path says where the lock is: the lock file of a file backend, or a
+	// description ("pg schema mailplan workspace default").
+	Path string
 }
 
 func (e *LockedError) Error() string {
+	// A file backend's Path is the lock file; another backend's says where
+	// its lock is ("pg schema mailplan workspace default").
+	where := ", " + e.Path
+	if strings.HasPrefix(e.Path, "/") {
+		where = ", lock file " + e.Path
+	}
 	return "the state is locked by " + e.Holder.Who + " (pid " + itoa(e.Holder.PID) + ", running " + e.Holder.Operation +
-		" since " + e.Holder.Created.Format(time.RFC3339) + "); lock ID " + e.Holder.ID + ", in " + e.Path
+		" since " + e.Holder.Created.Format(time.RFC3339) + "); lock ID " + e.Holder.ID + where
 }
 
 func itoa(n int) string {

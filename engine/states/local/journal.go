@@ -18,8 +18,8 @@ var _ states.Journaler = (*Backend)(nil)
 
 // ErrJournalCorrupt is matched (errors.Is) by Read's error when the journal
 // has a record that cannot be read or replayed; the error is a
-// *JournalError.
-var ErrJournalCorrupt = errors.New("journal is corrupt")
+// *JournalError. It is states.ErrJournalCorrupt.
+var ErrJournalCorrupt = states.ErrJournalCorrupt
 
 // JournalError is Read's error for a journal that cannot be read
 // completely. Read stops at the bad record rather than skip it: the records

@@ -3,7 +3,6 @@ package local
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,12 +19,13 @@ import (
 
 // ErrChanged is wrapped by Write's error when the file on disk is no longer
 // the one that was read: another mailplan wrote it (without the lock), or
-// it was replaced or removed by hand.
-var ErrChanged = errors.New("state file changed since it was read")
+// it was replaced or removed by hand. It is states.ErrChanged.
+var ErrChanged = states.ErrChanged
 
 // ErrPushRefused is wrapped by Push's error when the pushed state would
 // lose history: another lineage, or an older serial. -force overrides it.
-var ErrPushRefused = errors.New("push refused")
+// It is states.ErrPushRefused.
+var ErrPushRefused = states.ErrPushRefused
 
 var (
 	_ states.Backend = (*Backend)(nil)
@@ -351,10 +351,4 @@ func syncDir(dir string) error {
 }
 
 // newLineage returns a random version 4 UUID.
-func newLineage() string {
-	var u [16]byte
-	rand.Read(u[:]) // never fails (crypto/rand panics rather than return short)
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
+func newLineage() string { return states.NewID() }

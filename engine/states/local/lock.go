@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sync"
 	"time"
@@ -42,7 +41,7 @@ func (b *Backend) Lock(ctx context.Context, info states.LockInfo) (states.Unlock
 		}
 		return nil, fmt.Errorf("flock %s: %w", path, err)
 	}
-	fill(&info)
+	info.Fill()
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err == nil {
 		err = writeInfo(f, append(data, '\n'))
@@ -117,29 +116,4 @@ func readHolder(f *os.File) states.LockInfo {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return states.LockInfo{Who: "an unknown process", Operation: "an unknown operation"}
-}
-
-func fill(info *states.LockInfo) {
-	if info.ID == "" {
-		info.ID = newLineage()
-	}
-	if info.PID == 0 {
-		info.PID = os.Getpid()
-	}
-	if info.Host == "" {
-		info.Host, _ = os.Hostname()
-	}
-	if info.Who == "" {
-		name := os.Getenv("USER")
-		if u, err := user.Current(); err == nil {
-			name = u.Username
-		}
-		if name == "" {
-			name = fmt.Sprint("uid ", os.Getuid())
-		}
-		info.Who = name + "@" + info.Host
-	}
-	if info.Created.IsZero() {
-		info.Created = time.Now().UTC().Truncate(time.Second)
-	}
 }

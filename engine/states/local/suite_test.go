@@ -1,0 +1,19 @@
+package local
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mailplan/mailplan/engine/states/statetest"
+)
+
+// The local backend passes the backends' conformance suite; a workspace
+// is a directory of the test's own.
+func TestSuite(t *testing.T) {
+	var dirs sync.Map // *testing.T → its directory
+	statetest.Run(t, func(t *testing.T, workspace string) statetest.Backend {
+		dir, _ := dirs.LoadOrStore(t, t.TempDir())
+		return New(filepath.Join(dir.(string), workspace, "state.json"), nil)
+	})
+}
