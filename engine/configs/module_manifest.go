@@ -123,10 +123,7 @@ type installed struct {
 	read     bool
 	manifest *ModuleManifest
 	lock     *ModuleLock
-	// readDiags are the problems reading them, reported at the first git
-	// source only.
-	readDiags hcl.Diagnostics
-	loader    *Loader
+	loader   *Loader
 }
 
 func (in *installed) ResolveModule(req ModuleRequest) (string, string, hcl.Diagnostics) {
