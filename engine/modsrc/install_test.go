@@ -304,7 +304,7 @@ func TestInstallErrors(t *testing.T) {
 			plan := filepath.Join(tmp, strings.ReplaceAll(tc.name, " ", "-"))
 			writePlan(t, plan, map[string]string{"main.mp.hcl": fmt.Sprintf("module \"m\" {\n  source = %q\n}\n", tc.source)})
 			_, diags := install(t, plan, false)
-				t.Logf("%s: %s", diags[0].Summary, diags[0].Detail)
+			t.Logf("%s: %s", diags[0].Summary, diags[0].Detail)
 			checkDiag(t, diags, tc.summary, hcl.Pos{Line: 2, Column: 12}, tc.detail)
 			for _, p := range []string{configs.LockFileName, ".mailplan/modules"} {
 				if _, err := os.Stat(filepath.Join(plan, p)); err == nil {
