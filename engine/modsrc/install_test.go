@@ -304,8 +304,8 @@ func TestInstallErrors(t *testing.T) {
 			plan := filepath.Join(tmp, strings.ReplaceAll(tc.name, " ", "-"))
 			writePlan(t, plan, map[string]string{"main.mp.hcl": fmt.Sprintf("module \"m\" {\n  source = %q\n}\n", tc.source)})
 			_, diags := install(t, plan, false)
-			t.Logf("%s: %s", diags[0].Summary, diags[0].Detail)
 			checkDiag(t, diags, tc.summary, hcl.Pos{Line: 2, Column: 12}, tc.detail)
+			t.Logf("%s: %s", diags[0].Summary, diags[0].Detail)
 			for _, p := range []string{configs.LockFileName, ".mailplan/modules"} {
 				if _, err := os.Stat(filepath.Join(plan, p)); err == nil {
 					t.Errorf("%s written by a failed init", p)
