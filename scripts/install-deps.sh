@@ -15,12 +15,12 @@ need=()
 [ -e /usr/lib/postfix/postfix-lmdb.so ] || need+=(postfix-lmdb)
 [ -e /usr/lib/postfix/postfix-cdb.so ] || need+=(postfix-cdb)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
+command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/sbin/named ] || need+=(bind9)
 [ -x /usr/bin/dig ] && [ -x /usr/bin/nsupdate ] || need+=(bind9-dnsutils)
 [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/dovecot ] && [ -x /usr/bin/doveadm ] && [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
-command -v git >/dev/null 2>&1 || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
