@@ -181,3 +181,16 @@ func (in *installed) ResolveModule(req ModuleRequest) (string, string, hcl.Diagn
 	}
 	return dir, root, diags
 }
+
+// AliasFiles makes every parsed file whose name starts with the directory
+// from also known under the same name in the directory to, so that
+// diagnostics about files that were moved after parsing (modules staged,
+// then installed) print their source lines under the new names.
+func (l *Loader) AliasFiles(from, to string) {
+	prefix := from + string(filepath.Separator)
+	for name, f := range l.parser.Files() {
+		if strings.HasPrefix(name, prefix) {
+			l.parser.AddFile(to+string(filepath.Separator)+strings.TrimPrefix(name, prefix), f)
+		}
+	}
+}

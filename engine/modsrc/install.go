@@ -24,6 +24,10 @@ type InstallOptions struct {
 	// Logger gets what git runs (Trace) and why it failed (Debug),
 	// credentials redacted. nil logs nothing.
 	Logger hclog.Logger
+	// Loader parses the configuration; afterwards its Files are what the
+	// diagnostics point into, for printing them with their source lines.
+	// nil uses a new one.
+	Loader *configs.Loader
 }
 
 // Install fetches the git modules the configuration in the plan directory
@@ -48,7 +52,10 @@ func Install(ctx context.Context, dir string, opts InstallOptions) ([]string, hc
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("modsrc")
-	loader := configs.NewLoader()
+	loader := opts.Loader
+	if loader == nil {
+		loader = configs.NewLoader()
+	}
 	lock, diags := loader.ReadModuleLock(dir)
 	if diags.HasErrors() {
 		return nil, diags
@@ -79,6 +86,7 @@ func Install(ctx context.Context, dir string, opts InstallOptions) ([]string, hc
 	_, d := loader.Load(dir)
 	modules := filepath.Join(dir, filepath.FromSlash(configs.ModulesDir))
 	diags = append(diags, stagedPaths(d, staging, modules)...)
+	loader.AliasFiles(staging, modules)
 	if diags.HasErrors() {
 		return in.lines, diags
 	}

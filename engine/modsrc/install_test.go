@@ -391,3 +391,29 @@ func checkDiag(t *testing.T, diags hcl.Diagnostics, summary string, at hcl.Pos, 
 		}
 	}
 }
+
+// TestInstallErrorInFetchedModule: a problem in a fetched module's file
+// names the file where it would be installed, and the loader holds it
+// there for printing its source line.
+func TestInstallErrorInFetchedModule(t *testing.T) {
+	tmp := t.TempDir()
+	r := newRepo(t, tmp, "mods")
+	r.commit("bad", map[string]string{"bad/main.mp.hcl": "module \"x\" {\n  source = \"nope\"\n}\n"})
+	plan := filepath.Join(tmp, "plan")
+	writePlan(t, plan, map[string]string{"main.mp.hcl": fmt.Sprintf("module \"m\" {\n  source = \"git::%s//bad\"\n}\n", r.URL())})
+	loader := configs.NewLoader()
+	_, diags := Install(context.Background(), plan, InstallOptions{Loader: loader})
+	if len(diags) != 1 || diags[0].Summary != "Unsupported module source" {
+		t.Fatalf("got %v", diags)
+	}
+	want := filepath.Join(plan, ".mailplan", "modules", "m", "bad", "main.mp.hcl")
+	if got := diags[0].Subject.Filename; got != want {
+		t.Errorf("subject in %s, want %s", got, want)
+	}
+	if loader.Files()[want] == nil {
+		t.Errorf("the loader does not hold %s", want)
+	}
+	if _, err := os.Stat(filepath.Join(plan, ".mailplan", "modules")); err == nil {
+		t.Error("a failed init installed modules")
+	}
+}
