@@ -14,6 +14,15 @@
 // that may refer to anything is left for engine/lang to evaluate. It knows
 // no resource type.
 //
+// Module sources are local directories (./x, ../x) or git repositories
+// (git::URL//SUBDIR?ref=REF, ParseGitSource). The loader never fetches: it
+// loads a git module from where `mailplan init` (engine/modsrc) installed
+// it, under the plan directory's .mailplan/modules, as the manifest there
+// says and the lock file .mailplan.lock.hcl confirms, and otherwise asks,
+// at the source argument, for `mailplan init`. This package owns those
+// formats: the source syntax and its redaction of credentials, the
+// manifest and the lock file; engine/modsrc owns fetching and writing them.
+//
 // It also owns what every reader of configuration shares: ReadFile, which
 // reads only regular files up to MaxFileSize; CheckNesting, which refuses
 // input nested too deeply or with too many tokens before HCL's parser sees

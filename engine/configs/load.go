@@ -18,6 +18,9 @@ import (
 // diagnostics can be printed with their source lines.
 type Loader struct {
 	parser *hclparse.Parser
+	// resolver finds git modules; nil until Load, which then resolves
+	// from what `mailplan init` installed in the plan directory.
+	resolver ModuleResolver
 }
 
 // NewLoader returns a Loader.
@@ -30,14 +33,26 @@ func (l *Loader) Files() map[string]*hcl.File { return l.parser.Files() }
 
 // Load loads the module in dir and every module it calls. It collects all
 // problems and returns a best-effort module with them.
+//
+// A module with a local source (./ or ../) is loaded from its directory. A
+// module with a git source is loaded from where `mailplan init` installed
+// it, under dir/.mailplan/modules (ModulesDir), as the manifest there says
+// and the lock file (LockFileName) confirms; unless SetModuleResolver gave
+// another way.
 func (l *Loader) Load(dir string) (*Module, hcl.Diagnostics) {
-	return l.load(dir, nil, nil, hcl.Range{})
+	if l.resolver == nil {
+		l.resolver = &installed{planDir: dir, loader: l}
+	}
+	return l.load(dir, "", nil, nil, hcl.Range{})
 }
 
 // maxModuleDepth stops runaway nesting that a cycle of sources would cause.
 const maxModuleDepth = 32
 
-func (l *Loader) load(dir string, path []string, stack []string, callRange hcl.Range) (*Module, hcl.Diagnostics) {
+// load loads the module in dir, whose path is path. root is the checkout
+// the module came from when it came from git ("" otherwise): its relative
+// sources stay inside it.
+func (l *Loader) load(dir, root string, path []string, stack []string, callRange hcl.Range) (*Module, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	abs, _ := filepath.Abs(dir)
 	for _, s := range stack {
@@ -95,27 +110,13 @@ func (l *Loader) load(dir string, path []string, stack []string, callRange hcl.R
 		if mc.Source == "" {
 			continue
 		}
-		if !strings.HasPrefix(mc.Source, "./") && !strings.HasPrefix(mc.Source, "../") {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Unsupported module source",
-				Detail:   fmt.Sprintf("Module sources must be local paths starting with ./ or ../, relative to the calling module; %q is not.", mc.Source),
-				Subject:  mc.SourceRange.Ptr(),
-			})
-			continue
-		}
-		childDir := filepath.Join(dir, filepath.FromSlash(mc.Source))
-		if st, err := os.Stat(childDir); err != nil || !st.IsDir() {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Module not found",
-				Detail:   fmt.Sprintf("The module source %q refers to %s, which is not a directory.", mc.Source, childDir),
-				Subject:  mc.SourceRange.Ptr(),
-			})
-			continue
-		}
 		childPath := append(append([]string{}, path...), n)
-		child, cdiags := l.load(childDir, childPath, stack, mc.SourceRange)
+		childDir, childRoot, d := l.resolveCall(dir, root, childPath, mc)
+		diags = append(diags, d...)
+		if childDir == "" {
+			continue
+		}
+		child, cdiags := l.load(childDir, childRoot, childPath, stack, mc.SourceRange)
 		diags = append(diags, cdiags...)
 		if child != nil {
 			m.Children[n] = child
@@ -509,7 +510,7 @@ func decodeModuleCall(b *hcl.Block) (*ModuleCall, hcl.Diagnostics) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unsupported argument",
-				Detail:   fmt.Sprintf("mailplan modules are local directories: %q is not supported.", name),
+				Detail:   fmt.Sprintf("A module call does not support %q: a module is a local directory or a git source, pinned with ?ref= in the source.", name),
 				Subject:  a.NameRange.Ptr(),
 			})
 		}
