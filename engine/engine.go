@@ -36,8 +36,6 @@ type Engine struct {
 	Hooks    exec.HookRunner
 	UI       exec.UI
 	Logger   hclog.Logger
-	// Modules installs the modules a plan calls from git (init).
-	Modules ModuleInstaller
 }
 
 // VarArg is one -var or -var-file argument, in command-line order.

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/mailplan/mailplan/engine/configs"
+	"github.com/mailplan/mailplan/engine/modsrc"
 	"github.com/mailplan/mailplan/engine/states"
 )
 
@@ -30,10 +32,6 @@ type InitRequest struct {
 	Upgrade bool
 }
 
-// ModuleInstaller fetches the modules a plan directory calls from
-// outside it (git sources) and returns a line per module for the user.
-type ModuleInstaller func(ctx context.Context, dir string, upgrade bool) ([]string, hcl.Diagnostics)
-
 // Init prepares a plan directory: it installs the modules it calls from
 // git and initialises its backend, recording init's -backend-config
 // settings and, with MigrateState, moving the existing state into it.
@@ -44,21 +42,19 @@ func (e *Engine) Init(ctx context.Context, req InitRequest, ui UI) *Result {
 		ui.Diagnostics(d, nil)
 		return failed(op)
 	}
-	if e.Modules != nil {
-		ui.Say("Initializing modules...\n")
-		lines, diags := e.Modules(ctx, s.dir(), req.Upgrade)
-		for _, l := range lines {
-			ui.Say("- " + l + "\n")
-		}
-		if ui.Diagnostics(diags, s.Files()); diags.HasErrors() {
-			return failed(op)
-		}
-		// The configuration may only load now that its modules are here.
-		s.loader = nil
-		if d := s.loadForState(); d.HasErrors() {
-			ui.Diagnostics(d, nil)
-			return failed(op)
-		}
+	ui.Say("Initializing modules...\n")
+	l := configs.NewLoader()
+	lines, diags := modsrc.Install(ctx, s.dir(), modsrc.InstallOptions{Upgrade: req.Upgrade, Logger: e.logger(), Loader: l})
+	for _, line := range lines {
+		ui.Say("- " + line + "\n")
+	}
+	if ui.Diagnostics(diags, l.Files()); diags.HasErrors() {
+		return failed(op)
+	}
+	// The configuration may only load now that its modules are here.
+	if d := s.loadForState(); d.HasErrors() {
+		ui.Diagnostics(d, nil)
+		return failed(op)
 	}
 	if _, diags := s.loader.Load(s.dir()); diags.HasErrors() {
 		ui.Diagnostics(diags, s.loader.Files())

@@ -227,7 +227,7 @@ func testLockHolderKilled(t *testing.T, srv *server) {
 	if !errors.As(err, &le) || le.Holder.ID != "held-by-child" || le.Holder.PID != cmd.Process.Pid {
 		t.Fatalf("Lock while the child holds it: %v (holder %+v), want the child's pid %d", err, le, cmd.Process.Pid)
 	}
-	if want := "pg schema " + srv.schema(t) + " workspace default"; le.Path != want || !strings.HasSuffix(err.Error(), "; lock "+want) {
+	if want := "pg schema " + srv.schema(t) + " workspace default"; le.Path != want || !strings.HasSuffix(err.Error(), "; lock ID held-by-child, "+want) {
 		t.Errorf("LockedError %q, path %q; want the path %q", err, le.Path, want)
 	}
 	kill(t, cmd)
