@@ -92,18 +92,18 @@ func outputsText(n int) string {
 }
 
 // OutputsMessage is the root outputs after an apply, their values from
-// the plan it carried out: a sensitive output, or one whose value is not
-// known, has neither type nor value, and a sensitive part of a value is
-// null.
+// the plan it carried out. A sensitive output, or one with a sensitive
+// part, has neither type nor value and counts as sensitive; one whose
+// value is not known has neither either.
 func OutputsMessage(p *plans.Plan) (Message, error) {
 	outs := map[string]StreamOutput{}
 	for name, o := range p.Outputs {
 		if o.Action == plans.Delete {
 			continue
 		}
-		so := StreamOutput{Sensitive: o.Sensitive || o.After.HasMark(sensitive)}
+		so := StreamOutput{Sensitive: o.Sensitive || (o.After != cty.NilVal && o.After.ContainsMarked())}
 		if !so.Sensitive && o.After != cty.NilVal && o.After.IsWhollyKnown() {
-			v := hidden(o.After)
+			v := o.After
 			val, err := ctyjson.Marshal(v, v.Type())
 			if err != nil {
 				return Message{}, fmt.Errorf("output %s: %w", name, err)
