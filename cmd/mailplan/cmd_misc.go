@@ -59,7 +59,7 @@ func cmdValidate(c *cli, args []string) engine.Status {
 	defer done()
 	s, diags := e.Load(engine.Options{Dir: ".", Vars: vars, ValidateOnly: true})
 	if *asJSON {
-		b, _ := json.MarshalIndent(render.ValidateJSON(diags), "", "  ")
+		b, _ := json.MarshalIndent(render.ValidateJSON(diags, s.Files()), "", "  ")
 		fmt.Fprintln(c.stdout, string(b))
 		return failedIf(diags.HasErrors())
 	}

@@ -28,6 +28,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		UpdateScripts:       *update,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("MAILPLAN_LOG", "")
@@ -39,8 +40,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mode":  cmdMode,
-			"exits": cmdExits,
+			"mode":       cmdMode,
+			"exits":      cmdExits,
+			"jsonstream": cmdJSONStream,
 		},
 	})
 }

@@ -58,8 +58,6 @@ type terminalUI struct {
 	mu  sync.Mutex
 	w   io.Writer
 	tty bool // draw progress bars, not lines
-	// json prints the plan as JSON (plan -json).
-	json bool
 }
 
 var _ engine.UI = (*terminalUI)(nil)
@@ -69,15 +67,7 @@ func (u *terminalUI) Diagnostics(d hcl.Diagnostics, files map[string]*hcl.File) 
 }
 
 func (u *terminalUI) Plan(p *engine.Plan) error {
-	if !u.json {
-		return render.PlanText(u.w, p, render.TextOptions{Color: u.c.color})
-	}
-	b, err := render.PlanJSON(p)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(u.w, string(b))
-	return err
+	return render.PlanText(u.w, p, render.TextOptions{Color: u.c.color})
 }
 
 func (u *terminalUI) Rollback(p engine.RollbackPreview) {

@@ -3,8 +3,9 @@
 // heredoc line diffs and "(sensitive value)" in place of secrets), the
 // -json plan in the shape of `terraform show -json` (PlanJSON),
 // diagnostics with their source lines (Diagnostics), the dependency graph
-// in Graphviz's DOT language (DOT), and the closing line of an apply
-// (ApplyComplete). TextOptions says whether the output goes to a terminal:
+// in Graphviz's DOT language (DOT), the closing line of an apply
+// (ApplyComplete), and the -json message stream of plan, apply, destroy
+// and rollback (Stream and the *Message builders; docs/json-format.md). TextOptions says whether the output goes to a terminal:
 // colours, and wrapping of diagnostic details.
 //
 // It owns presentation only. It never evaluates, plans or applies anything,

@@ -15,44 +15,18 @@ import (
 )
 
 // ValidateJSON is the result of `validate -json`: valid, the counts, and
-// each diagnostic with its source range.
-func ValidateJSON(diags hcl.Diagnostics) map[string]any {
-	type pos struct {
-		Line   int `json:"line"`
-		Column int `json:"column"`
-		Byte   int `json:"byte"`
-	}
-	type rng struct {
-		Filename string `json:"filename"`
-		Start    pos    `json:"start"`
-		End      pos    `json:"end"`
-	}
-	type diag struct {
-		Severity string `json:"severity"`
-		Summary  string `json:"summary"`
-		Detail   string `json:"detail,omitempty"`
-		Range    *rng   `json:"range,omitempty"`
-	}
-	var list []diag
+// each diagnostic with its source range and, when files has its file, the
+// source snippet (DiagnosticJSON).
+func ValidateJSON(diags hcl.Diagnostics, files map[string]*hcl.File) map[string]any {
+	list := []JSONDiagnostic{}
 	errs, warns := 0, 0
 	for _, d := range diags {
-		sev := "error"
 		if d.Severity == hcl.DiagWarning {
-			sev = "warning"
 			warns++
 		} else {
 			errs++
 		}
-		dd := diag{Severity: sev, Summary: d.Summary, Detail: d.Detail}
-		if d.Subject != nil {
-			dd.Range = &rng{Filename: d.Subject.Filename,
-				Start: pos{d.Subject.Start.Line, d.Subject.Start.Column, d.Subject.Start.Byte},
-				End:   pos{d.Subject.End.Line, d.Subject.End.Column, d.Subject.End.Byte}}
-		}
-		list = append(list, dd)
-	}
-	if list == nil {
-		list = []diag{}
+		list = append(list, DiagnosticJSON(d, files))
 	}
 	return map[string]any{"format_version": "1.0", "valid": errs == 0, "error_count": errs, "warning_count": warns, "diagnostics": list}
 }
