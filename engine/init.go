@@ -98,7 +98,7 @@ func (e *Engine) Init(ctx context.Context, req InitRequest, ui UI) *Result {
 			ui.Say(fmt.Sprintf("- Copied the state of workspace %q from the %s backend to the %s backend.\n", w, from.typ, to.typ))
 		}
 	}
-	if err := s.recordInit(to, extra); err != nil {
+	if err := s.recordInit(to); err != nil {
 		ui.Diagnostics(hcl.Diagnostics{errDiag("Cannot record the backend settings", err)}, nil)
 		return failed(op)
 	}
@@ -177,11 +177,10 @@ func sameBackend(a, b *backendChoice) bool {
 }
 
 // recordInit writes what init set up, mode 0600.
-func (s *Session) recordInit(c *backendChoice, extra BackendSettings) error {
-	rec := initRecord{Type: c.typ, Hash: c.block.hash(), Settings: extra}
-	if c.typ == "local" {
-		rec.Settings = c.settings
-	}
+func (s *Session) recordInit(c *backendChoice) error {
+	// The block's settings are recorded with init's, so that a later init
+	// can still open this backend after the block changed.
+	rec := initRecord{Type: c.typ, Hash: c.block.hash(), Settings: c.settings}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err

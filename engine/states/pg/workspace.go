@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -58,6 +59,28 @@ func (b *Backend) DigestKey(ctx context.Context, create bool) ([]byte, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// SetDigestKey implements states.DigestKeySetter: it stores key when the
+// schema has none (init -migrate-state carries a state's key with it); a
+// different key already there is an error.
+func (b *Backend) SetDigestKey(ctx context.Context, key []byte) error {
+	if len(key) != digestKeySize {
+		return fmt.Errorf("a digest key is %d bytes, not %d", digestKeySize, len(key))
+	}
+	return b.withConn(ctx, func(q querier) error {
+		if _, err := q.Exec(ctx, "INSERT INTO "+b.q.digestKey+" (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", key); err != nil {
+			return b.sqlError("store the digest key", err)
+		}
+		var have []byte
+		if err := q.QueryRow(ctx, "SELECT key FROM "+b.q.digestKey+" WHERE id = 1").Scan(&have); err != nil {
+			return b.sqlError("read the digest key", err)
+		}
+		if !bytes.Equal(have, key) {
+			return fmt.Errorf("%s holds another digest key; digests made with one do not match the other", b.q.digestKey)
+		}
+		return nil
+	})
 }
 
 // RecordHistory implements states.Historian: it stores e, replacing the
