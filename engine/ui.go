@@ -40,6 +40,28 @@ type UI interface {
 	Notice(text string)
 }
 
+// Event is a typed step of one resource (exec.Event); a UI that
+// implements EventUI gets them instead of Status texts.
+type Event = exec.Event
+
+// EventUI is implemented by a UI that takes typed steps (exec.EventUI).
+type EventUI = exec.EventUI
+
+// The kinds of Event (exec.EventKind).
+const (
+	EventOther            = exec.EventOther
+	EventStart            = exec.EventStart
+	EventComplete         = exec.EventComplete
+	EventWaiting          = exec.EventWaiting
+	EventFailed           = exec.EventFailed
+	EventCheck            = exec.EventCheck
+	EventCheckPassed      = exec.EventCheckPassed
+	EventCheckFailed      = exec.EventCheckFailed
+	EventRollbackStart    = exec.EventRollbackStart
+	EventRollbackComplete = exec.EventRollbackComplete
+	EventRollbackFailed   = exec.EventRollbackFailed
+)
+
 // Progress is a resource's progress sink (resource.Progress).
 type Progress = resource.Progress
 

@@ -112,69 +112,57 @@ func (u *jsonUI) Notice(text string) {
 	}
 }
 
-// startActions are the status lines that start a change (exec's
-// startWord), with the change's action.
-var startActions = map[string]string{
-	"Creating...":   "create",
-	"Modifying...":  "update",
-	"Destroying...": "delete",
-	"Replacing...":  "replace",
-	"Resuming...":   "resume",
-}
-
+// Status shows a step that has no type of its own.
 func (u *jsonUI) Status(addr, msg string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if action, ok := startActions[msg]; ok {
-		u.begin(addr, &jsonStep{action: action})
-		u.emit(render.HookMessage(render.MsgApplyStart, addr, action, 0, ""))
-		return
+	u.emit(render.ResourceStatusMessage(addr, msg))
+}
+
+// Event implements the engine's typed steps (engine.EventUI): the stream
+// does not depend on the text the terminal shows.
+func (u *jsonUI) Event(addr string, ev engine.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	errText := ""
+	if ev.Err != nil {
+		errText = ev.Err.Error()
 	}
-	st := u.steps[addr]
-	switch {
-	case st != nil && !st.gate && strings.Contains(msg, " complete after "):
+	switch ev.Kind {
+	case engine.EventStart:
+		u.begin(addr, &jsonStep{action: ev.Action})
+		u.emit(render.HookMessage(render.MsgApplyStart, addr, ev.Action, 0, ""))
+	case engine.EventComplete:
 		u.end(addr)
-		u.emit(render.HookMessage(render.MsgApplyComplete, addr, st.action, u.now().Sub(st.start), ""))
-	case strings.HasPrefix(msg, "Waiting until "):
+		u.emit(render.HookMessage(render.MsgApplyComplete, addr, ev.Action, ev.Elapsed, ""))
+	case engine.EventWaiting:
 		// A wait longer than -max-wait, kept in the state: the step ends
 		// here, and a later apply goes on.
-		if until, reason, ok := parseWaiting(msg); ok {
-			u.end(addr)
-			u.emit(render.WaitMessage(addr, until, reason, false))
-			return
+		u.end(addr)
+		u.emit(render.WaitMessage(addr, ev.Until, ev.Reason, false))
+	case engine.EventFailed, engine.EventCheckFailed:
+		if !u.told[addr] {
+			u.fail(addr, errText)
 		}
-		u.emit(render.ResourceStatusMessage(addr, msg))
-	case msg == "Checking...":
+	case engine.EventCheck:
 		u.begin(addr, &jsonStep{gate: true})
 		u.emit(render.GateMessage(addr, render.GateChecking, ""))
-	case msg == "Check passed":
+	case engine.EventCheckPassed:
 		u.end(addr)
 		u.emit(render.GateMessage(addr, render.GatePassed, ""))
-	case msg == "Rolling back...":
+	case engine.EventRollbackStart:
 		u.failInFlight()
 		u.begin(addr, &jsonStep{action: "rollback"})
 		u.emit(render.HookMessage(render.MsgRollbackStart, addr, "", 0, ""))
-	case msg == "Rollback complete":
+	case engine.EventRollbackComplete:
 		u.emit(render.HookMessage(render.MsgRollbackComplete, addr, "", u.endRollback(addr), ""))
-	case strings.HasPrefix(msg, "Rollback failed: "):
-		u.emit(render.HookMessage(render.MsgRollbackErrored, addr, "", u.endRollback(addr), strings.TrimPrefix(msg, "Rollback failed: ")))
+	case engine.EventRollbackFailed:
+		u.emit(render.HookMessage(render.MsgRollbackErrored, addr, "", u.endRollback(addr), errText))
 	default:
-		u.emit(render.ResourceStatusMessage(addr, msg))
+		if ev.Text != "" {
+			u.emit(render.ResourceStatusMessage(addr, ev.Text))
+		}
 	}
-}
-
-// parseWaiting reads exec's "Waiting until RFC3339 (reason)".
-func parseWaiting(msg string) (time.Time, string, bool) {
-	rest := strings.TrimPrefix(msg, "Waiting until ")
-	stamp, reason, ok := strings.Cut(rest, " (")
-	if !ok || !strings.HasSuffix(reason, ")") {
-		return time.Time{}, "", false
-	}
-	until, err := time.Parse(time.RFC3339, stamp)
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	return until, strings.TrimSuffix(reason, ")"), true
 }
 
 // begin records a step in flight; a change gets an apply_progress every

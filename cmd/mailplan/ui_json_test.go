@@ -296,7 +296,7 @@ func messages(t *testing.T, out string) []string {
 	return got
 }
 
-// The status lines the engine reports become typed messages, each with
+// The typed steps the engine reports become messages, each with
 // the elapsed time of its step on the UI's clock.
 func TestJSONUIStatus(t *testing.T) {
 	until := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
@@ -307,55 +307,57 @@ func TestJSONUIStatus(t *testing.T) {
 		want  []string
 	}{
 		{name: "change", op: "apply", calls: func(u *jsonUI, clock *fixedClock) {
-			u.Status("file.x", "Creating...")
+			u.Event("file.x", engine.Event{Kind: engine.EventStart, Action: "create"})
 			clock.add(3 * time.Second)
-			u.Status("file.x", "Running after_apply hook on host \"x\" (local): [true]")
-			u.Status("file.x", "Creation complete after 3s")
+			u.Event("file.x", engine.Event{Text: "Running after_apply hook on host \"x\" (local): [true]"})
+			u.Event("file.x", engine.Event{Kind: engine.EventComplete, Action: "create", Elapsed: 3 * time.Second})
 		}, want: []string{
 			"apply_start file.x: Creating...",
 			`resource_status file.x: Running after_apply hook on host "x" (local): [true]`,
 			"apply_complete file.x: Creation complete after 3s",
 		}},
 		{name: "inline wait", op: "apply", calls: func(u *jsonUI, clock *fixedClock) {
-			u.Status("dns_record.mx", "Modifying...")
+			u.Event("dns_record.mx", engine.Event{Kind: engine.EventStart, Action: "update"})
 			u.Waiting("dns_record.mx", until, "TTL 300 of the old MX")
 			clock.add(time.Hour)
-			u.Status("dns_record.mx", "Modifications complete after 1h0m0s")
+			u.Event("dns_record.mx", engine.Event{Kind: engine.EventComplete, Action: "update", Elapsed: time.Hour})
 		}, want: []string{
 			"apply_start dns_record.mx: Modifying...",
 			"wait dns_record.mx: Waiting until 2026-11-30T10:00:00Z (TTL 300 of the old MX)",
 			"apply_complete dns_record.mx: Modifications complete after 3600s",
 		}},
 		{name: "persisted wait", op: "apply", calls: func(u *jsonUI, clock *fixedClock) {
-			u.Status("dns_record.mx", "Modifying...")
-			u.Status("dns_record.mx", "Waiting until 2026-11-30T10:00:00Z (TTL 86400 of the old MX)")
+			u.Event("dns_record.mx", engine.Event{Kind: engine.EventStart, Action: "update"})
+			u.Event("dns_record.mx", engine.Event{Kind: engine.EventWaiting, Action: "update", Until: until, Reason: "TTL 86400 of the old MX"})
 		}, want: []string{
 			"apply_start dns_record.mx: Modifying...",
 			"wait dns_record.mx: Waiting until 2026-11-30T10:00:00Z (TTL 86400 of the old MX)",
 		}},
 		{name: "gate", op: "apply", calls: func(u *jsonUI, clock *fixedClock) {
-			u.Status("postfix_queue.old", "Checking...")
-			u.Status("postfix_queue.old", "Check passed")
+			u.Event("postfix_queue.old", engine.Event{Kind: engine.EventCheck})
+			u.Event("postfix_queue.old", engine.Event{Kind: engine.EventCheckPassed})
 		}, want: []string{
 			"gate postfix_queue.old: Checking...",
 			"gate postfix_queue.old: Check passed",
 		}},
 		{name: "rollback after a failure", op: "apply", calls: func(u *jsonUI, clock *fixedClock) {
-			u.Status("file.a", "Modifying...")
-			u.Status("file.a", "Modifications complete after 0s")
-			u.Status("file.b", "Creating...")
-			u.Status("postfix_queue.old", "Checking...")
+			u.Event("file.a", engine.Event{Kind: engine.EventStart, Action: "update"})
+			u.Event("file.a", engine.Event{Kind: engine.EventComplete, Action: "update"})
+			u.Event("file.b", engine.Event{Kind: engine.EventStart, Action: "create"})
+			u.Event("postfix_queue.old", engine.Event{Kind: engine.EventCheck})
 			clock.add(2 * time.Second)
-			u.Status("file.a", "Rolling back...")
+			u.Event("file.b", engine.Event{Kind: engine.EventFailed, Action: "create", Elapsed: 2 * time.Second, Err: errors.New("disk full")})
+			u.Event("postfix_queue.old", engine.Event{Kind: engine.EventCheckFailed, Err: errors.New("3 messages left")})
+			u.Event("file.a", engine.Event{Kind: engine.EventRollbackStart})
 			clock.add(time.Second)
-			u.Status("file.a", "Rollback failed: host down")
+			u.Event("file.a", engine.Event{Kind: engine.EventRollbackFailed, Err: errors.New("host down")})
 		}, want: []string{
 			"apply_start file.a: Modifying...",
 			"apply_complete file.a: Modifications complete after 0s",
 			"apply_start file.b: Creating...",
 			"gate postfix_queue.old: Checking...",
-			"apply_errored file.b: Creation errored after 2s",
-			"gate postfix_queue.old: Check failed",
+			"apply_errored file.b: Creation errored after 2s: disk full",
+			"gate postfix_queue.old: Check failed: 3 messages left",
 			"rollback_start file.a: Rolling back...",
 			"rollback_errored file.a: Rollback errored after 1s: host down",
 		}},
@@ -386,7 +388,7 @@ func TestJSONUIStatus(t *testing.T) {
 func TestJSONUIApplyProgress(t *testing.T) {
 	u, out, _ := testJSONUI("apply")
 	u.progressEvery = time.Millisecond
-	u.Status("mailbox_copy.inbox", "Creating...")
+	u.Event("mailbox_copy.inbox", engine.Event{Kind: engine.EventStart, Action: "create"})
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), `"type":"apply_progress"`) {
 		if time.Now().After(deadline) {
@@ -394,7 +396,7 @@ func TestJSONUIApplyProgress(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	u.Status("mailbox_copy.inbox", "Creation complete after 0s")
+	u.Event("mailbox_copy.inbox", engine.Event{Kind: engine.EventComplete, Action: "create"})
 	n := strings.Count(out.String(), "\n")
 	time.Sleep(20 * time.Millisecond)
 	got := messages(t, out.String())

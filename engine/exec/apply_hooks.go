@@ -22,7 +22,7 @@ func (r *Runner) runHooks(ctx context.Context, it *item, when string) error {
 		if r.Hooks == nil {
 			return fmt.Errorf("%s hook: no hook runner", when)
 		}
-		r.ui().Status(it.addr, fmt.Sprintf("Running %s hook on %s: %v", when, h.Host.String(), h.Command))
+		r.event(it.addr, Event{Text: fmt.Sprintf("Running %s hook on %s: %v", when, h.Host.String(), h.Command)})
 		out, err := r.Hooks.RunHook(ctx, h.Host, h.Command)
 		if err != nil {
 			return fmt.Errorf("%s hook %v on %s (%s) failed: %w", when, h.Command, h.Host.String(), h.DeclRange.String(), err)

@@ -57,7 +57,7 @@ type itemApply struct {
 // to do at apply time; read again and verify; journal the change; the
 // before hooks; the change itself, with its inline waits; the after hooks;
 // journal what it reached; report it.
-func (w *applyWalk) item(ctx context.Context, it *item) error {
+func (w *applyWalk) item(ctx context.Context, it *item) (err error) {
 	action, finished, err := w.settle(ctx, it)
 	if finished || err != nil {
 		return err
@@ -70,8 +70,13 @@ func (w *applyWalk) item(ctx context.Context, it *item) error {
 		}
 	}
 	c := &itemApply{it: it, action: action, log: w.r.logger().Named("apply").With("addr", it.addr)}
-	w.r.ui().Status(it.addr, startWord(action))
+	w.r.event(it.addr, Event{Kind: EventStart, Action: string(action), Text: startWord(action)})
 	c.start = w.r.now()
+	defer func() {
+		if err != nil && !errors.Is(err, dag.ErrDeferred) {
+			w.r.event(it.addr, Event{Kind: EventFailed, Action: string(action), Elapsed: w.r.now().Sub(c.start), Err: err})
+		}
+	}()
 
 	// A replace first puts the old object back as it was before mailplan.
 	if action == plans.Replace && it.prior != nil {
@@ -129,11 +134,14 @@ func (w *applyWalk) settle(ctx context.Context, it *item) (action plans.Action, 
 	c, gate := it.typ.(resource.Checker)
 	if gate && it.inst != nil {
 		// A gate holds at apply time, whatever the plan saw.
-		w.r.ui().Status(it.addr, "Checking...")
+		w.r.event(it.addr, Event{Kind: EventCheck, Text: "Checking..."})
 		if err := w.r.check(ctx, w.j, it, c); err != nil {
+			if !errors.Is(err, dag.ErrDeferred) {
+				w.r.event(it.addr, Event{Kind: EventCheckFailed, Err: err})
+			}
 			return action, true, err
 		}
-		w.r.ui().Status(it.addr, "Check passed")
+		w.r.event(it.addr, Event{Kind: EventCheckPassed, Text: "Check passed"})
 	}
 	if !gate && it.inst != nil && it.snapshot != nil && (it.adopt || isFingerprinter(it.typ)) {
 		// What the plan saw may be old by now: mail that reached a live
@@ -318,13 +326,14 @@ func (w *applyWalk) report(c *itemApply) error {
 		w.rep.Waiting = append(w.rep.Waiting, &plans.Waiting{Addr: it.addr, Until: c.wait.Until, Reason: c.wait.Reason})
 	}
 	w.mu.Unlock()
-	ui := w.r.ui()
-	elapsed := w.r.now().Sub(c.start).Round(time.Second)
+	took := w.r.now().Sub(c.start)
 	if c.wait != nil {
-		ui.Status(it.addr, fmt.Sprintf("Waiting until %s (%s)", c.wait.Until.UTC().Format(time.RFC3339), c.wait.Reason))
+		w.r.event(it.addr, Event{Kind: EventWaiting, Action: string(c.action), Elapsed: took, Until: c.wait.Until, Reason: c.wait.Reason,
+			Text: fmt.Sprintf("Waiting until %s (%s)", c.wait.Until.UTC().Format(time.RFC3339), c.wait.Reason)})
 		return fmt.Errorf("waiting until %s: %w", c.wait.Until.Format(time.RFC3339), dag.ErrDeferred)
 	}
-	ui.Status(it.addr, fmt.Sprintf("%s complete after %s", doneWord(c.action), elapsed))
+	w.r.event(it.addr, Event{Kind: EventComplete, Action: string(c.action), Elapsed: took,
+		Text: fmt.Sprintf("%s complete after %s", doneWord(c.action), took.Round(time.Second))})
 	return nil
 }
 

@@ -22,7 +22,7 @@ func (r *Runner) recordMoves(ctx context.Context, j *journal, moves []plans.Move
 		if err := j.record(ctx, &states.Record{Op: states.OpMoved, Addr: m.From, To: m.To}); err != nil {
 			return fmt.Errorf("journal the move of %s to %s: %w", m.From, m.To, err)
 		}
-		r.ui().Status(m.To, "Moved from "+m.From)
+		r.event(m.To, Event{Text: "Moved from " + m.From})
 	}
 	return nil
 }
@@ -45,7 +45,7 @@ func (r *Runner) forgetItem(ctx context.Context, j *journal, it *item) error {
 	if err := r.journalForget(ctx, j, it.addr, it.prior, r.snapshotOf(ctx, it)); err != nil {
 		return err
 	}
-	r.ui().Status(it.addr, "Removed from the state; nothing on its host changed")
+	r.event(it.addr, Event{Text: "Removed from the state; nothing on its host changed"})
 	return nil
 }
 
@@ -93,7 +93,7 @@ func (r *Runner) forgetTakenOver(ctx context.Context, j *journal, it *item) erro
 	if err := r.journalForget(ctx, j, it.takeover.from, it.takeover.prior, r.snapshotOf(ctx, it)); err != nil {
 		return err
 	}
-	r.ui().Status(it.addr, "Takes over "+it.takeover.from)
+	r.event(it.addr, Event{Text: "Takes over " + it.takeover.from})
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 		}
 		fail := func(err error) {
 			res.errors = append(res.errors, ResourceError{Addr: ch.Addr, Err: err})
-			r.ui().Status(ch.Addr, "Rollback failed: "+err.Error())
+			r.event(ch.Addr, Event{Kind: EventRollbackFailed, Err: err, Text: "Rollback failed: " + err.Error()})
 			hold(ch, ch.Addr)
 		}
 		t, ok := r.Registry.Get(ch.Type)
@@ -111,7 +111,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 				continue
 			}
 		}
-		r.ui().Status(ch.Addr, "Rolling back...")
+		r.event(ch.Addr, Event{Kind: EventRollbackStart, Text: "Rolling back..."})
 		err = r.restore(ctx, t, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
 		if err != nil {
 			fail(err)
@@ -124,7 +124,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 				}
 				if _, err := r.Hooks.RunHook(ctx, h.Host, h.Command); err != nil {
 					// A failing on_rollback hook is reported; the rollback goes on.
-					r.ui().Status(ch.Addr, fmt.Sprintf("on_rollback hook %v failed: %s", h.Command, err))
+					r.event(ch.Addr, Event{Text: fmt.Sprintf("on_rollback hook %v failed: %s", h.Command, err)})
 				}
 			}
 		}
@@ -133,7 +133,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			continue
 		}
 		res.restored = append(res.restored, ch.Addr)
-		r.ui().Status(ch.Addr, "Rollback complete")
+		r.event(ch.Addr, Event{Kind: EventRollbackComplete, Text: "Rollback complete"})
 	}
 	status := states.StatusRolledBack
 	if len(res.errors) > 0 || len(res.left) > 0 {
