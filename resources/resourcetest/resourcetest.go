@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty/gocty"
 
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // Case is one resource instance driven through its life.
@@ -226,6 +227,13 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
+}
+
+// Pool is a connection pool for the test, closed when the test ends.
+func Pool(t testing.TB) *pool.Pool {
+	p := pool.New(hclog.NewNullLogger())
+	t.Cleanup(func() { p.Close() })
+	return p
 }
 
 // ReadPlan reads cfg with typ and plans it from what it read, failing the
