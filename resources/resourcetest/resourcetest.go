@@ -240,11 +240,17 @@ func Pool(t testing.TB) *pool.Pool {
 // test on an error of either.
 func ReadPlan(ctx context.Context, t testing.TB, typ resource.Type, cfg cty.Value) (resource.ReadResponse, resource.PlanResponse) {
 	t.Helper()
-	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
+	return ReadPlanLogged(ctx, t, typ, cfg, nil)
+}
+
+// ReadPlanLogged is ReadPlan with log in both requests.
+func ReadPlanLogged(ctx context.Context, t testing.TB, typ resource.Type, cfg cty.Value, log hclog.Logger) (resource.ReadResponse, resource.PlanResponse) {
+	t.Helper()
+	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
+	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
