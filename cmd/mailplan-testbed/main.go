@@ -382,22 +382,10 @@ func shellValue(v string) string {
 // vars is testbed.vars.hcl: the variables of plans/examples/shadow-copy
 // (a value for an undeclared variable is an error, so only those).
 func (b *bed) vars() string {
-	h := b.sshd.Host
 	return fmt.Sprintf(`# Written by mailplan-testbed up; removed by down. The test bed's values for
 # the variables of plans/examples/shadow-copy:
 #   mailplan plan -var-file=%s
-old_address   = %q
-old_port      = %d
-ssh_user      = %q
-identity_file = %q
-known_hosts   = %q
-new_server    = "[%s]:%d"
-config_dir    = %q
-domains = {
-  %q = []
-}
-`, filepath.Join(b.dir, varsFile), h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts,
-		b.newPF.Addr, b.newPF.Port, b.oldPF.ConfigDir, b.oldPF.Domain)
+`, filepath.Join(b.dir, varsFile)) + testbed.ShadowCopyVars(b.sshd.Host, b.oldPF, b.newPF, b.oldPF.Domain)
 }
 
 // summary prints where everything is.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mailplan/mailplan/engine"
 	"github.com/mailplan/mailplan/engine/render"
+	"github.com/mailplan/mailplan/engine/states"
 )
 
 func cmdVersion(c *cli, args []string) engine.Status {
@@ -129,13 +130,10 @@ func cmdShow(c *cli, args []string) engine.Status {
 		}
 		return engine.Done
 	}
-	e, done := c.newEngine()
-	defer done()
-	s, diags := e.OpenState(c.ctx, engine.Options{Dir: "."}, false)
-	if c.diags(diags, nil) {
+	st, ok := c.readState()
+	if !ok {
 		return engine.Failed
 	}
-	st := s.State
 	if *asJSON {
 		b, _ := json.MarshalIndent(render.StateJSON(st), "", "  ")
 		fmt.Fprintln(c.stdout, string(b))
@@ -157,21 +155,31 @@ func cmdOutput(c *cli, args []string) engine.Status {
 	if st, stop := parseFlags(fs, args); stop {
 		return st
 	}
-	e, done := c.newEngine()
-	defer done()
-	s, diags := e.OpenState(c.ctx, engine.Options{Dir: "."}, false)
-	if c.diags(diags, nil) {
+	st, ok := c.readState()
+	if !ok {
 		return engine.Failed
 	}
 	if fs.NArg() == 1 {
-		if summary, detail := render.Output(c.stdout, s.State.Outputs, fs.Arg(0), *asJSON); summary != "" {
+		if summary, detail := render.Output(c.stdout, st.Outputs, fs.Arg(0), *asJSON); summary != "" {
 			c.errorf(summary, "%s", detail)
 			return engine.Failed
 		}
 		return engine.Done
 	}
-	render.Outputs(c.stdout, s.State.Outputs, *asJSON)
+	render.Outputs(c.stdout, st.Outputs, *asJSON)
 	return engine.Done
+}
+
+// readState reads the state of the plan in the working directory without
+// locking it (show, output); ok is false when it printed why it could not.
+func (c *cli) readState() (st *states.State, ok bool) {
+	e, done := c.newEngine()
+	defer done()
+	s, diags := e.OpenState(c.ctx, engine.Options{Dir: "."}, false)
+	if c.diags(diags, nil) {
+		return nil, false
+	}
+	return s.State, true
 }
 
 // failedIf is Failed when failed is true, else Done.

@@ -40,31 +40,12 @@ func newHostLockBed(t *testing.T) *hostLockBed {
 func (b *hostLockBed) dir(i int) string {
 	b.t.Helper()
 	dir := filepath.Join(b.t.TempDir(), fmt.Sprintf("plan%d", i))
-	h := b.srv.Host
-	src := fmt.Sprintf(`
-host "old" {
-  address       = %q
-  port          = %d
-  user          = %q
-  identity_file = %q
-  known_hosts   = %q
-}
-
-resource "postfix_map" "t" {
-  host       = host.old
-  config_dir = %q
-  path       = "%s/lock-test/t%d"
-  type       = "hash"
-  entries    = [{ key = "d%d.example", value = "smtp:[127.0.0.3]" }]
-  parameter  = "transport_maps"
-}
-`, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts, b.pf.ConfigDir, b.pf.ConfigDir, i, i)
+	src := "\n" + sshHostBlock("old", b.srv.Host) + "\n" +
+		hashMapBlock("t", b.pf.ConfigDir, fmt.Sprintf("%s/lock-test/t%d", b.pf.ConfigDir, i), fmt.Sprintf("d%d.example", i), "smtp:[127.0.0.3]", "transport_maps", "")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(src), 0o644); err != nil {
-		b.t.Fatal(err)
-	}
+	write(b.t, filepath.Join(dir, "main.mp.hcl"), src)
 	return dir
 }
 

@@ -64,16 +64,7 @@ func TestMailboxCopyKeepsIMAPView(t *testing.T) {
 	wd, _ := os.Getwd()
 	t.Cleanup(func() { os.Chdir(wd) })
 	dir := t.TempDir()
-	h := srv.Host
-	plan := fmt.Sprintf(`
-host "old" {
-  address       = %q
-  port          = %d
-  user          = %q
-  identity_file = %q
-  known_hosts   = %q
-}
-host "new" {
+	plan := "\n" + sshHostBlock("old", srv.Host) + fmt.Sprintf(`host "new" {
   transport = "local"
 }
 resource "mailbox_copy" "all" {
@@ -85,8 +76,8 @@ resource "mailbox_copy" "all" {
   group       = "%d"
   verify      = "sha256"
 }
-`, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts, src, dst, probe.UID, probe.GID)
-	os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(plan), 0o644)
+`, src, dst, probe.UID, probe.GID)
+	write(t, filepath.Join(dir, "main.mp.hcl"), plan)
 	code, out, errs := runCLI(t, dir, "apply", "-auto-approve")
 	os.Chdir(wd)
 	if code != 0 {

@@ -10,15 +10,31 @@ import (
 	"github.com/mailplan/mailplan/resources/testbed"
 )
 
-// planDir writes a plan for the test bed instance and returns its dir.
+// localOld is the host block of a plan for the test bed instance.
+const localOld = "host \"old\" {\n  transport = \"local\"\n}\n"
+
+// postfixPlanDir writes a plan for the test bed instance and returns its
+// dir.
 func postfixPlanDir(t *testing.T, body string) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := "host \"old\" {\n  transport = \"local\"\n}\n" + body
-	if err := os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write(t, filepath.Join(dir, "main.mp.hcl"), localOld+body)
 	return dir
+}
+
+// hashMapBlock is a postfix_map named name on host.old: the hash table
+// path of Postfix's configDir, with the one entry key = value, listed in
+// parameter. mark ends the parameter's line ("", or a "# ERROR" mark).
+func hashMapBlock(name, configDir, path, key, value, parameter, mark string) string {
+	return fmt.Sprintf(`resource "postfix_map" %q {
+  host       = host.old
+  config_dir = %q
+  path       = %q
+  type       = "hash"
+  entries    = [{ key = %q, value = %q }]
+  parameter  = %q%s
+}
+`, name, configDir, path, key, value, parameter, mark)
 }
 
 // errorLine is the 1-based line holding "# ERROR" in src.
@@ -57,16 +73,7 @@ resource "postfix_map" "m" {
 		{"regexp key without slashes", table("regexp", "user@example.com", ""), "regexp"},
 		{"whitespace in a hash key", table("hash", "a b", ""), "whitespace"},
 		{"regexp Postfix rejects", table("regexp", "/(unclosed/", ""), "postmap"},
-		{"parameter without tables", fmt.Sprintf(`
-resource "postfix_map" "m" {
-  host       = host.old
-  config_dir = %q
-  path       = "%s/migration/m"
-  type       = "hash"
-  entries    = [{ key = "a", value = "b" }]
-  parameter  = "myhostname" # ERROR
-}
-`, pf.ConfigDir, pf.ConfigDir), "lookup table"},
+		{"parameter without tables", "\n" + hashMapBlock("m", pf.ConfigDir, pf.ConfigDir+"/migration/m", "a", "b", "myhostname", " # ERROR"), "lookup table"},
 		{"config_dir without main.cf", fmt.Sprintf(`
 resource "postfix_config" "c" {
   host       = host.old
@@ -146,11 +153,10 @@ resource "postfix_config" "c" {
 		}
 	}
 	run("apply", "-auto-approve")
-	os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte("host \"old\" {\n  transport = \"local\"\n}\n"+
-		plan(`{
+	write(t, filepath.Join(dir, "main.mp.hcl"), localOld+plan(`{
     delay_warning_time = "4h"
     smtpd_banner       = "$myhostname ESMTP migration test"
-  }`)), 0o644)
+  }`))
 	run("apply", "-auto-approve")
 	if got := pf.Postconf(t, "-h", "smtpd_banner"); !strings.Contains(got, "migration test") {
 		t.Fatalf("smtpd_banner = %q", got)
@@ -166,24 +172,8 @@ resource "postfix_config" "c" {
 func TestPostfixParameterClaims(t *testing.T) {
 	wd, _ := os.Getwd()
 	t.Cleanup(func() { os.Chdir(wd) })
-	maps := `
-resource "postfix_map" "a" {
-  host       = host.old
-  config_dir = "/srv/postfix"
-  path       = "/srv/postfix/a"
-  type       = "hash"
-  entries    = [{ key = "a", value = "b" }]
-  parameter  = "transport_maps"
-}
-resource "postfix_map" "b" {
-  host       = host.old
-  config_dir = "/srv/postfix"
-  path       = "/srv/postfix/b"
-  type       = "hash"
-  entries    = [{ key = "a", value = "b" }]
-  parameter  = "transport_maps"
-}
-`
+	maps := "\n" + hashMapBlock("a", "/srv/postfix", "/srv/postfix/a", "a", "b", "transport_maps", "") +
+		hashMapBlock("b", "/srv/postfix", "/srv/postfix/b", "a", "b", "transport_maps", "")
 	dir := postfixPlanDir(t, maps)
 	if code, out, errs := runCLI(t, dir, "validate"); code != 0 {
 		t.Errorf("two maps sharing a parameter: exit %d\n%s%s", code, out, errs)

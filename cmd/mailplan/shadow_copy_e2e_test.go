@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,20 +75,7 @@ func TestShadowCopyRunbook(t *testing.T) {
 	work := t.TempDir()
 	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
 	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
-	h := srv.Host
-	vars := fmt.Sprintf(`
-old_address   = %q
-old_port      = %d
-ssh_user      = %q
-identity_file = %q
-known_hosts   = %q
-new_server    = "[%s]:%d"
-config_dir    = %q
-domains = {
-  "example.com" = []
-  "example.org" = []
-}
-`, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts, newPF.Addr, newPF.Port, oldPF.ConfigDir)
+	vars := testbed.ShadowCopyVars(srv.Host, oldPF, newPF, "example.com", "example.org")
 	varFile := filepath.Join(work, "test.mpvars.hcl")
 	os.WriteFile(varFile, []byte(vars), 0o644)
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/testbed"
 )
 
@@ -20,17 +21,23 @@ func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func sshPlan(srv *testbed.SSHServer, knownHosts, target string) string {
-	h := srv.Host
-	return fmt.Sprintf(`
-host "remote" {
+// sshHostBlock is a host block named name that reaches h (a test bed
+// sshd's Host) over SSH.
+func sshHostBlock(name string, h resource.Host) string {
+	return fmt.Sprintf(`host %q {
   address       = %q
   port          = %d
   user          = %q
   identity_file = %q
   known_hosts   = %q
 }
+`, name, h.Address, h.Port, h.User, h.IdentityFile, h.KnownHosts)
+}
 
+func sshPlan(srv *testbed.SSHServer, knownHosts, target string) string {
+	h := srv.Host
+	h.KnownHosts = knownHosts
+	return "\n" + sshHostBlock("remote", h) + fmt.Sprintf(`
 variable "content" {
   type    = string
   default = "postmaster: root\n"
@@ -47,7 +54,7 @@ resource "file" "aliases" {
     command = ["cp", %q, %q]
   }
 }
-`, h.Address, h.Port, h.User, h.IdentityFile, knownHosts, target, target, target+".hooked")
+`, target, target, target+".hooked")
 }
 
 // The file resource over SSH, end to end through the CLI: plan, apply with
@@ -63,7 +70,7 @@ func TestFileOverSSH(t *testing.T) {
 	if err := os.WriteFile(target, original, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(sshPlan(srv, srv.Host.KnownHosts, target)), 0o644)
+	write(t, filepath.Join(dir, "main.mp.hcl"), sshPlan(srv, srv.Host.KnownHosts, target))
 
 	step := func(want int, args ...string) string {
 		t.Helper()
@@ -114,7 +121,7 @@ func TestSSHUnknownHostKeyRefused(t *testing.T) {
 	target := filepath.Join(data, "aliases")
 	empty := filepath.Join(dir, "known_hosts")
 	os.WriteFile(empty, nil, 0o600)
-	os.WriteFile(filepath.Join(dir, "main.mp.hcl"), []byte(sshPlan(srv, empty, target)), 0o644)
+	write(t, filepath.Join(dir, "main.mp.hcl"), sshPlan(srv, empty, target))
 	code, out, errs := runCLI(t, dir, "apply", "-auto-approve")
 	os.Chdir(wd)
 	if code != 1 {

@@ -23,17 +23,10 @@ func TestPrerequisiteGuard(t *testing.T) {
 		"type": cty.StringVal("A"), "ttl": cty.NumberIntVal(300), "records": strs("127.0.0.3"),
 	})
 	log := resourcetest.Logger(t)
-	read, err := b.record.Read(ctx, resource.ReadRequest{Config: cfg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := b.record.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlanLogged(ctx, t, b.record, cfg, log)
 	b.n.NSUpdate(t, "hmac-sha256", "update delete imap.example.com. A\nupdate add imap.example.com. 3600 A 127.0.0.9")
 	journal := &resourcetest.Journal{}
-	_, err = b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: journal, Logger: log})
+	_, err := b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: journal, Logger: log})
 	if !dnsclient.IsChanged(err) {
 		t.Fatalf("apply after a change behind our back: %v, want a changed-since-read error", err)
 	}
@@ -129,14 +122,7 @@ func TestChangeDuringInlineWait(t *testing.T) {
 		"transition_ttl": cty.NumberIntVal(2),
 	})
 	log := resourcetest.Logger(t)
-	read, err := b.record.Read(ctx, resource.ReadRequest{Config: cfg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := b.record.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, plan := resourcetest.ReadPlanLogged(ctx, t, b.record, cfg, log)
 	journal := &resourcetest.Journal{}
 	first, err := b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: journal, Logger: log})
 	if err != nil || first.Wait == nil {

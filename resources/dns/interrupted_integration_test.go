@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/mailplan/mailplan/resources/resourcetest"
 )
 
@@ -22,17 +20,7 @@ func TestTransitionInterrupted(t *testing.T) {
 	setUp := func(t *testing.T) (*bed, *life) {
 		b := newBed(t, "127.0.0.4")
 		b.n.SetTTL(t, "example.com.", "MX", oldTTL)
-		srv := b.server(t, "hmac-sha256")
-		cfg := resourcetest.Config(t, b.mx, map[string]cty.Value{
-			"server": srv, "zone": cty.StringVal("example.com."), "ttl": cty.NumberIntVal(finalTTL),
-			"transition_ttl": cty.NumberIntVal(transTTL), "transition_hold": cty.StringVal("1h"), "wait_after_change": cty.True,
-			"exchanges": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"preference": cty.NumberIntVal(10), "host": cty.StringVal("mail.new.example.com.")})}),
-		})
-		cl, err := b.pool.Get(mustServer(t, srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b, &life{t: t, typ: b.mx, cfg: cfg, log: resourcetest.Logger(t), client: cl}
+		return b, newMXLife(t, b, b.server(t, "hmac-sha256"), finalTTL, transTTL, "1h", resourcetest.Logger(t))
 	}
 	// kill forgets what the state would have recorded: the killed apply
 	// never wrote its result. What it journalled is what it leaves.

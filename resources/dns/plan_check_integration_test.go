@@ -249,14 +249,7 @@ func TestUnicodeNames(t *testing.T) {
 	if err := b.record.Validate(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	read, err := b.record.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := b.record.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
+	read, p := resourcetest.ReadPlan(ctx, t, b.record, cfg)
 	if n, r := p.Planned.GetAttr("name").AsString(), p.Planned.GetAttr("records").Index(cty.NumberIntVal(0)).AsString(); n != "xn--bcher-kva.example.com." || r != "xn--mnchen-3ya.example.com." {
 		t.Fatalf("planned %s -> %s, want the A-labels", n, r)
 	}
@@ -359,15 +352,8 @@ func TestTooManyRecordsExplained(t *testing.T) {
 	}
 	cfg := resourcetest.Config(t, b.record, map[string]cty.Value{"server": b.server(t, "hmac-sha256"), "zone": cty.StringVal("example.com."),
 		"name": cty.StringVal("pool"), "type": cty.StringVal("A"), "ttl": cty.NumberIntVal(300), "records": strs(recs...)})
-	read, err := b.record.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := b.record.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: p.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+	read, p := resourcetest.ReadPlan(ctx, t, b.record, cfg)
+	_, err := b.record.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: p.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
 	if err == nil {
 		t.Skip("this named takes more than 100 records in an RRset (before BIND 9.18.28, or max-records-per-type raised)")
 	}

@@ -33,6 +33,23 @@ type life struct {
 	interrupted [][]byte
 }
 
+// newMXLife is the life of example.com's MX record moving to
+// mail.new.example.com. (TTL finalTTL) through srv, by way of transTTL
+// held for hold, logged to log.
+func newMXLife(t *testing.T, b *bed, srv cty.Value, finalTTL, transTTL int64, hold string, log hclog.Logger) *life {
+	t.Helper()
+	cfg := resourcetest.Config(t, b.mx, map[string]cty.Value{
+		"server": srv, "zone": cty.StringVal("example.com."), "ttl": cty.NumberIntVal(finalTTL),
+		"transition_ttl": cty.NumberIntVal(transTTL), "transition_hold": cty.StringVal(hold), "wait_after_change": cty.True,
+		"exchanges": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"preference": cty.NumberIntVal(10), "host": cty.StringVal("mail.new.example.com.")})}),
+	})
+	cl, err := b.pool.Get(mustServer(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &life{t: t, typ: b.mx, cfg: cfg, log: log, client: cl}
+}
+
 func (l *life) plan() (resource.ReadResponse, resource.PlanResponse, int64) {
 	l.t.Helper()
 	ctx := context.Background()
@@ -95,16 +112,8 @@ func TestTransition(t *testing.T) {
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: lockedWriter{&logMu, &logs}})
 	srv := b.server(t, "hmac-sha256")
 	secret := b.n.Keys["hmac-sha256"].Secret
-	cfg := resourcetest.Config(t, b.mx, map[string]cty.Value{
-		"server": srv, "zone": cty.StringVal("example.com."), "ttl": cty.NumberIntVal(finalTTL),
-		"transition_ttl": cty.NumberIntVal(transTTL), "transition_hold": cty.StringVal("3s"), "wait_after_change": cty.True,
-		"exchanges": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"preference": cty.NumberIntVal(10), "host": cty.StringVal("mail.new.example.com.")})}),
-	})
-	cl, err := b.pool.Get(mustServer(t, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &life{t: t, typ: b.mx, cfg: cfg, log: log, client: cl}
+	l := newMXLife(t, b, srv, finalTTL, transTTL, "3s", log)
+	cfg := l.cfg
 	oldMX, newMX := []string{"10 mail.old.example.com."}, []string{"10 mail.new.example.com."}
 
 	// The resolver loop: its own client, so its round trips are not counted.

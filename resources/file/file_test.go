@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/crypto/ssh"
 
@@ -21,22 +20,17 @@ import (
 	"github.com/mailplan/mailplan/resources/resourcetest"
 	"github.com/mailplan/mailplan/resources/testbed"
 	"github.com/mailplan/mailplan/resources/transport"
-	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 var localHost = resource.Host{Name: "here", Transport: "local"}
 
 func newFile(t *testing.T) *file.File {
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
-	return file.New(p)
+	return file.New(resourcetest.Pool(t))
 }
 
 // newFileThrough is newFile reaching its hosts through faults.
 func newFileThrough(t *testing.T, faults *resourcetest.Faults) *file.File {
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
-	return file.New(faults.Getter(p))
+	return file.New(faults.Getter(resourcetest.Pool(t)))
 }
 
 func config(t *testing.T, f *file.File, h resource.Host, attrs map[string]cty.Value) cty.Value {

@@ -342,45 +342,6 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 	return nil
 }
 
-// parallel runs f(0..n-1) with cfg.parallelism in flight and returns the
-// first error, after which no new call starts. A call that panics fails
-// with an error saying what (name) it was doing.
-func (a *applier) parallel(ctx context.Context, n int, name func(int) string, f func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(a.cfg.parallelism, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := call(ctx, i, name, f); err != nil {
-					cancel(err)
-				}
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
-}
-
-// call runs f(ctx, i) on a worker of parallel, its panic an error.
-func call(ctx context.Context, i int, name func(int) string, f func(context.Context, int) error) (err error) {
-	defer recovered(name(i), &err)
-	hook(name(i))
-	return f(ctx, i)
-}
-
 func (a *applier) srcPath(op copyOp) string {
 	return join(a.cfg.Source, op.mb.rel, op.f.sub, op.f.name)
 }

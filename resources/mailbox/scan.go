@@ -9,7 +9,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
@@ -97,34 +96,14 @@ type scan struct {
 // lister runs ReadDir calls concurrently: SFTP answers them in parallel over
 // one connection, so the latency of a deep tree is paid once per level.
 type lister struct {
-	h   transport.Host
-	sem chan struct{}
+	h     transport.Host
+	width int
 }
 
 type listing struct {
 	path    string
 	entries []transport.FileInfo
 	err     error
-}
-
-func (l lister) listAll(ctx context.Context, paths []string) []listing {
-	out := make([]listing, len(paths))
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		wg.Add(1)
-		l.sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-l.sem }()
-			out[i] = listing{path: p}
-			defer recovered("listing "+p, &out[i].err)
-			hook("list " + p)
-			es, err := l.h.ReadDir(ctx, p)
-			out[i] = listing{path: p, entries: es, err: err}
-		}()
-	}
-	wg.Wait()
-	return out
 }
 
 func join(root, rel string, elems ...string) string {
@@ -154,7 +133,7 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 	case !fi.IsDir():
 		return nil, fmt.Errorf("the source %s on %s is not a directory", c.Source, src.Name())
 	}
-	sl := lister{h: src, sem: make(chan struct{}, c.parallelism*2)}
+	sl := lister{h: src, width: c.parallelism * 2}
 	var msgDirs []string
 	byRel := map[string]*mbox{}
 	level := []string{c.Source}
@@ -251,7 +230,7 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			d := join(c.Destination, mb.rel)
 			paths = append(paths, d, path.Join(d, "cur"), path.Join(d, "new"), path.Join(d, "tmp"))
 		}
-		dl := lister{h: dst, sem: make(chan struct{}, c.parallelism*2)}
+		dl := lister{h: dst, width: c.parallelism * 2}
 		ls := dl.listAll(ctx, paths)
 		for i, mb := range s.mailboxes {
 			mb.dst, mb.dstMeta, mb.dstSubs = map[string]msgFile{}, map[string]transport.FileInfo{}, map[string]bool{}

@@ -93,6 +93,11 @@ type configConfig struct {
 
 func (c configConfig) names() []string { return slices.Sorted(maps.Keys(c.params)) }
 
+// decodeConfigRequest is decodeRequest for a postfix_config.
+func decodeConfigRequest(op string, config cty.Value, snapshot []byte) (configConfig, configSnapshot, error) {
+	return decodeRequest[configSnapshot](decodeConfig, func(configConfig) string { return "postfix_config" }, op, config, snapshot)
+}
+
 func decodeConfig(v cty.Value) (configConfig, error) {
 	c := configConfig{ConfigDir: DefaultConfigDir, Reload: true}
 	if err := resource.Decode(v, &c); err != nil {
@@ -170,13 +175,9 @@ func (t *Config) Read(ctx context.Context, req resource.ReadRequest) (resource.R
 // postconf -n prints them (whitespace collapsed), so that a re-plan after
 // apply shows no change.
 func (t *Config) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
-	c, err := decodeConfig(req.Config)
+	c, s, err := decodeConfigRequest("plan", req.Config, req.Snapshot)
 	if err != nil {
 		return resource.PlanResponse{}, err
-	}
-	var s configSnapshot
-	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return resource.PlanResponse{}, fmt.Errorf("plan postfix_config: bad snapshot: %w", err)
 	}
 	if !s.MainCF {
 		return resource.PlanResponse{}, noMainCF(c.ConfigDir, c.Host)
@@ -213,13 +214,9 @@ func (t *Config) Plan(ctx context.Context, req resource.PlanRequest) (resource.P
 // journalled with their earlier values, then set in one postconf -e;
 // postfix check must pass before the reload.
 func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
-	c, err := decodeConfig(req.Config)
+	c, s, err := decodeConfigRequest("apply", req.Config, req.Snapshot)
 	if err != nil {
 		return resource.ApplyResponse{}, err
-	}
-	var s configSnapshot
-	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return resource.ApplyResponse{}, fmt.Errorf("apply postfix_config: bad snapshot: %w", err)
 	}
 	in, err := openInstance(ctx, t.hosts, c.Host, c.ConfigDir)
 	if err != nil {
@@ -269,13 +266,9 @@ func (t *Config) set(ctx context.Context, in instance, c configConfig, s configS
 // first, then the snapshot's; a parameter that was not set is removed
 // (postconf -X).
 func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error {
-	c, err := decodeConfig(req.Config)
+	c, s, err := decodeConfigRequest("restore", req.Config, req.Snapshot)
 	if err != nil {
 		return err
-	}
-	var s configSnapshot
-	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return fmt.Errorf("restore postfix_config: bad snapshot: %w", err)
 	}
 	if !s.MainCF {
 		return nil // Apply never ran: Plan refuses a missing main.cf
@@ -285,12 +278,12 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 		return err
 	}
 	log := orNull(req.Logger)
+	es, err := newestFirst[configJournal](req.Journal)
+	if err != nil {
+		return fmt.Errorf("restore postfix_config: bad journal entry: %w", err)
+	}
 	var steps [][]param
-	for i := len(req.Journal) - 1; i >= 0; i-- {
-		var e configJournal
-		if err := json.Unmarshal(req.Journal[i], &e); err != nil {
-			return fmt.Errorf("restore postfix_config: bad journal entry: %w", err)
-		}
+	for _, e := range es {
 		steps = append(steps, e.Params)
 	}
 	unknown := map[string]bool{}

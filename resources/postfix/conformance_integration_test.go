@@ -6,14 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/resources/postfix"
 	"github.com/mailplan/mailplan/resources/resourcetest"
 	"github.com/mailplan/mailplan/resources/testbed"
 	"github.com/mailplan/mailplan/resources/transport/keep"
-	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // The shared conformance suite (resourcetest.Conformance) for the three
@@ -24,8 +22,7 @@ import (
 
 // faultPool is a connection pool whose hosts go through a new injector.
 func faultPool(t *testing.T) (postfix.Hosts, *resourcetest.Faults) {
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
+	p := resourcetest.Pool(t)
 	f := resourcetest.NewFaults()
 	return f.Getter(p), f
 }

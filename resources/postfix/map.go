@@ -2,7 +2,6 @@ package postfix
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -192,6 +191,11 @@ func (c mapConfig) entry() string { return c.Type + ":" + c.Path }
 
 // useEntries says whether the table is given as entries.
 func (c mapConfig) useEntries() bool { return c.Entries != nil }
+
+// decodeMapRequest is decodeRequest for a postfix_map.
+func decodeMapRequest(op string, config cty.Value, snapshot []byte) (mapConfig, mapSnapshot, error) {
+	return decodeRequest[mapSnapshot](decodeMap, func(c mapConfig) string { return c.Path }, op, config, snapshot)
+}
 
 func decodeMap(v cty.Value) (mapConfig, error) {
 	c := mapConfig{Position: "first", ConfigDir: DefaultConfigDir, Reload: true}
@@ -439,13 +443,9 @@ func (in instance) effective(ctx context.Context, name string) (param, bool, err
 // available there, that the parameter exists, and that Postfix accepts
 // every line of a regexp or pcre table.
 func (m *Map) Plan(ctx context.Context, req resource.PlanRequest) (resource.PlanResponse, error) {
-	c, err := decodeMap(req.Config)
+	c, s, err := decodeMapRequest("plan", req.Config, req.Snapshot)
 	if err != nil {
 		return resource.PlanResponse{}, err
-	}
-	var s mapSnapshot
-	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return resource.PlanResponse{}, fmt.Errorf("plan %s: bad snapshot: %w", c.Path, err)
 	}
 	if !s.MainCF {
 		return resource.PlanResponse{}, noMainCF(c.ConfigDir, c.Host)
@@ -547,13 +547,9 @@ func (e mapJournal) bases() (base, before param) {
 // only then is the table listed in the parameter; postfix check must pass
 // before the reload.
 func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.ApplyResponse, error) {
-	c, err := decodeMap(req.Config)
+	c, s, err := decodeMapRequest("apply", req.Config, req.Snapshot)
 	if err != nil {
 		return resource.ApplyResponse{}, err
-	}
-	var s mapSnapshot
-	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return resource.ApplyResponse{}, fmt.Errorf("apply %s: bad snapshot: %w", c.Path, err)
 	}
 	in, err := openInstance(ctx, m.hosts, c.Host, c.ConfigDir)
 	if err != nil {

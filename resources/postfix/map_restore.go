@@ -2,7 +2,6 @@ package postfix
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,13 +19,9 @@ import (
 // the snapshot had it, then the table's exact earlier bytes (compiled
 // again) or no table at all, then a reload when something changed.
 func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
-	c, err := decodeMap(req.Config)
+	c, s, err := decodeMapRequest("restore", req.Config, req.Snapshot)
 	if err != nil {
 		return err
-	}
-	var s mapSnapshot
-	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
-		return fmt.Errorf("restore %s: bad snapshot: %w", c.Path, err)
 	}
 	if s.Path != "" {
 		c.Path = s.Path
@@ -41,13 +36,9 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	log := orNull(req.Logger)
 	changed := false
 	if s.MainCF {
-		earlier := make([]mapJournal, 0, len(req.Journal)+1)
-		for i := len(req.Journal) - 1; i >= 0; i-- {
-			var e mapJournal
-			if err := json.Unmarshal(req.Journal[i], &e); err != nil {
-				return fmt.Errorf("restore %s: bad journal entry: %w", c.Path, err)
-			}
-			earlier = append(earlier, e)
+		earlier, err := newestFirst[mapJournal](req.Journal)
+		if err != nil {
+			return fmt.Errorf("restore %s: bad journal entry: %w", c.Path, err)
 		}
 		if s.Param != nil && !s.UnknownParam {
 			earlier = append(earlier, mapJournal{Param: *s.Param})

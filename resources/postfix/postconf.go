@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/transport"
@@ -70,6 +71,35 @@ func journal(ctx context.Context, j resource.Journal, e any) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
+}
+
+// decodeRequest decodes a request's configuration with decode and its
+// snapshot; a bad snapshot is an error of op ("plan", "apply",
+// "restore") on what(c).
+func decodeRequest[S, C any](decode func(cty.Value) (C, error), what func(C) string, op string, config cty.Value, snapshot []byte) (C, S, error) {
+	var s S
+	c, err := decode(config)
+	if err != nil {
+		return c, s, err
+	}
+	if err := json.Unmarshal(snapshot, &s); err != nil {
+		return c, s, fmt.Errorf("%s %s: bad snapshot: %w", op, what(c), err)
+	}
+	return c, s, nil
+}
+
+// newestFirst decodes a journal's entries, newest first: the order a
+// restore undoes them in.
+func newestFirst[E any](journal [][]byte) ([]E, error) {
+	es := make([]E, 0, len(journal)+1)
+	for i := len(journal) - 1; i >= 0; i-- {
+		var e E
+		if err := json.Unmarshal(journal[i], &e); err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, nil
 }
 
 func (in instance) mainCF() string { return path.Join(in.dir, "main.cf") }

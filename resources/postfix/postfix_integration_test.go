@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
@@ -25,7 +24,6 @@ import (
 	"github.com/mailplan/mailplan/resources/testbed"
 	"github.com/mailplan/mailplan/resources/transport"
 	"github.com/mailplan/mailplan/resources/transport/keep"
-	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // The tests run in parallel, each with its own Postfix instances: most
@@ -152,8 +150,7 @@ func (h *countedHost) MkdirAll(ctx context.Context, p string, mode fs.FileMode) 
 }
 
 func newCounter(t *testing.T) *counter {
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
+	p := resourcetest.Pool(t)
 	return &counter{hosts: p}
 }
 

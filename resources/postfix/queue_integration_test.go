@@ -8,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/postfix"
 	"github.com/mailplan/mailplan/resources/resourcetest"
 	"github.com/mailplan/mailplan/resources/testbed"
-	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // TestQueueDrain holds a message in a real queue (its relay target is
@@ -31,8 +29,7 @@ func TestQueueDrain(t *testing.T) {
 		RelayHost: fmt.Sprintf("[%s]:%d", target.Addr, target.Port)})
 	target.Stop(t)
 
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
+	p := resourcetest.Pool(t)
 	q := postfix.NewQueue(p)
 	config := func(attrs map[string]cty.Value) cty.Value {
 		attrs["host"] = resourcetest.HostValue(t, localHost)

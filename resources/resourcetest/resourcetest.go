@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty/gocty"
 
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 // Case is one resource instance driven through its life.
@@ -228,15 +229,28 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// Pool is a connection pool for the test, closed when the test ends.
+func Pool(t testing.TB) *pool.Pool {
+	p := pool.New(hclog.NewNullLogger())
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 // ReadPlan reads cfg with typ and plans it from what it read, failing the
 // test on an error of either.
 func ReadPlan(ctx context.Context, t testing.TB, typ resource.Type, cfg cty.Value) (resource.ReadResponse, resource.PlanResponse) {
 	t.Helper()
-	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
+	return ReadPlanLogged(ctx, t, typ, cfg, nil)
+}
+
+// ReadPlanLogged is ReadPlan with log in both requests.
+func ReadPlanLogged(ctx context.Context, t testing.TB, typ resource.Type, cfg cty.Value, log hclog.Logger) (resource.ReadResponse, resource.PlanResponse) {
+	t.Helper()
+	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
+	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

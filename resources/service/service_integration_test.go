@@ -13,29 +13,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/resourcetest"
 	"github.com/mailplan/mailplan/resources/service"
 	"github.com/mailplan/mailplan/resources/testbed"
-	"github.com/mailplan/mailplan/resources/transport/pool"
 )
 
 var localHost = resource.Host{Name: "here", Transport: "local"}
 
 func newState(t *testing.T) *service.State {
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
-	return service.New(p)
+	return service.New(resourcetest.Pool(t))
 }
 
 // newStateThrough is newState reaching its hosts through faults.
 func newStateThrough(t *testing.T, faults *resourcetest.Faults) *service.State {
-	p := pool.New(hclog.NewNullLogger())
-	t.Cleanup(func() { p.Close() })
-	return service.New(faults.Getter(p))
+	return service.New(faults.Getter(resourcetest.Pool(t)))
 }
 
 func list(s ...string) cty.Value {
@@ -302,15 +296,8 @@ func TestStartHoldsOutput(t *testing.T) {
 func readPlanApply(t *testing.T, typ *service.State, cfg cty.Value) error {
 	t.Helper()
 	ctx := t.Context()
-	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = typ.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+	read, plan := resourcetest.ReadPlan(ctx, t, typ, cfg)
+	_, err := typ.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
 	return err
 }
 

@@ -364,14 +364,7 @@ func TestLifecycle(t *testing.T) {
 			h := &fakeHost{run: tt.d.run}
 			typ := New(fakeHosts{h})
 			cfg := testConfig(t, tt.attrs)
-			read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
-			if err != nil {
-				t.Fatal(err)
-			}
+			read, plan := resourcetest.ReadPlan(ctx, t, typ, cfg)
 			if got := plan.Planned.GetAttr("manager").AsString(); got != tt.wantMgr {
 				t.Errorf("planned manager %q, want %q", got, tt.wantMgr)
 			}
@@ -385,7 +378,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("read and plan ran (-want +got):\n%s", diff)
 			}
 			h.runs = nil
-			_, err = typ.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
+			_, err := typ.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
 			if tt.applyErr != "" {
 				if err == nil || err.Error() != tt.applyErr {
 					t.Fatalf("apply error:\n%v\nwant:\n%s", err, tt.applyErr)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -176,6 +177,25 @@ type server interface {
 type serverLog struct {
 	title, path string
 	all         bool
+}
+
+// startForTest starts a server for the test with start(opts); see
+// forTest.
+func startForTest[S server, O any](t testing.TB, start func(O) (S, error), opts O) S {
+	t.Helper()
+	s, err := start(opts)
+	forTest(t, s, err)
+	return s
+}
+
+// loopbackAddr is addr, an IPv4 address in 127.0.0.0/8, in its usual
+// form; bed names the test bed in the error.
+func loopbackAddr(bed, addr string) (string, error) {
+	ip := net.ParseIP(addr).To4()
+	if ip == nil || ip[0] != 127 {
+		return "", fmt.Errorf("%s test bed: address %q is not in 127.0.0.0/8", bed, addr)
+	}
+	return ip.String(), nil
 }
 
 // forTest ends the test on err, from the function that started s (see

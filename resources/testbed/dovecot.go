@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -112,9 +113,7 @@ func CheckDovecotAvailable() error {
 // when Strict.
 func Dovecot(t testing.TB, opts DovecotOptions) *DovecotServer {
 	t.Helper()
-	d, err := StartDovecot(opts)
-	forTest(t, d, err)
-	return d
+	return startForTest(t, StartDovecot, opts)
 }
 
 // StartDovecot starts Dovecot's master (dovecot -F -c CONFIG, in its own
@@ -125,12 +124,9 @@ func Dovecot(t testing.TB, opts DovecotOptions) *DovecotServer {
 // Its error matches ErrUnavailable without root or Dovecot; mistakes in
 // opts are reported first, on any machine.
 func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.3"
-	}
-	ip := net.ParseIP(opts.Addr).To4()
-	if ip == nil || ip[0] != 127 {
-		return nil, fmt.Errorf("dovecot test bed: address %q is not in 127.0.0.0/8", opts.Addr)
+	addr, err := loopbackAddr("dovecot", cmp.Or(opts.Addr, "127.0.0.3"))
+	if err != nil {
+		return nil, err
 	}
 	if opts.Users == nil {
 		opts.Users = []string{"alice", "bob", "carol"}
@@ -169,7 +165,7 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 		return nil, fmt.Errorf("dovecot test bed: %w", err)
 	}
 	d := &DovecotServer{
-		Addr:       ip.String(),
+		Addr:       addr,
 		ConfigPath: filepath.Join(dir, "dovecot.conf"),
 		Dir:        dir,
 		LogPath:    filepath.Join(dir, "dovecot.log"),

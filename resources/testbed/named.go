@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -194,9 +195,7 @@ func CheckNamedAvailable() error {
 // fails when Strict.
 func Named(t testing.TB, opts NamedOptions) *NamedServer {
 	t.Helper()
-	n, err := StartNamed(opts)
-	forTest(t, n, err)
-	return n
+	return startForTest(t, StartNamed, opts)
 }
 
 var (
@@ -212,12 +211,9 @@ var (
 // directory. Its error matches ErrUnavailable without root or BIND;
 // mistakes in opts are reported first, on any machine.
 func StartNamed(opts NamedOptions) (*NamedServer, error) {
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.4"
-	}
-	ip := net.ParseIP(opts.Addr).To4()
-	if ip == nil || ip[0] != 127 {
-		return nil, fmt.Errorf("named test bed: address %q is not in 127.0.0.0/8", opts.Addr)
+	addr, err := loopbackAddr("named", cmp.Or(opts.Addr, "127.0.0.4"))
+	if err != nil {
+		return nil, err
 	}
 	if opts.Zones == nil {
 		opts.Zones = []string{"example.com."}
@@ -276,7 +272,7 @@ func StartNamed(opts NamedOptions) (*NamedServer, error) {
 		return nil, fmt.Errorf("named test bed: %w", err)
 	}
 	n := &NamedServer{
-		Addr:       ip.String(),
+		Addr:       addr,
 		Dir:        dir,
 		LogPath:    filepath.Join(dir, "named.log"),
 		ConfigPath: filepath.Join(dir, "named.conf"),

@@ -181,9 +181,9 @@ func newPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 	if !postfixNameRE.MatchString(opts.Name) {
 		return nil, fmt.Errorf("postfix test bed: name %q is not a lower-case word", opts.Name)
 	}
-	ip := net.ParseIP(opts.Addr).To4()
-	if ip == nil || ip[0] != 127 {
-		return nil, fmt.Errorf("postfix test bed: address %q is not in 127.0.0.0/8", opts.Addr)
+	addr, err := loopbackAddr("postfix", opts.Addr)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Domain == "" {
 		opts.Domain = "example.com"
@@ -237,7 +237,7 @@ func newPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 	}
 	p := &PostfixInstance{
 		Name:      opts.Name,
-		Addr:      ip.String(),
+		Addr:      addr,
 		Domain:    opts.Domain,
 		Domains:   domains,
 		Users:     append([]string(nil), opts.Users...),

@@ -68,9 +68,7 @@ func SSHDWith(t testing.TB, opts SSHDOptions) *SSHServer {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	s, err := StartSSHD(opts)
-	forTest(t, s, err)
-	return s
+	return startForTest(t, StartSSHD, opts)
 }
 
 // StartSSHD starts an sshd on 127.0.0.1, on a free port, in its own

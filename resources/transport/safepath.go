@@ -209,11 +209,6 @@ func split(p string) []string {
 	return out
 }
 
-type component struct {
-	name string
-	orig bool // a component of the path asked for, not of a link's target
-}
-
 // resolve walks p from "/". With last false, the last component is not
 // looked at (an lstat or a removal of it cannot be redirected). fresh
 // bypasses the directories remembered.
@@ -231,49 +226,37 @@ func (r *resolver) walk(ctx context.Context, op, root, p string, last, fresh boo
 	if !last && len(names) > 0 {
 		tail, names = names[len(names)-1], names[:len(names)-1]
 	}
-	queue := make([]component, len(names))
-	for i, n := range names {
-		queue[i] = component{name: n, orig: true}
-	}
-	cur, idx, links := "/", 0, 0
+	w := NewWalk(names, nRoot)
+	cur, links := "/", 0
 	var curFI *FileInfo
 	r.mu.Lock()
 	real, known := r.reals[root]
 	r.mu.Unlock()
-	if known && len(queue) >= nRoot {
-		cur, idx, queue = real, nRoot, queue[nRoot:]
+	if known && w.skipRoot() {
+		cur = real
 	}
 	for {
-		if !known && idx == nRoot && r.ttl > 0 && (len(queue) == 0 || queue[0].orig) {
+		if !known && r.ttl > 0 && w.atRoot() {
 			known = true
 			r.mu.Lock()
 			r.reals[root] = cur
 			r.mu.Unlock()
 		}
-		if len(queue) == 0 {
+		name, below, ok := w.Next()
+		if !ok {
 			break
 		}
-		c := queue[0]
-		queue = queue[1:]
-		below := false
-		if c.orig {
-			idx++
-			below = idx > nRoot
-		}
-		switch c.name {
+		switch name {
 		case ".":
 			continue
 		case "..":
 			cur, curFI = path.Dir(cur), nil
 			continue
 		}
-		next := path.Join(cur, c.name)
+		next := path.Join(cur, name)
 		fi, err := r.stat(ctx, next, fresh)
 		if errors.Is(err, fs.ErrNotExist) {
-			rest := []string{next}
-			for _, q := range queue {
-				rest = append(rest, q.name)
-			}
+			rest := append([]string{next}, w.Rest()...)
 			return path.Join(append(rest, tail)...), nil
 		}
 		if err != nil {
@@ -300,14 +283,10 @@ func (r *resolver) walk(ctx context.Context, op, root, p string, last, fresh boo
 			if path.IsAbs(target) {
 				cur, curFI = "/", nil
 			}
-			var more []component
-			for _, n := range split(target) {
-				more = append(more, component{name: n})
-			}
-			queue = append(more, queue...)
+			w.Follow(split(target))
 			continue
 		}
-		if len(queue) > 0 && !fi.IsDir() {
+		if w.left() > 0 && !fi.IsDir() {
 			return "", fmt.Errorf("%s %s on %s: %s is not a directory", op, p, r.h.Name(), next)
 		}
 		cur, curFI = next, &fi

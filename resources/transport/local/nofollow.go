@@ -67,35 +67,24 @@ func (c *confined) openDir(op, root, p, dir string, mkdir bool, mode fs.FileMode
 	if err != nil {
 		return -1, &fs.PathError{Op: op, Path: "/", Err: err}
 	}
-	type comp struct {
-		name string
-		orig bool
-	}
-	var queue []comp
-	for _, n := range splitPath(dir) {
-		queue = append(queue, comp{n, true})
-	}
-	nRoot := len(splitPath(root))
-	cur, idx, links := "/", 0, 0
-	for len(queue) > 0 {
-		q := queue[0]
-		queue = queue[1:]
-		below := false
-		if q.orig {
-			idx++
-			below = idx > nRoot
+	w := transport.NewWalk(splitPath(dir), len(splitPath(root)))
+	cur, links := "/", 0
+	for {
+		name, below, ok := w.Next()
+		if !ok {
+			break
 		}
-		next := path.Join(cur, q.name)
-		nfd, err := unix.Openat(fd, q.name, dirFlags, 0)
+		next := path.Join(cur, name)
+		nfd, err := unix.Openat(fd, name, dirFlags, 0)
 		if errors.Is(err, unix.ENOENT) && mkdir {
-			if err = unix.Mkdirat(fd, q.name, uint32(mode.Perm())); err == nil || errors.Is(err, unix.EEXIST) {
-				nfd, err = unix.Openat(fd, q.name, dirFlags, 0)
+			if err = unix.Mkdirat(fd, name, uint32(mode.Perm())); err == nil || errors.Is(err, unix.EEXIST) {
+				nfd, err = unix.Openat(fd, name, dirFlags, 0)
 			}
 		}
 		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
 			var st unix.Stat_t
-			if serr := unix.Fstatat(fd, q.name, &st, unix.AT_SYMLINK_NOFOLLOW); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				target := readlinkat(fd, q.name)
+			if serr := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				target := readlinkat(fd, name)
 				if below {
 					unix.Close(fd)
 					return -1, &transport.LinkError{Op: op, Path: p, Link: next, Target: target, Root: root}
@@ -120,11 +109,7 @@ func (c *confined) openDir(op, root, p, dir string, mkdir bool, mode fs.FileMode
 					}
 					cur = "/"
 				}
-				var more []comp
-				for _, n := range splitPath(target) {
-					more = append(more, comp{n, false})
-				}
-				queue = append(more, queue...)
+				w.Follow(splitPath(target))
 				continue
 			}
 		}
