@@ -57,13 +57,17 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest, ui UI) *Result {
 	return res
 }
 
-// savePlan writes p with its text and JSON forms to path.
+// savePlan writes p with its text and its full JSON document (what
+// `show -json PLANFILE` prints) to path.
 func (s *Session) savePlan(p *exec.Planned, path string) error {
 	f := s.PlanFile(p)
 	var text strings.Builder
 	render.PlanText(&text, p.Plan, render.TextOptions{})
 	f.Text = text.String()
-	j, err := render.PlanJSON(p.Plan)
+	j, err := render.ShowPlanJSON(render.ShowInput{
+		Plan: p.Plan, Prior: s.State, Module: s.Module, Registry: s.e.Registry,
+		Version: strings.TrimPrefix(ReadBuildInfo().Version, "v"),
+	})
 	if err != nil {
 		return err
 	}

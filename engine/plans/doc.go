@@ -11,7 +11,8 @@
 // File is a plan's saved form, written and read with WriteFile and
 // ReadFile (a versioned JSON document, mode 0600, written atomically). It
 // holds no sensitive value: planned values are digests, sensitive
-// variables salted hashes, and the stored renderings hide secrets.
+// variables salted hashes, and the stored renderings (the text plan and,
+// from FileVersion 2, the full `show -json` document) hide secrets.
 //
 // It is a model only: exec makes plans, the engine compares a saved plan
 // with a fresh one, and render shows them. It imports nothing from

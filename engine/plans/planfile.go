@@ -11,8 +11,18 @@ import (
 // FileFormat identifies a mailplan plan file.
 const FileFormat = "mailplan-plan"
 
-// FileVersion is the plan file format version.
-const FileVersion = 1
+// FileVersion is the plan file format version WriteFile writes.
+//
+//   - 1: JSON holds format_version, resource_changes and output_changes
+//     (and mailplan's additions).
+//   - 2: JSON is the full document of `show -json PLANFILE`, adding
+//     mailplan_version, variables, planned_values, prior_state and
+//     configuration. The other fields are as in version 1.
+const FileVersion = 2
+
+// MinFileVersion is the oldest version ReadFile reads: a version 1 file
+// applies as before, and shows the shorter document it holds.
+const MinFileVersion = 1
 
 // File is the saved form of a plan. It holds no sensitive value: sensitive
 // variables are kept as salted hashes, and the renderings hide them.
@@ -22,7 +32,9 @@ type File struct {
 	Destroy bool         `json:"destroy"`
 	Basis   Basis        `json:"basis"`
 	Changes []FileChange `json:"changes"`
-	// Text and JSON are the plan as `plan` printed it, for `show`.
+	// Text is the plan as `plan` printed it, for `show`; JSON its
+	// document for `show -json` (see FileVersion). Both hide every
+	// sensitive value.
 	Text string          `json:"text"`
 	JSON json.RawMessage `json:"json"`
 }
@@ -83,8 +95,8 @@ func ReadFile(path string) (*File, error) {
 	if err := json.Unmarshal(b, &f); err != nil || f.Format != FileFormat {
 		return nil, fmt.Errorf("%s: %w", path, ErrNotPlanFile)
 	}
-	if f.Version != FileVersion {
-		return nil, fmt.Errorf("%s: plan file version %d is not supported by this mailplan (it reads version %d)", path, f.Version, FileVersion)
+	if f.Version < MinFileVersion || f.Version > FileVersion {
+		return nil, fmt.Errorf("%s: plan file version %d is not supported by this mailplan (it reads versions %d to %d)", path, f.Version, MinFileVersion, FileVersion)
 	}
 	return &f, nil
 }

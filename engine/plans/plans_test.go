@@ -115,7 +115,8 @@ func TestReadFileRefuses(t *testing.T) {
 		{name: "missing", path: filepath.Join(dir, "missing"), errContain: "read plan"},
 		{name: "not JSON", path: write("garbage", "resource \"x\" {}"), notPlan: true},
 		{name: "another format", path: write("state", `{"format":"mailplan-state","version":1}`), notPlan: true},
-		{name: "another version", path: write("v2", `{"format":"mailplan-plan","version":2}`), errContain: "plan file version 2 is not supported"},
+		{name: "a newer version", path: write("v3", `{"format":"mailplan-plan","version":3}`), errContain: "plan file version 3 is not supported by this mailplan (it reads versions 1 to 2)"},
+		{name: "version 0", path: write("v0", `{"format":"mailplan-plan","version":0}`), errContain: "plan file version 0 is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,5 +131,29 @@ func TestReadFileRefuses(t *testing.T) {
 				t.Errorf("error %q lacks %q", err, tt.errContain)
 			}
 		})
+	}
+}
+
+// TestReadFileVersion1 reads a plan file written before version 2: its
+// JSON is the shorter document, and the rest is as before.
+func TestReadFileVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.plan")
+	v1 := `{"format":"mailplan-plan","version":1,"destroy":false,
+  "basis":{"ConfigHash":"abc","StateSerial":3},
+  "changes":[{"addr":"file.x","action":"create","planned":"d"}],
+  "text":"Plan: 1 to add, 0 to change, 0 to destroy.\n",
+  "json":{"format_version":"1.0","resource_changes":[],"output_changes":{}}}`
+	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Version != 1 || f.Basis.ConfigHash != "abc" || f.Basis.StateSerial != 3 || len(f.Changes) != 1 || f.Changes[0].Addr != "file.x" {
+		t.Errorf("read %+v", f)
+	}
+	if !strings.Contains(string(f.JSON), "resource_changes") {
+		t.Errorf("JSON %s", f.JSON)
 	}
 }

@@ -1,7 +1,9 @@
 // Package render turns the engine's results into what a user reads: the
 // human plan (PlanText: Terraform's shape, with +, ~, - and -/+ markers,
 // heredoc line diffs and "(sensitive value)" in place of secrets), the
-// -json plan in the shape of `terraform show -json` (PlanJSON),
+// -json plan in the shape of `terraform show -json` (PlanJSON, and the
+// full document of a saved plan with planned_values, prior_state and
+// configuration: ShowPlanJSON),
 // diagnostics with their source lines (Diagnostics), the dependency graph
 // in Graphviz's DOT language (DOT), the closing line of an apply
 // (ApplyComplete), and the -json message stream of plan, apply, destroy

@@ -20,7 +20,16 @@ import (
 // null, with before_sensitive/after_sensitive marking where they were;
 // unknown parts are null too, marked in after_unknown.
 func PlanJSON(p *plans.Plan) ([]byte, error) {
-	doc := jsonPlan{
+	doc, err := planDoc(p)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+}
+
+// planDoc is the document PlanJSON marshals.
+func planDoc(p *plans.Plan) (*jsonPlan, error) {
+	doc := &jsonPlan{
 		FormatVersion:   "1.0",
 		ResourceChanges: []jsonResourceChange{},
 		OutputChanges:   map[string]jsonChange{},
@@ -65,15 +74,23 @@ func PlanJSON(p *plans.Plan) ([]byte, error) {
 	for _, w := range p.Waiting {
 		doc.Waiting = append(doc.Waiting, jsonWaiting{Address: w.Addr, Until: w.Until.Format(time.RFC3339), Reason: w.Reason})
 	}
-	return json.Marshal(doc)
+	return doc, nil
 }
 
+// jsonPlan is the plan document. PlanJSON fills format_version, the
+// changes and mailplan's additions; ShowPlanJSON the rest, in Terraform's
+// order.
 type jsonPlan struct {
-	FormatVersion   string                `json:"format_version"`
-	ResourceChanges []jsonResourceChange  `json:"resource_changes"`
-	OutputChanges   map[string]jsonChange `json:"output_changes"`
-	Waiting         []jsonWaiting         `json:"mailplan_waiting,omitempty"`
-	Adopt           []string              `json:"mailplan_adopt,omitempty"`
+	FormatVersion   string                  `json:"format_version"`
+	MailplanVersion string                  `json:"mailplan_version,omitempty"`
+	Variables       map[string]jsonVariable `json:"variables,omitempty"`
+	PlannedValues   *jsonValues             `json:"planned_values,omitempty"`
+	ResourceChanges []jsonResourceChange    `json:"resource_changes"`
+	OutputChanges   map[string]jsonChange   `json:"output_changes"`
+	PriorState      map[string]any          `json:"prior_state,omitempty"`
+	Configuration   *jsonConfig             `json:"configuration,omitempty"`
+	Waiting         []jsonWaiting           `json:"mailplan_waiting,omitempty"`
+	Adopt           []string                `json:"mailplan_adopt,omitempty"`
 }
 
 type jsonResourceChange struct {
