@@ -8,6 +8,7 @@ import (
 	"github.com/mailplan/mailplan/engine/exec"
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/engine/states"
 )
 
 // UI is what an operation (Plan, Apply, Destroy, Rollback) asks of whoever
@@ -67,6 +68,9 @@ type Progress = resource.Progress
 
 // ApplyReport is what an apply, destroy or rollback did (exec.ApplyReport).
 type ApplyReport = exec.ApplyReport
+
+// State is a plan directory's state (states.State).
+type State = states.State
 
 // Plan is a plan as the user sees it (plans.Plan).
 type Plan = plans.Plan

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mailplan/mailplan/engine"
 	"github.com/mailplan/mailplan/engine/render"
-	"github.com/mailplan/mailplan/engine/states"
 )
 
 func cmdVersion(c *cli, args []string) engine.Status {
@@ -172,7 +171,7 @@ func cmdOutput(c *cli, args []string) engine.Status {
 
 // readState reads the state of the plan in the working directory without
 // locking it (show, output); ok is false when it printed why it could not.
-func (c *cli) readState() (st *states.State, ok bool) {
+func (c *cli) readState() (st *engine.State, ok bool) {
 	e, done := c.newEngine()
 	defer done()
 	s, diags := e.OpenState(c.ctx, engine.Options{Dir: "."}, false)
