@@ -16,8 +16,17 @@ import (
 func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(append([]string{"-chdir=" + dir, "-no-color"}, args...), strings.NewReader(""), &out, &errb)
 	// -chdir changes the process's directory; put it back for the next run.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := os.Chdir(wd); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	code := run(append([]string{"-chdir=" + dir, "-no-color"}, args...), strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
