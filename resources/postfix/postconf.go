@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -451,16 +452,25 @@ func (in instance) probe(ctx context.Context, typ string, table []byte) (string,
 }
 
 // warnings returns the warning and fatal lines of a Postfix command's
-// stderr.
+// stderr, but for mainCFReread's.
 func warnings(stderr []byte) string {
 	var out []string
 	for _, line := range strings.Split(string(stderr), "\n") {
-		if strings.Contains(line, "warning: ") || strings.Contains(line, "fatal: ") {
+		if (strings.Contains(line, "warning: ") || strings.Contains(line, "fatal: ")) && !mainCFReread.MatchString(line) {
 			out = append(out, strings.TrimSpace(line))
 		}
 	}
 	return strings.Join(out, "\n")
 }
+
+// mainCFReread is the warning a Postfix command gives when main.cf
+// changed between its two reads of it: postmap(1) reads main.cf twice,
+// and a postconf -e of another run (which renames a new main.cf into
+// place) in between makes the second read warn "overriding earlier
+// entry" with the first read's value. It says nothing about the table
+// postmap was asked about, and it comes from main.cf whichever way it
+// arose, so it is no reason to refuse the table.
+var mainCFReread = regexp.MustCompile(`/main\.cf, line \d+: overriding earlier entry: `)
 
 // defaultEmpty says whether Postfix's built-in default of the parameter
 // is empty (`postconf -d -h NAME`, which does not read main.cf's value).
