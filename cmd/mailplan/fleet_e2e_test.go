@@ -144,12 +144,16 @@ func (b *fleetBed) run(dir, workspace string, args ...string) fleetRun {
 	}
 	log.Close()
 	defer os.Remove(log.Name())
+	level := "debug"
+	if os.Getenv("MAILPLAN_FLEET_LOGS") != "" {
+		level = "trace" // every command a host runs, with its time
+	}
 	cmd := exec.Command(b.bin, append([]string{"-no-color"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"MAILPLAN_PG_CONN_STR="+b.conn,
 		"MAILPLAN_WORKSPACE="+workspace,
-		"MAILPLAN_LOG=debug",
+		"MAILPLAN_LOG="+level,
 		"MAILPLAN_LOG_PATH="+log.Name())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -164,7 +168,7 @@ func (b *fleetBed) run(dir, workspace string, args ...string) fleetRun {
 	}
 	r.lockWaits, r.lockHolds = hostLockTimes(log.Name())
 	if keep := os.Getenv("MAILPLAN_FLEET_LOGS"); keep != "" {
-		// Every run's debug log, for a closer look at where the time goes.
+		// Every run's trace log, for a closer look at where the time goes.
 		if b, err := os.ReadFile(log.Name()); err == nil {
 			name := fmt.Sprintf("%s-%s-%s.log", time.Now().Format("150405.000"), strings.Join(args[:1], ""), workspace)
 			_ = os.WriteFile(filepath.Join(keep, name), b, 0o644)
@@ -423,7 +427,7 @@ func TestFleetShadowCopy(t *testing.T) {
 		"config_restored=%t postfix_check=%s postfix_reload=%s postconf_e=%s",
 		n, k, secs(applyWall), secs(as.avg), secs(as.max),
 		as.waits, secs(as.waitSum), secs(as.waitMax), share, held,
-		secs(createWall/time.Duration(n)), secs(replanWall), clean, secs(destroyWall), secs(ds.avg), secs(ds.waitSum),
+		(createWall / time.Duration(n)).Round(time.Millisecond), secs(replanWall), clean, secs(destroyWall), secs(ds.avg), secs(ds.waitSum),
 		restored, check.Round(time.Millisecond), reload.Round(time.Millisecond), postconf.Round(time.Millisecond))
 	t.Log(line)
 	fmt.Println(line)
