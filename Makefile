@@ -4,7 +4,7 @@ PKGS    := ./...
 BIN     := bin/mailplan
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test deps lint unit race bench demo demo-aliases clean crash-matrix
+.PHONY: all build test deps lint unit race bench demo demo-aliases clean crash-matrix fleet
 
 all: build
 
@@ -50,6 +50,12 @@ test: deps lint
 # crash-matrix runs only the crash matrix, with its full log.
 crash-matrix: deps
 	MAILPLAN_E2E=1 MAILPLAN_CRASH_MATRIX=1 $(GO) test -count=1 -timeout 40m -run '^TestCrashMatrix$$' -v ./cmd/mailplan/
+
+# fleet measures 50 workspaces of the shadow-copy module on the pg
+# backend, applied 8 at a time against one test-bed Postfix pair
+# (docs/fleets.md); MAILPLAN_FLEET_N and MAILPLAN_FLEET_K change the size.
+fleet: deps
+	MAILPLAN_E2E=1 MAILPLAN_FLEET=1 $(GO) test -count=1 -timeout 60m -run '^TestFleetShadowCopy$$' -v ./cmd/mailplan/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./cmd/mailplan/
