@@ -151,18 +151,28 @@ func (e *Engine) Workspaces(ctx context.Context, opts Options) (*WorkspaceList, 
 	return &WorkspaceList{Names: names, Current: s.workspace}, nil
 }
 
-// NewWorkspace makes the workspace name (an empty state) and selects it.
-func (e *Engine) NewWorkspace(ctx context.Context, opts Options, name string) hcl.Diagnostics {
+// workspaceNamed checks name and lists the workspaces, for a command on
+// the workspace name.
+func (e *Engine) workspaceNamed(ctx context.Context, opts Options, name string) (*Session, *backendChoice, []string, hcl.Diagnostics) {
 	if err := CheckWorkspaceName(name); err != nil {
-		return hcl.Diagnostics{errDiag("Invalid workspace name", err)}
+		return nil, nil, nil, hcl.Diagnostics{errDiag("Invalid workspace name", err)}
 	}
 	s, c, diags := e.workspaceSession(opts)
 	if diags.HasErrors() {
-		return diags
+		return nil, nil, nil, diags
 	}
 	names, err := s.listWorkspaces(ctx, c)
 	if err != nil {
-		return hcl.Diagnostics{errDiag("Cannot list the workspaces", err)}
+		return nil, nil, nil, hcl.Diagnostics{errDiag("Cannot list the workspaces", err)}
+	}
+	return s, c, names, nil
+}
+
+// NewWorkspace makes the workspace name (an empty state) and selects it.
+func (e *Engine) NewWorkspace(ctx context.Context, opts Options, name string) hcl.Diagnostics {
+	s, c, names, diags := e.workspaceNamed(ctx, opts, name)
+	if diags.HasErrors() {
+		return diags
 	}
 	if slices.Contains(names, name) {
 		return hcl.Diagnostics{errDiag("Workspace exists", fmt.Errorf("workspace %q already exists; `mailplan workspace select %s` selects it", name, name))}
@@ -200,16 +210,9 @@ func (s *Session) createWorkspace(ctx context.Context, c *backendChoice, name st
 // SelectWorkspace records name as the selected workspace; with create, a
 // workspace that does not exist is made first.
 func (e *Engine) SelectWorkspace(ctx context.Context, opts Options, name string, create bool) hcl.Diagnostics {
-	if err := CheckWorkspaceName(name); err != nil {
-		return hcl.Diagnostics{errDiag("Invalid workspace name", err)}
-	}
-	s, c, diags := e.workspaceSession(opts)
+	s, c, names, diags := e.workspaceNamed(ctx, opts, name)
 	if diags.HasErrors() {
 		return diags
-	}
-	names, err := s.listWorkspaces(ctx, c)
-	if err != nil {
-		return hcl.Diagnostics{errDiag("Cannot list the workspaces", err)}
 	}
 	if !slices.Contains(names, name) {
 		if !create {
@@ -237,22 +240,15 @@ func (s *Session) recordWorkspace(name string) hcl.Diagnostics {
 // holds resources, or has an unfinished apply, is refused without force;
 // the selected workspace and "default" are always refused.
 func (e *Engine) DeleteWorkspace(ctx context.Context, opts Options, name string, force bool) hcl.Diagnostics {
-	if err := CheckWorkspaceName(name); err != nil {
-		return hcl.Diagnostics{errDiag("Invalid workspace name", err)}
-	}
 	if name == DefaultWorkspace {
 		return hcl.Diagnostics{errDiag("Cannot delete the default workspace", errors.New("the default workspace always exists"))}
 	}
-	s, c, diags := e.workspaceSession(opts)
+	s, c, names, diags := e.workspaceNamed(ctx, opts, name)
 	if diags.HasErrors() {
 		return diags
 	}
 	if name == s.workspace {
 		return hcl.Diagnostics{errDiag("Cannot delete the selected workspace", fmt.Errorf("workspace %q is selected; select another one first (`mailplan workspace select default`)", name))}
-	}
-	names, err := s.listWorkspaces(ctx, c)
-	if err != nil {
-		return hcl.Diagnostics{errDiag("Cannot list the workspaces", err)}
 	}
 	if !slices.Contains(names, name) {
 		return hcl.Diagnostics{errDiag("Workspace not found", fmt.Errorf("workspace %q does not exist", name))}

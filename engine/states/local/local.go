@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -197,7 +196,7 @@ func (b *Backend) Push(ctx context.Context, s *states.State, force bool) error {
 	}
 	serial := s.Serial
 	if cur != nil {
-		same, err := sameState(cur, s)
+		same, err := statefile.Same(cur, s)
 		if err != nil {
 			return fmt.Errorf("push state %s: %w", b.path, err)
 		}
@@ -233,20 +232,6 @@ func (b *Backend) Push(ctx context.Context, s *states.State, force bool) error {
 	b.seen = &mark{lineage: s.Lineage, serial: serial, exists: true}
 	b.logger.Info("pushed state", "path", b.path, "serial", serial, "lineage", s.Lineage, "force", force)
 	return nil
-}
-
-// sameState reports whether two states encode the same apart from their
-// format version.
-func sameState(a, b *states.State) (bool, error) {
-	ea, err := statefile.Encode(a)
-	if err != nil {
-		return false, err
-	}
-	eb, err := statefile.Encode(b)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ea, eb), nil
 }
 
 // load reads and decodes the file: nil, nil, nil when there is none. raw is

@@ -1,7 +1,6 @@
 package pg
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -250,7 +249,7 @@ func (b *Backend) Push(ctx context.Context, s *states.State, force bool) error {
 		exists := cur != nil || raw != nil
 		serial = s.Serial
 		if cur != nil {
-			same, err = sameState(cur, s)
+			same, err = statefile.Same(cur, s)
 			if err != nil {
 				return fmt.Errorf("push state %s: %w", b.desc, err)
 			}
@@ -289,20 +288,6 @@ func (b *Backend) Push(ctx context.Context, s *states.State, force bool) error {
 	b.mu.Unlock()
 	b.logger.Info("pushed state", "backend", b.desc, "serial", serial, "lineage", s.Lineage, "force", force)
 	return nil
-}
-
-// sameState reports whether two states encode the same apart from their
-// format version.
-func sameState(a, b *states.State) (bool, error) {
-	ea, err := statefile.Encode(a)
-	if err != nil {
-		return false, err
-	}
-	eb, err := statefile.Encode(b)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ea, eb), nil
 }
 
 // Append stores one journal record in a transaction of its own, committed

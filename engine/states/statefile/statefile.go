@@ -188,3 +188,17 @@ func compact(m json.RawMessage) json.RawMessage {
 	}
 	return b.Bytes()
 }
+
+// Same reports whether two states encode the same apart from their
+// format version.
+func Same(a, b *states.State) (bool, error) {
+	ea, err := Encode(a)
+	if err != nil {
+		return false, err
+	}
+	eb, err := Encode(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ea, eb), nil
+}
