@@ -239,14 +239,15 @@ func (s *Session) openState(ctx context.Context, lock bool) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	if err := s.checkWorkspace(ctx, c); err != nil {
-		return hcl.Diagnostics{errDiag("Cannot open the state", err)}
-	}
 	store, err := s.openStore(ctx, c, s.workspace)
 	if err != nil {
 		return hcl.Diagnostics{errDiag("Cannot open the state", err)}
 	}
 	s.Backend = store
+	if err := s.checkWorkspace(ctx, c, store); err != nil {
+		s.Close()
+		return hcl.Diagnostics{errDiag("Cannot open the state", err)}
+	}
 	if lock {
 		if err := s.lockState(ctx); err != nil {
 			s.Close()

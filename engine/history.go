@@ -42,10 +42,14 @@ func (s *Session) recordApply(ctx context.Context, p *plans.Plan, runErr error, 
 // rollback records for a run that was killed before it could record
 // itself.
 func (s *Session) runEntry(la *states.Apply) *states.HistoryEntry {
-	e := s.historyEntry(la.ID, la.Operation, la.Started)
-	// Who ran it and from which commit is not known here.
-	e.Who, e.Commit, e.Version = "", "", ""
-	e.Status, e.Changes = "interrupted", historyChanges(la)
+	op := la.Operation
+	if op == "" {
+		op = states.OperationApply
+	}
+	// Who ran it, from which commit and with which mailplan is not known
+	// here.
+	e := &states.HistoryEntry{ID: la.ID, Operation: op, Workspace: s.workspace, Started: la.Started.UTC(),
+		Status: "interrupted", Changes: historyChanges(la)}
 	if !la.Open() {
 		e.Status, e.Finished = la.Status, la.Finished
 	}

@@ -71,16 +71,28 @@ func selectedWorkspace(dir string, environ []string) (string, error) {
 // Workspace is the session's workspace.
 func (s *Session) Workspace() string { return s.workspace }
 
-// checkWorkspace fails when the selected workspace was never made.
-func (s *Session) checkWorkspace(ctx context.Context, c *backendChoice) error {
+// checkWorkspace fails when the selected workspace was never made. It
+// asks the store already open for it: a pg backend lists its workspaces
+// on the same connection, the local one looks for the directory.
+func (s *Session) checkWorkspace(ctx context.Context, c *backendChoice, store StateStore) error {
 	if s.workspace == DefaultWorkspace {
 		return nil
 	}
-	names, err := s.listWorkspaces(ctx, c)
-	if err != nil {
-		return err
+	exists := false
+	if c.typ == "local" {
+		_, err := os.Stat(filepath.Dir(localWorkspacePath(c.statePath, s.workspace)))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		exists = err == nil
+	} else if w, ok := store.(states.Workspacer); ok {
+		names, err := w.Workspaces(ctx)
+		if err != nil {
+			return err
+		}
+		exists = slices.Contains(names, s.workspace)
 	}
-	if !slices.Contains(names, s.workspace) {
+	if !exists {
 		return fmt.Errorf("workspace %q does not exist; make it with `mailplan workspace new %s` (or `workspace select -or-create`), or list them with `mailplan workspace list`", s.workspace, s.workspace)
 	}
 	return nil
