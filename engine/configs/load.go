@@ -423,7 +423,7 @@ func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
 }
 
 var resourceMetaSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}},
+	Attributes: []hcl.AttributeSchema{{Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}, {Name: "during"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "lifecycle"},
 		{Type: "hook", LabelNames: []string{"when"}},
@@ -445,6 +445,11 @@ func decodeResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	var d hcl.Diagnostics
 	r.Count, r.ForEach, r.DependsOn, d = decodeRepetition(content, "A resource")
 	diags = append(diags, d...)
+	if a, ok := content.Attributes["during"]; ok {
+		r.During, d = decodeTraversals(a)
+		diags = append(diags, d...)
+		r.DuringRange = a.NameRange
+	}
 	seenLifecycle := false
 	for _, bb := range content.Blocks {
 		switch bb.Type {

@@ -105,8 +105,12 @@ type Resource struct {
 	Count     hcl.Expression // nil when absent
 	ForEach   hcl.Expression // nil when absent
 	DependsOn []hcl.Traversal
-	Lifecycle Lifecycle
-	Hooks     []*Hook
+	// During lists what a window (a type that implements
+	// resource.Windower) covers; DuringRange is the argument's name.
+	During      []hcl.Traversal
+	DuringRange hcl.Range
+	Lifecycle   Lifecycle
+	Hooks       []*Hook
 	// Config is the body less the meta arguments; lang decodes it against
 	// the type's schema.
 	Config    hcl.Body

@@ -138,6 +138,8 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		}
 	}
 
+	closes := windowEdges(g, p.items)
+
 	// The walk stops scheduling when Stop closes; work in flight keeps ctx.
 	walkCtx, cancelWalk := context.WithCancel(ctx)
 	defer cancelWalk()
@@ -150,8 +152,11 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			}
 		}()
 	}
-	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep}
+	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep, open: map[string]*itemApply{}}
 	report, _ := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
+		if win, ok := closes[addr]; ok {
+			return w.closeWindow(ctx, win)
+		}
 		return w.item(ctx, p.items[addr])
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
@@ -198,6 +203,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		return rep, fmt.Errorf("apply stopped at once; the state records what was done: run `mailplan rollback` to undo it, or `mailplan apply` to continue it: %w", ctx.Err())
 	}
 	if opts.NoRollback {
+		w.closeLeft(ctx, p.items)
 		if err := r.finishRun(ctx, j, states.StatusKept, nil); err != nil {
 			return rep, err
 		}

@@ -26,8 +26,11 @@ type applyWalk struct {
 	// wait ends with it, while the steps of work in flight keep the
 	// apply's ctx.
 	waitCtx context.Context
-	mu      sync.Mutex // guards rep
+	mu      sync.Mutex // guards rep and open
 	rep     *ApplyReport
+	// open are the windows opened in this apply, by address: their
+	// changes finish at their close nodes (windows.go).
+	open map[string]*itemApply
 }
 
 // itemApply is one instance's change as applyWalk.item makes it: what
@@ -99,6 +102,13 @@ func (w *applyWalk) item(ctx context.Context, it *item) (err error) {
 	}
 	if err := w.change(ctx, c); err != nil {
 		return err
+	}
+	if windowOf(it) != nil && action != plans.Delete && c.wait == nil {
+		// The change finishes when the window closes.
+		w.mu.Lock()
+		w.open[it.addr] = c
+		w.mu.Unlock()
+		return nil
 	}
 	if err := w.r.runHooks(ctx, it, after); err != nil {
 		return err

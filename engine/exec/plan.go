@@ -167,6 +167,10 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 		return p, diags
 	}
 
+	diags = append(diags, planWindows(p.items)...)
+	if diags.HasErrors() {
+		return p, diags
+	}
 	markAfterWait(p.items)
 	for _, addr := range sortedKeys(p.items) {
 		it := p.items[addr]

@@ -73,7 +73,10 @@ type Instance struct {
 	Type   resource.Type
 	Config cty.Value // marked where sensitive
 	// Deps are the addresses of the instances this one depends on.
-	Deps           []string
+	Deps []string
+	// During are the instances a window covers (resource.Windower), from
+	// its `during` meta-argument, sorted; each of them depends on it.
+	During         []string
 	Hooks          []*Hook
 	PreventDestroy bool
 	IgnoreChanges  []string

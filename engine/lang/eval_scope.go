@@ -183,7 +183,7 @@ func (s *scope) evaluate() hcl.Diagnostics {
 	for name := range s.mod.Outputs {
 		s.outputDeps.add(s.deps[nodeKey("output."+name)])
 	}
-	return diags
+	return append(diags, s.windows()...)
 }
 
 // cycleDiag reports blocks that refer to each other in a circle, c being

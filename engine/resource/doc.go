@@ -24,6 +24,8 @@
 //   - Adopter: secures an object the engine adopts as it is, without Apply.
 //   - Checker: a gate that changes nothing but must hold at apply time, in
 //     dependency order.
+//   - Windower: holds something on a host (a service stopped) while the
+//     instances its block lists in `during` apply, and lets go after.
 //   - OriginalMerger: what destroy puts back when a later apply reaches
 //     parts of the host the first did not.
 //   - Fingerprinter: the part of the real state that makes a saved plan

@@ -22,6 +22,7 @@ func Registry(p *pool.Pool) *resource.Registry {
 		postfix.NewConfig(p),
 		postfix.NewQueue(p),
 		service.New(p),
+		service.NewWindow(p),
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
 	)
