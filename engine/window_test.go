@@ -378,3 +378,33 @@ resource "fake_window" "svc" {
 		})
 	}
 }
+
+// Several windows over one piece of work (Postfix and Dovecot on two
+// servers around one copy) open side by side and close after it; none
+// waits for another's close.
+func TestWindowsOverOneChange(t *testing.T) {
+	b := newWindowBed(t)
+	os.WriteFile(filepath.Join(b.data, "svc2"), []byte("running"), 0o644)
+	writePlan(t, b.opts.Dir, `
+variable "data" { type = string }
+resource "fake_window" "w" {
+  for_each = toset(["svc", "svc2"])
+  path     = "${var.data}/${each.key}"
+  during   = [fake_file.b]
+}`+fileRes("a", "a", "new a")+fileRes("b", "b", "new b", "fake_file.a")+fileRes("d", "d", "new d", "fake_file.b")+"\n")
+	if _, err := applyDir(t, b.e, b.opts); err != nil {
+		t.Fatal(err)
+	}
+	o := b.order()
+	if n := strings.Count(strings.Join(o, ","), "open svc"); n != 2 {
+		t.Errorf("%d windows opened: %v", n, o)
+	}
+	if !before(o, "apply b", "close svc") || !before(o, "close svc", "apply d") || b.seen["b"] != "stopped" || b.seen["d"] != "running" {
+		t.Errorf("order %v, b saw %s, d saw %s", o, b.seen["b"], b.seen["d"])
+	}
+	for _, f := range []string{"svc", "svc2"} {
+		if got := readData(b.data, f); got != "running" {
+			t.Errorf("%s = %s after the apply", f, got)
+		}
+	}
+}

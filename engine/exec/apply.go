@@ -153,13 +153,18 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		}()
 	}
 	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep, open: map[string]*itemApply{}}
-	report, _ := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
+	report, walkErr := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
 		if win, ok := closes[addr]; ok {
 			return w.closeWindow(ctx, win)
 		}
 		return w.item(ctx, p.items[addr])
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
 
+	var cycle *dag.CycleError[string]
+	if errors.As(walkErr, &cycle) {
+		// Plan checks the graph; an apply must never pass one by.
+		return rep, fmt.Errorf("internal error: the apply graph has a cycle (%v); nothing was changed. This is a bug in mailplan; please report it", cycle)
+	}
 	for _, f := range report.Failed {
 		// A panic the walk recovered fails its resource, and the apply
 		// rolls back as after any failure.

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 // not depend on what it covers: it opens before them.
 func (s *scope) windows() hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	var opened []*Instance
 	names := make([]string, 0, len(s.mod.Resources))
 	for name := range s.mod.Resources {
 		names = append(names, name)
@@ -92,37 +94,56 @@ func (s *scope) windows() hcl.Diagnostics {
 				continue
 			}
 			w.During = list
-			// The window opens only once everything the covered instances
-			// wait for outside it is done: as late as it can, so that the
-			// service is down no longer than the work takes, and never
-			// held through another resource's wait.
-			wdeps := depSet{}
-			for _, d := range w.Deps {
-				wdeps[d] = true
+			opened = append(opened, w)
+		}
+	}
+	// Then the edges, once every window of the scope knows what it
+	// covers. A window opens only once everything the covered instances
+	// wait for outside it is done: as late as it can, so that the service
+	// is down no longer than the work takes, and never held through
+	// another resource's wait. Other windows over the same instances are
+	// not among those: windows over one piece of work open side by side.
+	for _, w := range opened {
+		covered := depSet{}
+		for _, c := range w.During {
+			covered[c] = true
+		}
+		wdeps := depSet{}
+		for _, d := range w.Deps {
+			wdeps[d] = true
+		}
+		for _, c := range w.During {
+			ci := s.e.result.Instances[c]
+			if ci == nil {
+				continue
 			}
-			for _, c := range list {
-				if ci := s.e.result.Instances[c]; ci != nil {
-					for _, d := range ci.Deps {
-						if !covered[d] && d != addr {
-							wdeps[d] = true
-						}
-					}
+			for _, d := range ci.Deps {
+				if !covered[d] && d != w.Addr.String() && !s.e.covers(d, c) {
+					wdeps[d] = true
 				}
 			}
-			w.Deps = wdeps.sorted()
-			for _, c := range list {
-				ci := s.e.result.Instances[c]
-				if ci == nil {
-					continue
-				}
-				// Deps may be shared by the instances of one block: copy.
-				deps := append(append([]string(nil), ci.Deps...), addr)
-				sort.Strings(deps)
-				ci.Deps = dedupSorted(deps)
+		}
+		w.Deps = wdeps.sorted()
+	}
+	for _, w := range opened {
+		for _, c := range w.During {
+			ci := s.e.result.Instances[c]
+			if ci == nil {
+				continue
 			}
+			// Deps may be shared by the instances of one block: copy.
+			deps := append(append([]string(nil), ci.Deps...), w.Addr.String())
+			sort.Strings(deps)
+			ci.Deps = dedupSorted(deps)
 		}
 	}
 	return diags
+}
+
+// covers reports whether the instance at addr is a window covering c.
+func (e *evaluator) covers(addr, c string) bool {
+	w := e.result.Instances[addr]
+	return w != nil && slices.Contains(w.During, c)
 }
 
 // isValueRef reports a key that names a value, not resources.

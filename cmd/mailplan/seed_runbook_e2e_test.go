@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailplan/mailplan/resources/testbed"
+)
+
+// TestSeedRunbook1 runs plans/examples/seed-runbook-1 on the test bed as
+// the runbook reads: the shadow copy first (mail sent then reaches both
+// servers), then, in a second apply, Postfix and Dovecot stopped on both
+// servers while the mailboxes are copied, both started again, DNS
+// switched. At the end every message is on the new server exactly once,
+// in the right mailbox, and each service is in the state the plan says.
+func TestSeedRunbook1(t *testing.T) {
+	bed := startTestBedCLI(t)
+	dir := filepath.Join(filepath.Dir(bed.planDir), "seed-runbook-1")
+	newPF := func(verb string) string {
+		return fmt.Sprintf("[\"postfix\", \"-c\", %q, %q]", bed.env["NEW_CONFIG_DIR"], verb)
+	}
+	extra := filepath.Join(t.TempDir(), "new-postfix.vars.hcl")
+	if err := os.WriteFile(extra, []byte(fmt.Sprintf("new_postfix = {\n  name    = \"postfix-new\"\n  manager = \"command\"\n  start   = %s\n  stop    = %s\n  status  = %s\n}\n",
+		newPF("start"), newPF("stop"), newPF("status"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars := []string{"-var-file=" + bed.varFile, "-var-file=" + extra}
+
+	send := func(id, to string) {
+		t.Helper()
+		if out, err := testbed.Swaks(t, bed.env["OLD_SMTP"], "news@example.net", to,
+			map[string]string{zeroLossHeader: id, "Subject": id}, "runbook 1\n"); err != nil {
+			t.Fatalf("send %s: %v\n%s", id, err, out)
+		}
+	}
+	waitFor := func(side string, want map[string]string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			got := bed.delivered(t, side)
+			missing := 0
+			for id := range want {
+				if len(got[id]) == 0 {
+					missing++
+				}
+			}
+			if missing == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d messages never reached the %s server", missing, len(want), side)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// Mail the old server has before anything starts.
+	sent := map[string]string{}
+	for _, u := range bed.users {
+		for i := range 2 {
+			id := fmt.Sprintf("before-%s-%d", u, i)
+			send(id, u)
+			sent[id] = u
+		}
+	}
+	waitFor("OLD", sent)
+
+	// 1. The shadow copy.
+	code, out, errs := runCLI(t, dir, append([]string{"apply", "-auto-approve"}, vars...)...)
+	if code != 0 {
+		t.Fatalf("apply (shadow): exit %d\n%s\n%s", code, out, errs)
+	}
+	shadowed := map[string]string{}
+	for _, u := range bed.users {
+		id := "shadow-" + u
+		send(id, u)
+		sent[id], shadowed[id] = u, u
+	}
+	waitFor("OLD", shadowed)
+	waitFor("NEW", shadowed)
+
+	// 2-5. The window, the copy, the start, DNS.
+	code, out, errs = runCLI(t, dir, "plan", "-var", "cutover=true", vars[0], vars[1])
+	if code != 0 {
+		t.Fatalf("plan (cutover): exit %d\n%s\n%s", code, out, errs)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{`service_window.stopped["old_postfix"]`, "stop postfix-old (command), start it again after; covers 1 change", "already there by Message-ID"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("the cutover plan does not say %q:\n%s", want, out)
+		}
+	}
+	start := time.Now()
+	code, out, errs = runCLI(t, dir, append([]string{"apply", "-auto-approve", "-var", "cutover=true"}, vars...)...)
+	if code != 0 {
+		t.Fatalf("apply (cutover): exit %d\n%s\n%s", code, out, errs)
+	}
+	t.Logf("cutover apply took %s", time.Since(start).Round(time.Millisecond))
+	lines := strings.Split(out, "\n")
+	idx := func(prefix, what string) int {
+		for i, l := range lines {
+			if strings.HasPrefix(l, prefix) && strings.Contains(l, what) {
+				return i
+			}
+		}
+		t.Errorf("the apply output has no line %q … %q:\n%s", prefix, what, out)
+		return -1
+	}
+	copyDone := idx("mailbox_copy.all[0]", "complete")
+	for _, svc := range []string{"old_postfix", "old_imap", "new_postfix", "new_imap"} {
+		addr := fmt.Sprintf("service_window.stopped[%q]", svc)
+		if open, closed := idx(addr, "Modifying"), idx(addr, "Closing the window"); open > copyDone || closed < copyDone {
+			t.Errorf("%s: opened at line %d, closed at %d, the copy done at %d", addr, open, closed, copyDone)
+		}
+	}
+
+	bed.checkMX(t, "new", "after the cutover")
+	bed.waitQueueEmpty(t, "OLD")
+	bed.waitQueueEmpty(t, "NEW")
+	onNew := bed.delivered(t, "NEW")
+	for id, u := range sent {
+		if got := onNew[id]; len(got) != 1 || got[0] != u {
+			t.Errorf("%s on the new server: %v, want once in %s", id, got, u)
+		}
+	}
+	for name, cmd := range map[string][]string{
+		"old Postfix": {testbed.RequireSbin(t, "postfix"), "-c", bed.env["OLD_CONFIG_DIR"], "status"},
+		"new Postfix": {testbed.RequireSbin(t, "postfix"), "-c", bed.env["NEW_CONFIG_DIR"], "status"},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Errorf("%s not running after the cutover: %v %s", name, err, out)
+		}
+	}
+	for _, side := range []string{"OLD", "NEW"} {
+		if err := testbed.IMAPGreeting(bed.env[side+"_IMAP_ADDR"] + ":" + bed.env[side+"_IMAP_PORT"]); err != nil {
+			t.Errorf("Dovecot on the %s server after the cutover: %v", side, err)
+		}
+	}
+	code, out, errs = runCLI(t, dir, "plan", "-detailed-exitcode", "-var", "cutover=true", vars[0], vars[1])
+	if code == 1 {
+		t.Errorf("plan after the cutover: exit %d\n%s\n%s", code, out, errs)
+	}
+}
