@@ -2,6 +2,7 @@ package all
 
 import (
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/command"
 	"github.com/mailplan/mailplan/resources/dns"
 	"github.com/mailplan/mailplan/resources/file"
 	"github.com/mailplan/mailplan/resources/mailbox"
@@ -22,6 +23,7 @@ func Registry(p *pool.Pool) *resource.Registry {
 		postfix.NewConfig(p),
 		postfix.NewQueue(p),
 		service.New(p),
+		command.New(p),
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
 	)
