@@ -60,7 +60,7 @@ func (w *applyWalk) confirm(it *item, action plans.Action) (err error) {
 		return fmt.Errorf("%w: %s needs a confirmation just before it runs (%s): %v; run again with -force to go on without asking", ErrNotConfirmed, it.addr, prompt, err)
 	}
 	if !yes {
-		return fmt.Errorf("%w: the answer to %q was not yes; nothing of %s was done", ErrNotConfirmed, prompt, it.addr)
+		return fmt.Errorf("%w: the answer was not yes; nothing of %s was done", ErrNotConfirmed, it.addr)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
@@ -10,9 +11,13 @@ import (
 // nothing of an object only the state knows of (resource.StateKept: a
 // command that ran in an earlier apply), the state's result: the object
 // is there as far as anyone can tell, and it must not be made again just
-// because it is in the plan again.
+// because it is in the plan again. Not in a replace: the old object is
+// removed before the new one is made, so there is none to keep.
 func keptCurrent(it *item, current cty.Value) cty.Value {
 	if it.prior == nil || (current != cty.NilVal && !current.IsNull()) {
+		return current
+	}
+	if it.change != nil && it.change.Action == plans.Replace {
 		return current
 	}
 	k, ok := it.typ.(resource.StateKept)

@@ -169,8 +169,10 @@ func TestPlanSummary(t *testing.T) {
 			"runs: shutdown -h +1; no undo: destroy and rollback cannot take it back"},
 		{"undo and confirm", map[string]cty.Value{"command": list("postsuper", "-h", "ALL"), "undo": list("postsuper", "-H", "ALL"), "confirm": cty.True}, false,
 			"runs: postsuper -h ALL; undo: postsuper -H ALL; asks before it runs"},
-		{"replace", map[string]cty.Value{"command": list("newaliases")}, true,
+		{"ran before", map[string]cty.Value{"command": list("newaliases")}, true,
 			"runs again: newaliases; no undo: destroy and rollback cannot take it back"},
+		{"replace", map[string]cty.Value{"command": list("newaliases", "-v")}, false,
+			"runs: newaliases -v; no undo: destroy and rollback cannot take it back"},
 		{"sensitive argument", map[string]cty.Value{"command": cty.ListVal([]cty.Value{cty.StringVal("doveadm"), cty.StringVal("pw").Mark("sensitive")})}, false,
 			"runs: doveadm (sensitive value); no undo: destroy and rollback cannot take it back"},
 	}
@@ -186,7 +188,12 @@ func TestPlanSummary(t *testing.T) {
 			}
 			req := resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot}
 			if tc.prior {
-				req.Prior = &resource.Prior{}
+				u, _ := cfg.UnmarkDeep()
+				req.Prior = &resource.Prior{Config: u, Result: u}
+			}
+			if tc.name == "replace" {
+				old := cfgOf(t, map[string]cty.Value{"command": list("newaliases")})
+				req.Prior = &resource.Prior{Config: old, Result: old}
 			}
 			resp, err := typ.Plan(context.Background(), req)
 			if err != nil {

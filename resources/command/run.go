@@ -99,7 +99,9 @@ func (c *Command) Plan(ctx context.Context, req resource.PlanRequest) (resource.
 	verb := "runs"
 	var snap snapshot
 	_ = json.Unmarshal(req.Snapshot, &snap)
-	if req.Prior != nil {
+	if req.Prior != nil && sameCommand(req.Prior.Config, planned) {
+		// It ran in an earlier apply, and its check says it is not
+		// done (any more).
 		verb = "runs again"
 	}
 	s := fmt.Sprintf("%s: %s", verb, shown(req.Config.GetAttr("command")))
@@ -239,6 +241,16 @@ func (c *Command) Restore(ctx context.Context, req resource.RestoreRequest) erro
 		log.Info("undo ran", "host", h.Name(), "undo", what, "output", tail(res))
 	}
 	return nil
+}
+
+// sameCommand reports whether two configurations run the same argv on
+// the same host.
+func sameCommand(a, b cty.Value) bool {
+	a, _ = a.UnmarkDeep()
+	if a == cty.NilVal || a.IsNull() || !a.Type().Equals(b.Type()) {
+		return false
+	}
+	return a.GetAttr("command").RawEquals(b.GetAttr("command")) && a.GetAttr("host").RawEquals(b.GetAttr("host"))
 }
 
 // missingSecret reports whether an argv value from the state has a null
