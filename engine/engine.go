@@ -72,6 +72,10 @@ type Options struct {
 	// ValidateOnly lets required variables without a value be unknown:
 	// validate and graph check a plan without its values.
 	ValidateOnly bool
+	// Force makes the changes that ask once more just before they are
+	// made (resource.Confirmer, e.g. a command with confirm = true)
+	// without asking; -auto-approve does not.
+	Force bool
 }
 
 // Session is a loaded plan directory with its state open and, for the
@@ -284,7 +288,7 @@ func (s *Session) Apply(ctx context.Context, p *exec.Planned) (*exec.ApplyReport
 	maxWait := s.opts.MaxWait
 	return s.runner.Apply(s.keyed(ctx), p, s.State, s.Backend, exec.ApplyOptions{
 		Parallelism: s.opts.Parallelism, NoRollback: s.opts.NoRollback, MaxWait: maxWait, Stop: s.opts.Stop,
-		Operation: op, Outputs: s.Config.Outputs,
+		Operation: op, Outputs: s.Config.Outputs, Force: s.opts.Force,
 	})
 }
 

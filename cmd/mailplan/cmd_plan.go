@@ -61,6 +61,7 @@ func applyLike(c *cli, args []string, destroy bool) engine.Status {
 	var pf planFlags
 	pf.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
+	force := fs.Bool("force", false, "do not ask again before a resource that asks just before it changes (a command with confirm = true)")
 	noRollback := fs.Bool("no-rollback", false, "keep the changes made when a step fails")
 	maxWait := fs.Duration("max-wait", 15*time.Minute, "longest wait done inline; longer waits are saved in the state")
 	asJSON := fs.Bool("json", false, "print JSON messages, one a line, and ask nothing (docs/json-format.md)")
@@ -74,6 +75,7 @@ func applyLike(c *cli, args []string, destroy bool) engine.Status {
 	req := engine.ApplyRequest{Options: pf.finish(c, name), AutoApprove: *autoApprove}
 	req.NoRollback = *noRollback
 	req.MaxWait = *maxWait
+	req.Force = *force
 	switch {
 	case fs.NArg() > 1:
 		refuse(c, ju, "Too many arguments", fmt.Sprintf("%s takes at most one argument, a saved plan file.", name))

@@ -98,6 +98,12 @@ var errNoPrompt = errors.New("with -json mailplan asks nothing; run again with -
 
 func (u *jsonUI) Confirm(string) (bool, error) { return false, errNoPrompt }
 
+// ConfirmChange implements engine.ConfirmUI: -json asks nothing, so a
+// resource that asks just before it changes needs -force.
+func (u *jsonUI) ConfirmChange(string, string) (bool, error) {
+	return false, errors.New("with -json mailplan asks nothing")
+}
+
 func (u *jsonUI) Proceed() bool { return u.c.startChanges() }
 
 func (u *jsonUI) Say(text string) {

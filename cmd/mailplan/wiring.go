@@ -98,6 +98,25 @@ func (u *terminalUI) Confirm(op string) (bool, error) {
 	return strings.TrimSpace(line) == "yes", nil
 }
 
+// ConfirmChange implements engine.ConfirmUI: the question a resource
+// asks just before it changes, on the terminal only; -auto-approve does
+// not answer it, -force keeps it from being asked.
+func (u *terminalUI) ConfirmChange(addr, prompt string) (bool, error) {
+	c := u.c
+	if f, ok := c.stdin.(*os.File); !ok || !isTerminalFile(f) {
+		return false, errors.New("there is no terminal on standard input to ask on")
+	}
+	u.mu.Lock()
+	fmt.Fprintf(u.w, "\n%s asks before it runs:\n  %s\n  Only 'yes' will be accepted to go on; anything else fails the apply, which is rolled back.\n\n  Enter a value: ", addr, prompt)
+	u.mu.Unlock()
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	fmt.Fprintln(u.w)
+	if err != nil && line == "" {
+		return false, nil
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
 func (u *terminalUI) Proceed() bool { return u.c.startChanges() }
 
 func (u *terminalUI) Say(text string) { fmt.Fprint(u.w, text) }

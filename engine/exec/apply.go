@@ -33,6 +33,9 @@ type ApplyOptions struct {
 	Operation string
 	// Outputs are the root outputs to record after a successful apply.
 	Outputs map[string]*lang.OutputValue
+	// Force makes the changes whose type asks once more just before them
+	// (resource.Confirmer) without asking (apply_confirm.go).
+	Force bool
 }
 
 // ApplyReport is what an apply did.
@@ -387,7 +390,7 @@ func (r *Runner) journalAndRestore(ctx context.Context, j *journal, it *item, ol
 	if err := r.runHooks(ctx, it, "before_destroy"); err != nil {
 		return err
 	}
-	if err := r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Logger: log}); err != nil {
+	if err := r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: oldConfig, Snapshot: it.prior.Original, Private: priorPrivate(it), Logger: log}); err != nil {
 		return fmt.Errorf("remove old object: %w", err)
 	}
 	if err := r.runHooks(ctx, it, "after_destroy"); err != nil {

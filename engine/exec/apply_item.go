@@ -65,6 +65,9 @@ func (w *applyWalk) item(ctx context.Context, it *item) (err error) {
 	if finished || err != nil {
 		return err
 	}
+	if err := w.confirm(it, action); err != nil {
+		return err
+	}
 	if it.takeover != nil {
 		// The instance taken over leaves the state before anything
 		// changes; its record, with what destroy puts back, is this one's.
@@ -191,7 +194,7 @@ func (w *applyWalk) reread(ctx context.Context, c *itemApply) error {
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
-	c.before, c.cur = resp.Snapshot, live(it, resp.Current)
+	c.before, c.cur = resp.Snapshot, live(it, keptCurrent(it, resp.Current))
 	if c.action != plans.Replace && fingerprint(it.typ, c.cur) != it.readFP && it.snapshot != nil {
 		return errors.New("the real state changed since the plan was made; run plan again")
 	}
@@ -231,7 +234,7 @@ func (w *applyWalk) change(ctx context.Context, c *itemApply) error {
 	if it.prior != nil {
 		orig = it.prior.Original
 	}
-	if err := w.r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Logger: c.log}); err != nil {
+	if err := w.r.restore(ctx, it.typ, resource.RestoreRequest{Addr: it.addr, Config: it.config, Snapshot: orig, Private: priorPrivate(it), Logger: c.log}); err != nil {
 		return fmt.Errorf("destroy: %w", err)
 	}
 	return nil

@@ -129,7 +129,7 @@ func (r *Runner) refreshItem(ctx context.Context, it *item, schema *resource.Sch
 		if err != nil {
 			return planFail(it, "read", err)
 		}
-		it.current = resp.Current
+		it.current = keptCurrent(it, resp.Current)
 		it.snapshot = resp.Snapshot
 	}
 	if it.current == cty.NilVal {

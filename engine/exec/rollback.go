@@ -215,6 +215,7 @@ func (r *Runner) CheckRollback(ctx context.Context, st *states.State, cfg *lang.
 		if cur == cty.NilVal {
 			cur = cty.NullVal(objType)
 		}
+		cur = keptAfter(t, cfg0, cur, after)
 		a, _ := lang.StripSensitive(after)
 		c, _ := lang.StripSensitive(markLike(cur, cfg0, t.Schema()))
 		if fingerprint(t, a) != fingerprint(t, c) {

@@ -30,6 +30,10 @@
 //     parts of the host the first did not.
 //   - Fingerprinter: the part of the real state that makes a saved plan
 //     stale.
+//   - StateKept: an object only the state knows of (a command that ran),
+//     which Read cannot see on the host.
+//   - Confirmer: a change to ask the user about once more, just before it
+//     is made.
 //
 // What both sides share:
 //

@@ -165,6 +165,11 @@ type RestoreRequest struct {
 	// Journal holds the entries an interrupted or rolled-back Apply recorded,
 	// oldest first; Restore replays them newest-first before the snapshot.
 	Journal [][]byte
+	// Private is the state's ApplyResponse.Private of the instance when
+	// Restore undoes a completed apply: a destroy, or the removal of the
+	// old object of a replace (Journal is empty then). It is nil in a
+	// rollback, where Journal says what the apply did.
+	Private []byte
 	Logger  hclog.Logger
 }
 

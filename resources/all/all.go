@@ -2,6 +2,7 @@ package all
 
 import (
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/command"
 	"github.com/mailplan/mailplan/resources/dns"
 	"github.com/mailplan/mailplan/resources/file"
 	"github.com/mailplan/mailplan/resources/mailbox"
@@ -23,6 +24,7 @@ func Registry(p *pool.Pool) *resource.Registry {
 		postfix.NewQueue(p),
 		service.New(p),
 		service.NewWindow(p),
+		command.New(p),
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
 	)
