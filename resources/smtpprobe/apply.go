@@ -21,8 +21,10 @@ import (
 type entry struct {
 	Token string `json:"token"`
 	// State is "sending" (recorded before DATA: the probe may land,
-	// Restore waits for it up to Timeout), "lost" (not found in time:
-	// Restore looks once) or "gone" (removed: nothing to do).
+	// Restore waits for it up to Timeout), "landed" (found, and kept or
+	// about to be removed: Restore looks once), "lost" (not accepted, or
+	// not found in time: Restore looks once) or "gone" (removed: nothing
+	// to do).
 	State   string `json:"state"`
 	Timeout string `json:"timeout,omitempty"`
 	// Where the probe lands: a Maildir (on the configuration's host) or
@@ -35,6 +37,7 @@ type entry struct {
 
 const (
 	stateSending = "sending"
+	stateLanded  = "landed"
 	stateLost    = "lost"
 	stateGone    = "gone"
 )
@@ -89,7 +92,13 @@ type imapPlace struct {
 
 func (m *imapPlace) where() string { return m.c.where() }
 
+// lookTime is what the last look before a deadline may take.
+const lookTime = 10 * time.Second
+
 func (m *imapPlace) find(ctx context.Context, deadline time.Time) (string, error) {
+	if least := time.Now().Add(lookTime); deadline.Before(least) {
+		deadline = least
+	}
 	uids, err := imapLook(ctx, m.c, m.token, deadline, false)
 	m.uids = uids
 	if err != nil || len(uids) == 0 {
@@ -191,6 +200,11 @@ func (t *Probe) Apply(ctx context.Context, req resource.ApplyRequest) (resource.
 		return resource.ApplyResponse{}, err
 	}
 	log.Info("probe found", "recipient", c.Recipient, "where", found, "after", time.Since(start).Round(time.Millisecond))
+	// From now on a rollback need not wait for it: it is there, or it
+	// was removed.
+	if err := record(ctx, req.Journal, c, token, stateLanded); err != nil {
+		return resource.ApplyResponse{}, err
+	}
 	if c.Keep {
 		log.Info("probe kept", "where", found, "token", token)
 		return resource.ApplyResponse{}, nil
