@@ -191,11 +191,12 @@ func (t *Probe) Apply(ctx context.Context, req resource.ApplyRequest) (resource.
 		if errors.Is(err, errNotFound) {
 			// It may still come, elsewhere or late: a rollback looks
 			// once more, and does not wait.
+			err = fmt.Errorf("the probe to %s (%s, accepted by %s: %s) is not in %s after %v; look in the log of the server that accepted it for queue id and delivery status",
+				c.Recipient, token, s.Via, s.Reply, place.where(), c.timeout)
 			if rerr := record(ctx, req.Journal, c, token, stateLost); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
-			return resource.ApplyResponse{}, fmt.Errorf("the probe to %s (%s, accepted by %s: %s) is not in %s after %v; look in the log of the server that accepted it for queue id and delivery status",
-				c.Recipient, token, s.Via, s.Reply, place.where(), c.timeout)
+			return resource.ApplyResponse{}, err
 		}
 		return resource.ApplyResponse{}, err
 	}

@@ -116,7 +116,7 @@ func (f *fixture) imapConfig(local, domain string, attrs map[string]cty.Value) c
 
 // check runs the gate as the engine does at apply time, and returns its
 // error and journal.
-func (f *fixture) check(cfg cty.Value, log hclog.Logger) (error, [][]byte) {
+func (f *fixture) check(cfg cty.Value, log hclog.Logger) ([][]byte, error) {
 	f.t.Helper()
 	read, plan := resourcetest.ReadPlan(context.Background(), f.t, f.probe, cfg)
 	if !plan.Planned.RawEquals(read.Current) {
@@ -126,7 +126,7 @@ func (f *fixture) check(cfg cty.Value, log hclog.Logger) (error, [][]byte) {
 	j := &resourcetest.Journal{}
 	err := f.probe.Check(context.Background(), resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned,
 		Snapshot: read.Snapshot, Journal: j, Logger: log})
-	return err, j.Entries()
+	return j.Entries(), err
 }
 
 func (f *fixture) restore(cfg cty.Value, journal [][]byte) {
@@ -173,7 +173,7 @@ func TestProbeMaildir(t *testing.T) {
 			maildir := f.pf.MaildirIn(domain, "alice")
 			cfg := f.maildirConfig("alice", domain, map[string]cty.Value{})
 			log, lb := newLog(t)
-			err, journal := f.check(cfg, log)
+			journal, err := f.check(cfg, log)
 			if err != nil {
 				t.Fatalf("Check: %v", err)
 			}
@@ -187,7 +187,7 @@ func TestProbeMaildir(t *testing.T) {
 			f.restore(cfg, journal) // nothing to do
 
 			kept := f.maildirConfig("alice", domain, map[string]cty.Value{"keep": cty.True})
-			err, journal = f.check(kept, log)
+			journal, err = f.check(kept, log)
 			if err != nil {
 				t.Fatalf("Check with keep: %v", err)
 			}
@@ -218,7 +218,7 @@ func TestProbeIMAP(t *testing.T) {
 		t.Run(domain, func(t *testing.T) {
 			cfg := f.imapConfig("bob", domain, map[string]cty.Value{})
 			log, lb := newLog(t)
-			err, journal := f.check(cfg, log)
+			journal, err := f.check(cfg, log)
 			if err != nil {
 				t.Fatalf("Check: %v", err)
 			}
@@ -231,7 +231,7 @@ func TestProbeIMAP(t *testing.T) {
 			}
 
 			kept := f.imapConfig("bob", domain, map[string]cty.Value{"keep": cty.True})
-			err, journal = f.check(kept, log)
+			journal, err = f.check(kept, log)
 			if err != nil {
 				t.Fatalf("Check with keep: %v", err)
 			}
@@ -255,7 +255,7 @@ func TestProbeIMAP(t *testing.T) {
 	bad := f.config(map[string]cty.Value{"recipient": cty.StringVal("bob@example.com"), "timeout": cty.StringVal("5s"),
 		"imap": cty.MapVal(map[string]cty.Value{"address": cty.StringVal(f.dc.IMAPAddr()), "username": cty.StringVal("bob@example.com"), "password": cty.StringVal("wrong-secret")})})
 	log, lb := newLog(t)
-	err, journal := f.check(bad, log)
+	journal, err := f.check(bad, log)
 	if err == nil || strings.Contains(err.Error(), "wrong-secret") || strings.Contains(lb.String(), "wrong-secret") {
 		t.Fatalf("Check with a wrong password: %v", err)
 	}
@@ -291,19 +291,19 @@ func TestProbeRefusals(t *testing.T) {
 	}
 	reject := map[string]cty.Value{"expect": cty.StringVal("reject")}
 
-	if err, j := f.check(rcpt("nobody@example.org", reject), log); err != nil || len(j) != 0 {
+	if j, err := f.check(rcpt("nobody@example.org", reject), log); err != nil || len(j) != 0 {
 		t.Errorf("reject of a missing mailbox: %v, journal %q", err, j)
 	}
 	mustContain(t, "the log", lb.String(), "probe refused, as expected", "550 5.1.1 <nobody@example.org>")
 
-	err, _ := f.check(rcpt("alice@example.org", map[string]cty.Value{"expect": cty.StringVal("reject")}), log)
+	_, err := f.check(rcpt("alice@example.org", map[string]cty.Value{"expect": cty.StringVal("reject")}), log)
 	if err == nil {
 		t.Fatal("expect reject passed for an existing mailbox")
 	}
 	mustContain(t, "the error", err.Error(), "accepted RCPT TO:<alice@example.org> (250 2.1.5 Ok)", `expect = "reject"`)
 
 	start := time.Now()
-	err, j := f.check(rcpt("nobody@example.org", map[string]cty.Value{"host": resourcetest.HostValue(t, localHost),
+	j, err := f.check(rcpt("nobody@example.org", map[string]cty.Value{"host": resourcetest.HostValue(t, localHost),
 		"maildir": cty.StringVal(f.pf.MaildirIn("example.org", "nobody"))}), log)
 	if err == nil {
 		t.Fatal("a probe to a missing mailbox passed")
@@ -316,11 +316,11 @@ func TestProbeRefusals(t *testing.T) {
 		t.Errorf("journal %q", j)
 	}
 
-	if err, j := f.check(rcpt("alice@example.org", map[string]cty.Value{"deliver": cty.False}), log); err != nil || len(j) != 0 {
+	if j, err := f.check(rcpt("alice@example.org", map[string]cty.Value{"deliver": cty.False}), log); err != nil || len(j) != 0 {
 		t.Errorf("deliver = false for an existing mailbox: %v, journal %q", err, j)
 	}
 	mustContain(t, "the log", lb.String(), "recipient accepted, nothing sent")
-	err, _ = f.check(rcpt("nobody@example.org", map[string]cty.Value{"deliver": cty.False}), log)
+	_, err = f.check(rcpt("nobody@example.org", map[string]cty.Value{"deliver": cty.False}), log)
 	if err == nil {
 		t.Fatal("deliver = false passed for a missing mailbox")
 	}
@@ -342,7 +342,7 @@ func TestProbeTimeouts(t *testing.T) {
 	log, _ := newLog(t)
 	wrong := f.maildirConfig("alice", "example.com", map[string]cty.Value{"maildir": cty.StringVal(f.pf.MaildirIn("example.com", "bob")), "timeout": cty.StringVal("2s")})
 	start := time.Now()
-	err, journal := f.check(wrong, log)
+	journal, err := f.check(wrong, log)
 	took := time.Since(start)
 	if err == nil {
 		t.Fatal("a probe looked for in the wrong Maildir was found")
@@ -358,7 +358,7 @@ func TestProbeTimeouts(t *testing.T) {
 
 	dead := f.maildirConfig("alice", "example.com", map[string]cty.Value{"server": cty.StringVal("127.0.0.34:1"), "timeout": cty.StringVal("2s")})
 	start = time.Now()
-	err, _ = f.check(dead, log)
+	_, err = f.check(dead, log)
 	took = time.Since(start)
 	if err == nil {
 		t.Fatal("a probe through a server that does not listen passed")
@@ -396,13 +396,13 @@ func TestProbeMX(t *testing.T) {
 				// The new server first; the old one (another port) second.
 				n.SetRRset(t, z, "MX", 60, "10 mail.new."+z, "20 mail.old."+z)
 				cfg := f.maildirConfig("alice", domain, map[string]cty.Value{"server": cty.NilVal, name: route, "port": cty.NumberIntVal(int64(f.pf.Port))})
-				if err, _ := f.check(cfg, log); err != nil {
+				if _, err := f.check(cfg, log); err != nil {
 					t.Fatalf("Check: %v", err)
 				}
 				mustContain(t, "the log", lb.String(), fmt.Sprintf("MX 10 mail.new.%s (%s:%d, from ", z, f.pf.Addr, f.pf.Port), "probe removed")
 				// A dead first MX host: the next one takes the probe.
 				n.SetRRset(t, z, "MX", 60, "5 mail.dead."+z, "10 mail.new."+z)
-				if err, _ := f.check(cfg, log); err != nil {
+				if _, err := f.check(cfg, log); err != nil {
 					t.Fatalf("Check past a dead MX host: %v", err)
 				}
 				mustContain(t, "the log", lb.String(), "mail.dead."+z, "connection refused", fmt.Sprintf("via=\"MX 10 mail.new.%s", z))
@@ -415,7 +415,7 @@ func TestProbeMX(t *testing.T) {
 	// A domain with no such name fails at once.
 	cfg := f.config(map[string]cty.Value{"server": cty.NilVal, "resolver": cty.StringVal(n.Server()), "recipient": cty.StringVal("alice@nowhere.example.com"), "deliver": cty.False})
 	log, _ := newLog(t)
-	if err, _ := f.check(cfg, log); err == nil || !strings.Contains(err.Error(), "NXDOMAIN") {
+	if _, err := f.check(cfg, log); err == nil || !strings.Contains(err.Error(), "NXDOMAIN") {
 		t.Errorf("probe to a missing domain: %v", err)
 	}
 }
@@ -444,7 +444,7 @@ func TestProbeSuite(t *testing.T) {
 		resourcetest.Conformance(t, resourcetest.Suite{
 			Type: p,
 			Create: resourcetest.Config(t, p, map[string]cty.Value{"recipient": cty.StringVal("bob@example.org"), "server": cty.StringVal(pf.SMTPAddr()),
-				"imap": cty.MapVal(map[string]cty.Value{"address": cty.StringVal(dc.IMAPAddr()), "username": cty.StringVal("bob@example.org"), "password": cty.StringVal(dc.Password)}),
+				"imap":    cty.MapVal(map[string]cty.Value{"address": cty.StringVal(dc.IMAPAddr()), "username": cty.StringVal("bob@example.org"), "password": cty.StringVal(dc.Password)}),
 				"timeout": cty.StringVal("5s"), "interval": cty.StringVal("50ms")}),
 			Observe: observe,
 		})
