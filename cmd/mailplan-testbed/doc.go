@@ -36,7 +36,8 @@
 //     and NS is served with TTL N (seconds), so that a cutover's waits
 //     are short (make demo uses 3);
 //   - Dovecot IMAP (plain passwords, no TLS; every user's password is
-//     mailplan-test) on 127.0.0.2 over the old Postfix's Maildirs,
+//     mailplan-test; log in as USER@DOMAIN for either domain, or as a
+//     bare USER for example.com) on 127.0.0.2 over the old Postfix's Maildirs,
 //     running, and on 127.0.0.3 over the new one's, set up but not
 //     started, as on a new server before the move: a plan starts it
 //     (the commands are in full-migration.vars.hcl). Files in

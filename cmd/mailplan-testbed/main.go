@@ -216,10 +216,11 @@ func startBed(dir string) (*bed, error) {
 		return nil, errors.Join(err, b.close())
 	}
 	// Dovecot over each Postfix's Maildirs (MailDir/DOMAIN/USER/), so
-	// after Postfix made them.
+	// after Postfix made them: USER@DOMAIN for every domain, and a bare
+	// USER for the first.
 	imap := func(p *testbed.PostfixInstance, stopped bool) (*testbed.DovecotServer, error) {
 		return testbed.StartDovecot(testbed.DovecotOptions{
-			Addr: p.Addr, Users: p.Users, MailRoot: filepath.Join(p.MailDir, p.Domain),
+			Addr: p.Addr, Users: p.Users, MailRoot: p.MailDir, Domains: p.Domains,
 			MaildirIsHome: true, Stopped: stopped, Dir: filepath.Join(dir, p.Name+"-imap"),
 		})
 	}

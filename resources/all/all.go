@@ -8,6 +8,7 @@ import (
 	"github.com/mailplan/mailplan/resources/mailbox"
 	"github.com/mailplan/mailplan/resources/postfix"
 	"github.com/mailplan/mailplan/resources/service"
+	"github.com/mailplan/mailplan/resources/smtpprobe"
 	"github.com/mailplan/mailplan/resources/transport/dnsclient"
 	"github.com/mailplan/mailplan/resources/transport/pool"
 )
@@ -27,5 +28,6 @@ func Registry(p *pool.Pool) *resource.Registry {
 		command.New(p),
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
+		smtpprobe.New(p, dc),
 	)
 }

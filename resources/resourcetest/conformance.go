@@ -219,10 +219,13 @@ func (s Suite) gateLifecycle(t *testing.T, d *driver) {
 		t.Logf("the gate's Apply recorded %d journal entries", len(journal))
 	}
 	d.back("after the gate's Apply", s.Create, obs0, read0.Current)
-	if p, err := d.check(ctx, s.Create, read0, planned); p != "" || err != nil {
+	cj := &Journal{}
+	if p, err := d.check(ctx, s.Create, read0, planned, cj); p != "" || err != nil {
 		t.Fatalf("check: %v%s", err, p)
 	}
 	d.back("after the gate's Check", s.Create, obs0, read0.Current)
+	d.restore(ctx, "restore of the gate's Check", s.Create, read0.Snapshot, cj.Entries())
+	d.back("after the restore of the gate's Check", s.Create, obs0, read0.Current)
 	d.restore(ctx, "restore of the gate", s.Create, read0.Snapshot, journal)
 	d.back("after the gate's Restore", s.Create, obs0, read0.Current)
 }
@@ -312,7 +315,7 @@ func (d *driver) faultLoop(step string, gate, afterLast bool, transport func(n i
 		var err error
 		var panicked string
 		if step == "check" {
-			panicked, err = d.check(ctx, cfg, read, planned)
+			panicked, err = d.check(ctx, cfg, read, planned, j)
 		} else {
 			_, panicked, err = d.tryApply(ctx, cfg, read, planned, j)
 		}
@@ -443,8 +446,9 @@ func (d *driver) tryApply(ctx context.Context, config cty.Value, read resource.R
 	return resp, "", err
 }
 
-// check runs a gate's Check.
-func (d *driver) check(ctx context.Context, config cty.Value, read resource.ReadResponse, planned cty.Value) (panicked string, err error) {
+// check runs a gate's Check with the journal j: what it records, a
+// restore gets, as a rollback would.
+func (d *driver) check(ctx context.Context, config cty.Value, read resource.ReadResponse, planned cty.Value, j resource.Journal) (panicked string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())
@@ -452,7 +456,7 @@ func (d *driver) check(ctx context.Context, config cty.Value, read resource.Read
 	}()
 	return "", d.c.Type.(resource.Checker).Check(ctx, resource.ApplyRequest{
 		Addr: d.c.Addr, Config: config, Current: read.Current, Planned: planned, Snapshot: read.Snapshot,
-		Journal: &Journal{}, Progress: nopProgress{}, Logger: d.log,
+		Journal: j, Progress: nopProgress{}, Logger: d.log,
 	})
 }
 

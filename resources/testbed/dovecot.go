@@ -30,8 +30,18 @@ type DovecotOptions struct {
 	// be able to search every directory above it. Default: Dir/mail.
 	MailRoot string
 	// Users are the users of the passwd-file; default {"alice", "bob",
-	// "carol"} (the corpus's).
+	// "carol"} (the corpus's). Local parts only: with Domains each of
+	// them is a user in every domain.
 	Users []string
+	// Domains, when set, make Dovecot serve USER@DOMAIN logins for every
+	// user and every domain, with the home MailRoot/DOMAIN/USER
+	// (username_format=%u): MailRoot is then a Postfix
+	// virtual_mailbox_base (Maildirs at BASE/DOMAIN/USER/ with
+	// MaildirIsHome). A bare USER still logs in, as USER@Domains[0] (the
+	// same home), so clients written for one domain keep working.
+	// Without Domains, users log in by local part only (username_format
+	// =%n: any @DOMAIN is ignored) and homes are MailRoot/USER.
+	Domains []string
 	// Password is every user's password; default "mailplan-test".
 	Password string
 	// MaildirIsHome makes each home the Maildir itself (mail_location =
@@ -71,6 +81,9 @@ type DovecotServer struct {
 	// Users and Password log in over IMAP.
 	Users    []string
 	Password string
+	// Domains are DovecotOptions.Domains: when set, every user logs in
+	// as USER@DOMAIN for each of them (see Maildir).
+	Domains []string
 	// UID and GID are the mail user's (nobody's): Dovecot accesses the
 	// Maildirs as them, so the files must be owned by them.
 	UID, GID int
@@ -138,6 +151,12 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 		}
 		seen[u] = true
 	}
+	for _, dom := range opts.Domains {
+		if !postfixLocalRE.MatchString(dom) || !strings.Contains(dom, ".") || seen["@"+dom] {
+			return nil, fmt.Errorf("dovecot test bed: domain %q is not a lower-case DNS name, or is listed twice", dom)
+		}
+		seen["@"+dom] = true
+	}
 	if opts.Password == "" {
 		opts.Password = "mailplan-test"
 	}
@@ -172,6 +191,7 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 		MailRoot:   opts.MailRoot,
 		Users:      append([]string(nil), opts.Users...),
 		Password:   opts.Password,
+		Domains:    append([]string(nil), opts.Domains...),
 		UID:        uid,
 		GID:        gid,
 		PIDFile:    filepath.Join(dir, "run", "master.pid"),
@@ -212,12 +232,36 @@ func StartDovecot(opts DovecotOptions) (*DovecotServer, error) {
 // safeMailPathRE matches paths the configuration takes verbatim.
 var safeMailPathRE = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
 
+// home is the home of login (a user, or USER@DOMAIN with Domains).
+func (d *DovecotServer) home(login string) string {
+	local, domain, ok := strings.Cut(login, "@")
+	switch {
+	case ok:
+		return filepath.Join(d.MailRoot, domain, local)
+	case len(d.Domains) > 0:
+		return filepath.Join(d.MailRoot, d.Domains[0], login)
+	}
+	return filepath.Join(d.MailRoot, login)
+}
+
+// logins are the passwd-file's user names: the users, and with Domains
+// every USER@DOMAIN too.
+func (d *DovecotServer) logins() []string {
+	out := append([]string(nil), d.Users...)
+	for _, dom := range d.Domains {
+		for _, u := range d.Users {
+			out = append(out, u+"@"+dom)
+		}
+	}
+	return out
+}
+
 // populate writes the passwd-file and makes MailRoot and the homes.
 func (d *DovecotServer) populate() error {
 	var users strings.Builder
-	for _, u := range d.Users {
+	for _, u := range d.logins() {
 		// user:password:uid:gid:(gecos):home:(shell)
-		fmt.Fprintf(&users, "%s:{PLAIN}%s:%d:%d::%s::\n", u, d.Password, d.UID, d.GID, filepath.Join(d.MailRoot, u))
+		fmt.Fprintf(&users, "%s:{PLAIN}%s:%d:%d::%s::\n", u, d.Password, d.UID, d.GID, d.home(u))
 	}
 	// Read by the auth process (user dovecot): test passwords only.
 	if err := os.WriteFile(filepath.Join(d.Dir, "users"), []byte(users.String()), 0o644); err != nil {
@@ -231,8 +275,17 @@ func (d *DovecotServer) populate() error {
 	if err := checkTraversable(d.MailRoot, d.UID, d.GID); err != nil {
 		return fmt.Errorf("the mail user %s cannot reach %s: %w", mailboxUser, d.MailRoot, err)
 	}
-	for _, u := range d.Users {
-		home := filepath.Join(d.MailRoot, u)
+	for _, dom := range d.Domains {
+		dir := filepath.Join(d.MailRoot, dom)
+		if _, err := os.Lstat(dir); err == nil {
+			continue
+		}
+		if err := mkdirOwned(dir, d.UID, d.GID); err != nil {
+			return err
+		}
+	}
+	for _, u := range d.logins() {
+		home := d.home(u)
 		if _, err := os.Lstat(home); err == nil {
 			continue
 		}
@@ -250,7 +303,12 @@ func (d *DovecotServer) config() string {
 	if d.maildirIsHome {
 		location = "maildir:~"
 	}
-	r := strings.NewReplacer("{dir}", d.Dir, "{addr}", d.Addr, "{port}", strconv.Itoa(d.Port), "{log}", d.LogPath, "{mail_location}", location)
+	// %u is the whole login (USER@DOMAIN), %n its local part.
+	format := "%n"
+	if len(d.Domains) > 0 {
+		format = "%u"
+	}
+	r := strings.NewReplacer("{format}", format, "{dir}", d.Dir, "{addr}", d.Addr, "{port}", strconv.Itoa(d.Port), "{log}", d.LogPath, "{mail_location}", location)
 	return r.Replace(`# Written by the mailplan test bed (resources/testbed).
 instance_name = mailplan-dovecot-{port}
 base_dir = {dir}/run
@@ -268,11 +326,11 @@ first_valid_uid = 1
 first_valid_gid = 1
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%n {dir}/users
+  args = scheme=PLAIN username_format={format} {dir}/users
 }
 userdb {
   driver = passwd-file
-  args = username_format=%n {dir}/users
+  args = username_format={format} {dir}/users
 }
 namespace inbox {
   inbox = yes
@@ -335,13 +393,15 @@ func (d *DovecotServer) IMAPAddr() string {
 	return net.JoinHostPort(d.Addr, strconv.Itoa(d.Port))
 }
 
-// Maildir returns user's Maildir: MailRoot/USER/Maildir, or MailRoot/USER
-// with MaildirIsHome.
+// Maildir returns user's Maildir: the home with MaildirIsHome, else
+// HOME/Maildir. The home is MailRoot/USER, or with Domains
+// MailRoot/DOMAIN/USER for user "USER@DOMAIN" (MailRoot/Domains[0]/USER
+// for a bare "USER").
 func (d *DovecotServer) Maildir(user string) string {
 	if d.maildirIsHome {
-		return filepath.Join(d.MailRoot, user)
+		return d.home(user)
 	}
-	return filepath.Join(d.MailRoot, user, "Maildir")
+	return filepath.Join(d.home(user), "Maildir")
 }
 
 // Running reports whether Dovecot runs: the master started, or one

@@ -16,6 +16,9 @@ func TestDovecotOptionsChecked(t *testing.T) {
 		{Users: []string{"Bad User"}},
 		{Password: "a:b"},
 		{Dir: "/tmp/has space"},
+		{Domains: []string{"nodot"}},
+		{Domains: []string{"example.org", "example.org"}},
+		{Users: []string{"erin@example.org"}},
 	} {
 		if d, err := StartDovecot(o); err == nil {
 			d.Close()
@@ -210,6 +213,49 @@ func TestDovecotStoppedService(t *testing.T) {
 	}
 	if pr.Running() || d.greeting() == nil {
 		t.Error("Dovecot started by its start command still runs after Close")
+	}
+}
+
+// TestDovecotDomains: with Domains, Dovecot over a Postfix
+// virtual_mailbox_base serves USER@DOMAIN for every domain, each its own
+// Maildir, and a bare USER as the first domain's.
+func TestDovecotDomains(t *testing.T) {
+	if err := CheckDovecotAvailable(); err != nil {
+		skipOrFatal(t, err)
+	}
+	p := Postfix(t, PostfixOptions{Name: "new", Addr: "127.0.0.5", ExtraDomains: []string{"example.org"}})
+	d := Dovecot(t, DovecotOptions{Addr: "127.0.0.5", Users: p.Users, MailRoot: p.MailDir, Domains: p.Domains, MaildirIsHome: true})
+	id := uniqueID(t)
+	if out, err := Swaks(t, p.SMTPAddr(), "sender@example.net", "alice@example.org", map[string]string{"Subject": id}, id); err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		entries, _ := os.ReadDir(filepath.Join(p.MaildirIn("example.org", "alice"), "new"))
+		if len(entries) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery to alice@example.org: %d files", len(entries))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if got, want := d.Maildir("alice@example.org"), p.MaildirIn("example.org", "alice"); got != want {
+		t.Errorf("Maildir(alice@example.org) = %s, want %s", got, want)
+	}
+	if got, want := d.Maildir("alice"), p.MaildirIn("example.com", "alice"); got != want {
+		t.Errorf("Maildir(alice) = %s, want %s", got, want)
+	}
+	for login, want := range map[string]int{"alice@example.org": 1, "alice@example.com": 0, "alice": 0, "bob@example.org": 0} {
+		if mb := d.IMAPSelect(t, login, "INBOX"); mb.Exists != want {
+			t.Errorf("IMAP as %s: %d messages, want %d", login, mb.Exists, want)
+		}
+	}
+	if n, _, _ := d.Status(t, "alice@example.org", "INBOX"); n != 1 {
+		t.Errorf("doveadm as alice@example.org: %d messages, want 1", n)
+	}
+	if _, err := d.imapSelect("alice@example.net", "INBOX"); err == nil {
+		t.Error("a login in a domain not served succeeded")
 	}
 }
 
