@@ -110,10 +110,10 @@ type scan struct {
 	pairs            []pairOp
 	// kept counts the messages mailplan copied that changed at both ends
 	// since (mirror): the destination's change is kept.
-	kept  int
-	metas []metaOp
-	conflicts        []string
-	symlinks         []string
+	kept      int
+	metas     []metaOp
+	conflicts []string
+	symlinks  []string
 	// refused are the names not copied, each with why (names.go).
 	refused []string
 	// unselected counts the Maildirs include/exclude leave out.
