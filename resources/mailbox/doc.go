@@ -59,7 +59,9 @@
 // follows the source: removed when the source deleted it (moved into the
 // store, journalled, so that Restore moves it back), renamed when the
 // source's flags changed; a copy changed at both ends keeps the
-// destination's change.
+// destination's change. With shadow_header and shadow_match (shadow.go)
+// a matched destination message that a shadow copy delivered is moved
+// aside the same way and the source's copied in its stead.
 //
 // once = true makes the copy one-shot for its selection: Apply returns
 // {"completed":true} as ApplyResponse.Private, and a later Plan that finds

@@ -94,18 +94,8 @@ func headerEnd(b []byte) int {
 // messageID is the Message-ID field of the header block, unfolded and
 // trimmed; "" when there is none (or it is empty).
 func messageID(header []byte) string {
-	lines := bytes.Split(header, []byte("\n"))
-	for i := 0; i < len(lines); i++ {
-		name, value, ok := bytes.Cut(lines[i], []byte(":"))
-		if !ok || !bytes.EqualFold(bytes.TrimRight(name, " \t"), []byte("Message-ID")) {
-			continue
-		}
-		v := append([]byte(nil), bytes.TrimRight(value, "\r")...)
-		for i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == ' ' || lines[i+1][0] == '\t') {
-			i++
-			v = append(v, bytes.TrimRight(lines[i], "\r")...)
-		}
-		return string(bytes.TrimSpace(v))
+	if ids := headerValues(header, "Message-ID"); len(ids) > 0 {
+		return ids[0]
 	}
 	return ""
 }
@@ -130,21 +120,29 @@ type dedupeWork struct {
 	foreign []msgFile
 }
 
+// found is the destination message a source message matched; shadow
+// when its header marks it as a shadow copy (shadow.go).
+type found struct {
+	f      msgFile
+	shadow bool
+}
+
 // dedupe reads the header blocks of the messages in work and returns, per
 // mailbox, the source base names already there under another name, with
 // the destination file each matched.
-func dedupe(ctx context.Context, src, dst transport.Host, c config, work []dedupeWork) (map[*mbox]map[string]msgFile, error) {
+func dedupe(ctx context.Context, src, dst transport.Host, c config, work []dedupeWork) (map[*mbox]map[string]found, error) {
 	type job struct {
-		h    transport.Host
-		p    string
-		size int64
-		id   string
-		err  error
+		h      transport.Host
+		p      string
+		size   int64
+		id     string
+		shadow bool
+		err    error
 	}
 	var jobs []*job
 	for _, w := range work {
 		for _, f := range w.foreign {
-			jobs = append(jobs, &job{h: dst, p: join(c.Destination, w.mb.rel, f.sub, f.name), size: f.size})
+			jobs = append(jobs, &job{h: dst, p: join(c.Destination, w.mb.rel, f.sub, f.name), size: f.size, shadow: c.shadow != nil})
 		}
 		for _, f := range w.src {
 			jobs = append(jobs, &job{h: src, p: join(c.Source, w.mb.rel, f.sub, f.name), size: f.size})
@@ -160,11 +158,12 @@ func dedupe(ctx context.Context, src, dst transport.Host, c config, work []dedup
 			return
 		}
 		j.id = identity(hdr, j.size)
+		j.shadow = j.shadow && c.shadow(hdr)
 	})
-	out := map[*mbox]map[string]msgFile{}
+	out := map[*mbox]map[string]found{}
 	k := 0
 	for _, w := range work {
-		there := map[string][]msgFile{}
+		there := map[string][]found{}
 		for _, f := range w.foreign {
 			j := jobs[k]
 			k++
@@ -172,7 +171,7 @@ func dedupe(ctx context.Context, src, dst transport.Host, c config, work []dedup
 				return nil, j.err
 			}
 			if j.id != "" {
-				there[j.id] = append(there[j.id], f)
+				there[j.id] = append(there[j.id], found{f: f, shadow: j.shadow})
 			}
 		}
 		// In base name order, so that the same trees match the same way.
@@ -190,7 +189,7 @@ func dedupe(ctx context.Context, src, dst transport.Host, c config, work []dedup
 			}
 			if fs := there[j.id]; j.id != "" && len(fs) > 0 {
 				if out[w.mb] == nil {
-					out[w.mb] = map[string]msgFile{}
+					out[w.mb] = map[string]found{}
 				}
 				out[w.mb][baseName(w.src[i].name)] = fs[0]
 				there[j.id] = fs[1:]

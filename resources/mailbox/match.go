@@ -32,7 +32,7 @@ func (s *scan) match(ctx context.Context, src, dst transport.Host, c config) err
 				unmatched++
 			}
 		}
-		if mb.dstDir && (c.Mirror || (c.Dedupe && missing > 0 && unmatched > 0)) {
+		if mb.dstDir && (c.Mirror || (c.matching() && missing > 0 && unmatched > 0)) {
 			var err error
 			if mb.man, err = readManifest(ctx, dst, join(c.Destination, mb.rel)); err != nil {
 				return err
@@ -54,7 +54,7 @@ func (s *scan) match(ctx context.Context, src, dst transport.Host, c config) err
 						continue // matched by an earlier copy (dedupe): there
 					}
 				}
-				if c.Dedupe && unmatched > 0 {
+				if c.matching() && unmatched > 0 {
 					candidates = append(candidates, sf)
 					continue
 				}
@@ -100,8 +100,14 @@ func (s *scan) match(ctx context.Context, src, dst transport.Host, c config) err
 	}
 	for _, w := range work {
 		for _, sf := range w.src {
-			if df, ok := matched[w.mb][baseName(sf.name)]; ok {
-				s.pairs = append(s.pairs, pairOp{mb: w.mb, base: baseName(sf.name), f: df})
+			m, ok := matched[w.mb][baseName(sf.name)]
+			switch {
+			case ok && m.shadow:
+				// The shadow copy makes way for the source's.
+				s.removals = append(s.removals, removeOp{mb: w.mb, f: m.f})
+				s.replaced++
+			case ok && c.Dedupe:
+				s.pairs = append(s.pairs, pairOp{mb: w.mb, base: baseName(sf.name), f: m.f})
 				continue
 			}
 			s.addCopy(w.mb, sf)

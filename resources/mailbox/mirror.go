@@ -57,6 +57,9 @@ func (a *applier) changes(ctx context.Context) map[string][]manifestChange {
 		}
 	}
 	for _, op := range a.s.removals {
+		if op.key == "" {
+			continue // a shadow copy, never in the manifest
+		}
 		d := join(a.cfg.Destination, op.mb.rel)
 		out[d] = append(out[d], manifestChange{base: op.key})
 	}

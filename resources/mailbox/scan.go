@@ -77,7 +77,7 @@ type renameOp struct {
 // no longer has it, and the destination has it as copied.
 type removeOp struct {
 	mb  *mbox
-	key string // its entry in the manifest
+	key string // its entry in the manifest; "" for a shadow copy (shadow.go)
 	f   msgFile
 }
 
@@ -110,7 +110,10 @@ type scan struct {
 	pairs            []pairOp
 	// kept counts the messages mailplan copied that changed at both ends
 	// since (mirror): the destination's change is kept.
-	kept      int
+	kept int
+	// replaced counts the removals that are shadow copies the source's
+	// copy replaces (shadow.go).
+	replaced  int
 	metas     []metaOp
 	conflicts []string
 	symlinks  []string
