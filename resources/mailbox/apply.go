@@ -38,6 +38,11 @@ type entry struct {
 	Renames []pathPair `json:"renames,omitempty"`
 	// Meta are metadata files about to be written.
 	Meta []metaEntry `json:"meta,omitempty"`
+	// Manifest are manifest files about to be written (manifest.go).
+	Manifest pathList `json:"manifest,omitempty"`
+	// Removed are messages mirror is about to move out of their Maildir
+	// into the store, [from, to] (mirror.go).
+	Removed []pathPair `json:"removed,omitempty"`
 }
 
 type metaEntry struct {
@@ -126,7 +131,8 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if cfg.maxBPS > 0 {
 		a.throttle = &throttle{rate: cfg.maxBPS, start: time.Now()}
 	}
-	log.Info("copying", "messages", len(s.copies), "bytes", s.bytes, "renames", len(s.renames), "metadata", len(s.metas), "mailboxes", len(s.mailboxes))
+	log.Info("copying", "messages", len(s.copies), "bytes", s.bytes, "renames", len(s.renames), "removals", len(s.removals),
+		"already_there", len(s.pairs), "metadata", len(s.metas), "mailboxes", len(s.mailboxes))
 	if err := a.run(ctx); err != nil {
 		logPanic(log, err)
 		return resource.ApplyResponse{}, err
@@ -176,6 +182,10 @@ func (a *applier) run(ctx context.Context) error {
 	if a.progress != nil {
 		a.progress.Total(a.s.bytes, "bytes")
 	}
+	// What mailplan is about to leave in each mailbox, before it is there.
+	if err := a.writeDeltas(ctx, a.intents()); err != nil {
+		return err
+	}
 	for i := 0; i < len(a.s.copies); i += batchSize {
 		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
 		e := entry{Created: make([]string, len(batch))}
@@ -205,6 +215,12 @@ func (a *applier) run(ctx context.Context) error {
 				return fmt.Errorf("rename %s on %s: %w", r[0], a.dst.Name(), err)
 			}
 		}
+	}
+	if err := a.removeMirrored(ctx); err != nil {
+		return err
+	}
+	if err := a.writeDeltas(ctx, a.changes(ctx)); err != nil {
+		return err
 	}
 	if err := a.copyMeta(ctx); err != nil {
 		return err

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/resources/testbed"
 )
 
 // benchTree writes n messages with sizes drawn like real mail (most 2–50
@@ -106,5 +109,42 @@ func BenchmarkCopy(b *testing.B) {
 		b.ReportMetric(rsNone.Seconds()/mpNone.Seconds(), "rsync/mp-nochange")
 		b.ReportMetric(rsNew.Seconds()/mpNew.Seconds(), "rsync/mp-new")
 		b.ReportMetric(float64(size)/(1<<20)/mpInit.Seconds(), "MiB/s")
+	}
+}
+
+// BenchmarkDedupeRead times what dedupe costs a plan at its worst: every
+// mailbox at the destination holds one message of its own (a shadow
+// copy), and none of the source's yet, so that the header block of every
+// source message is read (over SSH) to look for it. The same Read with
+// dedupe = false reads none. The corpus is the test bed's (real headers),
+// MAILPLAN_BENCH_MESSAGES messages (default 2000).
+func BenchmarkDedupeRead(b *testing.B) {
+	n := 2000
+	if s := os.Getenv("MAILPLAN_BENCH_MESSAGES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := newEnv(b)
+	e.src = testbed.SearchableTempDir(b)
+	corpus := testbed.MakeCorpus(b, testbed.CorpusOptions{Root: e.src, Messages: n, Seed: 5, Owner: -1, Group: -1})
+	for _, mb := range corpus.Mailboxes {
+		msgs, _ := filepath.Glob(filepath.Join(e.src, mb, "cur", "*"))
+		if len(msgs) > 0 {
+			shadowCopy(b, msgs[0], filepath.Join(e.dst, mb), "1800000000.M1P1.shadow")
+		}
+	}
+	read := func(dedupe bool) time.Duration {
+		cfg := e.config(map[string]cty.Value{"dedupe": cty.BoolVal(dedupe)})
+		start := time.Now()
+		_, err := e.typ.Read(b.Context(), resource.ReadRequest{Config: cfg})
+		must(b, err)
+		return time.Since(start)
+	}
+	for range b.N {
+		off, on := read(false), read(true)
+		b.Logf("%d messages, %.0f MiB: Read %v without dedupe, %v with every header block read (%.0f µs a message)",
+			corpus.Messages, float64(corpus.Bytes)/(1<<20), off, on, float64((on-off).Microseconds())/float64(corpus.Messages))
 	}
 }

@@ -64,10 +64,11 @@ func TestConformance(t *testing.T) {
 					"from": resourcetest.HostValue(t, from), "to": resourcetest.HostValue(t, to),
 					"source": cty.StringVal(corpus.Root), "destination": cty.StringVal(dst),
 					"include": cty.ListVal(inc), "parallelism": cty.NumberIntVal(2),
+					"mirror": cty.True,
 				})
 			}
 			if tc.partial {
-				earlierCopy(t, typ, cfg("alice/**"), filepath.Join(corpus.Root, "alice"))
+				earlierCopy(t, typ, cfg("alice/**"), filepath.Join(corpus.Root, "alice"), filepath.Join(dst, "alice"))
 			}
 			resourcetest.Conformance(t, resourcetest.Suite{
 				Type:   typ,
@@ -86,10 +87,12 @@ func TestConformance(t *testing.T) {
 
 // earlierCopy applies cfg once, as an earlier run did (its journal is
 // gone: that run completed), then changes the source since: new mail, a
-// message with other flags, and a longer root dovecot-uidlist, so that an
-// apply has messages, a flag change and metadata (keeping what it
-// replaces) to bring.
-func earlierCopy(t *testing.T, typ *mailbox.Copy, cfg cty.Value, src string) {
+// message with other flags, a message deleted, and a longer root
+// dovecot-uidlist; and the destination dst: a shadow copy of one of the
+// new messages under another name. An apply then has messages, a flag
+// change, a removal (mirror), a message already there (dedupe) and
+// metadata (keeping what it replaces) to bring.
+func earlierCopy(t *testing.T, typ *mailbox.Copy, cfg cty.Value, src, dst string) {
 	t.Helper()
 	ctx := t.Context()
 	read, err := typ.Read(ctx, resource.ReadRequest{Config: cfg})
@@ -99,18 +102,29 @@ func earlierCopy(t *testing.T, typ *mailbox.Copy, cfg cty.Value, src string) {
 	_, err = typ.Apply(ctx, resource.ApplyRequest{Config: cfg, Current: read.Current, Planned: plan.Planned, Snapshot: read.Snapshot, Journal: &resourcetest.Journal{}})
 	must(t, err)
 
-	_, err = testbed.AddMessages(src, 3, 11)
+	added, err := testbed.AddMessages(src, 3, 11)
 	must(t, err)
 	cur, err := filepath.Glob(filepath.Join(src, "Maildir", "cur", "*:2,*"))
 	must(t, err)
-	if len(cur) == 0 {
-		t.Fatal("the corpus has no message in alice's cur/")
+	if len(cur) < 2 {
+		t.Fatal("the corpus has fewer than two messages in alice's cur/")
 	}
 	must(t, os.Rename(cur[0], cur[0][:strings.LastIndex(cur[0], ":2,")]+":2,FT"))
+	must(t, os.Remove(cur[1]))
+	shadowCopy(t, filepath.Join(src, added[0]), filepath.Join(dst, filepath.Dir(filepath.Dir(added[0]))), "1800000000.M1P1.shadow")
 	uidlist := filepath.Join(src, "Maildir", "dovecot-uidlist")
 	data, err := os.ReadFile(uidlist)
 	must(t, err)
 	must(t, os.WriteFile(uidlist, append(data, "99 1800000000.M1.new\n"...), 0o600))
+	read, err = typ.Read(ctx, resource.ReadRequest{Config: cfg})
+	must(t, err)
+	plan, err = typ.Plan(ctx, resource.PlanRequest{Config: cfg, Current: read.Current, Snapshot: read.Snapshot})
+	must(t, err)
+	for _, want := range []string{"copy 2 messages", "1 already there", "1 flag changes", "remove 1 messages"} {
+		if !strings.Contains(plan.Summary, want) {
+			t.Errorf("the apply after the earlier copy: summary %q, want %q", plan.Summary, want)
+		}
+	}
 }
 
 // observeTree describes every file and directory under root: for a

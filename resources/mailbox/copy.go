@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/big"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +45,8 @@ type recentScan struct {
 const scanReuse = 2 * time.Second
 
 func (c config) key() string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%v", c.From, c.To, c.Source, c.Destination, c.include, c.exclude, c.PreserveUIDs)
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%q\x00%q\x00%v\x00%v\x00%v\x00%q\x00%q", c.From, c.To, c.Source, c.Destination, c.include, c.exclude, c.PreserveUIDs, c.Dedupe, c.Mirror,
+		deref(c.ShadowHeader), deref(c.ShadowMatch))
 }
 
 // remember keeps s as the latest listing for cfg.
@@ -87,7 +89,7 @@ const (
 
 // The computed attributes: what is still to do, read from both sides. A
 // plan sets them all to zero, so a diff shows the work as "N -> 0".
-var counters = []string{"pending_messages", "pending_bytes", "flag_changes", "pending_metadata", "conflicts"}
+var counters = []string{"pending_messages", "pending_bytes", "flag_changes", "pending_removals", "pending_metadata", "conflicts"}
 
 var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
 	"from": {Type: resource.HostType, Kind: resource.HostRef, Required: true,
@@ -116,9 +118,18 @@ var schema = &resource.Schema{Attributes: map[string]*resource.Attribute{
 		Description: "A throttle on the bytes read from the source; unset: unlimited."},
 	"once": {Type: cty.Bool, Default: cty.False,
 		Description: "Once an apply has completed the copy, copy nothing more while source, destination, include and exclude stay the same: after the cutover the destination is its users'."},
+	"dedupe": {Type: cty.Bool, Default: cty.True,
+		Description: "Take a source message as already copied when the same mailbox at the destination has it under another file name (same Message-ID; without one, same size and header block)."},
+	"mirror": {Type: cty.Bool, Default: cty.False,
+		Description: "Carry over what the source did since to the messages mailplan copied and the destination left as copied: removed there, removed here; flags changed there, changed here."},
+	"shadow_header": {Type: cty.String,
+		Description: "With shadow_match: the header (e.g. Delivered-To) that marks a message a shadow copy delivered to the destination."},
+	"shadow_match": {Type: cty.String,
+		Description: "A regular expression (RE2) on shadow_header's value: a destination message it matches, which the source also has, is replaced by the source's copy (its flags and UID)."},
 	"pending_messages": {Type: cty.Number, Computed: true, Description: "Messages still to copy."},
 	"pending_bytes":    {Type: cty.Number, Computed: true, Description: "Bytes of the messages still to copy."},
 	"flag_changes":     {Type: cty.Number, Computed: true, Description: "Messages to rename at the destination."},
+	"pending_removals": {Type: cty.Number, Computed: true, Description: "Messages mirror removes at the destination."},
 	"pending_metadata": {Type: cty.Number, Computed: true, Description: "Dovecot metadata files to copy."},
 	"conflicts":        {Type: cty.Number, Computed: true, Description: "Destination files in the way."},
 }}
@@ -144,18 +155,26 @@ type config struct {
 	Parallelism  *big.Float    `cty:"parallelism"`
 	MaxBPS       *big.Float    `cty:"max_bytes_per_second"`
 	Once         bool          `cty:"once"`
+	Dedupe       bool          `cty:"dedupe"`
+	Mirror       bool          `cty:"mirror"`
+	ShadowHeader *string       `cty:"shadow_header"`
+	ShadowMatch  *string       `cty:"shadow_match"`
 	// The computed counters, unused.
 	PendingMessages cty.Value `cty:"pending_messages"`
 	PendingBytes    cty.Value `cty:"pending_bytes"`
 	FlagChanges     cty.Value `cty:"flag_changes"`
+	PendingRemovals cty.Value `cty:"pending_removals"`
 	PendingMetadata cty.Value `cty:"pending_metadata"`
 	Conflicts       cty.Value `cty:"conflicts"`
 
 	// include and exclude are the globs but for null ones.
 	include, exclude []string
 	sel              selector
-	parallelism      int
-	maxBPS           int64
+	// shadow, when shadow_header and shadow_match are set, tells a
+	// header block of a shadow copy.
+	shadow      func(header []byte) bool
+	parallelism int
+	maxBPS      int64
 }
 
 func strList(v cty.Value) []string {
@@ -178,7 +197,7 @@ func strs(l []*string) []string {
 }
 
 func decode(v cty.Value) (config, error) {
-	c := config{PreserveUIDs: true}
+	c := config{PreserveUIDs: true, Dedupe: true}
 	if err := resource.Decode(v, &c); err != nil {
 		return c, fmt.Errorf("mailbox_copy: %w", err)
 	}
@@ -201,6 +220,13 @@ func decode(v cty.Value) (config, error) {
 	var err error
 	if c.sel, err = newSelector(c.include, c.exclude); err != nil {
 		return c, fmt.Errorf("mailbox_copy: %w", err)
+	}
+	if c.ShadowHeader != nil && c.ShadowMatch != nil {
+		re, err := regexp.Compile(*c.ShadowMatch)
+		if err != nil {
+			return c, fmt.Errorf("mailbox_copy: shadow_match: %w", err)
+		}
+		c.shadow = shadowMatcher(*c.ShadowHeader, re)
 	}
 	if c.parallelism < 1 {
 		c.parallelism = 1
@@ -257,6 +283,7 @@ func (*Copy) Validate(ctx context.Context, cfg cty.Value) error {
 				"max_bytes_per_second must be at least 4096; leave it out for no limit."))
 		}
 	}
+	errs = append(errs, validateShadow(cfg)...)
 	for _, attr := range counters {
 		if _, ok := resource.Known(cfg, attr); ok {
 			errs = append(errs, resource.Errorf(attr, "Read-only attribute",
@@ -274,6 +301,10 @@ type snapshot struct {
 	Messages    int      `json:"messages"`
 	Bytes       int64    `json:"bytes"`
 	Renames     int      `json:"renames"`
+	Deduped     int      `json:"deduped,omitempty"`
+	Removals    int      `json:"removals,omitempty"`
+	Kept        int      `json:"kept,omitempty"`
+	Replaced    int      `json:"replaced,omitempty"`
 	Metadata    int      `json:"metadata"`
 	Conflicts   []string `json:"conflicts,omitempty"`
 	NConflicts  int      `json:"n_conflicts,omitempty"`
@@ -295,6 +326,7 @@ const listed = 20
 func (s *scan) snapshot(free *uint64, dstName string) snapshot {
 	sn := snapshot{
 		Mailboxes: len(s.mailboxes), Messages: len(s.copies), Bytes: s.bytes, Renames: len(s.renames),
+		Deduped: len(s.pairs), Removals: len(s.removals) - s.replaced, Kept: s.kept, Replaced: s.replaced,
 		Metadata: len(s.metas), NConflicts: len(s.conflicts), NSymlinks: len(s.symlinks), NRefused: len(s.refused), Unselected: s.unselected,
 		Free: free, Need: s.need(), Destination: s.dstRoot, DestHost: dstName,
 	}
@@ -407,6 +439,7 @@ func (c *Copy) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 	if s.dstRootExists {
 		resp.Current = withCounts(req.Config, map[string]int64{
 			"pending_messages": int64(len(s.copies)), "pending_bytes": s.bytes, "flag_changes": int64(len(s.renames)),
+			"pending_removals": int64(len(s.removals)),
 			"pending_metadata": int64(len(s.metas)), "conflicts": int64(len(s.conflicts)),
 		})
 	}
@@ -454,8 +487,20 @@ func (c *Copy) Plan(ctx context.Context, req resource.PlanRequest) (resource.Pla
 // mailboxes, 31 flag changes".
 func (sn snapshot) summary() string {
 	parts := []string{fmt.Sprintf("copy %s messages (%s) in %s mailboxes", commas(int64(sn.Messages)), sizeString(sn.Bytes), commas(int64(sn.Mailboxes)))}
+	if sn.Deduped > 0 {
+		parts = append(parts, fmt.Sprintf("%s already there by Message-ID or header", commas(int64(sn.Deduped))))
+	}
 	if sn.Renames > 0 {
 		parts = append(parts, fmt.Sprintf("%s flag changes", commas(int64(sn.Renames))))
+	}
+	if sn.Removals > 0 {
+		parts = append(parts, fmt.Sprintf("remove %s messages deleted at the source since they were copied", commas(int64(sn.Removals))))
+	}
+	if sn.Replaced > 0 {
+		parts = append(parts, fmt.Sprintf("replace %s shadow copies with the source's (its flags and UIDs)", commas(int64(sn.Replaced))))
+	}
+	if sn.Kept > 0 {
+		parts = append(parts, fmt.Sprintf("%s changed at both ends since they were copied (the destination's change kept)", commas(int64(sn.Kept))))
 	}
 	if sn.Metadata > 0 {
 		parts = append(parts, fmt.Sprintf("%d Dovecot metadata files", sn.Metadata))

@@ -46,6 +46,23 @@
 // wins (the destination is renamed); the final sync is meant to run with
 // the new server's IMAP stopped.
 //
+// The manifest (manifest.go): every apply records, in delta files in the
+// destination mailbox's store, which messages it put there and under
+// which name, before they are in place. Any later copy of the destination
+// (a migration's final pass is another resource) reads it to tell
+// mailplan's copies from mail the new server got by itself. With dedupe
+// (identity.go, on by default) a source message not at the destination
+// by base name is matched with such mail of the same mailbox by
+// Message-ID (or size and header block), reading header blocks only
+// where both sides have candidates, and not copied. With mirror
+// (match.go, mirror.go) a copy the destination still has as copied
+// follows the source: removed when the source deleted it (moved into the
+// store, journalled, so that Restore moves it back), renamed when the
+// source's flags changed; a copy changed at both ends keeps the
+// destination's change. With shadow_header and shadow_match (shadow.go)
+// a matched destination message that a shadow copy delivered is moved
+// aside the same way and the source's copied in its stead.
+//
 // once = true makes the copy one-shot for its selection: Apply returns
 // {"completed":true} as ApplyResponse.Private, and a later Plan that finds
 // a completed record in Prior (and the same source, destination, include

@@ -15,6 +15,7 @@ import (
 )
 
 // Restore implements resource.Type. It replays the journal newest-first:
+// the manifest files it wrote go, the messages mirror removed come back,
 // metadata files come back (or go, when there were none), flag renames are
 // undone, the messages this apply created are removed, and then the
 // directories it created if they are empty. Without a journal (destroy)
@@ -54,6 +55,8 @@ func exists(ctx context.Context, h transport.Host, p string) (bool, error) {
 
 func undo(ctx context.Context, h transport.Host, e entry) []error {
 	var errs []error
+	errs = append(errs, undoManifest(ctx, h, e.Manifest)...)
+	errs = append(errs, undoRemoved(ctx, h, e.Removed)...)
 	for i := len(e.Meta) - 1; i >= 0; i-- {
 		m := e.Meta[i]
 		// What a write killed half way left beside the file.

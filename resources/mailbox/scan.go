@@ -55,6 +55,9 @@ type mbox struct {
 	dst     map[string]msgFile
 	dstMeta map[string]transport.FileInfo
 	dstTmp  []string // our leftover temporary files in the destination tmp/
+	// man is the destination's manifest (manifest.go), read only when
+	// mirror or dedupe needs it; nil else.
+	man manifest
 }
 
 type copyOp struct {
@@ -65,6 +68,25 @@ type copyOp struct {
 type renameOp struct {
 	mb       *mbox
 	from, to msgFile
+	// key is the message's entry in the manifest, when mirror found it
+	// there ("" else).
+	key string
+}
+
+// removeOp is a message mirror removes: mailplan copied it, the source
+// no longer has it, and the destination has it as copied.
+type removeOp struct {
+	mb  *mbox
+	key string // its entry in the manifest; "" for a shadow copy (shadow.go)
+	f   msgFile
+}
+
+// pairOp is a source message dedupe found at the destination under
+// another name (f).
+type pairOp struct {
+	mb   *mbox
+	base string
+	f    msgFile
 }
 
 type metaOp struct {
@@ -84,9 +106,17 @@ type scan struct {
 	copies           []copyOp
 	bytes            int64
 	renames          []renameOp
-	metas            []metaOp
-	conflicts        []string
-	symlinks         []string
+	removals         []removeOp
+	pairs            []pairOp
+	// kept counts the messages mailplan copied that changed at both ends
+	// since (mirror): the destination's change is kept.
+	kept int
+	// replaced counts the removals that are shadow copies the source's
+	// copy replaces (shadow.go).
+	replaced  int
+	metas     []metaOp
+	conflicts []string
+	symlinks  []string
 	// refused are the names not copied, each with why (names.go).
 	refused []string
 	// unselected counts the Maildirs include/exclude leave out.
@@ -270,28 +300,8 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		}
 	}
 
-	for _, mb := range s.mailboxes {
-		bases := make([]string, 0, len(mb.src))
-		for b := range mb.src {
-			bases = append(bases, b)
-		}
-		sort.Strings(bases)
-		for _, b := range bases {
-			sf := mb.src[b]
-			df, ok := mb.dst[b]
-			switch {
-			case !ok:
-				s.copies = append(s.copies, copyOp{mb: mb, f: sf})
-				s.bytes += sf.size
-			case !df.info.IsRegular():
-				s.conflicts = append(s.conflicts, fmt.Sprintf("%q is not a regular file", join(c.Destination, mb.rel, df.sub, df.name)))
-			case df.size != sf.size:
-				s.conflicts = append(s.conflicts, fmt.Sprintf("%q has %d bytes, the source's %q has %d",
-					join(c.Destination, mb.rel, df.sub, df.name), df.size, path.Join(sf.sub, sf.name), sf.size))
-			case df.sub != sf.sub || df.name != sf.name:
-				s.renames = append(s.renames, renameOp{mb: mb, from: df, to: sf})
-			}
-		}
+	if err := s.match(ctx, src, dst, c); err != nil {
+		return nil, err
 	}
 	if err := s.planMeta(ctx, src, dst, c); err != nil {
 		return nil, err

@@ -13,11 +13,14 @@
 #                   whatever must come first: the old server no longer
 #                   delivering the domains (its queue drained).
 #
-# mailbox_copy never deletes or overwrites at the destination, so mail
-# the new server delivered meanwhile is kept, and it copies the Dovecot
-# uidlist, so IMAP clients keep their UIDs and do not download every
-# message again. IMAP on the new server starts only once the final pass is
-# complete: no user ever sees a half-copied mailbox there.
+# mailbox_copy never overwrites at the destination and deletes there only
+# its own copies of messages deleted at the source (the final pass), so
+# mail the new server delivered meanwhile is kept (a shadow copy of a
+# message the old server also has is not copied twice), and it copies
+# the Dovecot uidlist, so IMAP clients keep their UIDs and do not
+# download every message again. IMAP on the new server starts only once
+# the final pass is complete: no user ever sees a half-copied mailbox
+# there.
 
 variable "pass" {
   type = string
@@ -104,7 +107,12 @@ resource "mailbox_copy" "mail" {
   # Each pass copies in the apply that creates it, never again: after the
   # cutover the new server's mailboxes are their users', and a later apply
   # (to raise the TTLs, say) must not bring back what they deleted there.
-  once       = true
+  once = true
+  # The final pass carries over what users deleted, re-flagged or moved on
+  # the old server since the first pass, for the messages the first pass
+  # copied and nobody changed on the new server (the first pass's copies
+  # are recorded at the destination, so no reference to it is needed).
+  mirror     = local.final
   depends_on = [service_state.old_imap]
 }
 
