@@ -3,6 +3,7 @@ package all
 import (
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/dns"
+	"github.com/mailplan/mailplan/resources/dnscheck"
 	"github.com/mailplan/mailplan/resources/file"
 	"github.com/mailplan/mailplan/resources/mailbox"
 	"github.com/mailplan/mailplan/resources/postfix"
@@ -24,5 +25,6 @@ func Registry(p *pool.Pool) *resource.Registry {
 		service.New(p),
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
+		dnscheck.New(),
 	)
 }
