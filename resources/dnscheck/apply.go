@@ -56,7 +56,7 @@ func (g *Gate) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if req.Progress != nil {
 		req.Progress.Total(int64(len(s.resolvers)), "resolvers")
 	}
-	best := 0      // the most resolvers that passed at one look, for Progress
+	best := 0     // the most resolvers that passed at one look, for Progress
 	lastLog := "" // the wrong answers last logged at Info
 	for {
 		xs := g.look(ctx, s)
