@@ -61,9 +61,9 @@ func (g *Gate) ask(ctx context.Context, s spec, r resolver) seen {
 	if errors.As(err, &de) {
 		switch de.Kind {
 		case dnsclient.Timeout:
-			out.Failure = "timeout"
+			out.Failure, out.Error = "timeout", fmt.Sprintf("no answer at %s within %v (timeout)", r.addr, g.queryTimeout)
 		case dnsclient.Unreachable:
-			out.Failure = "unreachable"
+			out.Failure, out.Error = "unreachable", fmt.Sprintf("nothing listens at %s (connection refused)", r.addr)
 		}
 	}
 	return out
