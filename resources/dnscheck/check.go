@@ -299,16 +299,19 @@ func resolverAddr(s string) (string, error) {
 		return net.JoinHostPort(ip.String(), "53"), nil
 	}
 	host, port, err := net.SplitHostPort(s)
+	if err != nil && !strings.Contains(s, ":") && s != "" {
+		host, port, err = s, "53", nil // a name, refused below
+	}
 	if err != nil {
 		return "", fmt.Errorf(`%q is not an IP address with an optional port; write "192.0.2.53", "192.0.2.53:53", "2001:db8::53" or "[2001:db8::53]:53".`, s)
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
-		return "", fmt.Errorf("%q is not an IP address: give the resolver's address, not a name (a name would be looked up through this machine's resolver, in the DNS being checked).", host)
+		return "", fmt.Errorf("%q is not an IP address. Give the resolver's address, not a name: a name would be looked up through this machine's resolver, in the DNS being checked.", host)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("the port %q of %q is not a number from 1 to 65535.", port, s)
+		return "", fmt.Errorf("The port %q of %q is not a number from 1 to 65535.", port, s)
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(p)), nil
 }
