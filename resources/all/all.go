@@ -4,6 +4,7 @@ import (
 	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/resources/command"
 	"github.com/mailplan/mailplan/resources/dns"
+	"github.com/mailplan/mailplan/resources/dnscheck"
 	"github.com/mailplan/mailplan/resources/file"
 	"github.com/mailplan/mailplan/resources/mailbox"
 	"github.com/mailplan/mailplan/resources/postfix"
@@ -29,5 +30,6 @@ func Registry(p *pool.Pool) *resource.Registry {
 		dns.NewRecord(dc),
 		dns.NewMX(dc),
 		smtpprobe.New(p, dc),
+		dnscheck.New(),
 	)
 }

@@ -81,7 +81,7 @@ type Error struct {
 	Op string
 	// Server names the dns_server block: `dns_server "primary" (192.0.2.1:53)`.
 	Server string
-	// Zone, Name and Type say which RRset.
+	// Zone, Name and Type say which RRset; Zone is empty for a Lookup.
 	Zone, Name, Type string
 	Kind             Kind
 	// Rcode is the response code's name when there was a response.
@@ -93,7 +93,10 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s %s %s (zone %s)", e.Server, e.Op, e.Name, e.Type, e.Zone)
+	fmt.Fprintf(&b, "%s: %s %s %s", e.Server, e.Op, e.Name, e.Type)
+	if e.Zone != "" {
+		fmt.Fprintf(&b, " (zone %s)", e.Zone)
+	}
 	b.WriteString(": ")
 	switch {
 	case e.Rcode != "" && e.Kind.String() != e.Rcode:
