@@ -531,8 +531,12 @@ func (b *bed) fullMigrationVars() string {
 	oldStart, oldStop, oldStatus := b.oldIMAP.Service()
 	newStart, newStop, newStatus := b.newIMAP.Service()
 	pf := func(cmd string) []string { return []string{"postfix", "-c", b.oldPF.ConfigDir, cmd} }
-	var domains strings.Builder
-	for _, d := range b.oldPF.Domains {
+	var domains, probes strings.Builder
+	for i, d := range b.oldPF.Domains {
+		if i > 0 {
+			probes.WriteString(", ")
+		}
+		fmt.Fprintf(&probes, "%q = \"alice\"", d)
 		fmt.Fprintf(&domains, "  %q = {\n    new_mx       = \"mail.new.%s.\"\n    new_ip       = %q\n    client_names = [\"imap\", \"smtp\"]\n    spf          = \"v=spf1 ip4:%s -all\"\n    aliases      = { postmaster = \"alice@%s\" }\n  }\n",
 			d, d, b.newPF.Addr, b.newPF.Addr, d)
 	}
@@ -569,6 +573,22 @@ old_imap = %s
 new_imap = %s
 old_postfix = %s
 
+# The checks after the cutover ask the test bed's BIND itself (it does not
+# recurse), and probe alice of each domain at the new Postfix's port.
+check_resolvers = [%q]
+check_recursion = false
+check_timeout   = "2m"
+probes          = {%s}
+mx_port         = %d
+
+# "Shutting the old machine down" leaves a mark in the test bed's directory
+# (undo removes it). confirm = false: the test bed's runs are unattended.
+old_shutdown = {
+  command = ["touch", %q]
+  undo    = ["rm", "-f", %q]
+  confirm = false
+}
+
 # Seconds, not hours: the test bed's zone is served with short TTLs
 # (mailplan-testbed up -ttl).
 transition_ttl  = 1
@@ -584,5 +604,11 @@ drain_timeout   = "2m"
 		b.oldPF.MailDir, b.newPF.MailDir,
 		service("dovecot-old", oldStart, oldStop, oldStatus),
 		service("dovecot-new", newStart, newStop, newStatus),
-		service("postfix-old", pf("start"), pf("stop"), pf("status")))
+		service("postfix-old", pf("start"), pf("stop"), pf("status")),
+		b.named.Server(), probes.String(), b.newPF.Port,
+		filepath.Join(b.dir, oldShutdownMark), filepath.Join(b.dir, oldShutdownMark))
 }
+
+// oldShutdownMark is the file, in the test bed's directory, that
+// full-migration.vars.hcl's old_shutdown command creates.
+const oldShutdownMark = "old-server-shut-down"

@@ -119,6 +119,11 @@ func TestSeedRunbook1(t *testing.T) {
 		}
 	}
 
+	for _, want := range []string{`dns_check.mx_visible["example.com"]`, `smtp_probe.lands_on_new["example.org"]`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the cutover apply does not check %s", want)
+		}
+	}
 	bed.checkMX(t, "new", "after the cutover")
 	bed.waitQueueEmpty(t, "OLD")
 	bed.waitQueueEmpty(t, "NEW")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,5 +162,52 @@ func TestShadowCopyRunbook(t *testing.T) {
 		if bytes.Contains(m, []byte("after-rollback")) {
 			t.Error("mail still copied to the new server after rollback")
 		}
+	}
+}
+
+// TestShadowCopyChecksMailboxes: with mailboxes listed, the shadow-copy
+// module asks the new server for each before the copies start. A mailbox
+// the new server does not have fails the apply, which changes nothing on
+// the old server; with only mailboxes it has, the copies start.
+func TestShadowCopyChecksMailboxes(t *testing.T) {
+	srv := testbed.SSHD(t)
+	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
+	newPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3"})
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(wd) })
+	before := snapshotDir(t, oldPF.ConfigDir)
+
+	work := t.TempDir()
+	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
+	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
+	vars := testbed.ShadowCopyVars(srv.Host, oldPF, newPF, "example.com")
+	varFile := filepath.Join(work, "test.mpvars.hcl")
+	write := func(mailboxes string) {
+		t.Helper()
+		v := strings.Replace(vars, `"example.com" = []`, `"example.com" = `+mailboxes, 1)
+		if err := os.WriteFile(varFile, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	write(`["user", "ghost"]`)
+	code, out, errs := runCLI(t, dir, "apply", "-auto-approve", "-var-file="+varFile)
+	os.Chdir(wd)
+	flat := strings.Join(strings.Fields(out+errs), " ")
+	if code != 1 || !strings.Contains(flat, `smtp_probe.mailbox_exists["ghost"]`) || !strings.Contains(flat, "550") {
+		t.Fatalf("apply with a mailbox the new server lacks: exit %d, want 1 naming the probe and the 550 reply\n%s\n%s", code, out, errs)
+	}
+	if after := snapshotDir(t, oldPF.ConfigDir); !maps.Equal(before, after) {
+		t.Errorf("the failed apply changed the old server's configuration")
+	}
+
+	write(`["user", "alice"]`)
+	code, out, errs = runCLI(t, dir, "apply", "-auto-approve", "-var-file="+varFile)
+	os.Chdir(wd)
+	if code != 0 {
+		t.Fatalf("apply with mailboxes the new server has: exit %d\n%s\n%s", code, out, errs)
+	}
+	if got := oldPF.Postconf(t, "-h", "recipient_bcc_maps"); !strings.Contains(got, "example.com-recipient_bcc") {
+		t.Errorf("the copies are not switched on: recipient_bcc_maps = %q", got)
 	}
 }

@@ -62,6 +62,16 @@ func TestZeroLossMigration(t *testing.T) {
 	s.stop(t)
 
 	bed.checkMX(t, "new", "after the move")
+	// The last step "shut the old machine down": on the test bed, a mark.
+	shutdown := filepath.Join(bed.env["TESTBED_DIR"], "old-server-shut-down")
+	if _, err := os.Stat(shutdown); err != nil {
+		t.Errorf("the old server's shutdown command did not run: %v", err)
+	}
+	for _, want := range []string{"dns_check.mx_visible", "smtp_probe.lands_on_new", "command.old_shutdown[0]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the apply output does not mention %s", want)
+		}
+	}
 	bed.waitQueueEmpty(t, "NEW")
 	got := bed.delivered(t, "NEW")
 	r := s.report(t, got)
@@ -119,6 +129,9 @@ func TestZeroLossMigration(t *testing.T) {
 		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errs)
 	}
 	bed.checkMX(t, "old", "after the rollback")
+	if _, err := os.Stat(shutdown); err == nil {
+		t.Error("the old server's shutdown was not undone by the rollback")
+	}
 	if _, err := testbed.IMAPSelectAt(bed.env["OLD_IMAP_ADDR"]+":"+bed.env["OLD_IMAP_PORT"], "alice", bed.env["IMAP_PASSWORD"], "INBOX"); err != nil {
 		t.Errorf("IMAP on the old server after the rollback: %v", err)
 	}

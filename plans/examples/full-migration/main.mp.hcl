@@ -15,8 +15,14 @@
 #   6. mailboxes old IMAP stopped, final incremental copy (what the old
 #                server delivered until step 4 included), new IMAP started
 #                                                       (modules/mailbox-migration)
-#   7. old down  once the old server's queue is empty, its Postfix stops
+#   7. checks    the resolvers the world asks answer the new MX (dns_check),
+#                and mail for one address per domain, sent as the world
+#                sends it, lands in its Maildir on the new server (smtp_probe)
+#   8. old down  once the old server's queue is empty, its Postfix stops
 #                                                       (postfix_queue, service_state)
+#   9. power off the old machine is shut down, after one more question
+#                (command, confirm = true: -auto-approve does not answer
+#                it, -force does)
 #
 #   export MAILPLAN_VAR_tsig_secret=...     # never on the command line
 #   mailplan plan  -var-file=site.mpvars.hcl -out=migration.plan
@@ -154,6 +160,44 @@ variable "new_imap" {
 variable "old_postfix" {
   description = "The old server's Postfix service, stopped last."
   default     = { name = "postfix" }
+}
+
+variable "check_resolvers" {
+  type        = list(string)
+  default     = ["9.9.9.9", "1.1.1.1", "8.8.8.8"]
+  description = "Resolvers that must answer the new MX before the old server stops (dns_check): public ones, plus those of your biggest senders. Addresses, with an optional :port."
+}
+
+variable "check_recursion" {
+  type        = bool
+  default     = true
+  description = "Ask check_resolvers with recursion desired (resolvers); false to ask authoritative servers directly."
+}
+
+variable "check_timeout" {
+  type        = string
+  default     = "2h"
+  description = "How long the old server's shutdown waits for check_resolvers to answer the new MX."
+}
+
+variable "probes" {
+  type        = map(string)
+  default     = {}
+  description = "Per domain, a local part whose mail lands in NEW_MAILDIR_ROOT/DOMAIN/LOCAL/ on the new server: after the cutover a probe is sent to it through the domain's MX (looked up at dns_address) and must land there. Empty: no probe."
+}
+
+variable "mx_port" {
+  type        = number
+  default     = 25
+  description = "The SMTP port the MX hosts listen on, for the probes."
+}
+
+variable "old_shutdown" {
+  description = "The last step: { command = [...], undo = [...] } run on the old server once its Postfix has stopped, after one more question (confirm); null leaves the machine running. undo cancels it on rollback or destroy."
+  default = {
+    command = ["shutdown", "-h", "+10", "mail moved to the new server"]
+    undo    = ["shutdown", "-c"]
+  }
 }
 
 variable "mx_ttl" {
@@ -313,9 +357,36 @@ module "final_pass" {
   new_imap = var.new_imap
 }
 
-# 7. The old server goes last, once nothing at all is queued there.
+# 7. The world sees the move: the resolvers senders ask answer the new MX,
+#    and mail for one address of each domain, sent to the domain's MX as
+#    any sender would, lands in its Maildir on the new server.
+resource "dns_check" "mx_visible" {
+  for_each   = var.domains
+  depends_on = [module.dns]
+
+  name      = "${each.key}."
+  type      = "MX"
+  expect    = ["10 ${each.value.new_mx}"]
+  resolvers = var.check_resolvers
+  recursion = var.check_recursion
+  timeout   = var.check_timeout
+}
+
+resource "smtp_probe" "lands_on_new" {
+  for_each   = var.probes
+  depends_on = [module.final_pass, dns_check.mx_visible]
+
+  recipient  = "${each.value}@${each.key}"
+  dns_server = dns_server.primary
+  port       = var.mx_port
+  host       = host.new
+  maildir    = "${var.new_maildir_root}/${each.key}/${each.value}"
+  timeout    = "5m"
+}
+
+# 8. The old server goes last, once nothing at all is queued there.
 resource "postfix_queue" "old_empty" {
-  depends_on = [module.final_pass]
+  depends_on = [module.final_pass, dns_check.mx_visible, smtp_probe.lands_on_new]
 
   host       = host.old
   config_dir = var.old_config_dir
@@ -332,6 +403,18 @@ resource "service_state" "old_postfix" {
   start_command  = try(var.old_postfix.start, null)
   stop_command   = try(var.old_postfix.stop, null)
   status_command = try(var.old_postfix.status, null)
+}
+
+# 9. The old machine is shut down, once more asked for (-auto-approve does
+#    not answer the question; -force does).
+resource "command" "old_shutdown" {
+  count      = var.old_shutdown == null ? 0 : 1
+  depends_on = [service_state.old_postfix]
+
+  host    = host.old
+  command = var.old_shutdown.command
+  undo    = try(var.old_shutdown.undo, null)
+  confirm = try(var.old_shutdown.confirm, true)
 }
 
 output "mx" {

@@ -13,6 +13,10 @@
 #                                                           (service_state)
 #   5. switch DNS     MX, client names and SPF to the new server
 #                                                           (modules/mx-cutover)
+#   then, checked:    the resolvers the world asks answer the new MX
+#                     (dns_check), and mail for one address per domain, sent
+#                     as the world sends it, lands on the new server
+#                                                           (smtp_probe)
 #
 # Two applies, as the runbook has two days:
 #
@@ -35,6 +39,41 @@ variable "cutover" {
 variable "new_postfix" {
   description = "The new server's Postfix service, stopped during the copy: { name = \"postfix\" } (systemd or sysv, detected), or with manager = \"command\" and start, stop, status argv lists."
   default     = { name = "postfix" }
+}
+
+variable "check_resolvers" {
+  type        = list(string)
+  default     = ["9.9.9.9", "1.1.1.1", "8.8.8.8"]
+  description = "Resolvers that must answer the new MX before the old server stops (dns_check): public ones, plus those of your biggest senders. Addresses, with an optional :port."
+}
+
+variable "check_recursion" {
+  type        = bool
+  default     = true
+  description = "Ask check_resolvers with recursion desired (resolvers); false to ask authoritative servers directly."
+}
+
+variable "check_timeout" {
+  type        = string
+  default     = "2h"
+  description = "How long the old server's shutdown waits for check_resolvers to answer the new MX."
+}
+
+variable "probes" {
+  type        = map(string)
+  default     = {}
+  description = "Per domain, a local part whose mail lands in NEW_MAILDIR_ROOT/DOMAIN/LOCAL/ on the new server: after the cutover a probe is sent to it through the domain's MX (looked up at dns_address) and must land there. Empty: no probe."
+}
+
+variable "mx_port" {
+  type        = number
+  default     = 25
+  description = "The SMTP port the MX hosts listen on, for the probes."
+}
+
+variable "old_shutdown" {
+  default     = null
+  description = "Unused by this runbook (it keeps the old server running); accepted so that the full migration's variable files work unchanged."
 }
 
 variable "drain_timeout" {
@@ -294,6 +333,31 @@ module "dns" {
   spf              = each.value.spf
   transition_ttl   = var.transition_ttl
   transition_hold  = var.transition_hold
+}
+
+# Checked: the world sees the move.
+resource "dns_check" "mx_visible" {
+  for_each   = var.cutover ? var.domains : {}
+  depends_on = [module.dns]
+
+  name      = "${each.key}."
+  type      = "MX"
+  expect    = ["10 ${each.value.new_mx}"]
+  resolvers = var.check_resolvers
+  recursion = var.check_recursion
+  timeout   = var.check_timeout
+}
+
+resource "smtp_probe" "lands_on_new" {
+  for_each   = var.cutover ? var.probes : {}
+  depends_on = [dns_check.mx_visible]
+
+  recipient  = "${each.value}@${each.key}"
+  dns_server = dns_server.primary
+  port       = var.mx_port
+  host       = host.new
+  maildir    = "${var.new_maildir_root}/${each.key}/${each.value}"
+  timeout    = "5m"
 }
 
 output "mx" {

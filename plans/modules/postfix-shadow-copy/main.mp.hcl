@@ -12,8 +12,11 @@
 # Postfix adds the BCC recipient in cleanup(8), after smtpd's checks, and
 # never reports delivery errors for it to the sender: a copy the new server
 # refuses (say, for a mailbox it does not have yet) is dropped silently. List
-# the mailboxes that exist on the new server in `mailboxes` to copy only
-# those, and check the new server's logs.
+# the mailboxes in `mailboxes` to copy only those: before the copies are
+# switched on, an smtp_probe asks the new server for each of them (RCPT TO
+# only, nothing is sent), and a mailbox it refuses fails the apply, which
+# then changes nothing. The probes go from the machine running mailplan to
+# new_server: it must be reachable from there too.
 
 variable "domain" {
   type        = string
@@ -51,11 +54,20 @@ variable "mailboxes" {
   description = "Local parts to copy; empty copies every address of the domain."
 }
 
+variable "check_mailboxes" {
+  type        = bool
+  default     = true
+  description = "Probe the new server for each of mailboxes before the copies start (smtp_probe, RCPT TO only)."
+}
+
 locals {
-  shadow    = "${var.domain}.migration"
-  dir       = var.table_dir != "" ? var.table_dir : "${var.config_dir}/migration"
-  re_domain = regex_escape(var.domain)
-  re_shadow = regex_escape(local.shadow)
+  # The nexthop as an SMTP server for the probes: "[192.0.2.20]:2525" is
+  # 192.0.2.20:2525.
+  probe_server = replace(replace(var.new_server, "[", ""), "]", "")
+  shadow       = "${var.domain}.migration"
+  dir          = var.table_dir != "" ? var.table_dir : "${var.config_dir}/migration"
+  re_domain    = regex_escape(var.domain)
+  re_shadow    = regex_escape(local.shadow)
 
   bcc_entries = length(var.mailboxes) == 0 ? [
     { key = "/^(.+)@${local.re_domain}$/", value = "$${1}@${local.shadow}" },
@@ -85,6 +97,16 @@ resource "postfix_map" "generic" {
   parameter  = "smtp_generic_maps"
 }
 
+# The new server accepts mail for every mailbox copied to it.
+resource "smtp_probe" "mailbox_exists" {
+  for_each = var.check_mailboxes ? toset(var.mailboxes) : toset([])
+
+  recipient = "${each.key}@${var.domain}"
+  server    = local.probe_server
+  deliver   = false
+  timeout   = "1m"
+}
+
 # Last, the copies themselves: only once both tables above are in place.
 resource "postfix_map" "bcc" {
   host       = var.host
@@ -93,7 +115,7 @@ resource "postfix_map" "bcc" {
   type       = "pcre"
   entries    = local.bcc_entries
   parameter  = "recipient_bcc_maps"
-  depends_on = [postfix_map.transport, postfix_map.generic]
+  depends_on = [postfix_map.transport, postfix_map.generic, smtp_probe.mailbox_exists]
 }
 
 output "shadow_domain" {
