@@ -244,9 +244,9 @@ func check(c config, skip ...string) resource.AttrErrors {
 		seen := map[string]int{}
 		for i, r := range c.Resolvers {
 			path := cty.GetAttrPath("resolvers").IndexInt(i)
-			addr, err := resolverAddr(r)
-			if err != nil {
-				errs = append(errs, &resource.AttrError{Path: path, Summary: "Invalid resolver address", Detail: err.Error()})
+			addr, problem := resolverAddr(r)
+			if problem != "" {
+				errs = append(errs, &resource.AttrError{Path: path, Summary: "Invalid resolver address", Detail: problem})
 				continue
 			}
 			if j, dup := seen[addr]; dup {
@@ -293,27 +293,28 @@ func example(rtype string) string {
 
 // resolverAddr makes a resolvers entry the address to send to: an IP
 // address with an optional port ("192.0.2.53", "192.0.2.53:5353",
-// "2001:db8::53", "[2001:db8::53]:53"), port 53 by default.
-func resolverAddr(s string) (string, error) {
+// "2001:db8::53", "[2001:db8::53]:53"), port 53 by default. problem is
+// why s is none of these, in sentences for a diagnostic; "" when it is.
+func resolverAddr(s string) (addr, problem string) {
 	if ip := net.ParseIP(s); ip != nil {
-		return net.JoinHostPort(ip.String(), "53"), nil
+		return net.JoinHostPort(ip.String(), "53"), ""
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil && !strings.Contains(s, ":") && s != "" {
 		host, port, err = s, "53", nil // a name, refused below
 	}
 	if err != nil {
-		return "", fmt.Errorf(`%q is not an IP address with an optional port; write "192.0.2.53", "192.0.2.53:53", "2001:db8::53" or "[2001:db8::53]:53".`, s)
+		return "", fmt.Sprintf(`%q is not an IP address with an optional port; write "192.0.2.53", "192.0.2.53:53", "2001:db8::53" or "[2001:db8::53]:53".`, s)
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
-		return "", fmt.Errorf("%q is not an IP address. Give the resolver's address, not a name: a name would be looked up through this machine's resolver, in the DNS being checked.", host)
+		return "", fmt.Sprintf("%q is not an IP address. Give the resolver's address, not a name: a name would be looked up through this machine's resolver, in the DNS being checked.", host)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("The port %q of %q is not a number from 1 to 65535.", port, s)
+		return "", fmt.Sprintf("The port %q of %q is not a number from 1 to 65535.", port, s)
 	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(p)), nil
+	return net.JoinHostPort(ip.String(), strconv.Itoa(p)), ""
 }
 
 // value is a Current or Planned value: the configuration, normalised

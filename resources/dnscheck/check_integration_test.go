@@ -293,12 +293,13 @@ func TestResolverDown(t *testing.T) {
 	long := g.config(map[string]cty.Value{
 		"name": cty.StringVal("example.com."), "type": cty.StringVal("MX"), "expect": strs("10 mail.new.example.com."), "resolvers": strs(n.Server()),
 	})
-	prog := &progress{looked: make(chan struct{})}
+	looked := make(chan struct{})
+	prog := &progress{looked: looked}
 	go func() {
 		_, err := g.g.Apply(ctx, resource.ApplyRequest{Config: long, Current: r.Current, Planned: p.Planned, Journal: &resourcetest.Journal{}, Progress: prog})
 		done <- err
 	}()
-	<-prog.looked
+	<-looked
 	cancel()
 	select {
 	case err := <-done:

@@ -16,7 +16,8 @@
 // wait: until the earliest moment a cached wrong answer can expire (the
 // lowest TTL left among the wrong answers), but never longer than the
 // poll interval nor past the timeout, which runs from the first Apply
-// (kept in Resume data, as postfix_queue does).
+// (the wait is inline; an Apply given Resume data takes its start from
+// there, as postfix_queue does).
 //
 // Records are compared as sets, in dnsclient.CheckRdata's form: names in
 // lower case and fully qualified, addresses in their canonical form, a

@@ -16,6 +16,8 @@
 //   - GenerateCorpus and AddMessages: realistic Maildir++ trees (several
 //     users, nested and oddly named folders, sizes from 0 bytes to 25 MiB,
 //     flags and keywords, a Dovecot-made dovecot-uidlist per mailbox);
+//   - Resolver: BIND as a caching resolver forwarding to a test's named,
+//     to show cached answers expiring at their TTL;
 //   - Swaks: sends a message with swaks, as a remote MTA would.
 //
 // The conformance checks every transport.Host implementation runs are in

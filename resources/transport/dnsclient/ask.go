@@ -179,8 +179,7 @@ func CheckRdata(rtype, rdata string) (string, error) {
 
 // checkForm is canonical, with a TXT record's strings joined.
 func checkForm(rr dns.RR) (string, error) {
-	t, ok := rr.(*dns.TXT)
-	if !ok {
+	if _, ok := rr.(*dns.TXT); !ok {
 		return canonical(rr)
 	}
 	// Through the wire format first, so that escapes read the same
@@ -193,7 +192,7 @@ func checkForm(rr dns.RR) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("TXT record %q: %w", c, err)
 	}
-	t = back.(*dns.TXT)
+	t := back.(*dns.TXT)
 	j := &dns.TXT{Hdr: t.Hdr, Txt: []string{strings.Join(t.Txt, "")}}
 	return rdataOf(j), nil
 }
