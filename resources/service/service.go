@@ -187,32 +187,52 @@ type snapshot struct {
 // Read implements resource.Type. Current is never null: a service that is
 // not installed is reported stopped by its manager.
 func (s *State) Read(ctx context.Context, req resource.ReadRequest) (resource.ReadResponse, error) {
-	c, err := decode(req.Config)
+	r, err := readService(ctx, s.hosts, req.Config)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := s.hosts.Get(ctx, c.Host)
+	return resource.ReadResponse{Current: value(r.cfg, r.snap.State, r.snap.Manager), Snapshot: r.snapJSON}, nil
+}
+
+// serviceRead is what readService found.
+type serviceRead struct {
+	c        config
+	cfg      cty.Value // the configuration, unmarked
+	snap     snapshot  // the state now, and the manager in use
+	snapJSON []byte
+}
+
+// readService decodes a service_state or service_window configuration
+// and reads the service's state with its manager (detected when not
+// configured).
+func readService(ctx context.Context, hosts Hosts, config cty.Value) (serviceRead, error) {
+	var r serviceRead
+	c, err := decode(config)
 	if err != nil {
-		return resource.ReadResponse{}, err
+		return r, err
+	}
+	h, err := hosts.Get(ctx, c.Host)
+	if err != nil {
+		return r, err
 	}
 	mgr, err := effectiveManager(ctx, h, c)
 	if err != nil {
-		return resource.ReadResponse{}, err
+		return r, err
 	}
 	ctl, err := controlFor(c, mgr)
 	if err != nil {
-		return resource.ReadResponse{}, err
+		return r, err
 	}
 	state, _, err := ctl.check(ctx, h)
 	if err != nil {
-		return resource.ReadResponse{}, err
+		return r, err
 	}
-	snap, err := json.Marshal(snapshot{State: state, Manager: mgr})
-	if err != nil {
-		return resource.ReadResponse{}, err
+	r.c, r.snap = c, snapshot{State: state, Manager: mgr}
+	if r.snapJSON, err = json.Marshal(r.snap); err != nil {
+		return r, err
 	}
-	cfg, _ := req.Config.UnmarkDeep()
-	return resource.ReadResponse{Current: value(cfg, state, mgr), Snapshot: snap}, nil
+	r.cfg, _ = config.UnmarkDeep()
+	return r, nil
 }
 
 // value is cfg with state and manager replaced. The commands are the

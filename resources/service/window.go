@@ -83,32 +83,11 @@ func found(entries [][]byte) (windowEntry, bool) {
 // the window closes back to), not to the value: a window has no state of
 // its own to differ.
 func (w *Window) Read(ctx context.Context, req resource.ReadRequest) (resource.ReadResponse, error) {
-	c, err := decode(req.Config)
+	r, err := readService(ctx, w.hosts, req.Config)
 	if err != nil {
 		return resource.ReadResponse{}, err
 	}
-	h, err := w.hosts.Get(ctx, c.Host)
-	if err != nil {
-		return resource.ReadResponse{}, err
-	}
-	mgr, err := effectiveManager(ctx, h, c)
-	if err != nil {
-		return resource.ReadResponse{}, err
-	}
-	ctl, err := controlFor(c, mgr)
-	if err != nil {
-		return resource.ReadResponse{}, err
-	}
-	state, _, err := ctl.check(ctx, h)
-	if err != nil {
-		return resource.ReadResponse{}, err
-	}
-	snap, err := json.Marshal(snapshot{State: state, Manager: mgr})
-	if err != nil {
-		return resource.ReadResponse{}, err
-	}
-	cfg, _ := req.Config.UnmarkDeep()
-	return resource.ReadResponse{Current: value(cfg, c.State, mgr), Snapshot: snap}, nil
+	return resource.ReadResponse{Current: value(r.cfg, r.c.State, r.snap.Manager), Snapshot: r.snapJSON}, nil
 }
 
 // Plan implements resource.Type. The engine makes the window a change
