@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -95,6 +96,22 @@ func TestSeedRunbook1(t *testing.T) {
 			t.Errorf("the cutover plan does not say %q:\n%s", want, out)
 		}
 	}
+	// Killed inside the window (SIGKILL once the old Postfix is down),
+	// then rolled back: every service as it was found, no copy left on
+	// the new server, the MX still at the old one.
+	killedInWindow(t, bed, dir, append([]string{"apply", "-auto-approve", "-var", "cutover=true"}, vars...))
+	code, out, errs = runCLI(t, dir, append([]string{"rollback", "-auto-approve"}, vars...)...)
+	if code != 0 {
+		t.Fatalf("rollback after the kill: exit %d\n%s\n%s", code, out, errs)
+	}
+	bed.checkMX(t, "old", "after the rollback")
+	checkServices(t, bed, map[string]bool{"old Postfix": true, "new Postfix": true, "old Dovecot": true, "new Dovecot": false})
+	for id, u := range bed.delivered(t, "NEW") {
+		if strings.HasPrefix(id, "before-") {
+			t.Errorf("%s is still on the new server (%v) after the rollback", id, u)
+		}
+	}
+
 	start := time.Now()
 	code, out, errs = runCLI(t, dir, append([]string{"apply", "-auto-approve", "-var", "cutover=true"}, vars...)...)
 	if code != 0 {
@@ -133,21 +150,74 @@ func TestSeedRunbook1(t *testing.T) {
 			t.Errorf("%s on the new server: %v, want once in %s", id, got, u)
 		}
 	}
-	for name, cmd := range map[string][]string{
-		"old Postfix": {testbed.RequireSbin(t, "postfix"), "-c", bed.env["OLD_CONFIG_DIR"], "status"},
-		"new Postfix": {testbed.RequireSbin(t, "postfix"), "-c", bed.env["NEW_CONFIG_DIR"], "status"},
-	} {
-		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			t.Errorf("%s not running after the cutover: %v %s", name, err, out)
-		}
-	}
-	for _, side := range []string{"OLD", "NEW"} {
-		if err := testbed.IMAPGreeting(bed.env[side+"_IMAP_ADDR"] + ":" + bed.env[side+"_IMAP_PORT"]); err != nil {
-			t.Errorf("Dovecot on the %s server after the cutover: %v", side, err)
-		}
-	}
+	checkServices(t, bed, map[string]bool{"old Postfix": true, "new Postfix": true, "old Dovecot": true, "new Dovecot": true})
 	code, out, errs = runCLI(t, dir, "plan", "-detailed-exitcode", "-var", "cutover=true", vars[0], vars[1])
 	if code == 1 {
 		t.Errorf("plan after the cutover: exit %d\n%s\n%s", code, out, errs)
 	}
+}
+
+// checkServices checks that each of the test bed's Postfix and Dovecot
+// instances runs, or not, as want says.
+func checkServices(t *testing.T, bed *cliBed, want map[string]bool) {
+	t.Helper()
+	for name, running := range want {
+		side, what, _ := strings.Cut(name, " ")
+		side = strings.ToUpper(side)
+		var err error
+		switch what {
+		case "Postfix":
+			var out []byte
+			out, err = exec.Command(testbed.RequireSbin(t, "postfix"), "-c", bed.env[side+"_CONFIG_DIR"], "status").CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, out)
+			}
+		case "Dovecot":
+			err = testbed.IMAPGreeting(bed.env[side+"_IMAP_ADDR"] + ":" + bed.env[side+"_IMAP_PORT"])
+		}
+		if running && err != nil {
+			t.Errorf("%s is not running: %v", name, err)
+		}
+		if !running && err == nil {
+			t.Errorf("%s is running", name)
+		}
+	}
+}
+
+// killedInWindow runs mailplan with args in dir as a process of its own
+// and SIGKILLs it as soon as the old Postfix is down: inside the
+// maintenance window, as a power loss would.
+func killedInWindow(t *testing.T, bed *cliBed, dir string, args []string) {
+	t.Helper()
+	bin, err := exec.LookPath("mailplan")
+	if err != nil {
+		t.Fatalf("the mailplan command TestMain sets up: %v", err)
+	}
+	cmd := exec.Command(bin, append([]string{"-no-color"}, args...)...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	postfix := testbed.RequireSbin(t, "postfix")
+	deadline := time.Now().Add(2 * time.Minute)
+	for exec.Command(postfix, "-c", bed.env["OLD_CONFIG_DIR"], "status").Run() == nil {
+		select {
+		case err := <-done:
+			t.Fatalf("mailplan ended (%v) before the old Postfix stopped:\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("the old Postfix never stopped:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	<-done
+	t.Logf("killed inside the window; its output so far:\n%s", out.String())
 }
