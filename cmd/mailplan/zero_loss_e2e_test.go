@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -246,6 +247,12 @@ type cliBed struct {
 // TTLs of 3 s, and stops it when the test ends.
 func startTestBedCLI(t *testing.T) *cliBed {
 	t.Helper()
+	return startTestBedCLITTL(t, 3)
+}
+
+// startTestBedCLITTL is startTestBedCLI with zone TTLs of ttl seconds.
+func startTestBedCLITTL(t *testing.T, ttl int) *cliBed {
+	t.Helper()
 	if err := errors.Join(testbed.CheckAvailable(), testbed.CheckNamedAvailable(), testbed.CheckDovecotAvailable()); err != nil {
 		if testbed.Strict() {
 			t.Fatalf("the zero-loss test needs the whole test bed: %v", err)
@@ -259,7 +266,7 @@ func startTestBedCLI(t *testing.T) *cliBed {
 		t.Fatalf("go build mailplan-testbed: %v\n%s", err, out)
 	}
 	dir := filepath.Join(work, "bed")
-	if out, err := exec.Command(bin, "up", "-dir", dir, "-detach", "-ttl", "3").CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "up", "-dir", dir, "-detach", "-ttl", strconv.Itoa(ttl)).CombinedOutput(); err != nil {
 		t.Fatalf("mailplan-testbed up: %v\n%s", err, out)
 	}
 	b := &cliBed{env: map[string]string{}}
