@@ -91,11 +91,23 @@ func TestSeedRunbook1(t *testing.T) {
 		t.Fatalf("plan (cutover): exit %d\n%s\n%s", code, out, errs)
 	}
 	flat := strings.Join(strings.Fields(out), " ")
-	for _, want := range []string{`service_window.stopped["old_postfix"]`, "stop postfix-old (command), start it again after; covers 1 change", "already there by Message-ID"} {
+	for _, want := range []string{`service_window.stopped["old_postfix"]`, "stop postfix-old (command), start it again after; covers 1 change", fmt.Sprintf("replace %d shadow copies with the source's (its flags and UIDs)", len(shadowed))} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("the cutover plan does not say %q:\n%s", want, out)
 		}
 	}
+	// What IMAP clients see on the old server before the cutover: the
+	// same messages, with the same UIDs, must be on the new one after.
+	imapUsers := []string{"alice@" + bed.env["DOMAIN"], "bob@example.org"}
+	oldView := map[string]testbed.IMAPMailbox{}
+	for _, u := range imapUsers {
+		mb, err := testbed.IMAPSelectAt(bed.env["OLD_IMAP_ADDR"]+":"+bed.env["OLD_IMAP_PORT"], u, bed.env["IMAP_PASSWORD"], "INBOX")
+		if err != nil {
+			t.Fatalf("IMAP on the old server as %s: %v", u, err)
+		}
+		oldView[u] = mb
+	}
+
 	// Killed inside the window (SIGKILL once the old Postfix is down),
 	// then rolled back: every service as it was found, no copy left on
 	// the new server, the MX still at the old one.
@@ -151,6 +163,29 @@ func TestSeedRunbook1(t *testing.T) {
 		}
 	}
 	checkServices(t, bed, map[string]bool{"old Postfix": true, "new Postfix": true, "old Dovecot": true, "new Dovecot": true})
+	for _, u := range imapUsers {
+		mb, err := testbed.IMAPSelectAt(bed.env["NEW_IMAP_ADDR"]+":"+bed.env["NEW_IMAP_PORT"], u, bed.env["IMAP_PASSWORD"], "INBOX")
+		if err != nil {
+			t.Fatalf("IMAP on the new server as %s: %v", u, err)
+		}
+		old := oldView[u]
+		if mb.UIDValidity != old.UIDValidity {
+			t.Errorf("%s: UIDVALIDITY %d on the new server, %d on the old", u, mb.UIDValidity, old.UIDValidity)
+		}
+		uids := map[string]uint32{}
+		for _, m := range old.Messages {
+			uids[m.GUID] = m.UID
+		}
+		for _, m := range mb.Messages {
+			if uid, ok := uids[m.GUID]; !ok || uid != m.UID {
+				t.Errorf("%s: message %s has UID %d on the new server; on the old: %d (there: %v)", u, m.GUID, m.UID, uid, ok)
+			}
+			delete(uids, m.GUID)
+		}
+		if len(uids) > 0 || len(mb.Messages) != len(old.Messages) {
+			t.Errorf("%s: %d messages over IMAP on the new server, %d on the old; missing %v", u, len(mb.Messages), len(old.Messages), uids)
+		}
+	}
 	code, out, errs = runCLI(t, dir, "plan", "-detailed-exitcode", "-var", "cutover=true", vars[0], vars[1])
 	if code == 1 {
 		t.Errorf("plan after the cutover: exit %d\n%s\n%s", code, out, errs)

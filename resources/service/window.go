@@ -180,7 +180,8 @@ func (w *Window) Close(ctx context.Context, req resource.ApplyRequest) (resource
 
 // Restore implements resource.Type. A window leaves nothing behind once
 // closed, so only a window that opened (its journal has an "open" entry)
-// is undone: the service goes back to the state that entry found. A
+// is undone: the service goes back to the state that entry found, after
+// reaching the window's own state first when the close never began. A
 // destroy, which has no journal, changes nothing.
 func (w *Window) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	open, ok := found(req.Journal)
@@ -205,10 +206,32 @@ func (w *Window) Restore(ctx context.Context, req resource.RestoreRequest) error
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	if !closing(req.Journal) && open.Found != c.State {
+		// The apply stopped while the window was open, maybe half way
+		// through bringing the service to the window's state: a stop
+		// command returns before the daemon has exited, and its status
+		// says running until then. Finish that first, so that what the
+		// status says next is not a daemon on its way down.
+		if err := ctl.reach(ctx, h, c.State, req.Logger); err != nil {
+			return fmt.Errorf("restore: finish opening the window first: %w", err)
+		}
+	}
 	if err := ctl.reach(ctx, h, open.Found, req.Logger); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
+}
+
+// closing reports whether entries have a "close" entry: the window's
+// close had begun.
+func closing(entries [][]byte) bool {
+	for _, e := range entries {
+		var we windowEntry
+		if json.Unmarshal(e, &we) == nil && we.Op == "close" {
+			return true
+		}
+	}
+	return false
 }
 
 func cmpOr(a, b string) string {

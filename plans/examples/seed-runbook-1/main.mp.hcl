@@ -5,8 +5,9 @@
 #                     with real traffic            (modules/postfix-shadow-copy)
 #   2. stop           Postfix and Dovecot on both servers   (service_window)
 #   3. copy           every Maildir, old to new, in one pass (mailbox_copy);
-#                     the shadow's copies already on the new server are
-#                     recognised by Message-ID and not copied twice
+#                     the shadow's copies already on the new server (marked
+#                     by their .migration address) are replaced by the old
+#                     server's messages, with their flags and IMAP UIDs
 #   4. start          Postfix and Dovecot on both servers again: each window
 #                     puts its service back as it found it, and the new
 #                     Dovecot, never started before, is started
@@ -271,6 +272,11 @@ module "shadow" {
   new_server = var.new_server
   host       = host.old
   config_dir = var.old_config_dir
+  # The copies are marked on the new server (X-Original-To:
+  # user@DOMAIN.migration), so that step 3 replaces them with the old
+  # server's messages, flags and IMAP UIDs.
+  new_host       = host.new
+  new_config_dir = var.new_config_dir
 }
 
 # 2. and 4. Postfix and Dovecot on both servers, stopped while the
@@ -301,6 +307,10 @@ resource "mailbox_copy" "all" {
   owner       = var.mail_owner
   group       = var.mail_group
   once        = true
+
+  # What the shadow delivered is replaced by the old server's copy.
+  shadow_header = "X-Original-To"
+  shadow_match  = "@(${join("|", [for d in keys(var.domains) : regex_escape(d)])})\\.migration$"
 }
 
 # 4. The new Dovecot serves the copied mail from now on (the window put

@@ -6,6 +6,16 @@
 #   transport_maps     (hash)  DOMAIN.migration      -> smtp:NEW_SERVER
 #   smtp_generic_maps  (pcre)  user@DOMAIN.migration -> user@DOMAIN  (on the way out)
 #
+# With new_host given, the copies keep their .migration address to the new
+# server instead, and a table there maps it back:
+#
+#   virtual_alias_maps (pcre, new server)  user@DOMAIN.migration -> user@DOMAIN
+#
+# so that each copy the new server delivers carries
+# X-Original-To: user@DOMAIN.migration. A later mailbox_copy can then tell
+# the shadow's copies apart and replace them with the old server's messages,
+# flags and IMAP UIDs (output mailbox_copy_shadow gives the settings).
+#
 # Each table gets its own file per domain, and each parameter keeps whatever
 # else it listed, so the module can be used for many domains at once.
 #
@@ -54,6 +64,17 @@ variable "mailboxes" {
   description = "Local parts to copy; empty copies every address of the domain."
 }
 
+variable "new_host" {
+  default     = null
+  description = "The new server as a host block, to mark the copies (see above); null: the old server rewrites the address back and the copies are not marked."
+}
+
+variable "new_config_dir" {
+  type        = string
+  default     = "/etc/postfix"
+  description = "The new server's Postfix instance, with new_host."
+}
+
 variable "check_mailboxes" {
   type        = bool
   default     = true
@@ -89,6 +110,8 @@ resource "postfix_map" "transport" {
 # On the way out, the pseudo-domain becomes the real one again, so that the
 # new server delivers to user@DOMAIN.
 resource "postfix_map" "generic" {
+  count = var.new_host == null ? 1 : 0
+
   host       = var.host
   config_dir = var.config_dir
   path       = "${local.dir}/${var.domain}-generic"
@@ -107,6 +130,24 @@ resource "smtp_probe" "mailbox_exists" {
   timeout   = "1m"
 }
 
+# With new_host: the new server takes the pseudo-domain as a virtual alias
+# domain (the first entry answers the domain's own lookup) and delivers
+# user@DOMAIN.migration to user@DOMAIN, noting the address it came to in
+# X-Original-To.
+resource "postfix_map" "unshadow" {
+  count = var.new_host == null ? 0 : 1
+
+  host       = var.new_host
+  config_dir = var.new_config_dir
+  path       = "${var.new_config_dir}/migration/${var.domain}-unshadow"
+  type       = "pcre"
+  entries = [
+    { key = "/^${local.re_shadow}$/", value = "OK" },
+    { key = "/^(.+)@${local.re_shadow}$/", value = "$${1}@${var.domain}" },
+  ]
+  parameter = "virtual_alias_maps"
+}
+
 # Last, the copies themselves: only once both tables above are in place.
 resource "postfix_map" "bcc" {
   host       = var.host
@@ -115,7 +156,7 @@ resource "postfix_map" "bcc" {
   type       = "pcre"
   entries    = local.bcc_entries
   parameter  = "recipient_bcc_maps"
-  depends_on = [postfix_map.transport, postfix_map.generic, smtp_probe.mailbox_exists]
+  depends_on = [postfix_map.transport, postfix_map.generic, postfix_map.unshadow, smtp_probe.mailbox_exists]
 }
 
 output "shadow_domain" {
@@ -123,6 +164,18 @@ output "shadow_domain" {
   description = "The pseudo-domain copies are addressed to on the old server."
 }
 
+output "mailbox_copy_shadow" {
+  value       = var.new_host == null ? null : { header = "X-Original-To", match = "@${local.re_shadow}$" }
+  description = "With new_host: the shadow_header and shadow_match a mailbox_copy to the new server needs to replace the shadow's copies with the old server's messages."
+}
+
 output "tables" {
-  value = [postfix_map.transport.path, postfix_map.generic.path, postfix_map.bcc.path]
+  value = concat([postfix_map.transport.path], postfix_map.generic[*].path, postfix_map.unshadow[*].path, [postfix_map.bcc.path])
+}
+
+# The generic table had no count before new_host came: states made then
+# know it as postfix_map.generic.
+moved {
+  from = postfix_map.generic
+  to   = postfix_map.generic[0]
 }
