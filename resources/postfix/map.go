@@ -418,8 +418,16 @@ func (m *Map) lookParam(ctx context.Context, in instance, c mapConfig, s *mapSna
 }
 
 // effective reads one parameter: `postconf -n NAME` tells whether main.cf
-// sets it, and, when it does not, `postconf -h NAME` gives the default a
-// list edit must start from (e.g. alias_maps' "hash:/etc/aliases, …").
+// sets it, and, when it does not, Postfix's built-in default gives the
+// value a list edit must start from (e.g. alias_maps' "hash:/etc/aliases,
+// …"). The default is read with -d, which ignores main.cf, not with
+// `postconf -h NAME`, which prints main.cf's value once there is one: a
+// Read holds no host lock, and another run's edit landing between the two
+// commands made -h return that run's value as the "default" of a parameter
+// -n had found unset. A destroy then restored "not set" for a value that
+// listed the other run's table, and postconf -X took it out (seen in CI by
+// TestTwoRunsLoopOneMainCF). For the parameters postfix_map edits, lists of
+// tables, the two agree whenever main.cf does not set the parameter.
 func (in instance) effective(ctx context.Context, name string) (param, bool, error) {
 	vals, unknown, err := in.params(ctx, []string{name})
 	if err != nil {
@@ -429,11 +437,9 @@ func (in instance) effective(ctx context.Context, name string) (param, bool, err
 	if len(unknown) > 0 || p.Set {
 		return p, len(unknown) > 0, nil
 	}
-	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-h", name)
-	if err != nil {
+	if p.Default, err = in.builtinDefault(ctx, name); err != nil {
 		return p, false, err
 	}
-	p.Default = normalize(string(res.Stdout))
 	return p, false, nil
 }
 

@@ -111,11 +111,30 @@ func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier
 			continue
 		}
 		v := removeEntry(cur.effective(), c.entry())
+		// What each earlier state would make the parameter is judged
+		// from what is read under the lock: its value when main.cf set
+		// it, else Postfix's default read now, never the default the
+		// earlier state recorded. A snapshot is read without the host
+		// lock, and one an earlier version recorded may hold another
+		// run's value as the default (see effective): removing the line
+		// for it took that run's table out with this one.
+		def := ""
+		if !base.Set || !before.Set || strings.TrimSpace(v) == "" {
+			if def, err = in.builtinDefault(ctx, base.Name); err != nil {
+				return changed, err
+			}
+		}
+		restores := func(p param) bool {
+			if p.Set {
+				return sameList(v, p.Value)
+			}
+			return sameList(v, def)
+		}
 		want := param{Name: base.Name, Set: true, Value: v}
 		switch {
-		case sameList(v, base.effective()):
+		case restores(base):
 			want = base
-		case sameList(v, before.effective()):
+		case restores(before):
 			want = before
 		case strings.TrimSpace(v) == "":
 			// The last table is out, but this map's edit found others
@@ -124,12 +143,8 @@ func (m *Map) unlistTable(ctx context.Context, in instance, c mapConfig, earlier
 			// a parameter main.cf did not set before the first of them
 			// is not left set to nothing. Which map removes the last
 			// table depends on the order the runs end in.
-			unset, err := in.defaultEmpty(ctx, base.Name)
-			if err != nil {
-				return changed, err
-			}
-			if unset {
-				want = param{Name: base.Name}
+			if unset := (param{Name: base.Name}); restores(unset) {
+				want = unset
 			}
 		default:
 			log.Info("parameter lists tables added since the apply; only this table is taken out", "name", base.Name, "value", v)

@@ -472,12 +472,13 @@ func warnings(stderr []byte) string {
 // arose, so it is no reason to refuse the table.
 var mainCFReread = regexp.MustCompile(`/main\.cf, line \d+: overriding earlier entry: `)
 
-// defaultEmpty says whether Postfix's built-in default of the parameter
-// is empty (`postconf -d -h NAME`, which does not read main.cf's value).
-func (in instance) defaultEmpty(ctx context.Context, name string) (bool, error) {
+// builtinDefault is Postfix's built-in default of the parameter
+// (`postconf -d -h NAME`, which does not read main.cf's value): what the
+// parameter is once main.cf no longer sets it.
+func (in instance) builtinDefault(ctx context.Context, name string) (string, error) {
 	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-d", "-h", name)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	return normalize(string(res.Stdout)) == "", nil
+	return normalize(string(res.Stdout)), nil
 }
