@@ -77,8 +77,7 @@ func fingerprint(t resource.Type, current cty.Value) string {
 	if fp, ok := t.(resource.Fingerprinter); ok {
 		b = fp.Fingerprint(current)
 	} else {
-		u, _ := current.UnmarkDeep()
-		b, _ = ctyjson.Marshal(u, t.Schema().ImpliedType())
+		b, _ = ctyjson.Marshal(resource.Unmarked(current), t.Schema().ImpliedType())
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -90,8 +89,7 @@ func digest(v cty.Value, t cty.Type) string {
 }
 
 func valueJSON(v cty.Value, t cty.Type) []byte {
-	u, _ := v.UnmarkDeep()
-	b, _ := ctyjson.Marshal(u, t)
+	b, _ := ctyjson.Marshal(resource.Unmarked(v), t)
 	return b
 }
 
@@ -118,9 +116,9 @@ func markLike(v, config cty.Value, schema *resource.Schema) cty.Value {
 	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
 		return v
 	}
-	v, _ = v.UnmarkDeep()
-	m := v.AsValueMap()
-	for name, av := range m {
+	v = resource.Unmarked(v)
+	var m map[string]cty.Value
+	for name := range v.Type().AttributeTypes() {
 		sens := false
 		if a, ok := schema.Attributes[name]; ok && a.Sensitive {
 			sens = true
@@ -131,10 +129,14 @@ func markLike(v, config cty.Value, schema *resource.Schema) cty.Value {
 			}
 		}
 		if sens {
-			m[name] = av.Mark(lang.Sensitive)
+			if m == nil {
+				m = v.AsValueMap()
+			}
+			m[name] = m[name].Mark(lang.Sensitive)
 		}
 	}
-	if len(m) == 0 {
+	if m == nil {
+		// Nothing to mark: v as it is, not a copy.
 		return v
 	}
 	return cty.ObjectVal(m)
@@ -142,9 +144,7 @@ func markLike(v, config cty.Value, schema *resource.Schema) cty.Value {
 
 // equalValues compares two values ignoring marks.
 func equalValues(a, b cty.Value) bool {
-	ua, _ := a.UnmarkDeep()
-	ub, _ := b.UnmarkDeep()
-	return ua.RawEquals(ub)
+	return resource.Unmarked(a).RawEquals(resource.Unmarked(b))
 }
 
 // sameForceNew reports whether a ForceNew attribute still names the same
@@ -174,7 +174,7 @@ func hostTarget(v cty.Value) cty.Value {
 
 // attrOf is v's attribute name, null when v is null or unknown.
 func attrOf(v cty.Value, name string) cty.Value {
-	v, _ = v.UnmarkDeep()
+	v = resource.Unmarked(v)
 	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
 		return cty.NullVal(cty.DynamicPseudoType)
 	}

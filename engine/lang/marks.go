@@ -2,6 +2,8 @@ package lang
 
 import (
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mailplan/mailplan/engine/resource"
 )
 
 // Sensitive is the cty mark on values that must never be shown, stored in
@@ -10,12 +12,18 @@ const Sensitive = "sensitive"
 
 // IsSensitive reports whether v or anything inside it is sensitive.
 func IsSensitive(v cty.Value) bool {
+	if !resource.HasMarks(v) {
+		return false
+	}
 	return v.HasMarkDeep(Sensitive)
 }
 
 // StripSensitive returns v unmarked, with every sensitive part replaced by
 // null of its type, and the paths that were replaced.
 func StripSensitive(v cty.Value) (cty.Value, []cty.Path) {
+	if !resource.HasMarks(v) {
+		return v, nil
+	}
 	unmarked, pvm := v.UnmarkDeepWithPaths()
 	var paths []cty.Path
 	for _, pm := range pvm {

@@ -35,7 +35,7 @@ import (
 // unknowns, Read, Plan and Apply never do. Other errors name the attribute
 // path.
 func Decode(v cty.Value, into any) error {
-	v, _ = v.UnmarkDeep()
+	v = Unmarked(v)
 	if v.IsNull() || !v.IsWhollyKnown() {
 		return errors.New("configuration is null or not known")
 	}
@@ -263,7 +263,7 @@ func pathString(p cty.Path) string {
 // DecodeAttr decodes one wholly known attribute value into the Go value
 // into points to, nulls inside it as Decode has them.
 func DecodeAttr(v cty.Value, into any) error {
-	v, _ = v.UnmarkDeep()
+	v = Unmarked(v)
 	if !v.IsWhollyKnown() {
 		return errors.New("value is not known")
 	}
@@ -279,7 +279,7 @@ func DecodeAttr(v cty.Value, into any) error {
 // whether it is set and wholly known: what Validate can check now. What is
 // unknown is checked at plan time, once known.
 func Known(config cty.Value, name string) (cty.Value, bool) {
-	config, _ = config.UnmarkDeep()
+	config = Unmarked(config)
 	if config.IsNull() || !config.IsKnown() {
 		return cty.NilVal, false
 	}

@@ -101,7 +101,7 @@ func decodeRef(v cty.Value, ty cty.Type, what string, into any) error {
 // decodeBlock decodes the attributes of ty in v (others are left out)
 // into the struct into points to.
 func decodeBlock(v cty.Value, ty cty.Type, into any) error {
-	v, _ = v.UnmarkDeep()
+	v = Unmarked(v)
 	attrs := map[string]cty.Value{}
 	for name := range ty.AttributeTypes() {
 		attrs[name] = v.GetAttr(name)
