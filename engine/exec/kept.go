@@ -24,7 +24,7 @@ func keptCurrent(it *item, current cty.Value) cty.Value {
 	if !ok || it.config == cty.NilVal || it.config.IsNull() || !it.config.IsWhollyKnown() || !k.KeptInState(it.config) {
 		return current
 	}
-	pr, err := decodeValue(it.prior.Result, it.typ.Schema().ImpliedType(), it.prior.Sensitive)
+	pr, err := it.priorResult()
 	if err != nil || pr.IsNull() {
 		return current
 	}

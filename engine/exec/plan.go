@@ -68,6 +68,8 @@ type item struct {
 	// interrupted are the journal entries an interrupted apply recorded
 	// for the instance without finishing it (interrupted).
 	interrupted [][]byte
+	// priorVals are prior's Config and Result decoded (prior.go).
+	priorVals *priorValues
 }
 
 // interrupted returns the journal entries of the changes of addr (or of

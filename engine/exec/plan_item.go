@@ -95,7 +95,7 @@ func planFail(it *item, what string, err error) hcl.Diagnostics {
 func forceNewPaths(it *item, schema *resource.Schema, opts PlanOptions) []string {
 	var paths []string
 	if it.prior != nil && it.inst != nil && !opts.Destroy {
-		oldCfg, err := decodeValue(it.prior.Config, schema.ImpliedType(), it.prior.Sensitive)
+		oldCfg, err := it.priorConfig()
 		if err == nil && !oldCfg.IsNull() {
 			// The state holds no secrets: the live configuration lends them,
 			// for the comparison and for removing the old object.
@@ -118,7 +118,7 @@ func forceNewPaths(it *item, schema *resource.Schema, opts PlanOptions) []string
 func (r *Runner) refreshItem(ctx context.Context, it *item, schema *resource.Schema, fromState bool) hcl.Diagnostics {
 	objType := schema.ImpliedType()
 	if fromState {
-		cur, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
+		cur, err := it.priorResult()
 		if err != nil {
 			return planFail(it, "decode state of", err)
 		}
@@ -147,7 +147,7 @@ func planDelete(it *item, schema *resource.Schema) hcl.Diagnostics {
 	ch := it.change
 	ch.Before = it.current
 	if it.prior != nil {
-		if prior, err := decodeValue(it.prior.Result, objType, it.prior.Sensitive); err == nil && it.current.IsNull() {
+		if prior, err := it.priorResult(); err == nil && it.current.IsNull() {
 			ch.Before = markLike(prior, it.config, schema)
 		}
 	}
@@ -204,8 +204,8 @@ func (r *Runner) planByType(ctx context.Context, it *item, schema *resource.Sche
 	}
 	var prior *resource.Prior
 	if it.prior != nil {
-		pc, _ := decodeValue(it.prior.Config, objType, it.prior.Sensitive)
-		pr, _ := decodeValue(it.prior.Result, objType, it.prior.Sensitive)
+		pc, _ := it.priorConfig()
+		pr, _ := it.priorResult()
 		prior = &resource.Prior{Config: pc, Result: pr, Private: it.prior.Private}
 		if w := it.prior.Wait; w != nil {
 			prior.Wait = &resource.Wait{Until: w.Until, Reason: w.Reason, Resume: w.Resume}
@@ -244,7 +244,7 @@ func planAction(it *item, schema *resource.Schema, resp resource.PlanResponse, r
 		ch.Action = plans.Replace
 		ch.ReplacePaths = replacePaths
 		ch.Reason = strings.Join(replacePaths, ", ") + " changed"
-		if pr, err := decodeValue(it.prior.Result, schema.ImpliedType(), it.prior.Sensitive); err == nil {
+		if pr, err := it.priorResult(); err == nil {
 			ch.Before = markLike(pr, it.oldConfig, schema)
 		}
 		if it.inst.PreventDestroy {
