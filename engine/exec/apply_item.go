@@ -54,6 +54,9 @@ type itemApply struct {
 	// state's).
 	wait    *resource.Wait
 	private []byte
+	// reached is what the type's last Apply said it reached
+	// (resource.ApplyResponse.Reached), cty.NilVal when it did not say.
+	reached cty.Value
 }
 
 // item applies the change of one instance, in steps: settle what is left
@@ -261,13 +264,21 @@ func (w *applyWalk) journalDone(ctx context.Context, c *itemApply) error {
 
 // record is the state's record of the instance after the change. What
 // the apply reached is read back, since a type may leave parts to the
-// host (an owner nobody configured, say); after a persisted wait, it is
-// what was planned.
+// host (an owner nobody configured, say), unless the type said exactly
+// what it reached (resource.ApplyResponse.Reached); after a persisted
+// wait, it is what was planned.
 func (w *applyWalk) record(ctx context.Context, c *itemApply) (*states.Resource, error) {
 	it := c.it
 	objType := it.typ.Schema().ImpliedType()
 	result := it.planned
-	if c.wait == nil {
+	switch {
+	case c.wait != nil:
+	case c.reached != cty.NilVal && !mayChangeAfter(it):
+		// The type knows what it reached: no read back.
+		if !c.reached.IsNull() {
+			result = markLike(c.reached, it.config, it.typ.Schema())
+		}
+	default:
 		after, err := w.r.read(ctx, it.typ, resource.ReadRequest{Addr: it.addr, Config: it.config, Logger: c.log})
 		if err != nil {
 			return nil, fmt.Errorf("read after apply: %w", err)
@@ -289,6 +300,22 @@ func (w *applyWalk) record(ctx context.Context, c *itemApply) (*states.Resource,
 		sr.Wait = &states.Wait{Until: c.wait.Until.UTC(), Reason: c.wait.Reason, Resume: c.wait.Resume}
 	}
 	return sr, nil
+}
+
+// mayChangeAfter reports whether something other than the type's Apply
+// may change the object between Apply and the record of its result: an
+// after_apply hook, or the close of the window it is in. What Apply said
+// it reached is then not trusted; the object is read back.
+func mayChangeAfter(it *item) bool {
+	if windowOf(it) != nil || it.inst == nil {
+		return true
+	}
+	for _, h := range it.inst.Hooks {
+		if h.When == "after_apply" {
+			return true
+		}
+	}
+	return false
 }
 
 // original is what destroy must put back: what the read before the

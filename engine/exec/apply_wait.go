@@ -35,6 +35,7 @@ func (w *applyWalk) applySteps(ctx context.Context, c *itemApply) error {
 		if ar.Private != nil {
 			c.private = ar.Private
 		}
+		c.reached = ar.Reached
 		if ar.Wait == nil {
 			return nil
 		}

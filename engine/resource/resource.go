@@ -148,6 +148,16 @@ type ApplyResponse struct {
 	// DNS record was switched (its TTL hold runs from then). It must hold
 	// no secret. nil keeps what the state had.
 	Private []byte
+	// Reached, when set (not cty.NilVal), is what the object is now, just
+	// as Read would report it: the schema's object type, every attribute
+	// as Read fills it. The engine then records it as the apply's result
+	// without reading the object back, which saves a Read (round trips to
+	// a remote host) per change. A type sets it only when it knows the
+	// whole result exactly, e.g. because it just wrote every attribute
+	// Read reports; else it leaves it unset and the engine reads. The
+	// engine still reads when something may have changed the object after
+	// Apply returned (an after_apply hook, a window's close).
+	Reached cty.Value
 }
 
 // Wait is a step that must not happen before a given time.
