@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -24,6 +25,8 @@ type Hosts = transport.Getter
 // File is the `file` resource type.
 type File struct {
 	hosts Hosts
+	// confined are the hosts confine made, by host and directory.
+	confined sync.Map
 }
 
 var (
@@ -209,7 +212,7 @@ func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 		return resource.ReadResponse{}, err
 	}
 	// A link planted on the way is refused here, at plan time already.
-	h = confine(h, c.Path)
+	h = f.confine(h, c.Path)
 	s, err := look(ctx, h, c.Path)
 	if err != nil {
 		return resource.ReadResponse{}, err
@@ -331,7 +334,7 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	h = confine(h, c.Path)
+	h = f.confine(h, c.Path)
 	opts := transport.WriteOptions{Mode: m, UID: -1, GID: -1}
 	var before snapshot
 	if len(req.Snapshot) > 0 {
@@ -366,7 +369,7 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if err := h.WriteFile(ctx, c.Path, []byte(c.Content), opts); err != nil {
 		return resource.ApplyResponse{}, fmt.Errorf("write %s on %s: %w", c.Path, h.Name(), err)
 	}
-	return resource.ApplyResponse{}, nil
+	return resource.ApplyResponse{Reached: reached(ctx, h, req.Config, c, m, opts)}, nil
 }
 
 // Restore implements resource.Type: it writes back the snapshot's bytes,
@@ -388,7 +391,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if err != nil {
 		return err
 	}
-	h = confine(h, s.Path)
+	h = f.confine(h, s.Path)
 	fi, err := h.Stat(ctx, s.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -442,14 +445,6 @@ func (*File) Claims(config cty.Value) []resource.Claim {
 	}}
 }
 
-// confine returns h with its writes confined to p's directory: no
-// symbolic link is followed there (the file itself, its temporary file, the
-// store of earlier contents), and one on the way to it only when no one
-// but root could have made it (transport.Resolve).
-func confine(h transport.Host, p string) transport.Host {
-	return transport.Confine(h, path.Dir(p))
-}
-
 // claimKey is the claim on the file p on host, shared with postfix_map's
 // table claims.
 func claimKey(host resource.Host, p string) string {
@@ -493,5 +488,5 @@ func (f *File) Adopt(ctx context.Context, req resource.ApplyRequest) error {
 	if err != nil {
 		return err
 	}
-	return saveBefore(ctx, confine(h, s.Path), s)
+	return saveBefore(ctx, f.confine(h, s.Path), s)
 }
