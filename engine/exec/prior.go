@@ -63,6 +63,8 @@ func (it *item) priorValues() *priorValues {
 // reset forgets what was decoded of another record than prior.
 func (pv *priorValues) reset(prior *states.Resource) {
 	if pv.of != prior {
-		*pv = priorValues{of: prior}
+		pv.of = prior
+		pv.cfg, pv.res, pv.cfgErr, pv.resErr = cty.NilVal, cty.NilVal, nil, nil
+		pv.cfgDone, pv.resDone = false, false
 	}
 }
