@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -25,8 +24,6 @@ type Hosts = transport.Getter
 // File is the `file` resource type.
 type File struct {
 	hosts Hosts
-	// confined are the hosts confine made, by host and directory.
-	confined sync.Map
 }
 
 var (
@@ -212,7 +209,7 @@ func (f *File) Read(ctx context.Context, req resource.ReadRequest) (resource.Rea
 		return resource.ReadResponse{}, err
 	}
 	// A link planted on the way is refused here, at plan time already.
-	h = f.confine(h, c.Path)
+	h = confine(h, c.Path)
 	s, err := look(ctx, h, c.Path)
 	if err != nil {
 		return resource.ReadResponse{}, err
@@ -334,7 +331,7 @@ func (f *File) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 	if err != nil {
 		return resource.ApplyResponse{}, err
 	}
-	h = f.confine(h, c.Path)
+	h = confine(h, c.Path)
 	opts := transport.WriteOptions{Mode: m, UID: -1, GID: -1}
 	var before snapshot
 	if len(req.Snapshot) > 0 {
@@ -391,7 +388,7 @@ func (f *File) Restore(ctx context.Context, req resource.RestoreRequest) error {
 	if err != nil {
 		return err
 	}
-	h = f.confine(h, s.Path)
+	h = confine(h, s.Path)
 	fi, err := h.Stat(ctx, s.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -488,5 +485,5 @@ func (f *File) Adopt(ctx context.Context, req resource.ApplyRequest) error {
 	if err != nil {
 		return err
 	}
-	return saveBefore(ctx, f.confine(h, s.Path), s)
+	return saveBefore(ctx, confine(h, s.Path), s)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io/fs"
 	"path"
-	"reflect"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -54,32 +53,12 @@ func reached(ctx context.Context, h transport.Host, config cty.Value, c config, 
 	})
 }
 
-// confKey names a host confined to a directory.
-type confKey struct {
-	h   transport.Host
-	dir string
-}
-
 // confine returns h with its writes confined to p's directory: no
 // symbolic link is followed there (the file itself, its temporary file, the
 // store of earlier contents), and one on the way to it only when no one
-// but root could have made it (transport.Resolve).
-//
-// A host that checks each path with lstat calls (SSH) is confined once per
-// directory and kept: its checks of the directories on the way are then
-// shared, for transport.Confine's recheck interval, by every file of that
-// directory and by the steps of one file (plan read, the read before the
-// change, the write), instead of costing a round trip per directory each
-// time. A host that confines itself (local) has no such cost.
-func (f *File) confine(h transport.Host, p string) transport.Host {
-	dir := path.Dir(p)
-	if _, self := h.(transport.Confiner); self || h == nil || reflect.TypeOf(h).Kind() != reflect.Pointer {
-		return transport.Confine(h, dir)
-	}
-	k := confKey{h, dir}
-	if c, ok := f.confined.Load(k); ok {
-		return c.(transport.Host)
-	}
-	c, _ := f.confined.LoadOrStore(k, transport.Confine(h, dir))
-	return c.(transport.Host)
+// but root could have made it (transport.Resolve). Each call checks anew:
+// a directory swapped for a link between the plan and the apply must be
+// seen (TestHostileDestination), so checks are not shared across steps.
+func confine(h transport.Host, p string) transport.Host {
+	return transport.Confine(h, path.Dir(p))
 }
