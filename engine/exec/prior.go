@@ -1,10 +1,14 @@
 package exec
 
 import (
+	"bytes"
+	"encoding/json"
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/mailplan/mailplan/engine/resource"
 	"github.com/mailplan/mailplan/engine/states"
 )
 
@@ -32,6 +36,9 @@ func (it *item) priorConfig() (cty.Value, error) {
 	defer pv.mu.Unlock()
 	pv.reset(it.prior)
 	if !pv.cfgDone {
+		pv.cfg, pv.cfgDone = sameAsRecorded(it.config, it.prior.Config, it.prior.Sensitive, it.typ.Schema().ImpliedType())
+	}
+	if !pv.cfgDone {
 		pv.cfg, pv.cfgErr = decodeValue(it.prior.Config, it.typ.Schema().ImpliedType(), it.prior.Sensitive)
 		pv.cfgDone = true
 	}
@@ -44,6 +51,9 @@ func (it *item) priorResult() (cty.Value, error) {
 	pv.mu.Lock()
 	defer pv.mu.Unlock()
 	pv.reset(it.prior)
+	if !pv.resDone {
+		pv.res, pv.resDone = sameAsRecorded(it.current, it.prior.Result, it.prior.Sensitive, it.typ.Schema().ImpliedType())
+	}
 	if !pv.resDone {
 		pv.res, pv.resErr = decodeValue(it.prior.Result, it.typ.Schema().ImpliedType(), it.prior.Sensitive)
 		pv.resDone = true
@@ -58,6 +68,22 @@ func (it *item) priorValues() *priorValues {
 		it.priorVals = &priorValues{}
 	}
 	return it.priorVals
+}
+
+// sameAsRecorded returns v, true when v is what decoding raw would give:
+// nothing in it is marked or recorded as sensitive, and its JSON is raw
+// byte for byte. In a plan with no change the live configuration and what
+// Read saw are the recorded ones, and encoding a value is several times
+// cheaper than decoding it.
+func sameAsRecorded(v cty.Value, raw json.RawMessage, sensitive []string, t cty.Type) (cty.Value, bool) {
+	if len(raw) == 0 || len(sensitive) > 0 || v == cty.NilVal || v.IsNull() || !v.IsWhollyKnown() || resource.HasMarks(v) || !v.Type().Equals(t) {
+		return cty.NilVal, false
+	}
+	b, err := ctyjson.Marshal(v, t)
+	if err != nil || !bytes.Equal(b, raw) {
+		return cty.NilVal, false
+	}
+	return v, true
 }
 
 // reset forgets what was decoded of another record than prior.
