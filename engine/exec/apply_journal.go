@@ -46,30 +46,83 @@ func (j *journal) write(ctx context.Context) error {
 // appending it to the backend's journal when it has one, else by writing
 // the whole state. The caller holds j.mu.
 func (j *journal) record(ctx context.Context, rec *states.Record) error {
-	if err := j.st.Replay(rec); err != nil {
+	wait, err := j.recordWrite(ctx, rec)
+	if err != nil {
 		return err
+	}
+	return wait()
+}
+
+// recordWrite is record for a caller that lets go of j.mu before it
+// waits for the record to be durable, with the wait it returns: records
+// the instances of an apply journal at the same time then share one
+// fsync (states.GroupJournaler). The caller holds j.mu, and must not go on
+// with what the record announces before wait returns nil.
+func (j *journal) recordWrite(ctx context.Context, rec *states.Record) (wait func() error, err error) {
+	if err := j.st.Replay(rec); err != nil {
+		return nil, err
+	}
+	if gj, ok := j.mgr.(states.GroupJournaler); ok {
+		rec.Lineage = j.st.Lineage
+		rec.Serial = j.st.Serial
+		t, err := gj.AppendWrite(context.WithoutCancel(ctx), rec)
+		if err != nil {
+			return nil, err
+		}
+		return func() error { return gj.Sync(context.WithoutCancel(ctx), t) }, nil
 	}
 	if jr, ok := j.mgr.(states.Journaler); ok {
 		rec.Lineage = j.st.Lineage
 		rec.Serial = j.st.Serial
-		return jr.Append(context.WithoutCancel(ctx), rec)
+		return durable, jr.Append(context.WithoutCancel(ctx), rec)
 	}
-	return j.write(ctx)
+	return durable, j.write(ctx)
 }
 
-// add journals rec, holding j.mu (released even if recording panics, so
-// that the rollback after the panic can journal its steps).
+// durable is the wait of a record made durable already.
+func durable() error { return nil }
+
+// add journals rec: written holding j.mu (released even if recording
+// panics, so that the rollback after the panic can journal its steps),
+// durable once add returns.
 func (j *journal) add(ctx context.Context, rec *states.Record) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.record(ctx, rec)
+	wait, err := j.addWrite(ctx, rec)
+	if err != nil {
+		return err
+	}
+	return wait()
 }
 
-// addChange journals a change about to be made and returns its index.
-func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
+func (j *journal) addWrite(ctx context.Context, rec *states.Record) (func() error, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.addChangeLocked(ctx, ch)
+	return j.recordWrite(ctx, rec)
+}
+
+// addChange journals a change about to be made and returns its index,
+// once the change is durable.
+func (j *journal) addChange(ctx context.Context, ch *states.Change) (int, error) {
+	index, wait, err := j.addChangeWrite(ctx, ch)
+	if err != nil {
+		return 0, err
+	}
+	if err := wait(); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return index, nil
+}
+
+func (j *journal) addChangeWrite(ctx context.Context, ch *states.Change) (int, func() error, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.begin(ctx); err != nil {
+		return 0, nil, fmt.Errorf("journal: %w", err)
+	}
+	wait, err := j.recordWrite(ctx, &states.Record{Op: states.OpChange, Change: ch})
+	if err != nil {
+		return 0, nil, fmt.Errorf("journal: %w", err)
+	}
+	return len(j.st.LastApply.Changes) - 1, wait, nil
 }
 
 // addChangeLocked is addChange for a caller that holds j.mu.
@@ -109,9 +162,7 @@ type changeJournal struct {
 }
 
 func (c *changeJournal) Record(ctx context.Context, entry []byte) error {
-	c.j.mu.Lock()
-	defer c.j.mu.Unlock()
-	return c.j.record(ctx, &states.Record{Op: states.OpEntry, Index: c.index, Entry: append([]byte(nil), entry...)})
+	return c.j.add(ctx, &states.Record{Op: states.OpEntry, Index: c.index, Entry: append([]byte(nil), entry...)})
 }
 
 // lazyJournal is the resource.Journal given to Check and Adopt. Neither

@@ -18,6 +18,25 @@ type Journaler interface {
 	Append(ctx context.Context, rec *Record) error
 }
 
+// GroupJournaler is a Journaler whose appends can share one flush to
+// disk: records appended at the same time by several goroutines (the
+// instances an apply changes in parallel) are made durable by one fsync
+// instead of one each. A record is still durable before its caller goes
+// on: the caller waits in Sync, and only then does what the record
+// announces.
+type GroupJournaler interface {
+	Journaler
+	// AppendWrite writes rec to the journal, after every record written
+	// before it, without waiting for it to be durable, and returns the
+	// ticket that Sync takes.
+	AppendWrite(ctx context.Context, rec *Record) (ticket uint64, err error)
+	// Sync returns once the record of ticket, and every record written
+	// before it, is durable: flushed by this call or by one that another
+	// caller made after the record was written, or folded into a state
+	// that Write made durable.
+	Sync(ctx context.Context, ticket uint64) error
+}
+
 // Op is the kind of a journal record. Its values are written to the state's
 // journal as they are: a new value is a new format, and an old one never
 // changes.

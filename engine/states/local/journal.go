@@ -71,46 +71,85 @@ func (b *Backend) JournalPath() string { return b.path + ".journal" }
 // crash left without its '\n' (see repairTail), which only the lock holder
 // may do.
 func (b *Backend) Append(ctx context.Context, rec *states.Record) error {
-	if err := ctx.Err(); err != nil {
+	t, err := b.AppendWrite(ctx, rec)
+	if err != nil {
 		return err
+	}
+	return b.Sync(ctx, t)
+}
+
+var _ states.GroupJournaler = (*Backend)(nil)
+
+// AppendWrite implements states.GroupJournaler: it writes rec to the
+// journal (the record's line whole, in one write) and returns its ticket.
+func (b *Backend) AppendWrite(ctx context.Context, rec *states.Record) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	line, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("encode journal record: %w", err)
+		return 0, fmt.Errorf("encode journal record: %w", err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.journal == nil {
 		dir := filepath.Dir(b.path)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("create state directory: %w", err)
+			return 0, fmt.Errorf("create state directory: %w", err)
 		}
 		f, err := os.OpenFile(b.JournalPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
-			return fmt.Errorf("open journal: %w", err)
+			return 0, fmt.Errorf("open journal: %w", err)
 		}
 		if err := b.repairTail(f); err != nil {
 			f.Close()
-			return err
+			return 0, err
 		}
 		// The file's name must be durable too, once.
 		if err := syncDir(dir); err != nil {
 			f.Close()
-			return err
+			return 0, err
 		}
 		b.journal = f
 	}
 	if _, err := b.journal.Write(append(line, '\n')); err != nil {
 		// A short write (a full disk) leaves part of the record at the
 		// end. Reopening before the next record repairs that tail, so no
-		// record is glued onto the fragment.
+		// record is glued onto the fragment. The records written before
+		// it are flushed first, for the callers still waiting on them.
+		if b.journal.Sync() == nil {
+			b.durable = b.written
+		}
 		b.journal.Close()
 		b.journal = nil
-		return fmt.Errorf("append to journal %s: %w", b.JournalPath(), err)
+		return 0, fmt.Errorf("append to journal %s: %w", b.JournalPath(), err)
 	}
-	if err := b.journal.Sync(); err != nil {
+	b.written++
+	return b.written, nil
+}
+
+// Sync implements states.GroupJournaler. One fsync runs at a time; a
+// caller whose record an fsync begun after it was written covered (or a
+// Write that folded it into the state) returns without one of its own.
+func (b *Backend) Sync(ctx context.Context, ticket uint64) error {
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	b.mu.Lock()
+	if b.durable >= ticket {
+		b.mu.Unlock()
+		return nil
+	}
+	target, f := b.written, b.journal
+	b.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("fsync journal %s: closed after a failed write", b.JournalPath())
+	}
+	if err := f.Sync(); err != nil {
 		return fmt.Errorf("fsync journal %s: %w", b.JournalPath(), err)
 	}
+	b.mu.Lock()
+	b.durable = max(b.durable, target)
+	b.mu.Unlock()
 	return nil
 }
 

@@ -45,6 +45,14 @@ type Backend struct {
 	keyDir string
 	// journal is the open journal file, once appended to.
 	journal *os.File
+	// written counts the records written to the journal; durable is the
+	// count of those known durable (fsynced, or in a state file Write
+	// made durable). Both only grow; mu guards them.
+	written, durable uint64
+	// syncMu lets one fsync of the journal run at a time: the callers
+	// that wait meanwhile find their records made durable by it or by
+	// the next one (group commit).
+	syncMu sync.Mutex
 }
 
 type mark struct {
@@ -168,6 +176,8 @@ func (b *Backend) Write(ctx context.Context, s *states.State) error {
 	if err := b.truncateJournal(); err != nil {
 		return err
 	}
+	// The records written so far are part of the state file now, durably.
+	b.durable = b.written
 	s.Serial = next
 	s.Version = states.FormatVersion
 	b.seen = &mark{lineage: s.Lineage, serial: next, exists: true}
