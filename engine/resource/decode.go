@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -111,20 +112,38 @@ var refs = map[reflect.Type]func(cty.Value) (any, error){
 // tagged maps each `cty` tag of the struct s, and of the untagged structs
 // it embeds, to its field.
 func tagged(s reflect.Value) map[string]reflect.Value {
-	out := map[string]reflect.Value{}
-	t := s.Type()
+	idx := taggedIndex(s.Type())
+	out := make(map[string]reflect.Value, len(idx))
+	for name, i := range idx {
+		out[name] = s.FieldByIndex(i)
+	}
+	return out
+}
+
+// taggedIndexes are taggedIndex's results, by struct type: a plan decodes
+// the same few structs thousands of times.
+var taggedIndexes sync.Map
+
+// taggedIndex maps each `cty` tag of the struct type t, and of the
+// untagged structs it embeds, to its field's index.
+func taggedIndex(t reflect.Type) map[string][]int {
+	if m, ok := taggedIndexes.Load(t); ok {
+		return m.(map[string][]int)
+	}
+	out := map[string][]int{}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("cty")
 		switch {
 		case tag != "":
-			out[tag] = s.Field(i)
+			out[tag] = []int{i}
 		case sf.Anonymous && sf.Type.Kind() == reflect.Struct:
-			for name, f := range tagged(s.Field(i)) {
-				out[name] = f
+			for name, sub := range taggedIndex(sf.Type) {
+				out[name] = append([]int{i}, sub...)
 			}
 		}
 	}
+	taggedIndexes.Store(t, out)
 	return out
 }
 

@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"sync"
+
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -52,7 +54,29 @@ type Schema struct {
 }
 
 // ImpliedType is the object type of Config, Current and Planned values.
+// It is made once per schema and kept (the engine asks for it several
+// times per instance); a schema whose attributes are added to after its
+// first use gets it made again.
 func (s *Schema) ImpliedType() cty.Type {
+	if c, ok := impliedTypes.Load(s); ok {
+		if c := c.(impliedType); c.n == len(s.Attributes) {
+			return c.t
+		}
+	}
+	t := s.makeImpliedType()
+	impliedTypes.Store(s, impliedType{n: len(s.Attributes), t: t})
+	return t
+}
+
+// impliedTypes are the types ImpliedType made, by schema.
+var impliedTypes sync.Map
+
+type impliedType struct {
+	n int
+	t cty.Type
+}
+
+func (s *Schema) makeImpliedType() cty.Type {
 	attrs := make(map[string]cty.Type, len(s.Attributes))
 	for name, a := range s.Attributes {
 		attrs[name] = a.ValueType()
