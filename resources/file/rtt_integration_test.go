@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,6 +132,58 @@ func TestRoundTripsOverSSH(t *testing.T) {
 	}
 	t.Logf("whole create (plan read + reread + Apply + read back): %s", per(create))
 	t.Logf("whole update (plan read + reread + Apply + read back): %s", per(update))
+	opsOverSSH(t, host, dir)
+}
+
+// opsOverSSH lists the transport operations of each step for one file
+// (transport.Host calls, each one SFTP request or a few: WriteFile is a
+// dozen, ReadFile three or four), as the engine makes them.
+func opsOverSSH(t *testing.T, host resource.Host, dir string) {
+	ctx := context.Background()
+	faults := &resourcetest.Faults{}
+	f := newFileThrough(t, faults)
+	cfgOf := func(content string) cty.Value {
+		return config(t, f, host, map[string]cty.Value{"path": cty.StringVal(filepath.Join(dir, "ops")), "content": cty.StringVal(content)})
+	}
+	step := func(name string, fn func()) {
+		faults.Reset()
+		fn()
+		ops := faults.Ops()
+		kinds := map[string]int{}
+		for _, o := range ops {
+			kinds[strings.Fields(o)[0]]++
+		}
+		t.Logf("ops %-22s %2d %v", name+":", len(ops), kinds)
+	}
+	for _, content := range []string{"new\n", "changed\n"} {
+		cfg := cfgOf(content)
+		var read resource.ReadResponse
+		var plan resource.PlanResponse
+		step("plan read ("+strings.TrimSpace(content)+")", func() {
+			var err error
+			if read, err = f.Read(ctx, resource.ReadRequest{Addr: "file.ops", Config: cfg}); err != nil {
+				t.Fatal(err)
+			}
+			if plan, err = f.Plan(ctx, resource.PlanRequest{Addr: "file.ops", Config: cfg, Current: read.Current, Snapshot: read.Snapshot}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		var ar resource.ApplyResponse
+		step("apply ("+strings.TrimSpace(content)+")", func() {
+			reread, err := f.Read(ctx, resource.ReadRequest{Addr: "file.ops", Config: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ar, err = f.Apply(ctx, resource.ApplyRequest{Addr: "file.ops", Config: cfg, Current: reread.Current, Planned: plan.Planned, Snapshot: reread.Snapshot, Journal: &memJournal{}}); err != nil {
+				t.Fatal(err)
+			}
+			if ar.Reached == cty.NilVal {
+				if _, err := f.Read(ctx, resource.ReadRequest{Addr: "file.ops", Config: cfg}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 var applyTime, readBackTime time.Duration
