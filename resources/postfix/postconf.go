@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
@@ -246,14 +247,45 @@ func (in instance) putAll(ctx context.Context, ps []param) error {
 			unsetArgv = append(unsetArgv, p.Name)
 		}
 	}
+	edited := false
 	for _, argv := range [][]string{setArgv, unsetArgv} {
 		if len(argv) > 4 {
 			if _, err := in.runOK(ctx, argv...); err != nil {
 				return err
 			}
+			edited = true
 		}
 	}
+	if edited {
+		in.coolDown(ctx)
+	}
 	return nil
+}
+
+// cooledAge is how far coolDown sets main.cf's modification time back.
+const cooledAge = 2 * time.Second
+
+// coolDown sets the modification time of the main.cf mailplan just wrote
+// cooledAge back from the one the write gave it (the host's clock), so
+// that the next Postfix command does not wait for it. Every Postfix
+// program reads main.cf through dict_load_file_xt (util/dict.c), which
+// reads it again, after a 300 ms doze, for as long as its mtime is within
+// a second of now ("pausing to let main.cf cool down"): a guard against
+// an editor still writing the file in place. Each command after an edit
+// slept about 1.5 s for it, which was most of an apply's time. The guard
+// has nothing to guard here: postconf -e and WriteFile both write a new
+// file and rename it into place (under the instance's edit lock and host
+// lock), so a reader sees the old file or the whole new one, never a part
+// of it. Nothing compares main.cf's mtime: Postfix daemons do not watch
+// it (a reload makes them read it), and mailplan's snapshots, restores
+// and fingerprints look at its bytes only. The caller holds the edit
+// lock. A failure only costs the wait, so it is not an error.
+func (in instance) coolDown(ctx context.Context) {
+	fi, err := in.h.Stat(ctx, in.mainCF())
+	if err != nil || !fi.IsRegular() {
+		return
+	}
+	_ = in.h.Chtimes(ctx, in.mainCF(), fi.ModTime.Add(-cooledAge))
 }
 
 // restoreRaw rewrites the logical line of each parameter in main.cf as
@@ -304,6 +336,7 @@ func (in instance) restoreRaw(ctx context.Context, ps []param) error {
 	if err := in.h.WriteFile(ctx, in.mainCF(), out, opts); err != nil {
 		return fmt.Errorf("write %s on %s: %w", in.mainCF(), in.h.Name(), err)
 	}
+	in.coolDown(ctx)
 	return nil
 }
 
