@@ -562,6 +562,12 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 		return resource.ApplyResponse{}, err
 	}
 	log := orNull(req.Logger)
+	var join func()
+	if c.Parameter != "" {
+		var leave func()
+		join, leave = in.edits().queue.arrive()
+		defer leave()
+	}
 
 	tableChanged := !s.Exists || !keep.Matches(ctx, s.sum(), c.table)
 	if hashed(c.Type) {
@@ -578,7 +584,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 
 	paramChanged := false
 	if c.Parameter != "" {
-		paramChanged, err = m.listTable(ctx, in, c, s, req.Journal, log)
+		paramChanged, err = in.list(&listing{ctx: ctx, c: c, s: s, j: req.Journal, log: log}, join)
 		if err != nil {
 			return resource.ApplyResponse{}, err
 		}
@@ -586,7 +592,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	if !tableChanged && !paramChanged {
 		return resource.ApplyResponse{}, nil
 	}
-	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
+	return resource.ApplyResponse{}, in.settle(ctx, c.Reload, log)
 }
 
 func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) error {
@@ -633,43 +639,6 @@ func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSna
 		return fmt.Errorf("rename %s on %s: %w", tmp, h.Name(), err)
 	}
 	return nil
-}
-
-// listTable adds the table to the parameter unless it lists it already.
-// The value is read again under the instance's edit lock, not taken from
-// the plan: another map on the same parameter may have changed it since.
-func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
-	unlock, err := in.editLock(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	p, _, err := in.effective(ctx, c.Parameter)
-	if err != nil {
-		return false, err
-	}
-	if s.Param != nil && s.Param.Set == p.Set && s.Param.Value == p.Value {
-		p.Raw = s.Param.Raw
-	}
-	if lists(p.effective(), c.entry()) {
-		return false, nil
-	}
-	edits := in.edits()
-	je := mapJournal{Param: p}
-	base := edits.addition(p).without(p, c.entry())
-	if base != p {
-		je.Base = &base
-	}
-	value := addEntry(p.effective(), c.entry(), c.Position)
-	if err := journal(ctx, j, je); err != nil {
-		return false, err
-	}
-	edits.add(base, c.entry())
-	log.Debug("setting parameter", "name", c.Parameter, "value", value)
-	if err := in.set(ctx, c.Parameter, value); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // Claims implements resource.Claimer: the table file. Its key is the one

@@ -119,10 +119,18 @@ var editLocks sync.Map // instance key → *instanceEdits
 type instanceEdits struct {
 	mu    sync.Mutex
 	added map[string]*addition // by parameter name
+
+	queue   queue   // maps joining a batch (commit.go)
+	settler settler // checks and reloads (commit.go)
 }
 
 func (in instance) edits() *instanceEdits {
-	e, _ := editLocks.LoadOrStore(in.key, &instanceEdits{added: map[string]*addition{}})
+	if e, ok := editLocks.Load(in.key); ok {
+		return e.(*instanceEdits)
+	}
+	n := &instanceEdits{added: map[string]*addition{}}
+	n.queue.cond = sync.NewCond(&n.queue.mu)
+	e, _ := editLocks.LoadOrStore(in.key, n)
 	return e.(*instanceEdits)
 }
 
@@ -224,12 +232,6 @@ func (in instance) params(ctx context.Context, names []string) (vals map[string]
 		}
 	}
 	return vals, unknown, nil
-}
-
-// set writes one parameter with `postconf -c DIR -e 'NAME = VALUE'`, which
-// edits it in place or appends it (postconf(1) -e).
-func (in instance) set(ctx context.Context, name, value string) error {
-	return in.putAll(ctx, []param{{Name: name, Set: true, Value: value}})
 }
 
 // putAll makes each parameter what its param says, in at most two
@@ -406,18 +408,6 @@ func (in instance) running(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return res.ExitCode == 0, nil
-}
-
-// checkAndReload runs postfix check after a change, then, when reload is
-// set, a reload if Postfix runs.
-func (in instance) checkAndReload(ctx context.Context, reload bool, log hclog.Logger) error {
-	if err := in.check(ctx); err != nil {
-		return err
-	}
-	if reload {
-		return in.reloadIfRunning(ctx, log)
-	}
-	return nil
 }
 
 // reloadIfRunning runs `postfix -c DIR reload` (postfix(1): re-read the
