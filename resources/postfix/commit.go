@@ -2,6 +2,8 @@ package postfix
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -33,6 +35,10 @@ type listing struct {
 	s   mapSnapshot
 	j   resource.Journal
 	log hclog.Logger
+
+	// tableChanged: Apply wrote the table, so a check (and reload) is
+	// due even when the parameter listed it already.
+	tableChanged bool
 
 	changed bool // its edit changed the parameter
 	err     error
@@ -71,9 +77,11 @@ func (q *queue) arrive() (join func(), leave func()) {
 	return gone, gone
 }
 
-// list lists l's table in its parameter as a member of a batch, and
-// reports whether the parameter changed. join is arrive's.
-func (in instance) list(l *listing, join func()) (bool, error) {
+// list lists l's table in its parameter as a member of a batch, then
+// runs one postfix check, and one reload when a member of the batch that
+// changed something wants it, for the whole batch (settle). join is
+// arrive's.
+func (in instance) list(l *listing, join func()) error {
 	e := in.edits()
 	q := &e.queue
 	join()
@@ -83,7 +91,7 @@ func (in instance) list(l *listing, join func()) (bool, error) {
 		b.members = append(b.members, l)
 		q.mu.Unlock()
 		<-b.done
-		return l.changed, l.err
+		return l.err
 	}
 	b = &batch{members: []*listing{l}, done: make(chan struct{})}
 	q.open = b
@@ -110,9 +118,8 @@ func (in instance) list(l *listing, join func()) (bool, error) {
 		for _, m := range members {
 			m.err = err
 		}
-		return l.changed, l.err
+		return l.err
 	}
-	defer unlock()
 	if err := in.listLocked(l.ctx, members); err != nil && len(members) > 1 {
 		// One at a time, from what is there now, so that only the map
 		// whose change fails fails.
@@ -123,7 +130,23 @@ func (in instance) list(l *listing, join func()) (bool, error) {
 			m.changed = m.changed || was
 		}
 	}
-	return l.changed, l.err
+	unlock()
+	due, reload := false, false
+	for _, m := range members {
+		if m.err == nil && (m.changed || m.tableChanged) {
+			due, reload = true, reload || m.c.Reload
+		}
+	}
+	if !due {
+		return l.err
+	}
+	err = in.settle(l.ctx, reload, l.log)
+	for _, m := range members {
+		if m.err == nil && (m.changed || m.tableChanged) && (m.c.Reload || !errors.Is(err, errReload)) {
+			m.err = err
+		}
+	}
+	return l.err
 }
 
 // listLocked adds each member's table to its parameter, in order, as one
@@ -268,9 +291,13 @@ func (in instance) settle(ctx context.Context, reload bool, log hclog.Logger) er
 	return r.result(reload)
 }
 
+// errReload marks the error of a reload, which is only the error of the
+// changes that asked for it.
+var errReload = errors.New("reload")
+
 func (r *settleRun) result(reload bool) error {
-	if r.checkErr != nil || !reload {
+	if r.checkErr != nil || !reload || r.reloadErr == nil {
 		return r.checkErr
 	}
-	return r.reloadErr
+	return fmt.Errorf("%w: %w", errReload, r.reloadErr)
 }

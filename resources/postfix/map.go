@@ -582,14 +582,11 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 		}
 	}
 
-	paramChanged := false
 	if c.Parameter != "" {
-		paramChanged, err = in.list(&listing{ctx: ctx, c: c, s: s, j: req.Journal, log: log}, join)
-		if err != nil {
-			return resource.ApplyResponse{}, err
-		}
+		l := &listing{ctx: ctx, c: c, s: s, j: req.Journal, log: log, tableChanged: tableChanged}
+		return resource.ApplyResponse{}, in.list(l, join)
 	}
-	if !tableChanged && !paramChanged {
+	if !tableChanged {
 		return resource.ApplyResponse{}, nil
 	}
 	return resource.ApplyResponse{}, in.settle(ctx, c.Reload, log)

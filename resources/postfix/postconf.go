@@ -428,6 +428,9 @@ func (in instance) reloadIfRunning(ctx context.Context, log hclog.Logger) error 
 // mapTypes lists the lookup table types the instance supports
 // (postconf(1) -m); pcre, lmdb and cdb come from optional packages.
 func (in instance) mapTypes(ctx context.Context) (map[string]bool, error) {
+	if v, ok := facts.Load(in.key + "\x00-m"); ok {
+		return v.(map[string]bool), nil
+	}
 	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-m")
 	if err != nil {
 		return nil, err
@@ -436,8 +439,17 @@ func (in instance) mapTypes(ctx context.Context) (map[string]bool, error) {
 	for _, f := range strings.Fields(string(res.Stdout)) {
 		types[f] = true
 	}
+	facts.Store(in.key+"\x00-m", types)
 	return types, nil
 }
+
+// facts remembers, per instance, what its Postfix programs say about
+// themselves rather than about main.cf: the table types (postconf -m) and
+// built-in defaults (postconf -d). They come with the installed Postfix
+// and do not change while a run goes on, and a plan of many maps on one
+// instance asked once per map and per read: one command each over SSH.
+// Values are never changed once stored.
+var facts sync.Map // instance key + "\x00-m" or "\x00-d " + name → value
 
 // postmap compiles the table at p (postmap(1) TYPE:PATH writes PATH.db,
 // PATH.lmdb or PATH.cdb beside it).
@@ -499,9 +511,15 @@ var mainCFReread = regexp.MustCompile(`/main\.cf, line \d+: overriding earlier e
 // (`postconf -d -h NAME`, which does not read main.cf's value): what the
 // parameter is once main.cf no longer sets it.
 func (in instance) builtinDefault(ctx context.Context, name string) (string, error) {
+	key := in.key + "\x00-d " + name
+	if v, ok := facts.Load(key); ok {
+		return v.(string), nil
+	}
 	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-d", "-h", name)
 	if err != nil {
 		return "", err
 	}
-	return normalize(string(res.Stdout)), nil
+	v := normalize(string(res.Stdout))
+	facts.Store(key, v)
+	return v, nil
 }
