@@ -23,10 +23,16 @@ import (
 // combined edit fails is done again one map at a time, so that only the
 // map whose edit fails fails.
 
-// joinWait is how long the first map of a batch waits for the other maps
-// of its instance that are being applied (writing their tables) to join
-// it before it edits main.cf without them.
-const joinWait = time.Second
+// joinWait is how long at most the first map of a batch waits for the
+// other maps of its instance that are being applied (writing their
+// tables) to join it before it edits main.cf without them; joinQuiet is
+// how long no other map may have started its apply on the instance
+// before it goes: the engine starts the applies that are ready together,
+// each after reading its instance again.
+const (
+	joinWait  = time.Second
+	joinQuiet = 150 * time.Millisecond
+)
 
 // listing is one map's request to be listed in its parameter.
 type listing struct {
@@ -53,9 +59,9 @@ type batch struct {
 // queue is where the maps of one instance being applied meet.
 type queue struct {
 	mu       sync.Mutex
-	cond     *sync.Cond
-	inflight int    // applies started that have not joined a batch
-	open     *batch // the batch new listings join, not yet taken
+	inflight int       // applies started that have not joined a batch
+	last     time.Time // when the last of them started
+	open     *batch    // the batch new listings join, not yet taken
 }
 
 // arrive notes that a map apply that will list its table has started on
@@ -64,13 +70,13 @@ type queue struct {
 func (q *queue) arrive() (join func(), leave func()) {
 	q.mu.Lock()
 	q.inflight++
+	q.last = time.Now()
 	q.mu.Unlock()
 	var once sync.Once
 	gone := func() {
 		once.Do(func() {
 			q.mu.Lock()
 			q.inflight--
-			q.cond.Broadcast()
 			q.mu.Unlock()
 		})
 	}
@@ -95,15 +101,15 @@ func (in instance) list(l *listing, join func()) error {
 	}
 	b = &batch{members: []*listing{l}, done: make(chan struct{})}
 	q.open = b
-	timer := time.AfterFunc(joinWait, func() {
-		q.mu.Lock()
-		q.cond.Broadcast()
+	for deadline := time.Now().Add(joinWait); ; {
+		now := time.Now()
+		if now.After(deadline) || (q.inflight == 0 && now.Sub(q.last) >= joinQuiet) {
+			break
+		}
 		q.mu.Unlock()
-	})
-	for deadline := time.Now().Add(joinWait); q.inflight > 0 && time.Now().Before(deadline); {
-		q.cond.Wait()
+		time.Sleep(joinQuiet / 8)
+		q.mu.Lock()
 	}
-	timer.Stop()
 	q.mu.Unlock()
 	defer close(b.done)
 

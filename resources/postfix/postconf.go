@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -122,15 +123,18 @@ type instanceEdits struct {
 
 	queue   queue   // maps joining a batch (commit.go)
 	settler settler // checks and reloads (commit.go)
+
+	// gen counts the releases of the edit lock (editLock, not lock): a
+	// read that saw no release between its start and its taking of the
+	// lock saw no edit of this process (see Map.lookParam).
+	gen atomic.Uint64
 }
 
 func (in instance) edits() *instanceEdits {
 	if e, ok := editLocks.Load(in.key); ok {
 		return e.(*instanceEdits)
 	}
-	n := &instanceEdits{added: map[string]*addition{}}
-	n.queue.cond = sync.NewCond(&n.queue.mu)
-	e, _ := editLocks.LoadOrStore(in.key, n)
+	e, _ := editLocks.LoadOrStore(in.key, &instanceEdits{added: map[string]*addition{}})
 	return e.(*instanceEdits)
 }
 
@@ -155,6 +159,7 @@ func (in instance) editLock(ctx context.Context) (func(), error) {
 	}
 	return func() {
 		release()
+		in.edits().gen.Add(1)
 		unlock()
 	}, nil
 }
