@@ -227,7 +227,7 @@ func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource
 	if err != nil || !changed {
 		return resource.ApplyResponse{}, err
 	}
-	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
+	return resource.ApplyResponse{}, in.settle(ctx, c.Reload, log)
 }
 
 func (t *Config) set(ctx context.Context, in instance, c configConfig, s configSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {

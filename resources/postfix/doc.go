@@ -28,6 +28,10 @@
 // earlier formatting in main.cf, which postconf -e does not keep). What
 // the other maps of the process added is remembered with the edit lock
 // (map_shared.go), so that this holds whatever order the restores run in.
+// The maps of one instance that apply at the same time share one edit,
+// one postfix check and one reload (commit.go), and main.cf is backdated
+// after each edit so that Postfix's commands need not wait for it to
+// "cool down" (instance.coolDown).
 //
 // Table contents never reach the state: earlier bytes are kept on the
 // host by resources/transport/keep, as for the file type. Compiled files

@@ -386,35 +386,69 @@ func (m *Map) look(ctx context.Context, in instance, c mapConfig) (mapSnapshot, 
 // edit lock, so that what it reads and what the maps of this process
 // added to the parameter agree: the snapshot holds the parameter without
 // the other maps' additions.
+//
+// The reads themselves run without the lock, so that the reads of many
+// maps of one instance (the engine reads each before and after its apply)
+// run side by side: when the lock is taken, a read that saw no release
+// of it since it started (instanceEdits.gen) saw no edit of this process
+// either, and is taken; otherwise it is made again, the last time under
+// the lock as before.
 func (m *Map) lookParam(ctx context.Context, in instance, c mapConfig, s *mapSnapshot) error {
-	if c.Parameter != "" {
-		defer in.lock()()
-	}
-	mainCF, err := in.readMainCF(ctx)
-	if err != nil {
+	if c.Parameter == "" {
+		mainCF, err := in.readMainCF(ctx)
+		s.MainCF = mainCF != nil
 		return err
 	}
-	s.MainCF = mainCF != nil
-	switch {
-	case c.Parameter == "":
-	case s.MainCF:
-		p, unknown, err := in.effective(ctx, c.Parameter)
-		if err != nil {
-			return err
+	e := in.edits()
+	for try := 0; ; try++ {
+		locked := try == 2
+		var unlock func()
+		if locked {
+			unlock = in.lock()
 		}
-		vals := map[string]param{p.Name: p}
-		rawLines(mainCF, vals)
-		p = vals[p.Name]
-		s.Param, s.UnknownParam = &p, unknown
-		if !unknown {
-			if base := in.edits().addition(p).without(p, c.entry()); base != p {
-				s.Param, s.Live = &base, &p
+		gen := e.gen.Load()
+		mainCF, p, unknown, err := in.lookOne(ctx, c.Parameter)
+		if !locked {
+			unlock = in.lock()
+		}
+		if err != nil || (!locked && e.gen.Load() != gen) {
+			unlock()
+			if err != nil {
+				return err
 			}
+			continue
 		}
-	default:
-		s.Param = &param{Name: c.Parameter}
+		s.MainCF = mainCF != nil
+		switch {
+		case s.MainCF:
+			s.Param, s.UnknownParam = &p, unknown
+			if !unknown {
+				if base := e.addition(p).without(p, c.entry()); base != p {
+					s.Param, s.Live = &base, &p
+				}
+			}
+		default:
+			s.Param = &param{Name: c.Parameter}
+		}
+		unlock()
+		return nil
 	}
-	return nil
+}
+
+// lookOne reads main.cf (nil when there is none) and, when there is one,
+// the parameter name with its line as written.
+func (in instance) lookOne(ctx context.Context, name string) ([]byte, param, bool, error) {
+	mainCF, err := in.readMainCF(ctx)
+	if err != nil || mainCF == nil {
+		return mainCF, param{}, false, err
+	}
+	p, unknown, err := in.effective(ctx, name)
+	if err != nil {
+		return nil, param{}, false, err
+	}
+	vals := map[string]param{p.Name: p}
+	rawLines(mainCF, vals)
+	return mainCF, vals[p.Name], unknown, nil
 }
 
 // effective reads one parameter: `postconf -n NAME` tells whether main.cf
@@ -562,6 +596,12 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 		return resource.ApplyResponse{}, err
 	}
 	log := orNull(req.Logger)
+	var join func()
+	if c.Parameter != "" {
+		var leave func()
+		join, leave = in.edits().queue.arrive()
+		defer leave()
+	}
 
 	tableChanged := !s.Exists || !keep.Matches(ctx, s.sum(), c.table)
 	if hashed(c.Type) {
@@ -576,17 +616,14 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 		}
 	}
 
-	paramChanged := false
 	if c.Parameter != "" {
-		paramChanged, err = m.listTable(ctx, in, c, s, req.Journal, log)
-		if err != nil {
-			return resource.ApplyResponse{}, err
-		}
+		l := &listing{ctx: ctx, c: c, s: s, j: req.Journal, log: log, tableChanged: tableChanged}
+		return resource.ApplyResponse{}, in.list(l, join)
 	}
-	if !tableChanged && !paramChanged {
+	if !tableChanged {
 		return resource.ApplyResponse{}, nil
 	}
-	return resource.ApplyResponse{}, in.checkAndReload(ctx, c.Reload, log)
+	return resource.ApplyResponse{}, in.settle(ctx, c.Reload, log)
 }
 
 func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, log hclog.Logger) error {
@@ -633,43 +670,6 @@ func (m *Map) writeTable(ctx context.Context, in instance, c mapConfig, s mapSna
 		return fmt.Errorf("rename %s on %s: %w", tmp, h.Name(), err)
 	}
 	return nil
-}
-
-// listTable adds the table to the parameter unless it lists it already.
-// The value is read again under the instance's edit lock, not taken from
-// the plan: another map on the same parameter may have changed it since.
-func (m *Map) listTable(ctx context.Context, in instance, c mapConfig, s mapSnapshot, j resource.Journal, log hclog.Logger) (bool, error) {
-	unlock, err := in.editLock(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	p, _, err := in.effective(ctx, c.Parameter)
-	if err != nil {
-		return false, err
-	}
-	if s.Param != nil && s.Param.Set == p.Set && s.Param.Value == p.Value {
-		p.Raw = s.Param.Raw
-	}
-	if lists(p.effective(), c.entry()) {
-		return false, nil
-	}
-	edits := in.edits()
-	je := mapJournal{Param: p}
-	base := edits.addition(p).without(p, c.entry())
-	if base != p {
-		je.Base = &base
-	}
-	value := addEntry(p.effective(), c.entry(), c.Position)
-	if err := journal(ctx, j, je); err != nil {
-		return false, err
-	}
-	edits.add(base, c.entry())
-	log.Debug("setting parameter", "name", c.Parameter, "value", value)
-	if err := in.set(ctx, c.Parameter, value); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // Claims implements resource.Claimer: the table file. Its key is the one

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
@@ -118,9 +120,20 @@ var editLocks sync.Map // instance key → *instanceEdits
 type instanceEdits struct {
 	mu    sync.Mutex
 	added map[string]*addition // by parameter name
+
+	queue   queue   // maps joining a batch (commit.go)
+	settler settler // checks and reloads (commit.go)
+
+	// gen counts the releases of the edit lock (editLock, not lock): a
+	// read that saw no release between its start and its taking of the
+	// lock saw no edit of this process (see Map.lookParam).
+	gen atomic.Uint64
 }
 
 func (in instance) edits() *instanceEdits {
+	if e, ok := editLocks.Load(in.key); ok {
+		return e.(*instanceEdits)
+	}
 	e, _ := editLocks.LoadOrStore(in.key, &instanceEdits{added: map[string]*addition{}})
 	return e.(*instanceEdits)
 }
@@ -146,6 +159,7 @@ func (in instance) editLock(ctx context.Context) (func(), error) {
 	}
 	return func() {
 		release()
+		in.edits().gen.Add(1)
 		unlock()
 	}, nil
 }
@@ -225,12 +239,6 @@ func (in instance) params(ctx context.Context, names []string) (vals map[string]
 	return vals, unknown, nil
 }
 
-// set writes one parameter with `postconf -c DIR -e 'NAME = VALUE'`, which
-// edits it in place or appends it (postconf(1) -e).
-func (in instance) set(ctx context.Context, name, value string) error {
-	return in.putAll(ctx, []param{{Name: name, Set: true, Value: value}})
-}
-
 // putAll makes each parameter what its param says, in at most two
 // commands: `postconf -c DIR -e 'NAME = VALUE'…` for those set (edited in
 // place, or appended), `postconf -c DIR -X NAME…` for those not (removed,
@@ -246,14 +254,45 @@ func (in instance) putAll(ctx context.Context, ps []param) error {
 			unsetArgv = append(unsetArgv, p.Name)
 		}
 	}
+	edited := false
 	for _, argv := range [][]string{setArgv, unsetArgv} {
 		if len(argv) > 4 {
 			if _, err := in.runOK(ctx, argv...); err != nil {
 				return err
 			}
+			edited = true
 		}
 	}
+	if edited {
+		in.coolDown(ctx)
+	}
 	return nil
+}
+
+// cooledAge is how far coolDown sets main.cf's modification time back.
+const cooledAge = 2 * time.Second
+
+// coolDown sets the modification time of the main.cf mailplan just wrote
+// cooledAge back from the one the write gave it (the host's clock), so
+// that the next Postfix command does not wait for it. Every Postfix
+// program reads main.cf through dict_load_file_xt (util/dict.c), which
+// reads it again, after a 300 ms doze, for as long as its mtime is within
+// a second of now ("pausing to let main.cf cool down"): a guard against
+// an editor still writing the file in place. Each command after an edit
+// slept about 1.5 s for it, which was most of an apply's time. The guard
+// has nothing to guard here: postconf -e and WriteFile both write a new
+// file and rename it into place (under the instance's edit lock and host
+// lock), so a reader sees the old file or the whole new one, never a part
+// of it. Nothing compares main.cf's mtime: Postfix daemons do not watch
+// it (a reload makes them read it), and mailplan's snapshots, restores
+// and fingerprints look at its bytes only. The caller holds the edit
+// lock. A failure only costs the wait, so it is not an error.
+func (in instance) coolDown(ctx context.Context) {
+	fi, err := in.h.Stat(ctx, in.mainCF())
+	if err != nil || !fi.IsRegular() {
+		return
+	}
+	_ = in.h.Chtimes(ctx, in.mainCF(), fi.ModTime.Add(-cooledAge))
 }
 
 // restoreRaw rewrites the logical line of each parameter in main.cf as
@@ -304,6 +343,7 @@ func (in instance) restoreRaw(ctx context.Context, ps []param) error {
 	if err := in.h.WriteFile(ctx, in.mainCF(), out, opts); err != nil {
 		return fmt.Errorf("write %s on %s: %w", in.mainCF(), in.h.Name(), err)
 	}
+	in.coolDown(ctx)
 	return nil
 }
 
@@ -375,18 +415,6 @@ func (in instance) running(ctx context.Context) (bool, error) {
 	return res.ExitCode == 0, nil
 }
 
-// checkAndReload runs postfix check after a change, then, when reload is
-// set, a reload if Postfix runs.
-func (in instance) checkAndReload(ctx context.Context, reload bool, log hclog.Logger) error {
-	if err := in.check(ctx); err != nil {
-		return err
-	}
-	if reload {
-		return in.reloadIfRunning(ctx, log)
-	}
-	return nil
-}
-
 // reloadIfRunning runs `postfix -c DIR reload` (postfix(1): re-read the
 // configuration; running processes finish their work, no connection is
 // dropped) when the instance runs.
@@ -405,6 +433,9 @@ func (in instance) reloadIfRunning(ctx context.Context, log hclog.Logger) error 
 // mapTypes lists the lookup table types the instance supports
 // (postconf(1) -m); pcre, lmdb and cdb come from optional packages.
 func (in instance) mapTypes(ctx context.Context) (map[string]bool, error) {
+	if v, ok := facts.Load(in.key + "\x00-m"); ok {
+		return v.(map[string]bool), nil
+	}
 	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-m")
 	if err != nil {
 		return nil, err
@@ -413,8 +444,17 @@ func (in instance) mapTypes(ctx context.Context) (map[string]bool, error) {
 	for _, f := range strings.Fields(string(res.Stdout)) {
 		types[f] = true
 	}
+	facts.Store(in.key+"\x00-m", types)
 	return types, nil
 }
+
+// facts remembers, per instance, what its Postfix programs say about
+// themselves rather than about main.cf: the table types (postconf -m) and
+// built-in defaults (postconf -d). They come with the installed Postfix
+// and do not change while a run goes on, and a plan of many maps on one
+// instance asked once per map and per read: one command each over SSH.
+// Values are never changed once stored.
+var facts sync.Map // instance key + "\x00-m" or "\x00-d " + name → value
 
 // postmap compiles the table at p (postmap(1) TYPE:PATH writes PATH.db,
 // PATH.lmdb or PATH.cdb beside it).
@@ -476,9 +516,15 @@ var mainCFReread = regexp.MustCompile(`/main\.cf, line \d+: overriding earlier e
 // (`postconf -d -h NAME`, which does not read main.cf's value): what the
 // parameter is once main.cf no longer sets it.
 func (in instance) builtinDefault(ctx context.Context, name string) (string, error) {
+	key := in.key + "\x00-d " + name
+	if v, ok := facts.Load(key); ok {
+		return v.(string), nil
+	}
 	res, err := in.runOK(ctx, "postconf", "-c", in.dir, "-d", "-h", name)
 	if err != nil {
 		return "", err
 	}
-	return normalize(string(res.Stdout)), nil
+	v := normalize(string(res.Stdout))
+	facts.Store(key, v)
+	return v, nil
 }

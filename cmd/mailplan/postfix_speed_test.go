@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailplan/mailplan/resources/testbed"
+)
+
+// TestShadowCopyReloadsOnce applies plans/examples/shadow-copy through the
+// CLI to a real Postfix reached over SSH, for 2 and 10 domains (and for
+// MAILPLAN_SHADOW_DOMAINS more, e.g. 50), and counts the reloads the
+// instance's master logs: maps of one instance applied together share one
+// main.cf edit and one reload. The timings of plan, apply and rollback
+// and the reload counts are logged; rollback must leave the configuration
+// byte-identical.
+func TestShadowCopyReloadsOnce(t *testing.T) {
+	counts := []int{2, 10}
+	if n, err := strconv.Atoi(os.Getenv("MAILPLAN_SHADOW_DOMAINS")); err == nil && n > 0 {
+		counts = append(counts, n)
+	}
+	for _, n := range counts {
+		t.Run(fmt.Sprintf("domains=%d", n), func(t *testing.T) { shadowCopyReloadsOnce(t, n) })
+	}
+}
+
+func shadowCopyReloadsOnce(t *testing.T, n int) {
+	srv := testbed.SSHD(t)
+	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
+	// The copies never leave: only the address of a new server is needed.
+	newPF := &testbed.PostfixInstance{Addr: "127.0.0.3", Port: 2525}
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(wd) })
+	before := snapshotDir(t, oldPF.ConfigDir)
+
+	work := t.TempDir()
+	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
+	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
+	var domains []string
+	for i := range n {
+		domains = append(domains, fmt.Sprintf("d%02d.example", i))
+	}
+	varFile := filepath.Join(work, "test.mpvars.hcl")
+	if err := os.WriteFile(varFile, []byte(testbed.ShadowCopyVars(srv.Host, oldPF, newPF, domains...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	step := func(want int, args ...string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		code, out, errs := runCLI(t, dir, append(args, "-var-file="+varFile)...)
+		took := time.Since(start)
+		os.Chdir(wd)
+		if code != want {
+			t.Fatalf("mailplan %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
+		}
+		return took
+	}
+
+	reloads0 := countReloads(t, oldPF, 0)
+	plan := step(2, "plan", "-detailed-exitcode")
+	apply := step(0, "apply", "-auto-approve")
+	reloads1 := countReloads(t, oldPF, reloads0+1)
+	// Maps that apply together share a reload; the module's bcc maps
+	// wait for the others, so one per map is the most, two per instance
+	// (one per dependency level) the fewest without an engine hook, and
+	// how many maps of a level start together depends on the load.
+	if got := reloads1 - reloads0; got < 1 || got > 3*n {
+		t.Errorf("apply of %d maps reloaded Postfix %d times, want 1 to %d", 3*n, got, 3*n)
+	}
+	replan := step(0, "plan", "-detailed-exitcode")
+	rollback := step(0, "rollback", "-auto-approve")
+	reloads2 := countReloads(t, oldPF, reloads1+1)
+	t.Logf("shadow-copy, %d domains (%d postfix_map): plan %v, apply %v (%d reload), re-plan %v, rollback %v (%d reloads)",
+		n, 3*n, plan.Round(time.Millisecond), apply.Round(time.Millisecond), reloads1-reloads0,
+		replan.Round(time.Millisecond), rollback.Round(time.Millisecond), reloads2-reloads1)
+
+	after := snapshotDir(t, oldPF.ConfigDir)
+	for name := range after {
+		if strings.Contains(name, "/.mailplan-snapshots/") {
+			delete(after, name)
+		}
+	}
+	if !maps.Equal(before, after) {
+		for name, b := range before {
+			if after[name] != b {
+				t.Errorf("%s differs after rollback:\n--- before\n%s\n--- after\n%s", name, b, after[name])
+			}
+		}
+		for name := range after {
+			if _, ok := before[name]; !ok {
+				t.Errorf("%s was left behind by rollback", name)
+			}
+		}
+	}
+}
+
+// countReloads counts the "reload" lines of the instance's master in its
+// maillog, waiting up to 10 s for at least least of them (postlogd writes
+// the log asynchronously), then a moment longer for any that follow.
+func countReloads(t *testing.T, pf *testbed.PostfixInstance, least int) int {
+	t.Helper()
+	count := func() int {
+		b, _ := os.ReadFile(pf.LogPath)
+		n := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "/master[") && strings.Contains(line, ": reload ") {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count() < least && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	return count()
+}
