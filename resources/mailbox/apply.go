@@ -117,7 +117,9 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 		return resource.ApplyResponse{}, fmt.Errorf("not enough free space at %s on %s: the copy needs about %s, %s free",
 			cfg.Destination, dst.Name(), sizeString(s.need()), sizeString(int64(*free)))
 	}
-	a := &applier{cfg: cfg, src: src, dst: dst, s: s, j: req.Journal, log: log, progress: req.Progress, uid: -1, gid: -1}
+	a := &applier{cfg: cfg, src: src, dst: dst, s: s, j: req.Journal, log: log, progress: req.Progress, uid: -1, gid: -1,
+		dirs: newDirCache(dst)}
+	defer a.dirs.close()
 	if cfg.Owner != "" {
 		if a.uid, err = dst.LookupUser(ctx, cfg.Owner); err != nil {
 			return resource.ApplyResponse{}, resource.Errorf("owner", "Unknown owner", "%s", err)
@@ -151,8 +153,10 @@ type applier struct {
 	progress resource.Progress
 	uid, gid int
 	throttle *throttle
-	mu       sync.Mutex
-	skipped  int
+	// dirs holds the destination's open directories, when it has them.
+	dirs    *dirCache
+	mu      sync.Mutex
+	skipped int
 }
 
 func (a *applier) record(ctx context.Context, e entry) error {
@@ -186,18 +190,8 @@ func (a *applier) run(ctx context.Context) error {
 	if err := a.writeDeltas(ctx, a.intents()); err != nil {
 		return err
 	}
-	for i := 0; i < len(a.s.copies); i += batchSize {
-		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
-		e := entry{Created: make([]string, len(batch))}
-		for k, op := range batch {
-			e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
-		}
-		if err := a.record(ctx, e); err != nil {
-			return err
-		}
-		if err := a.copyBatch(ctx, batch); err != nil {
-			return err
-		}
+	if err := a.copyBatches(ctx); err != nil {
+		return err
 	}
 	for i := 0; i < len(a.s.renames); i += batchSize {
 		batch := a.s.renames[i:min(i+batchSize, len(a.s.renames))]
@@ -308,43 +302,79 @@ func (a *applier) chown(ctx context.Context, p string) error {
 	return nil
 }
 
-// copyBatch copies the messages of one batch with cfg.parallelism in
-// flight, in two phases: every message is written to tmp/ and verified;
-// then the filesystem is flushed once (syncfs) and the messages renamed
-// into cur/ or new/, so none is visible before its bytes are durable. The
-// first error stops the batch; temporary files left are removed by the
-// next run.
-func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
+// copyBatches copies the messages, batchSize at a time, each batch
+// announced in the journal before any of its messages is written. A batch
+// is copied in two phases: every message is written to tmp/ and verified
+// (stageBatch); then the filesystem is flushed once (syncfs) and the
+// messages renamed into cur/ or new/, so none is visible before its bytes
+// are durable (finishBatch). The second phase of one batch runs while the
+// next batch is staged: the flush then waits on the disk while the next
+// messages come over the network. The first error stops the copy;
+// temporary files left are removed by the next run.
+func (a *applier) copyBatches(ctx context.Context) error {
+	var finish func() error // the previous batch's second phase
+	for i := 0; i < len(a.s.copies); i += batchSize {
+		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
+		e := entry{Created: make([]string, len(batch))}
+		for k, op := range batch {
+			e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
+		}
+		if err := a.record(ctx, e); err != nil {
+			return errors.Join(err, runFinish(finish))
+		}
+		done := make(chan error, 1)
+		go func(finish func() error) { done <- runFinish(finish) }(finish)
+		staged, err := a.stageBatch(ctx, batch)
+		if err = errors.Join(err, <-done); err != nil {
+			for _, tmp := range staged {
+				if tmp != "" {
+					_ = a.dst.Remove(context.WithoutCancel(ctx), tmp)
+				}
+			}
+			return err
+		}
+		finish = func() error { return a.finishBatch(ctx, batch, staged) }
+	}
+	return runFinish(finish)
+}
+
+// runFinish runs a batch's second phase, if any, its panic an error.
+func runFinish(finish func() error) (err error) {
+	if finish == nil {
+		return nil
+	}
+	defer recovered("renaming a batch into place", &err)
+	return finish()
+}
+
+// stageBatch writes the messages of batch to tmp/ with cfg.parallelism in
+// flight and returns their temporary paths ("" for a message gone from
+// the source).
+func (a *applier) stageBatch(ctx context.Context, batch []copyOp) ([]string, error) {
 	staged := make([]string, len(batch))
-	syncer, _ := a.dst.(transport.FSSyncer)
+	_, syncer := a.dst.(transport.FSSyncer)
 	err := a.parallel(ctx, len(batch), func(i int) string { return "copying " + a.srcPath(batch[i]) }, func(ctx context.Context, i int) error {
-		tmp, err := a.stage(ctx, batch[i], syncer == nil)
+		tmp, err := a.stage(ctx, batch[i], !syncer)
 		staged[i] = tmp
 		return err
 	})
-	if err != nil {
-		for _, tmp := range staged {
-			if tmp != "" {
-				_ = a.dst.Remove(context.WithoutCancel(ctx), tmp)
-			}
-		}
-		return err
-	}
+	return staged, err
+}
+
+// finishBatch flushes what stageBatch wrote and renames it into place.
+func (a *applier) finishBatch(ctx context.Context, batch []copyOp, staged []string) error {
+	syncer, _ := a.dst.(transport.FSSyncer)
 	if syncer != nil {
 		if err := syncer.SyncFS(ctx, a.cfg.Destination); err != nil {
 			return fmt.Errorf("flush %s on %s: %w", a.cfg.Destination, a.dst.Name(), err)
 		}
 	}
-	err = a.parallel(ctx, len(batch), func(i int) string { return "renaming " + staged[i] }, func(ctx context.Context, i int) error {
+	err := a.parallel(ctx, len(batch), func(i int) string { return "renaming " + staged[i] }, func(ctx context.Context, i int) error {
 		if staged[i] == "" {
 			return nil // gone from the source
 		}
 		op := batch[i]
-		final := join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
-		if err := a.dst.Rename(ctx, staged[i], final); err != nil {
-			return fmt.Errorf("rename %s on %s: %w", staged[i], a.dst.Name(), err)
-		}
-		return nil
+		return a.renameStaged(ctx, staged[i], join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name))
 	})
 	if err != nil {
 		return err
@@ -357,7 +387,6 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 	}
 	return nil
 }
-
 func (a *applier) srcPath(op copyOp) string {
 	return join(a.cfg.Source, op.mb.rel, op.f.sub, op.f.name)
 }
@@ -392,7 +421,11 @@ func tmpPrefix(base string) string {
 // host cannot flush a whole filesystem at once).
 func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath string, err error) {
 	sp := a.srcPath(op)
-	tmp := join(a.cfg.Destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
+	t, err := a.tmpFile(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	tmp := t.path
 	r, err := a.src.Open(ctx, sp)
 	if errors.Is(err, fs.ErrNotExist) {
 		a.log.Debug("message gone from the source", "path", sp)
@@ -407,7 +440,7 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	// The source's close is not waited for: over SFTP it is a round trip
 	// that nothing depends on.
 	defer closeLater(r, a.log, sp)
-	w, err := a.dst.Create(ctx, tmp, op.f.info.Mode.Perm()|0o600)
+	w, err := t.create(ctx, op.f.info.Mode.Perm()|0o600)
 	if err != nil {
 		return "", fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
 	}
@@ -417,7 +450,7 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 			if !closed {
 				w.Close()
 			}
-			if rerr := a.dst.Remove(context.WithoutCancel(ctx), tmp); rerr != nil {
+			if rerr := t.remove(context.WithoutCancel(ctx)); rerr != nil {
 				a.log.Warn("cannot remove temporary file", "path", tmp, "error", rerr)
 			}
 		}
@@ -469,11 +502,11 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	if err = a.verify(ctx, tmp, op.f.size, sum); err != nil {
 		return "", fmt.Errorf("verify %s: %w", tmp, err)
 	}
-	if err = a.chown(ctx, tmp); err != nil {
+	if err = t.chown(ctx); err != nil {
 		return "", err
 	}
-	if err = a.dst.Chtimes(ctx, tmp, op.f.info.ModTime); err != nil {
-		return "", fmt.Errorf("set time of %s on %s: %w", tmp, a.dst.Name(), err)
+	if err = t.chtimes(ctx, op.f.info.ModTime); err != nil {
+		return "", err
 	}
 	return tmp, nil
 }
