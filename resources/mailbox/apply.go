@@ -15,6 +15,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,6 +27,11 @@ import (
 
 // batchSize is how many creates or renames one journal entry announces.
 const batchSize = 512
+
+// streamBatchSize is how many messages are copied between two flushes
+// when the source streams them (apply_stream.go); each of its batchSize
+// parts is one journal entry, all recorded before the first is copied.
+const streamBatchSize = 8 * batchSize
 
 // entry is one journal entry: the destination changes about to be made.
 // Restore undoes them newest-first.
@@ -154,9 +160,11 @@ type applier struct {
 	uid, gid int
 	throttle *throttle
 	// dirs holds the destination's open directories, when it has them.
-	dirs    *dirCache
-	mu      sync.Mutex
-	skipped int
+	dirs *dirCache
+	// noStream: the source cannot stream files (apply_stream.go).
+	noStream atomic.Bool
+	mu       sync.Mutex
+	skipped  int
 }
 
 func (a *applier) record(ctx context.Context, e entry) error {
@@ -313,14 +321,22 @@ func (a *applier) chown(ctx context.Context, p string) error {
 // temporary files left are removed by the next run.
 func (a *applier) copyBatches(ctx context.Context) error {
 	var finish func() error // the previous batch's second phase
-	for i := 0; i < len(a.s.copies); i += batchSize {
-		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
-		e := entry{Created: make([]string, len(batch))}
-		for k, op := range batch {
-			e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
-		}
-		if err := a.record(ctx, e); err != nil {
-			return errors.Join(err, runFinish(finish))
+	size := batchSize
+	if _, ok := a.src.(transport.Streamer); ok {
+		// A stream costs a command on the source: fewer, larger batches.
+		size = streamBatchSize
+	}
+	for i := 0; i < len(a.s.copies); i += size {
+		batch := a.s.copies[i:min(i+size, len(a.s.copies))]
+		for k := 0; k < len(batch); k += batchSize {
+			part := batch[k:min(k+batchSize, len(batch))]
+			e := entry{Created: make([]string, len(part))}
+			for k, op := range part {
+				e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
+			}
+			if err := a.record(ctx, e); err != nil {
+				return errors.Join(err, runFinish(finish))
+			}
 		}
 		done := make(chan error, 1)
 		go func(finish func() error) { done <- runFinish(finish) }(finish)
@@ -345,20 +361,6 @@ func runFinish(finish func() error) (err error) {
 	}
 	defer recovered("renaming a batch into place", &err)
 	return finish()
-}
-
-// stageBatch writes the messages of batch to tmp/ with cfg.parallelism in
-// flight and returns their temporary paths ("" for a message gone from
-// the source).
-func (a *applier) stageBatch(ctx context.Context, batch []copyOp) ([]string, error) {
-	staged := make([]string, len(batch))
-	_, syncer := a.dst.(transport.FSSyncer)
-	err := a.parallel(ctx, len(batch), func(i int) string { return "copying " + a.srcPath(batch[i]) }, func(ctx context.Context, i int) error {
-		tmp, err := a.stage(ctx, batch[i], !syncer)
-		staged[i] = tmp
-		return err
-	})
-	return staged, err
 }
 
 // finishBatch flushes what stageBatch wrote and renames it into place.
@@ -421,11 +423,6 @@ func tmpPrefix(base string) string {
 // host cannot flush a whole filesystem at once).
 func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath string, err error) {
 	sp := a.srcPath(op)
-	t, err := a.tmpFile(ctx, op)
-	if err != nil {
-		return "", err
-	}
-	tmp := t.path
 	r, err := a.src.Open(ctx, sp)
 	if errors.Is(err, fs.ErrNotExist) {
 		a.log.Debug("message gone from the source", "path", sp)
@@ -440,6 +437,18 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	// The source's close is not waited for: over SFTP it is a round trip
 	// that nothing depends on.
 	defer closeLater(r, a.log, sp)
+	return a.stageFrom(ctx, op, r, fsync)
+}
+
+// stageFrom is stage with the message's content read from r, which has
+// at least its listed size.
+func (a *applier) stageFrom(ctx context.Context, op copyOp, r io.Reader, fsync bool) (tmpPath string, err error) {
+	sp := a.srcPath(op)
+	t, err := a.tmpFile(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	tmp := t.path
 	w, err := t.create(ctx, op.f.info.Mode.Perm()|0o600)
 	if err != nil {
 		return "", fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)

@@ -41,3 +41,18 @@ type Dir interface {
 	// Close releases the directory.
 	Close() error
 }
+
+// Streamer is implemented by hosts that can read many files in one stream
+// (over SSH: one tar(1) command), without a request and its answer per
+// file.
+type Streamer interface {
+	// StreamFiles reads the files at paths (absolute), in order, and calls
+	// fn with the index of each regular file it read, its size and its
+	// content, which fn reads to the end or not. A path that is a symbolic
+	// link is not followed, and not read. A path it did not read (missing, not a regular file,
+	// unreadable) is not passed to fn: the caller reads it on its own,
+	// which tells why. An error of fn ends the stream and is returned.
+	// ok is false when the host has no way to stream (and nothing was
+	// read).
+	StreamFiles(ctx context.Context, paths []string, fn func(i int, size int64, r io.Reader) error) (ok bool, err error)
+}

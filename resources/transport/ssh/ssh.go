@@ -40,6 +40,9 @@ type Host struct {
 	readersOnce sync.Once
 	readers     []*sftp.Client
 	nextReader  atomic.Uint32
+	// tarOnce finds out whether tar on the host is GNU tar (stream.go).
+	tarOnce sync.Once
+	gnuTar  bool
 
 	sessions chan struct{}
 	done     chan struct{}
