@@ -17,8 +17,8 @@ const maxStreams = 4
 
 // streamMin is the fewest messages worth a stream: starting a command
 // over SSH takes a session, a shell and tar, longer than a few hundred
-// small files take over SFTP.
-const streamMin = 512
+// small files take over SFTP. Tests lower it.
+var streamMin = 512
 
 // stageBatch writes the messages of batch to tmp/ and returns their
 // temporary paths ("" for a message gone from the source). When the
