@@ -85,8 +85,11 @@ func (h *Host) StreamFiles(ctx context.Context, paths []string, fn func(i int, s
 		}
 		// Members come in the order of the list; the paths tar could
 		// not read are not among them.
-		i := next
-		for i < len(paths) && paths[i] != hdr.Name {
+		i, name := next, hdr.Name
+		if hdr.Typeflag == tar.TypeDir {
+			name = strings.TrimSuffix(name, "/")
+		}
+		for i < len(paths) && paths[i] != name {
 			i++
 		}
 		if i == len(paths) {
