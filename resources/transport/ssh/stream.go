@@ -60,7 +60,8 @@ func (h *Host) StreamFiles(ctx context.Context, paths []string, fn func(i int, s
 	defer s.Close()
 	s.Stdin = &list
 	var stderr bytes.Buffer
-	s.Stderr = &limited{w: &stderr, n: 4096}
+	l := &limited{w: &stderr, n: 4096}
+	s.Stderr = l
 	out, err := s.StdoutPipe()
 	if err != nil {
 		return true, fmt.Errorf("run tar on %s: %w", h.Name(), err)
@@ -112,18 +113,29 @@ func (h *Host) StreamFiles(ctx context.Context, paths []string, fn func(i int, s
 		if werr != nil {
 			return true, fmt.Errorf("run tar on %s: %w", h.Name(), werr)
 		}
+		if l.shrank {
+			// GNU tar pads a file that shrank while it read it with
+			// zeros, to the size its header already gave: that content
+			// is not the file's.
+			return true, fmt.Errorf("run tar on %s: a file shrank while it was read: %s", h.Name(), firstLine(stderr.Bytes()))
+		}
 		h.log.Debug("tar exited non-zero", "host", h.cfg.Name, "code", code, "stderr", firstLine(stderr.Bytes()))
 	}
 	return true, ctx.Err()
 }
 
-// limited keeps the first n bytes written to it.
+// limited keeps the first n bytes written to it, and notes whether tar
+// said a file shrank.
 type limited struct {
-	w io.Writer
-	n int
+	w      io.Writer
+	n      int
+	shrank bool
 }
 
 func (l *limited) Write(b []byte) (int, error) {
+	if bytes.Contains(b, []byte("shrank by")) {
+		l.shrank = true
+	}
 	if l.n > 0 {
 		k := min(l.n, len(b))
 		_, _ = l.w.Write(b[:k])
