@@ -128,6 +128,9 @@ type scan struct {
 type lister struct {
 	h     transport.Host
 	width int
+	// tree, when the host could list the whole tree at once
+	// (transport.TreeLister), answers for the directories it holds.
+	tree map[string][]transport.FileInfo
 }
 
 type listing struct {
@@ -164,6 +167,16 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		return nil, fmt.Errorf("the source %s on %s is not a directory", c.Source, src.Name())
 	}
 	sl := lister{h: src, width: c.parallelism * 2}
+	if tl, ok := src.(transport.TreeLister); ok {
+		// One command instead of a request per directory.
+		tree, ok, err := tl.ListTree(ctx, c.Source)
+		if err != nil {
+			return nil, fmt.Errorf("list %s on %s: %w", c.Source, src.Name(), err)
+		}
+		if ok {
+			sl.tree = tree
+		}
+	}
 	var msgDirs []string
 	byRel := map[string]*mbox{}
 	level := []string{c.Source}

@@ -43,6 +43,9 @@ type Host struct {
 	// tarOnce finds out whether tar on the host is GNU tar (stream.go).
 	tarOnce sync.Once
 	gnuTar  bool
+	// findOnce: whether find on the host is GNU find (listtree.go).
+	findOnce sync.Once
+	gnuFind  bool
 
 	sessions chan struct{}
 	done     chan struct{}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mailplan/mailplan/resources/testbed"
 )
@@ -70,5 +71,42 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestListTree: one find lists what ReadDir lists, directory by
+// directory, links not followed, any name a name.
+func TestListTree(t *testing.T) {
+	h := dial(t, testbed.SSHD(t), false)
+	ctx := context.Background()
+	root := t.TempDir()
+	for _, d := range []string{"a/cur", "a/new", "b c\nd/cur", "-e", "empty"} {
+		must(t, os.MkdirAll(filepath.Join(root, d), 0o750))
+	}
+	for _, f := range []string{"a/cur/1:2,S", "a/new/2", "b c\nd/cur/x y", "-e/-f", "top"} {
+		must(t, os.WriteFile(filepath.Join(root, f), []byte(f), 0o640))
+	}
+	must(t, os.Chmod(filepath.Join(root, "top"), 0o4755))
+	must(t, os.Symlink("/etc", filepath.Join(root, "a", "link")))
+	tree, ok, err := h.ListTree(ctx, root)
+	if !ok || err != nil {
+		t.Fatalf("ListTree: ok %v, %v", ok, err)
+	}
+	var dirs []string
+	must(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return err
+	}))
+	if len(tree) != len(dirs) {
+		t.Errorf("%d directories listed, want %d", len(tree), len(dirs))
+	}
+	for _, d := range dirs {
+		want, err := h.ReadDir(ctx, d)
+		must(t, err)
+		if diff := cmp.Diff(want, tree[d], cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s (-ReadDir +ListTree):\n%s", d, diff)
+		}
 	}
 }

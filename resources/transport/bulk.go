@@ -56,3 +56,15 @@ type Streamer interface {
 	// read).
 	StreamFiles(ctx context.Context, paths []string, fn func(i int, size int64, r io.Reader) error) (ok bool, err error)
 }
+
+// TreeLister is implemented by hosts that can list a whole tree with one
+// command (over SSH: find(1)) instead of a request per directory.
+type TreeLister interface {
+	// ListTree lists root and every directory below it, following no
+	// symbolic link: each directory's path (root, or root joined with
+	// the names below it) to its entries as ReadDir gives them, sorted
+	// by name. ok is false, with nothing listed, when the host cannot
+	// (no such command) or could not list all of it (a directory it may
+	// not read): the caller then lists with ReadDir, which says why.
+	ListTree(ctx context.Context, root string) (tree map[string][]FileInfo, ok bool, err error)
+}
