@@ -449,7 +449,7 @@ func (a *applier) stageFrom(ctx context.Context, op copyOp, r io.Reader, fsync b
 		return "", err
 	}
 	tmp := t.path
-	w, err := t.create(ctx, op.f.info.Mode.Perm()|0o600)
+	w, err := t.create(ctx, op.f.mode.Perm()|0o600)
 	if err != nil {
 		return "", fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
 	}
@@ -514,7 +514,7 @@ func (a *applier) stageFrom(ctx context.Context, op copyOp, r io.Reader, fsync b
 	if err = t.chown(ctx); err != nil {
 		return "", err
 	}
-	if err = t.chtimes(ctx, op.f.info.ModTime); err != nil {
+	if err = t.chtimes(ctx, op.f.modTime()); err != nil {
 		return "", err
 	}
 	return tmp, nil
