@@ -15,6 +15,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,6 +27,11 @@ import (
 
 // batchSize is how many creates or renames one journal entry announces.
 const batchSize = 512
+
+// streamBatchSize is how many messages are copied between two flushes
+// when the source streams them (apply_stream.go); each of its batchSize
+// parts is one journal entry, all recorded before the first is copied.
+const streamBatchSize = 8 * batchSize
 
 // entry is one journal entry: the destination changes about to be made.
 // Restore undoes them newest-first.
@@ -117,7 +123,9 @@ func (c *Copy) Apply(ctx context.Context, req resource.ApplyRequest) (resource.A
 		return resource.ApplyResponse{}, fmt.Errorf("not enough free space at %s on %s: the copy needs about %s, %s free",
 			cfg.Destination, dst.Name(), sizeString(s.need()), sizeString(int64(*free)))
 	}
-	a := &applier{cfg: cfg, src: src, dst: dst, s: s, j: req.Journal, log: log, progress: req.Progress, uid: -1, gid: -1}
+	a := &applier{cfg: cfg, src: src, dst: dst, s: s, j: req.Journal, log: log, progress: req.Progress, uid: -1, gid: -1,
+		dirs: newDirCache(dst)}
+	defer a.dirs.close()
 	if cfg.Owner != "" {
 		if a.uid, err = dst.LookupUser(ctx, cfg.Owner); err != nil {
 			return resource.ApplyResponse{}, resource.Errorf("owner", "Unknown owner", "%s", err)
@@ -151,6 +159,10 @@ type applier struct {
 	progress resource.Progress
 	uid, gid int
 	throttle *throttle
+	// dirs holds the destination's open directories, when it has them.
+	dirs *dirCache
+	// noStream: the source cannot stream files (apply_stream.go).
+	noStream atomic.Bool
 	mu       sync.Mutex
 	skipped  int
 }
@@ -186,18 +198,8 @@ func (a *applier) run(ctx context.Context) error {
 	if err := a.writeDeltas(ctx, a.intents()); err != nil {
 		return err
 	}
-	for i := 0; i < len(a.s.copies); i += batchSize {
-		batch := a.s.copies[i:min(i+batchSize, len(a.s.copies))]
-		e := entry{Created: make([]string, len(batch))}
-		for k, op := range batch {
-			e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
-		}
-		if err := a.record(ctx, e); err != nil {
-			return err
-		}
-		if err := a.copyBatch(ctx, batch); err != nil {
-			return err
-		}
+	if err := a.copyBatches(ctx); err != nil {
+		return err
 	}
 	for i := 0; i < len(a.s.renames); i += batchSize {
 		batch := a.s.renames[i:min(i+batchSize, len(a.s.renames))]
@@ -308,43 +310,73 @@ func (a *applier) chown(ctx context.Context, p string) error {
 	return nil
 }
 
-// copyBatch copies the messages of one batch with cfg.parallelism in
-// flight, in two phases: every message is written to tmp/ and verified;
-// then the filesystem is flushed once (syncfs) and the messages renamed
-// into cur/ or new/, so none is visible before its bytes are durable. The
-// first error stops the batch; temporary files left are removed by the
-// next run.
-func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
-	staged := make([]string, len(batch))
-	syncer, _ := a.dst.(transport.FSSyncer)
-	err := a.parallel(ctx, len(batch), func(i int) string { return "copying " + a.srcPath(batch[i]) }, func(ctx context.Context, i int) error {
-		tmp, err := a.stage(ctx, batch[i], syncer == nil)
-		staged[i] = tmp
-		return err
-	})
-	if err != nil {
-		for _, tmp := range staged {
-			if tmp != "" {
-				_ = a.dst.Remove(context.WithoutCancel(ctx), tmp)
+// copyBatches copies the messages, batchSize at a time, each batch
+// announced in the journal before any of its messages is written. A batch
+// is copied in two phases: every message is written to tmp/ and verified
+// (stageBatch); then the filesystem is flushed once (syncfs) and the
+// messages renamed into cur/ or new/, so none is visible before its bytes
+// are durable (finishBatch). The second phase of one batch runs while the
+// next batch is staged: the flush then waits on the disk while the next
+// messages come over the network. The first error stops the copy;
+// temporary files left are removed by the next run.
+func (a *applier) copyBatches(ctx context.Context) error {
+	var finish func() error // the previous batch's second phase
+	size := batchSize
+	if _, ok := a.src.(transport.Streamer); ok {
+		// A stream costs a command on the source: fewer, larger batches.
+		size = streamBatchSize
+	}
+	for i := 0; i < len(a.s.copies); i += size {
+		batch := a.s.copies[i:min(i+size, len(a.s.copies))]
+		for k := 0; k < len(batch); k += batchSize {
+			part := batch[k:min(k+batchSize, len(batch))]
+			e := entry{Created: make([]string, len(part))}
+			for k, op := range part {
+				e.Created[k] = join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
+			}
+			if err := a.record(ctx, e); err != nil {
+				return errors.Join(err, runFinish(finish))
 			}
 		}
-		return err
+		done := make(chan error, 1)
+		go func(finish func() error) { done <- runFinish(finish) }(finish)
+		staged, err := a.stageBatch(ctx, batch)
+		if err = errors.Join(err, <-done); err != nil {
+			for _, tmp := range staged {
+				if tmp != "" {
+					_ = a.dst.Remove(context.WithoutCancel(ctx), tmp)
+				}
+			}
+			return err
+		}
+		finish = func() error { return a.finishBatch(ctx, batch, staged) }
 	}
+	return runFinish(finish)
+}
+
+// runFinish runs a batch's second phase, if any, its panic an error.
+func runFinish(finish func() error) (err error) {
+	if finish == nil {
+		return nil
+	}
+	defer recovered("renaming a batch into place", &err)
+	return finish()
+}
+
+// finishBatch flushes what stageBatch wrote and renames it into place.
+func (a *applier) finishBatch(ctx context.Context, batch []copyOp, staged []string) error {
+	syncer, _ := a.dst.(transport.FSSyncer)
 	if syncer != nil {
 		if err := syncer.SyncFS(ctx, a.cfg.Destination); err != nil {
 			return fmt.Errorf("flush %s on %s: %w", a.cfg.Destination, a.dst.Name(), err)
 		}
 	}
-	err = a.parallel(ctx, len(batch), func(i int) string { return "renaming " + staged[i] }, func(ctx context.Context, i int) error {
+	err := a.parallel(ctx, len(batch), func(i int) string { return "renaming " + staged[i] }, func(ctx context.Context, i int) error {
 		if staged[i] == "" {
 			return nil // gone from the source
 		}
 		op := batch[i]
-		final := join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name)
-		if err := a.dst.Rename(ctx, staged[i], final); err != nil {
-			return fmt.Errorf("rename %s on %s: %w", staged[i], a.dst.Name(), err)
-		}
-		return nil
+		return a.renameStaged(ctx, staged[i], join(a.cfg.Destination, op.mb.rel, op.f.sub, op.f.name))
 	})
 	if err != nil {
 		return err
@@ -357,7 +389,6 @@ func (a *applier) copyBatch(ctx context.Context, batch []copyOp) error {
 	}
 	return nil
 }
-
 func (a *applier) srcPath(op copyOp) string {
 	return join(a.cfg.Source, op.mb.rel, op.f.sub, op.f.name)
 }
@@ -392,7 +423,6 @@ func tmpPrefix(base string) string {
 // host cannot flush a whole filesystem at once).
 func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath string, err error) {
 	sp := a.srcPath(op)
-	tmp := join(a.cfg.Destination, op.mb.rel, "tmp", tmpName(baseName(op.f.name)))
 	r, err := a.src.Open(ctx, sp)
 	if errors.Is(err, fs.ErrNotExist) {
 		a.log.Debug("message gone from the source", "path", sp)
@@ -407,7 +437,19 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	// The source's close is not waited for: over SFTP it is a round trip
 	// that nothing depends on.
 	defer closeLater(r, a.log, sp)
-	w, err := a.dst.Create(ctx, tmp, op.f.info.Mode.Perm()|0o600)
+	return a.stageFrom(ctx, op, r, fsync)
+}
+
+// stageFrom is stage with the message's content read from r, which has
+// at least its listed size.
+func (a *applier) stageFrom(ctx context.Context, op copyOp, r io.Reader, fsync bool) (tmpPath string, err error) {
+	sp := a.srcPath(op)
+	t, err := a.tmpFile(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	tmp := t.path
+	w, err := t.create(ctx, op.f.mode.Perm()|0o600)
 	if err != nil {
 		return "", fmt.Errorf("create %s on %s: %w", tmp, a.dst.Name(), err)
 	}
@@ -417,7 +459,7 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 			if !closed {
 				w.Close()
 			}
-			if rerr := a.dst.Remove(context.WithoutCancel(ctx), tmp); rerr != nil {
+			if rerr := t.remove(context.WithoutCancel(ctx)); rerr != nil {
 				a.log.Warn("cannot remove temporary file", "path", tmp, "error", rerr)
 			}
 		}
@@ -469,11 +511,11 @@ func (a *applier) stage(ctx context.Context, op copyOp, fsync bool) (tmpPath str
 	if err = a.verify(ctx, tmp, op.f.size, sum); err != nil {
 		return "", fmt.Errorf("verify %s: %w", tmp, err)
 	}
-	if err = a.chown(ctx, tmp); err != nil {
+	if err = t.chown(ctx); err != nil {
 		return "", err
 	}
-	if err = a.dst.Chtimes(ctx, tmp, op.f.info.ModTime); err != nil {
-		return "", fmt.Errorf("set time of %s on %s: %w", tmp, a.dst.Name(), err)
+	if err = t.chtimes(ctx, op.f.modTime()); err != nil {
+		return "", err
 	}
 	return tmp, nil
 }

@@ -28,6 +28,15 @@
 // the next one; a re-run copies only what is still missing, so nothing is
 // copied twice.
 //
+// Speed (apply_dirs.go, apply_stream.go): at the destination each Maildir's
+// tmp/, cur/ and new/ are opened once (transport.DirOpener), so a message
+// costs one system call per step, not a walk of its path; from an SSH
+// source with GNU tar a large batch (4096 messages, eight journal
+// entries) comes over up to four tar streams (transport.Streamer) instead
+// of an SFTP open, read and close per message, and what they do not bring
+// goes over SFTP; the flush and renames of a batch overlap the transfer of
+// the next.
+//
 // Conflict policy: a base name at the destination with another size (or
 // not a regular file) is never overwritten. The whole apply is refused
 // before it changes anything, listing the conflicts; plan shows them in

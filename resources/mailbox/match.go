@@ -59,7 +59,7 @@ func (s *scan) match(ctx context.Context, src, dst transport.Host, c config) err
 					continue
 				}
 				s.addCopy(mb, sf)
-			case !df.info.IsRegular():
+			case !df.mode.IsRegular():
 				s.conflicts = append(s.conflicts, fmt.Sprintf("%q is not a regular file", join(c.Destination, mb.rel, df.sub, df.name)))
 			case df.size != sf.size:
 				s.conflicts = append(s.conflicts, fmt.Sprintf("%q has %d bytes, the source's %q has %d",
@@ -74,7 +74,7 @@ func (s *scan) match(ctx context.Context, src, dst transport.Host, c config) err
 		if len(candidates) > 0 {
 			var foreign []msgFile
 			for b, df := range mb.dst {
-				if _, ok := mb.src[b]; !ok && !own[b] && df.info.IsRegular() {
+				if _, ok := mb.src[b]; !ok && !own[b] && df.mode.IsRegular() {
 					foreign = append(foreign, df)
 				}
 			}
@@ -154,7 +154,7 @@ func (s *scan) planMirror(mb *mbox) {
 		it := mb.man[k]
 		db := baseName(path.Base(it.File))
 		df, there := mb.dst[db]
-		untouched := there && df.info.IsRegular() && fileOf(df) == it.File && df.size == it.Size
+		untouched := there && df.mode.IsRegular() && fileOf(df) == it.File && df.size == it.Size
 		sf, atSource := mb.src[k]
 		switch {
 		case !there:

@@ -63,6 +63,10 @@ func (l lister) listAll(ctx context.Context, paths []string) []listing {
 		out[i] = listing{path: p}
 		defer recovered("listing "+p, &out[i].err)
 		hook("list " + p)
+		if es, ok := l.tree[p]; ok {
+			out[i] = listing{path: p, entries: es}
+			return
+		}
 		es, err := l.h.ReadDir(ctx, p)
 		out[i] = listing{path: p, entries: es, err: err}
 	})

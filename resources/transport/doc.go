@@ -11,8 +11,10 @@
 // behind), FSStater, InodeStater and FSSyncer (free space and inodes,
 // syncfs), AccessChecker (whether the account may use sudo or write where
 // a plan writes, asked at plan time), LinkReader and Identity (for link
-// checks) and Confiner (race-free confinement). Unwrapper lets a wrapper
-// pass them on.
+// checks), Confiner (race-free confinement), DirOpener (a directory opened
+// once, its files reached by name), Streamer (many files read in one
+// stream) and TreeLister (a whole tree listed with one command).
+// Unwrapper lets a wrapper pass them on.
 //
 // The helpers types call with them keep the rules in one place: Confine
 // and Resolve confine writes (and reads) to given roots so that no planted

@@ -85,7 +85,7 @@ func (h *Host) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	if h.sftp == nil {
 		return h.sudoOpen(ctx, p)
 	}
-	f, err := h.sftp.Open(p)
+	f, err := h.reader().Open(p)
 	if err != nil {
 		return nil, h.fileErr("open", p, err)
 	}
@@ -100,7 +100,7 @@ func (h *Host) ReadDir(ctx context.Context, p string) ([]transport.FileInfo, err
 	if h.sftp == nil {
 		return h.sudoReadDir(ctx, p)
 	}
-	fis, err := h.sftp.ReadDirContext(ctx, p)
+	fis, err := h.reader().ReadDirContext(ctx, p)
 	if err != nil {
 		return nil, h.fileErr("read directory", p, err)
 	}

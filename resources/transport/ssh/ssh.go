@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,6 +36,16 @@ type Host struct {
 	// sftp is nil with sudo: file operations then run as commands.
 	sftp  *sftp.Client
 	fsync bool // the server has fsync@openssh.com
+	// readers are more SFTP channels for reads (readers.go).
+	readersOnce sync.Once
+	readers     []*sftp.Client
+	nextReader  atomic.Uint32
+	// tarOnce finds out whether tar on the host is GNU tar (stream.go).
+	tarOnce sync.Once
+	gnuTar  bool
+	// findOnce: whether find on the host is GNU find (listtree.go).
+	findOnce sync.Once
+	gnuFind  bool
 
 	sessions chan struct{}
 	done     chan struct{}
@@ -194,6 +205,7 @@ func (h *Host) Close() error {
 	h.once.Do(func() {
 		close(h.done)
 		if h.sftp != nil {
+			h.closeReaders()
 			h.sftp.Close()
 		}
 		err = h.conn.Close()
