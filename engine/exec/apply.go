@@ -118,30 +118,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		return rep, err
 	}
 
-	g := dag.New[string]()
-	for addr, it := range p.items {
-		g.Add(addr)
-		for _, d := range it.deps {
-			dep, ok := p.items[d]
-			if !ok {
-				continue
-			}
-			if it.change.Action == plans.Delete && dep.change.Action == plans.Delete {
-				g.Connect(d, addr) // remove dependents first
-			} else if it.change.Action != plans.Delete {
-				g.Connect(addr, d)
-			}
-		}
-		for _, d := range it.after {
-			// A new instance waits for the old ones that own part of
-			// what it claims to be destroyed (moved.go).
-			if _, ok := p.items[d]; ok {
-				g.Connect(addr, d)
-			}
-		}
-	}
-
-	closes := windowEdges(g, p.items)
+	g, closes, batches := r.applyGraph(p)
 
 	// The walk stops scheduling when Stop closes; work in flight keeps ctx.
 	walkCtx, cancelWalk := context.WithCancel(ctx)
@@ -155,10 +132,19 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 			}
 		}()
 	}
-	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep, open: map[string]*itemApply{}}
+	w := &applyWalk{r: r, j: j, opts: opts, waitCtx: walkCtx, rep: rep, open: map[string]*itemApply{},
+		batches: batches, batchOf: map[string]string{}, deferred: map[string][]*itemApply{}}
+	for name, b := range batches {
+		for _, m := range b.members {
+			w.batchOf[m] = name
+		}
+	}
 	report, walkErr := g.Walk(walkCtx, parallelism(opts.Parallelism), func(_ context.Context, addr string) error {
 		if win, ok := closes[addr]; ok {
 			return w.closeWindow(ctx, win)
+		}
+		if b, ok := batches[addr]; ok {
+			return w.finishBatch(ctx, addr, b)
 		}
 		return w.item(ctx, p.items[addr])
 	}, dag.WalkOptions{Stop: opts.Stop, KeepGoing: destroy})
@@ -169,6 +155,9 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		return rep, fmt.Errorf("internal error: the apply graph has a cycle (%v); nothing was changed. This is a bug in mailplan; please report it", cycle)
 	}
 	for _, f := range report.Failed {
+		if errors.Is(f.Err, errBatchFailed) {
+			continue // its failed changes are reported on their own
+		}
 		// A panic the walk recovered fails its resource, and the apply
 		// rolls back as after any failure.
 		rep.Failed = append(rep.Failed, ResourceError{Addr: f.Node, Err: r.walkPanic(f.Node, op, f.Err)})
@@ -211,6 +200,7 @@ func (r *Runner) Apply(ctx context.Context, p *Planned, st *states.State, mgr st
 		return rep, fmt.Errorf("apply stopped at once; the state records what was done: run `mailplan rollback` to undo it, or `mailplan apply` to continue it: %w", ctx.Err())
 	}
 	if opts.NoRollback {
+		w.finishLeft(ctx)
 		w.closeLeft(ctx, p.items)
 		if err := r.finishRun(ctx, j, states.StatusKept, nil); err != nil {
 			return rep, err

@@ -31,6 +31,12 @@ type applyWalk struct {
 	// open are the windows opened in this apply, by address: their
 	// changes finish at their close nodes (windows.go).
 	open map[string]*itemApply
+	// batches are this apply's batches by finish node, batchOf each
+	// member's finish node, and deferred the changes waiting there
+	// (batches.go).
+	batches  map[string]*batch
+	batchOf  map[string]string
+	deferred map[string][]*itemApply
 }
 
 // itemApply is one instance's change as applyWalk.item makes it: what
@@ -57,6 +63,9 @@ type itemApply struct {
 	// reached is what the type's last Apply said it reached
 	// (resource.ApplyResponse.Reached), cty.NilVal when it did not say.
 	reached cty.Value
+	// batch is given to the type's Apply when the change is in a batch
+	// (batches.go).
+	batch *resource.Batch
 }
 
 // item applies the change of one instance, in steps: settle what is left
@@ -106,8 +115,24 @@ func (w *applyWalk) item(ctx context.Context, it *item) (err error) {
 	if err := w.r.runHooks(ctx, it, before); err != nil {
 		return err
 	}
+	name, inBatch := w.batchOf[it.addr]
+	if inBatch && action != plans.Delete {
+		c.batch = &resource.Batch{}
+	}
 	if err := w.change(ctx, c); err != nil {
 		return err
+	}
+	if _, ok := c.batch.Deferred(); ok {
+		if c.wait != nil {
+			return errors.New("internal error: the type both left its last step to its batch and asked to wait. This is a bug in mailplan; please report it")
+		}
+		// The change finishes with its batch; what the apply reached is
+		// read back then.
+		c.reached = cty.NilVal
+		w.mu.Lock()
+		w.deferred[name] = append(w.deferred[name], c)
+		w.mu.Unlock()
+		return nil
 	}
 	if windowOf(it) != nil && action != plans.Delete && c.wait == nil {
 		// The change finishes when the window closes.

@@ -27,7 +27,7 @@ func (w *applyWalk) applySteps(ctx context.Context, c *itemApply) error {
 		ar, err := w.r.apply(ctx, it.typ, resource.ApplyRequest{
 			Addr: it.addr, Config: it.config, Current: cur, Planned: it.planned, Snapshot: snap,
 			Journal: &changeJournal{j: w.j, index: c.index}, Resume: resume, ResumeInline: inline, Interrupted: it.interrupted,
-			Progress: ui.Progress(it.addr), Logger: c.log,
+			Progress: ui.Progress(it.addr), Logger: c.log, Batch: c.batch,
 		})
 		if err != nil {
 			return err

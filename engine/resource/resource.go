@@ -136,6 +136,10 @@ type ApplyRequest struct {
 	Interrupted [][]byte
 	Progress    Progress
 	Logger      hclog.Logger
+	// Batch, when not nil, lets Apply leave its last step to the batch it
+	// is in (Batcher); nil for a type that is no Batcher and whenever the
+	// instance applies alone.
+	Batch *Batch
 }
 
 // ApplyResponse reports the outcome of a successful Apply.
