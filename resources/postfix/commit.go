@@ -37,6 +37,7 @@ const (
 // listing is one map's request to be listed in its parameter.
 type listing struct {
 	ctx context.Context
+	in  instance
 	c   mapConfig
 	s   mapSnapshot
 	j   resource.Journal
@@ -162,8 +163,22 @@ func (in instance) list(l *listing, join func()) error {
 // postconf -e. The caller holds the edit lock. An error of the reads or of
 // the write is every changed member's, and is returned.
 func (in instance) listLocked(ctx context.Context, members []*listing) error {
+	return in.editLocked(ctx, nil, members)
+}
+
+// editLocked is listLocked with the parameter sets of postfix_config
+// changes (a batch's) made first, in the same edit.
+func (in instance) editLocked(ctx context.Context, sets []*configSet, members []*listing) error {
 	var names []string
 	seen := map[string]bool{}
+	for _, cs := range sets {
+		for _, n := range cs.c.names() {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
 	for _, m := range members {
 		if !seen[m.c.Parameter] {
 			seen[m.c.Parameter] = true
@@ -171,6 +186,11 @@ func (in instance) listLocked(ctx context.Context, members []*listing) error {
 		}
 	}
 	fail := func(err error) error {
+		for _, cs := range sets {
+			if cs.err == nil {
+				cs.err = err
+			}
+		}
 		for _, m := range members {
 			if m.err == nil {
 				m.err = err
@@ -185,6 +205,29 @@ func (in instance) listLocked(ctx context.Context, members []*listing) error {
 	edits := in.edits()
 	var order []string
 	dirty := map[string]bool{}
+	mark := func(n string) {
+		if !dirty[n] {
+			dirty[n] = true
+			order = append(order, n)
+		}
+	}
+	var setsChanged []*configSet
+	for _, cs := range sets {
+		earlier, want := cs.c.changes(cur, cs.s)
+		if len(want) == 0 {
+			continue
+		}
+		if err := journal(ctx, cs.j, configJournal{Params: earlier}); err != nil {
+			cs.err = err
+			continue
+		}
+		cs.log.Debug("setting parameters", "count", len(want))
+		for _, p := range want {
+			cur[p.Name] = p
+			mark(p.Name)
+		}
+		setsChanged = append(setsChanged, cs)
+	}
 	var changed []*listing
 	for _, m := range members {
 		c, s := m.c, m.s
@@ -214,10 +257,7 @@ func (in instance) listLocked(ctx context.Context, members []*listing) error {
 		edits.add(base, c.entry())
 		m.log.Debug("setting parameter", "name", c.Parameter, "value", value)
 		cur[c.Parameter] = param{Name: c.Parameter, Set: true, Value: value}
-		if !dirty[c.Parameter] {
-			dirty[c.Parameter] = true
-			order = append(order, c.Parameter)
-		}
+		mark(c.Parameter)
 		changed = append(changed, m)
 	}
 	if len(order) == 0 {
@@ -232,9 +272,15 @@ func (in instance) listLocked(ctx context.Context, members []*listing) error {
 	for _, m := range changed {
 		m.changed = true
 	}
+	for _, cs := range setsChanged {
+		cs.changed = true
+	}
 	if err := in.putAll(ctx, want); err != nil {
 		for _, m := range changed {
 			m.err = err
+		}
+		for _, cs := range setsChanged {
+			cs.err = err
 		}
 		return err
 	}

@@ -23,8 +23,9 @@ type editFaults struct {
 	hosts postfix.Hosts
 	fail  func(argv []string) bool
 
-	mu    sync.Mutex
-	edits [][]string // every postconf -e, failed or not
+	mu      sync.Mutex
+	edits   [][]string // every postconf -e, failed or not
+	reloads int        // every postfix reload
 }
 
 func (f *editFaults) Get(ctx context.Context, h resource.Host) (transport.Host, error) {
@@ -43,6 +44,11 @@ type editFaultHost struct {
 func (h *editFaultHost) Unwrap() transport.Host { return h.Host }
 
 func (h *editFaultHost) Run(ctx context.Context, argv []string, opts transport.RunOptions) (transport.Result, error) {
+	if len(argv) > 1 && argv[0] == "postfix" && argv[len(argv)-1] == "reload" {
+		h.f.mu.Lock()
+		h.f.reloads++
+		h.f.mu.Unlock()
+	}
 	if len(argv) > 3 && argv[0] == "postconf" && argv[3] == "-e" {
 		h.f.mu.Lock()
 		h.f.edits = append(h.f.edits, argv[4:])

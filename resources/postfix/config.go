@@ -223,6 +223,11 @@ func (t *Config) Apply(ctx context.Context, req resource.ApplyRequest) (resource
 		return resource.ApplyResponse{}, err
 	}
 	log := orNull(req.Logger)
+	if req.Batch != nil {
+		// The edit, check and reload are the batch's (batch.go).
+		req.Batch.Defer(&configSet{in: in, c: c, s: s, j: req.Journal, log: log})
+		return resource.ApplyResponse{}, nil
+	}
 	changed, err := t.set(ctx, in, c, s, req.Journal, log)
 	if err != nil || !changed {
 		return resource.ApplyResponse{}, err
@@ -240,7 +245,20 @@ func (t *Config) set(ctx context.Context, in instance, c configConfig, s configS
 	if err != nil {
 		return false, err
 	}
-	var earlier, want []param
+	earlier, want := c.changes(cur, s)
+	if len(want) == 0 {
+		return false, nil
+	}
+	if err := journal(ctx, j, configJournal{Params: earlier}); err != nil {
+		return false, err
+	}
+	log.Debug("setting parameters", "count", len(want))
+	return true, in.putAll(ctx, want)
+}
+
+// changes are the parameters of c that differ from cur, as they were
+// (with the snapshot's raw form when unchanged since), and as c wants them.
+func (c configConfig) changes(cur map[string]param, s configSnapshot) (earlier, want []param) {
 	for _, n := range c.names() {
 		p := cur[n]
 		if p.Set && p.Value == c.params[n] {
@@ -252,14 +270,7 @@ func (t *Config) set(ctx context.Context, in instance, c configConfig, s configS
 		earlier = append(earlier, p)
 		want = append(want, param{Name: n, Set: true, Value: c.params[n]})
 	}
-	if len(want) == 0 {
-		return false, nil
-	}
-	if err := journal(ctx, j, configJournal{Params: earlier}); err != nil {
-		return false, err
-	}
-	log.Debug("setting parameters", "count", len(want))
-	return true, in.putAll(ctx, want)
+	return earlier, want
 }
 
 // Restore implements resource.Type: the journal's earlier values newest

@@ -597,7 +597,7 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 	}
 	log := orNull(req.Logger)
 	var join func()
-	if c.Parameter != "" {
+	if c.Parameter != "" && req.Batch == nil {
 		var leave func()
 		join, leave = in.edits().queue.arrive()
 		defer leave()
@@ -616,8 +616,13 @@ func (m *Map) Apply(ctx context.Context, req resource.ApplyRequest) (resource.Ap
 		}
 	}
 
+	l := &listing{ctx: ctx, in: in, c: c, s: s, j: req.Journal, log: log, tableChanged: tableChanged}
+	if req.Batch != nil && (c.Parameter != "" || tableChanged) {
+		// The listing, check and reload are the batch's (batch.go).
+		req.Batch.Defer(l)
+		return resource.ApplyResponse{}, nil
+	}
 	if c.Parameter != "" {
-		l := &listing{ctx: ctx, c: c, s: s, j: req.Journal, log: log, tableChanged: tableChanged}
 		return resource.ApplyResponse{}, in.list(l, join)
 	}
 	if !tableChanged {
