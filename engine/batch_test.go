@@ -149,8 +149,18 @@ func (l *fakeListed) BatchKey(config cty.Value) string {
 	return "fake_listed\x00" + attr(config, "list")
 }
 
+// reloadItem is what a Restore leaves to FinishBatch: the list's reload.
+type reloadItem struct{ list string }
+
 func (l *fakeListed) FinishBatch(ctx context.Context, items []any) []error {
 	errs := make([]error, len(items))
+	if r, ok := items[0].(*reloadItem); ok {
+		err := l.step("reload " + filepath.Base(r.list))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	first := items[0].(*listItem)
 	var names []string
 	for _, it := range items {
@@ -201,6 +211,13 @@ func (l *fakeListed) Restore(ctx context.Context, req resource.RestoreRequest) e
 	if err := json.Unmarshal(req.Snapshot, &s); err != nil {
 		return err
 	}
+	defer func() {
+		if req.Batch != nil {
+			req.Batch.Defer(&reloadItem{list})
+		} else {
+			l.step("reload " + filepath.Base(list))
+		}
+	}()
 	if !s.Listed {
 		l.listMu.Lock()
 		defer l.listMu.Unlock()
@@ -463,4 +480,56 @@ resource "fake_window" "svc" {
 		}
 	}
 	b.check(t, "apply", map[string]string{"L1": "kept\na\nb\n", "svc": "running", "d": "new d"})
+}
+
+// A rollback undoes the changes of one list, one after the other, then
+// reloads it once.
+func TestBatchRollbackReloadsOnce(t *testing.T) {
+	plan := "\nvariable \"data\" { type = string }" + listedRes("a", "L1") + listedRes("b", "L1", "fake_listed.a") +
+		listedRes("c", "L1", "fake_listed.b") + fileRes("x", "x", "new x", "fake_listed.c") + "\n"
+	b := newBatchBed(t, plan)
+	b.ff.failOn[filepath.Join(b.data, "x")] = true
+	if _, err := applyDir(t, b.e, b.opts); err == nil {
+		t.Fatal("apply succeeded")
+	}
+	b.check(t, "rollback", map[string]string{"a": "(absent)", "b": "old b", "c": "(absent)", "L1": "kept\n"})
+	o := b.order()
+	if n := slices.Index(o, "reload L1"); n < 0 || slices.Contains(o[n+1:], "reload L1") {
+		t.Errorf("L1 not reloaded once: %v", o)
+	}
+	for _, r := range []string{"restore a", "restore b", "restore c"} {
+		if !before(o, r, "reload L1") {
+			t.Errorf("%s is not before the reload: %v", r, o)
+		}
+	}
+}
+
+// A rollback whose batch's reload fails fails those changes; run again,
+// it ends byte for byte back.
+func TestBatchRollbackReloadFails(t *testing.T) {
+	plan := "\nvariable \"data\" { type = string }" + listedRes("a", "L1") + listedRes("b", "L1", "fake_listed.a") +
+		fileRes("x", "x", "new x", "fake_listed.b") + "\n"
+	b := newBatchBed(t, plan)
+	if _, err := applyDir(t, b.e, b.opts); err != nil {
+		t.Fatal(err)
+	}
+	b.fl.fail["reload L1"] = true
+	s, d := b.e.Open(context.Background(), b.opts)
+	mustNoDiags(t, d)
+	rep, err := s.Rollback(context.Background(), false)
+	s.Close()
+	if err == nil || len(rep.RollbackErrors) != 2 {
+		t.Errorf("rollback with a failing reload: %v, %+v", err, rep)
+	}
+	b.fl.fail = map[string]bool{}
+	s, d = b.e.Open(context.Background(), b.opts)
+	mustNoDiags(t, d)
+	if _, err := s.Rollback(context.Background(), false); err != nil {
+		t.Fatalf("rollback again: %v", err)
+	}
+	s.Close()
+	b.check(t, "rollback again", map[string]string{"a": "(absent)", "b": "old b", "x": "(absent)", "L1": "kept\n"})
+	if o := b.order(); !slices.Contains(o[len(o)-3:], "reload L1") {
+		t.Errorf("the second rollback did not reload: %v", o)
+	}
 }

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/mailplan/mailplan/engine/dag"
+	"github.com/mailplan/mailplan/engine/lang"
 	"github.com/mailplan/mailplan/engine/plans"
 	"github.com/mailplan/mailplan/engine/resource"
+	"github.com/mailplan/mailplan/engine/states"
 )
 
 // A batch (resource.Batcher) is the changes of one apply that share their
@@ -38,7 +42,7 @@ func batchMember(r *Runner, it *item) (resource.Batcher, string) {
 	default:
 		return nil, ""
 	}
-	key, err := r.batchKey(it.addr, b, it)
+	key, err := r.batchKey(it.addr, b, it.config)
 	if err != nil {
 		// A type that cannot name its batch applies alone.
 		r.logger().Named("apply").Warn("no batch", "addr", it.addr, "error", err)
@@ -234,9 +238,9 @@ func (r *Runner) finishBatch(ctx context.Context, t resource.Batcher, addr strin
 }
 
 // batchKey calls BatchKey, turning a panic into an error.
-func (r *Runner) batchKey(addr string, b resource.Batcher, it *item) (key string, err error) {
+func (r *Runner) batchKey(addr string, b resource.Batcher, config cty.Value) (key string, err error) {
 	defer r.recovered(addr, "batch", &err)
-	return b.BatchKey(it.config), nil
+	return b.BatchKey(config), nil
 }
 
 // finishLeft finishes the batches whose finish node did not run after a
@@ -252,5 +256,80 @@ func (w *applyWalk) finishLeft(ctx context.Context) {
 	sort.Strings(left)
 	for _, name := range left {
 		_ = w.finishBatch(ctx, name, w.batches[name])
+	}
+}
+
+// restoreBatch is the changes of a rollback, undone one after the other
+// with one BatchKey, whose Restores left their last step to the batch.
+type restoreBatch struct {
+	r       *Runner
+	key     string
+	typ     resource.Batcher
+	waiting []restoreWait
+}
+
+// restoreWait is a change waiting in a restoreBatch: the change, its
+// index in the run, its instance in the configuration (nil when gone), its
+// Batch, and how it fails.
+type restoreWait struct {
+	ch    *states.Change
+	i     int
+	inst  *lang.Instance
+	batch *resource.Batch
+	fail  func(error)
+}
+
+// keyOf is the batch key of the recorded configuration of ch, "" for
+// none.
+func (rb *restoreBatch) keyOf(t resource.Type, ch *states.Change) string {
+	b, ok := t.(resource.Batcher)
+	if !ok {
+		return ""
+	}
+	cfg, err := decodeValue(ch.Config, t.Schema().ImpliedType(), nil)
+	if err != nil {
+		return ""
+	}
+	key, err := rb.r.batchKey(ch.Addr, b, cfg)
+	if err != nil {
+		return ""
+	}
+	return key
+}
+
+// join gives the Restore of a change of type t with batch key key its
+// Batch: nil for none.
+func (rb *restoreBatch) join(key string, t resource.Type) *resource.Batch {
+	if key == "" {
+		return nil
+	}
+	rb.key, rb.typ = key, t.(resource.Batcher)
+	return &resource.Batch{}
+}
+
+// wait adds a change whose Restore deferred its last step.
+func (rb *restoreBatch) wait(ch *states.Change, i int, inst *lang.Instance, b *resource.Batch, fail func(error)) {
+	rb.waiting = append(rb.waiting, restoreWait{ch: ch, i: i, inst: inst, batch: b, fail: fail})
+}
+
+// flush runs the shared last step of the waiting changes, then finishes
+// each (undone) or fails it.
+func (rb *restoreBatch) flush(ctx context.Context, undone func(*states.Change, int, *lang.Instance, func(error))) {
+	ws, typ := rb.waiting, rb.typ
+	rb.key, rb.typ, rb.waiting = "", nil, nil
+	if len(ws) == 0 {
+		return
+	}
+	items := make([]any, len(ws))
+	for k, w := range ws {
+		items[k], _ = w.batch.Deferred()
+	}
+	errs := rb.r.finishBatch(ctx, typ, ws[0].ch.Addr, items)
+	for k, w := range ws {
+		if errs[k] != nil {
+			w.fail(errs[k])
+			continue
+		}
+		undone(w.ch, w.i, w.inst, w.fail)
 	}
 }

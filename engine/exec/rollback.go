@@ -63,10 +63,42 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			return res
 		}
 	}
+	// undone finishes the undoing of a change: its on_rollback hooks,
+	// then the journal.
+	undone := func(ch *states.Change, i int, inst *lang.Instance, fail func(error)) {
+		if inst != nil {
+			for _, h := range inst.Hooks {
+				if h.When != "on_rollback" || r.Hooks == nil {
+					continue
+				}
+				if _, err := r.Hooks.RunHook(ctx, h.Host, h.Command); err != nil {
+					// A failing on_rollback hook is reported; the rollback goes on.
+					r.event(ch.Addr, Event{Text: fmt.Sprintf("on_rollback hook %v failed: %s", h.Command, err)})
+				}
+			}
+		}
+		if err := record(&states.Record{Op: states.OpRestored, Index: i, Addr: ch.Addr, Resource: ch.Prior}); err != nil {
+			fail(fmt.Errorf("journal: %w", err))
+			return
+		}
+		res.restored = append(res.restored, ch.Addr)
+		r.event(ch.Addr, Event{Kind: EventRollbackComplete, Text: "Rollback complete"})
+	}
+	// The changes of one batch undone one after the other wait in rb for
+	// their shared last step (resource.Batcher).
+	rb := &restoreBatch{r: r}
 	for i := len(changes) - 1; i >= 0; i-- {
 		ch := changes[i]
 		if ch.Restored {
 			continue
+		}
+		t, known := r.Registry.Get(ch.Type)
+		key := ""
+		if known {
+			key = rb.keyOf(t, ch)
+		}
+		if rb.key != "" && key != rb.key {
+			rb.flush(ctx, undone)
 		}
 		if by, ok := heldBy[ch.Addr]; ok {
 			res.left = append(res.left, ResourceError{Addr: ch.Addr, Err: fmt.Errorf("not rolled back: %s depends on it and could not be rolled back", by)})
@@ -78,8 +110,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			r.event(ch.Addr, Event{Kind: EventRollbackFailed, Err: err, Text: "Rollback failed: " + err.Error()})
 			hold(ch, ch.Addr)
 		}
-		t, ok := r.Registry.Get(ch.Type)
-		if !ok {
+		if !known {
 			fail(fmt.Errorf("unknown resource type %q", ch.Type))
 			continue
 		}
@@ -112,29 +143,19 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			}
 		}
 		r.event(ch.Addr, Event{Kind: EventRollbackStart, Text: "Rolling back..."})
-		err = r.restore(ctx, t, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr)})
+		batch := rb.join(key, t)
+		err = r.restore(ctx, t, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr), Batch: batch})
 		if err != nil {
 			fail(err)
 			continue
 		}
-		if inst != nil {
-			for _, h := range inst.Hooks {
-				if h.When != "on_rollback" || r.Hooks == nil {
-					continue
-				}
-				if _, err := r.Hooks.RunHook(ctx, h.Host, h.Command); err != nil {
-					// A failing on_rollback hook is reported; the rollback goes on.
-					r.event(ch.Addr, Event{Text: fmt.Sprintf("on_rollback hook %v failed: %s", h.Command, err)})
-				}
-			}
-		}
-		if err := record(done); err != nil {
-			fail(fmt.Errorf("journal: %w", err))
+		if _, ok := batch.Deferred(); ok {
+			rb.wait(ch, i, inst, batch, fail)
 			continue
 		}
-		res.restored = append(res.restored, ch.Addr)
-		r.event(ch.Addr, Event{Kind: EventRollbackComplete, Text: "Rollback complete"})
+		undone(ch, i, inst, fail)
 	}
+	rb.flush(ctx, undone)
 	status := states.StatusRolledBack
 	if len(res.errors) > 0 || len(res.left) > 0 {
 		status = states.StatusRollbackFailed

@@ -27,6 +27,11 @@ import (
 //     step itself.
 //   - After a failure whose changes are kept (-no-rollback), the deferred
 //     items of the members that applied are still finished.
+//   - In a rollback, the changes undone one after the other whose
+//     BatchKey is the same get RestoreRequest.Batch too, and FinishBatch
+//     runs once after the last of their Restores and before any other
+//     change is undone; only then are they recorded as undone. A failure
+//     of the shared step fails the changes that deferred to it.
 //
 // The implementation must:
 //   - Journal each item's undo entries in FinishBatch, through the

@@ -185,6 +185,10 @@ type RestoreRequest struct {
 	// rollback, where Journal says what the apply did.
 	Private []byte
 	Logger  hclog.Logger
+	// Batch, when not nil, lets Restore leave its last step (a reload,
+	// say) to the batch it is in: in a rollback, the changes of one
+	// Batcher key undone one after the other (see Batcher).
+	Batch *Batch
 }
 
 // Journal records undo entries durably.

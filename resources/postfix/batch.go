@@ -20,7 +20,8 @@ import (
 // journal of the Apply that deferred it) and writes them all with one
 // postconf -e, then checks and reloads once. When that combined edit
 // fails, the changes are made again one at a time, so that only the one
-// whose edit fails fails.
+// whose edit fails fails. In a rollback, the restores of one instance
+// undone one after the other reload it once, at the end.
 
 var (
 	_ resource.Batcher = (*Map)(nil)
@@ -68,11 +69,19 @@ type configSet struct {
 	err     error
 }
 
+// reloadItem is a restore's reload, which a batch of restores in a
+// rollback makes once.
+type reloadItem struct {
+	in  instance
+	log hclog.Logger
+}
+
 // finishBatch makes the edits the items (*listing, *configSet) of one
 // instance deferred, as one, then checks and reloads once.
 func finishBatch(ctx context.Context, items []any) []error {
 	errs := make([]error, len(items))
 	var (
+		reloads  []int // the indexes of the reloadItems
 		in       instance
 		log      hclog.Logger
 		sets     []*configSet
@@ -91,8 +100,18 @@ func finishBatch(ctx context.Context, items []any) []error {
 		case *configSet:
 			in, log = v.in, v.log
 			sets = append(sets, v)
+		case *reloadItem:
+			in, log = v.in, v.log
+			reloads = append(reloads, i)
 		default:
 			errs[i] = fmt.Errorf("internal error: a postfix batch got a %T. This is a bug in mailplan; please report it", it)
+		}
+	}
+	if len(reloads) > 0 {
+		log.Debug("restored; reloading", "changes", len(reloads))
+		err := in.reloadIfRunning(ctx, log)
+		for _, i := range reloads {
+			errs[i] = err
 		}
 	}
 	if len(sets)+len(all) == 0 {

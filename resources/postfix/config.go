@@ -344,6 +344,12 @@ func (t *Config) Restore(ctx context.Context, req resource.RestoreRequest) error
 	if err != nil {
 		return err
 	}
+	if c.Reload && req.Batch != nil {
+		// One reload for the batch, even when this restore changed
+		// nothing: an earlier, interrupted rollback may have.
+		req.Batch.Defer(&reloadItem{in: in, log: log})
+		return nil
+	}
 	if changed && c.Reload {
 		log.Debug("parameters restored; reloading")
 		return in.reloadIfRunning(ctx, log)

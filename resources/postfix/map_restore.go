@@ -56,6 +56,12 @@ func (m *Map) Restore(ctx context.Context, req resource.RestoreRequest) error {
 		return err
 	}
 	changed = changed || ch
+	if c.Reload && s.MainCF && req.Batch != nil {
+		// One reload for the batch, even when this restore changed
+		// nothing: an earlier, interrupted rollback may have.
+		req.Batch.Defer(&reloadItem{in: in, log: log})
+		return nil
+	}
 	if changed && c.Reload && s.MainCF {
 		return in.reloadIfRunning(ctx, log)
 	}
