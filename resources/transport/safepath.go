@@ -183,6 +183,52 @@ func (r *resolver) stat(ctx context.Context, p string, fresh bool) (FileInfo, er
 	return fi, err
 }
 
+// statResult is the answer to one lstat.
+type statResult struct {
+	fi  FileInfo
+	err error
+}
+
+// prefetch lstats, all at once, each path from cur down through names
+// that stat would not answer from the directories remembered: one round
+// trip to a remote host instead of one per name. The walk takes the
+// answers in order, as it would have asked, as long as it follows no
+// link; a path it reaches another way it lstats itself. An answer a few
+// milliseconds old is no older than a remembered directory's.
+func (r *resolver) prefetch(ctx context.Context, cur string, names []string, fresh bool) map[string]statResult {
+	var paths []string
+	for _, n := range names {
+		cur = path.Join(cur, n)
+		if r.ttl > 0 && !fresh {
+			r.mu.Lock()
+			s, ok := r.dirs[cur]
+			r.mu.Unlock()
+			if ok && time.Since(s.at) < r.ttl {
+				continue
+			}
+		}
+		paths = append(paths, cur)
+	}
+	if len(paths) < 2 {
+		return nil
+	}
+	out := make([]statResult, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].fi, out[i].err = r.stat(ctx, p, true)
+		}()
+	}
+	wg.Wait()
+	pre := make(map[string]statResult, len(paths))
+	for i, p := range paths {
+		pre[p] = out[i]
+	}
+	return pre
+}
+
 func (r *resolver) readlink(ctx context.Context, p string) string {
 	if lr, ok := r.h.(LinkReader); ok {
 		if t, err := lr.Readlink(ctx, p); err == nil {
@@ -235,6 +281,7 @@ func (r *resolver) walk(ctx context.Context, op, root, p string, last, fresh boo
 	if known && w.skipRoot() {
 		cur = real
 	}
+	pre := r.prefetch(ctx, cur, w.Rest(), fresh)
 	for {
 		if !known && r.ttl > 0 && w.atRoot() {
 			known = true
@@ -254,7 +301,13 @@ func (r *resolver) walk(ctx context.Context, op, root, p string, last, fresh boo
 			continue
 		}
 		next := path.Join(cur, name)
-		fi, err := r.stat(ctx, next, fresh)
+		var fi FileInfo
+		var err error
+		if st, ok := pre[next]; ok {
+			fi, err = st.fi, st.err
+		} else {
+			fi, err = r.stat(ctx, next, fresh)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			rest := append([]string{next}, w.Rest()...)
 			return path.Join(append(rest, tail)...), nil

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -150,33 +151,55 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts transp
 	if err = ctx.Err(); err != nil {
 		return err
 	}
+	uid, gid := opts.UID, opts.GID
+	if (uid >= 0 || gid >= 0) && (uid < 0 || gid < 0) {
+		fi, err := f.Stat()
+		if err != nil {
+			return h.fileErr("stat", tmp, err)
+		}
+		st := sftpInfo(fi)
+		if uid < 0 {
+			uid = st.UID
+		}
+		if gid < 0 {
+			gid = st.GID
+		}
+	}
+	mode := opts.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	// The sync, the owner and the mode are asked for together: one round
+	// trip, not three. chown clears the set-id bits, so a mode with them
+	// is set after it.
+	var syncErr, chownErr, chmodErr error
+	var wg sync.WaitGroup
+	run := func(fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn()
+		}()
+	}
 	if h.fsync {
-		if err = f.Sync(); err != nil {
-			return h.fileErr("fsync", tmp, err)
-		}
+		run(func() { syncErr = f.Sync() })
 	}
-	// chown before chmod: chown clears the set-id bits.
-	if opts.UID >= 0 || opts.GID >= 0 {
-		uid, gid := opts.UID, opts.GID
-		if uid < 0 || gid < 0 {
-			fi, err := f.Stat()
-			if err != nil {
-				return h.fileErr("stat", tmp, err)
+	setID := mode&(fs.ModeSetuid|fs.ModeSetgid) != 0
+	if uid >= 0 {
+		run(func() {
+			if chownErr = f.Chown(uid, gid); chownErr == nil && setID {
+				chmodErr = f.Chmod(mode)
 			}
-			st := sftpInfo(fi)
-			if uid < 0 {
-				uid = st.UID
-			}
-			if gid < 0 {
-				gid = st.GID
-			}
-		}
-		if err = f.Chown(uid, gid); err != nil {
-			return h.fileErr("chown", tmp, err)
-		}
+		})
 	}
-	if err = f.Chmod(opts.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
-		return h.fileErr("chmod", tmp, err)
+	if uid < 0 || !setID {
+		run(func() { chmodErr = f.Chmod(mode) })
+	}
+	wg.Wait()
+	switch {
+	case syncErr != nil:
+		return h.fileErr("fsync", tmp, syncErr)
+	case chownErr != nil:
+		return h.fileErr("chown", tmp, chownErr)
+	case chmodErr != nil:
+		return h.fileErr("chmod", tmp, chmodErr)
 	}
 	if err = f.Close(); err != nil {
 		return h.full(ctx, "write", p, int64(len(data)), false, h.fileErr("close", tmp, err))
