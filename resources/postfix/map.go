@@ -442,7 +442,7 @@ func (in instance) lookOne(ctx context.Context, name string) ([]byte, param, boo
 	if err != nil || mainCF == nil {
 		return mainCF, param{}, false, err
 	}
-	p, unknown, err := in.effective(ctx, name)
+	p, unknown, err := in.effectiveOf(ctx, mainCF, name)
 	if err != nil {
 		return nil, param{}, false, err
 	}

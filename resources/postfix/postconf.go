@@ -124,6 +124,8 @@ type instanceEdits struct {
 	queue   queue   // maps joining a batch (commit.go)
 	settler settler // checks and reloads (commit.go)
 
+	memo paramMemo // what postconf said, by main.cf content (memo.go)
+
 	// gen counts the releases of the edit lock (editLock, not lock): a
 	// read that saw no release between its start and its taking of the
 	// lock saw no edit of this process (see Map.lookParam).
