@@ -28,7 +28,7 @@ func BenchmarkSSH1000Files(b *testing.B) {
 	srv := testbed.SSHD(b)
 	host := srv.Host
 	if delay > 0 {
-		host = delayed(b, host, delay)
+		host = testbed.LatencyProxy(b, host, delay)
 	}
 	for b.Loop() {
 		dir, data := b.TempDir(), b.TempDir()
