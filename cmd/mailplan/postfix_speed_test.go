@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,15 +16,18 @@ import (
 
 // TestShadowCopyReloadsOnce applies plans/examples/shadow-copy through the
 // CLI to a real Postfix reached over SSH, for 2 and 10 domains (and for
-// MAILPLAN_SHADOW_DOMAINS more, e.g. 50), and counts the reloads the
-// instance's master logs: maps of one instance applied together share one
-// main.cf edit and one reload. The timings of plan, apply and rollback
-// and the reload counts are logged; rollback must leave the configuration
-// byte-identical.
+// the counts MAILPLAN_SHADOW_DOMAINS lists, comma-separated, e.g. 50),
+// and counts the reloads the instance's master logs: maps of one instance
+// applied together share one main.cf edit and one reload. The timings of
+// plan, apply and rollback and the reload counts are logged, and printed
+// as BENCH lines (shadow_<domains>_…) for make bench; rollback must leave
+// the configuration byte-identical.
 func TestShadowCopyReloadsOnce(t *testing.T) {
 	counts := []int{2, 10}
-	if n, err := strconv.Atoi(os.Getenv("MAILPLAN_SHADOW_DOMAINS")); err == nil && n > 0 {
-		counts = append(counts, n)
+	for _, f := range strings.Split(os.Getenv("MAILPLAN_SHADOW_DOMAINS"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 && !slices.Contains(counts, n) {
+			counts = append(counts, n)
+		}
 	}
 	for _, n := range counts {
 		t.Run(fmt.Sprintf("domains=%d", n), func(t *testing.T) { shadowCopyReloadsOnce(t, n) })
@@ -79,6 +83,13 @@ func shadowCopyReloadsOnce(t *testing.T, n int) {
 	t.Logf("shadow-copy, %d domains (%d postfix_map): plan %v, apply %v (%d reload), re-plan %v, rollback %v (%d reloads)",
 		n, 3*n, plan.Round(time.Millisecond), apply.Round(time.Millisecond), reloads1-reloads0,
 		replan.Round(time.Millisecond), rollback.Round(time.Millisecond), reloads2-reloads1)
+	// One Postfix instance (the old server's) is changed.
+	for key, v := range map[string]float64{
+		"plan_s": plan.Seconds(), "apply_s": apply.Seconds(), "rollback_s": rollback.Seconds(),
+		"apply_reloads": float64(reloads1 - reloads0), "rollback_reloads": float64(reloads2 - reloads1), "instances": 1,
+	} {
+		benchLine(fmt.Sprintf("shadow_%d_%s", n, key), v)
+	}
 
 	after := snapshotDir(t, oldPF.ConfigDir)
 	for name := range after {
