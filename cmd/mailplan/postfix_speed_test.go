@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,34 +34,18 @@ func TestShadowCopyReloadsOnce(t *testing.T) {
 }
 
 func shadowCopyReloadsOnce(t *testing.T, n int) {
-	srv := testbed.SSHD(t)
-	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
 	// The copies never leave: only the address of a new server is needed.
-	newPF := &testbed.PostfixInstance{Addr: "127.0.0.3", Port: 2525}
-	wd, _ := os.Getwd()
-	t.Cleanup(func() { os.Chdir(wd) })
+	bed := newShadowBed(t, false)
+	oldPF := bed.oldPF
 	before := snapshotDir(t, oldPF.ConfigDir)
-
-	work := t.TempDir()
-	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
-	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
 	var domains []string
 	for i := range n {
 		domains = append(domains, fmt.Sprintf("d%02d.example", i))
 	}
-	varFile := filepath.Join(work, "test.mpvars.hcl")
-	if err := os.WriteFile(varFile, []byte(testbed.ShadowCopyVars(srv.Host, oldPF, newPF, domains...)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bed.writeVars(bed.vars(domains...))
 	step := func(want int, args ...string) time.Duration {
 		t.Helper()
-		start := time.Now()
-		code, out, errs := runCLI(t, dir, append(args, "-var-file="+varFile)...)
-		took := time.Since(start)
-		os.Chdir(wd)
-		if code != want {
-			t.Fatalf("mailplan %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
-		}
+		_, took := bed.step(want, args...)
 		return took
 	}
 
