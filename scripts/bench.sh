@@ -55,17 +55,19 @@ die() { echo "bench: $*" >&2; exit 1; }
 for s in "${sections[@]}"; do
   case $s in engine|ssh|shadow|mailbox) ;; *) die "unknown section $s (engine, ssh, shadow, mailbox)";; esac
 done
-# A competitor that is missing is an error: the ratios are the point.
-[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time, Debian package time) is not installed"
-if want engine && [ "$TF" = 1 ] && ! command -v terraform >/dev/null 2>&1; then
-  die "terraform is not on the PATH: install it (the engine rows compare with it), or run with TF=0 for mailplan's figures only"
-fi
-if want mailbox; then
-  command -v rsync >/dev/null 2>&1 || die "rsync is not installed (apt-get install rsync): the mailbox rows compare with it"
-  command -v ssh >/dev/null 2>&1 || die "ssh is not installed (apt-get install openssh-client): rsync copies over it"
-fi
-if (want ssh || want shadow || want mailbox) && [ "$(id -u)" != 0 ]; then
-  die "the ssh, shadow and mailbox sections start test bed servers and need root (or run: $0 engine)"
+if [ -z "${BENCH_RESULTS:-}" ]; then
+  # A competitor that is missing is an error: the ratios are the point.
+  [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time, Debian package time) is not installed"
+  if want engine && [ "$TF" = 1 ] && ! command -v terraform >/dev/null 2>&1; then
+    die "terraform is not on the PATH: install it (the engine rows compare with it), or run with TF=0 for mailplan's figures only"
+  fi
+  if want mailbox; then
+    command -v rsync >/dev/null 2>&1 || die "rsync is not installed (apt-get install rsync): the mailbox rows compare with it"
+    command -v ssh >/dev/null 2>&1 || die "ssh is not installed (apt-get install openssh-client): rsync copies over it"
+  fi
+  if (want ssh || want shadow || want mailbox) && [ "$(id -u)" != 0 ]; then
+    die "the ssh, shadow and mailbox sections start test bed servers and need root (or run: $0 engine)"
+  fi
 fi
 [ $((RTT_MS % 2)) = 0 ] || die "BENCH_RTT_MS must be even (it is held half each way)"
 
@@ -139,21 +141,36 @@ timed() { # key, dir, command...: R[key_s], R[key_kb] (peak RSS, KiB)
   echo "bench: $key ${R[${key}_s]} s, $((R[${key}_kb] / 1024)) MiB"
 }
 
-if want engine; then
+if [ -n "${BENCH_RESULTS:-}" ]; then
+  # Only the table, from the figures a run saved.
+  while IFS= read -r line; do R[${line%%=*}]="${line#*=}"; done <"$BENCH_RESULTS"
+  sections=(none)
+  for k in "${!R[@]}"; do sections+=("${k%%_*}"); done
+  ENGINE_SIZES="$(printf '%s\n' "${!R[@]}" | sed -n 's/^engine_\([0-9]*\)_.*/\1/p' | sort -nu | tr '\n' ' ')"
+  SHADOW_DOMAINS="$(printf '%s\n' "${!R[@]}" | sed -n 's/^shadow_\([0-9]*\)_.*/\1/p' | sort -nu | tr '\n' ' ')"
+  ROUNDS="${R[mailbox_rounds]:-0}"
+fi
+run() { [ -z "${BENCH_RESULTS:-}" ] && want "$1"; }
+if run engine; then
   if [ -n "${MP:-}" ]; then cp "$MP" "$work/mailplan"; else (cd "$root" && go build -o "$work/mailplan" ./cmd/mailplan); fi
   for n in $ENGINE_SIZES; do engine "$n"; done
 fi
-if want ssh; then
+if run ssh; then
   gather ssh env MAILPLAN_BENCH_SSH=1 MAILPLAN_BENCH_FILES="$SSH_FILES" MAILPLAN_RTT_DELAY_MS=$((RTT_MS / 2)) \
     go test -count=1 -timeout 120m -run '^$' -bench '^BenchmarkSSH1000Files$' -benchtime 1x ./cmd/mailplan/
 fi
-if want shadow; then
+if run shadow; then
   gather shadow env MAILPLAN_SHADOW_DOMAINS="${SHADOW_DOMAINS// /,}" \
     go test -count=1 -timeout 120m -v -run "^TestShadowCopyReloadsOnce\$/^domains=(${SHADOW_DOMAINS// /|})\$" ./cmd/mailplan/
 fi
-if want mailbox; then
+if run mailbox; then
   gather mailbox env MAILPLAN_BENCH_MESSAGES="$MESSAGES" MAILPLAN_BENCH_ROUNDS="$ROUNDS" \
     go test -count=1 -timeout 180m -run '^$' -bench '^BenchmarkCopy$' -benchtime 1x ./resources/mailbox/
+fi
+
+if [ -z "${BENCH_RESULTS:-}" ]; then
+  for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done | sort >"$logs/results"
+  echo "bench: figures in $logs/results (BENCH_RESULTS=that file prints the table again)"
 fi
 
 # The table. get prints a figure, or fails loudly when a piece did not
