@@ -57,11 +57,11 @@ crash-matrix: deps
 fleet: deps
 	MAILPLAN_E2E=1 MAILPLAN_FLEET=1 $(GO) test -count=1 -timeout 60m -run '^TestFleetShadowCopy$$' -v ./cmd/mailplan/
 
-# bench measures the goals of issue 15 in one run, each next to rsync,
-# cp -a or Terraform in the same run, and prints one table of ratios and
-# targets (docs/benchmarks.md). The issue's sizes take about an hour;
-# BENCH_QUICK=1 make bench tries it in a few minutes. Needs root, rsync
-# and terraform.
+# bench measures mailplan's performance goals in one run, each next to
+# rsync, cp -a or Terraform in the same run, and prints one table of
+# ratios and targets (docs/benchmarks.md). The default sizes take over an
+# hour; BENCH_QUICK=1 make bench tries it in a few minutes. Needs root,
+# rsync and terraform.
 bench: deps
 	bash scripts/bench.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make bench: the goals of issue 15 measured in one run, each next to the
-# tool a user would pick instead, measured in the same run, and one table
-# at the end (docs/benchmarks.md says what each row means).
+# make bench: mailplan's performance goals measured in one run, each next
+# to the tool a user would pick instead, measured in the same run, and one
+# table at the end (docs/benchmarks.md says what each row means).
 #
 #   engine   every phase (plan create, apply create, no-op plan, destroy) of
 #            N `file` resources over the local transport, next to Terraform
