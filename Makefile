@@ -59,7 +59,7 @@ fleet: deps
 
 # bench measures mailplan's performance goals in one run, each next to
 # rsync, cp -a or Terraform in the same run, and prints one table of
-# ratios and targets (docs/benchmarks.md). The default sizes take over an
+# ratios and targets (docs/benchmarks.md). The default sizes take about an
 # hour; BENCH_QUICK=1 make bench tries it in a few minutes. Needs root,
 # rsync and terraform.
 bench: deps
