@@ -30,6 +30,12 @@ resource "file" "f" {
 	return dir
 }
 
+// benchLine prints `BENCH key=value` on a line of its own on stdout, for
+// scripts/bench.sh (make bench) to gather: one figure a line, never wrapped.
+func benchLine(key string, value float64) {
+	fmt.Printf("BENCH %s=%.6g\n", key, value)
+}
+
 func benchRun(b *testing.B, dir string, args ...string) {
 	b.Helper()
 	wd, _ := os.Getwd()

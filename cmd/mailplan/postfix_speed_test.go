@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,15 +15,18 @@ import (
 
 // TestShadowCopyReloadsOnce applies plans/examples/shadow-copy through the
 // CLI to a real Postfix reached over SSH, for 2 and 10 domains (and for
-// MAILPLAN_SHADOW_DOMAINS more, e.g. 50), and counts the reloads the
-// instance's master logs: maps of one instance applied together share one
-// main.cf edit and one reload. The timings of plan, apply and rollback
-// and the reload counts are logged; rollback must leave the configuration
-// byte-identical.
+// the counts MAILPLAN_SHADOW_DOMAINS lists, comma-separated, e.g. 50),
+// and counts the reloads the instance's master logs: maps of one instance
+// applied together share one main.cf edit and one reload. The timings of
+// plan, apply and rollback and the reload counts are logged, and printed
+// as BENCH lines (shadow_<domains>_…) for make bench; rollback must leave
+// the configuration byte-identical.
 func TestShadowCopyReloadsOnce(t *testing.T) {
 	counts := []int{2, 10}
-	if n, err := strconv.Atoi(os.Getenv("MAILPLAN_SHADOW_DOMAINS")); err == nil && n > 0 {
-		counts = append(counts, n)
+	for _, f := range strings.Split(os.Getenv("MAILPLAN_SHADOW_DOMAINS"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 && !slices.Contains(counts, n) {
+			counts = append(counts, n)
+		}
 	}
 	for _, n := range counts {
 		t.Run(fmt.Sprintf("domains=%d", n), func(t *testing.T) { shadowCopyReloadsOnce(t, n) })
@@ -31,34 +34,18 @@ func TestShadowCopyReloadsOnce(t *testing.T) {
 }
 
 func shadowCopyReloadsOnce(t *testing.T, n int) {
-	srv := testbed.SSHD(t)
-	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
 	// The copies never leave: only the address of a new server is needed.
-	newPF := &testbed.PostfixInstance{Addr: "127.0.0.3", Port: 2525}
-	wd, _ := os.Getwd()
-	t.Cleanup(func() { os.Chdir(wd) })
+	bed := newShadowBed(t, false)
+	oldPF := bed.oldPF
 	before := snapshotDir(t, oldPF.ConfigDir)
-
-	work := t.TempDir()
-	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
-	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
 	var domains []string
 	for i := range n {
 		domains = append(domains, fmt.Sprintf("d%02d.example", i))
 	}
-	varFile := filepath.Join(work, "test.mpvars.hcl")
-	if err := os.WriteFile(varFile, []byte(testbed.ShadowCopyVars(srv.Host, oldPF, newPF, domains...)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bed.writeVars(bed.vars(domains...))
 	step := func(want int, args ...string) time.Duration {
 		t.Helper()
-		start := time.Now()
-		code, out, errs := runCLI(t, dir, append(args, "-var-file="+varFile)...)
-		took := time.Since(start)
-		os.Chdir(wd)
-		if code != want {
-			t.Fatalf("mailplan %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
-		}
+		_, took := bed.step(want, args...)
 		return took
 	}
 
@@ -79,6 +66,13 @@ func shadowCopyReloadsOnce(t *testing.T, n int) {
 	t.Logf("shadow-copy, %d domains (%d postfix_map): plan %v, apply %v (%d reload), re-plan %v, rollback %v (%d reloads)",
 		n, 3*n, plan.Round(time.Millisecond), apply.Round(time.Millisecond), reloads1-reloads0,
 		replan.Round(time.Millisecond), rollback.Round(time.Millisecond), reloads2-reloads1)
+	// One Postfix instance (the old server's) is changed.
+	for key, v := range map[string]float64{
+		"plan_s": plan.Seconds(), "apply_s": apply.Seconds(), "rollback_s": rollback.Seconds(),
+		"apply_reloads": float64(reloads1 - reloads0), "rollback_reloads": float64(reloads2 - reloads1), "instances": 1,
+	} {
+		benchLine(fmt.Sprintf("shadow_%d_%s", n, key), v)
+	}
 
 	after := snapshotDir(t, oldPF.ConfigDir)
 	for name := range after {

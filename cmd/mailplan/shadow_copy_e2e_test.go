@@ -52,6 +52,73 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// shadowBed is plans/examples/shadow-copy copied into a test's directory,
+// with a test bed sshd, the old Postfix it changes over SSH, the new
+// server its copies go to, and a var file naming them.
+type shadowBed struct {
+	t            *testing.T
+	srv          *testbed.SSHServer
+	oldPF, newPF *testbed.PostfixInstance
+	wd           string // the test's working directory, restored after each command
+	dir          string // the example's copy, where mailplan runs
+	varFile      string
+}
+
+// newShadowBed starts sshd and the old Postfix (127.0.0.2), and the new
+// one (127.0.0.3) when startNew; otherwise only the new server's address
+// is given, for tests whose copies never leave the old server.
+func newShadowBed(t *testing.T, startNew bool) *shadowBed {
+	t.Helper()
+	b := &shadowBed{t: t, srv: testbed.SSHD(t)}
+	b.oldPF = testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
+	if startNew {
+		b.newPF = testbed.Postfix(t, testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3"})
+	} else {
+		b.newPF = &testbed.PostfixInstance{Addr: "127.0.0.3", Port: 2525}
+	}
+	b.wd, _ = os.Getwd()
+	t.Cleanup(func() { os.Chdir(b.wd) })
+	work := t.TempDir()
+	copyTree(t, filepath.Join(b.wd, "..", "..", "plans"), filepath.Join(work, "plans"))
+	b.dir = filepath.Join(work, "plans", "examples", "shadow-copy")
+	b.varFile = filepath.Join(work, "test.mpvars.hcl")
+	return b
+}
+
+// vars is the var file's text for the domains (testbed.ShadowCopyVars).
+func (b *shadowBed) vars(domains ...string) string {
+	return testbed.ShadowCopyVars(b.srv.Host, b.oldPF, b.newPF, domains...)
+}
+
+// writeVars writes the var file.
+func (b *shadowBed) writeVars(text string) {
+	b.t.Helper()
+	if err := os.WriteFile(b.varFile, []byte(text), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// run runs mailplan with args and the var file in the example's copy.
+func (b *shadowBed) run(args ...string) (code int, stdout, stderr string) {
+	b.t.Helper()
+	code, stdout, stderr = runCLI(b.t, b.dir, append(args, "-var-file="+b.varFile)...)
+	os.Chdir(b.wd)
+	return code, stdout, stderr
+}
+
+// step is run that fails the test unless mailplan exits with want; it
+// returns stdout and stderr together, and how long the command took.
+func (b *shadowBed) step(want int, args ...string) (string, time.Duration) {
+	b.t.Helper()
+	start := time.Now()
+	code, out, errs := b.run(args...)
+	took := time.Since(start)
+	if code != want {
+		b.t.Fatalf("mailplan %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
+	}
+	return out + errs, took
+}
+
 // The seed runbook end to end, against real Postfix instances reached over
 // a real sshd: after apply, mail for user@example.com at the old server
 // lands at the old and the new server (addressed to user@example.com);
@@ -59,11 +126,8 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 // no bounce; after rollback, the old configuration is byte-identical and
 // mail lands only at the old server.
 func TestShadowCopyRunbook(t *testing.T) {
-	srv := testbed.SSHD(t)
-	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
-	newPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3"})
-	wd, _ := os.Getwd()
-	t.Cleanup(func() { os.Chdir(wd) })
+	bed := newShadowBed(t, true)
+	oldPF, newPF, step := bed.oldPF, bed.newPF, bed.step
 
 	// An existing transport table that must survive apply and rollback.
 	existing := filepath.Join(oldPF.ConfigDir, "transport")
@@ -72,25 +136,7 @@ func TestShadowCopyRunbook(t *testing.T) {
 	oldPF.Postconf(t, "-e", "transport_maps = hash:"+existing)
 	oldPF.Reload(t)
 	before := snapshotDir(t, oldPF.ConfigDir)
-
-	work := t.TempDir()
-	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
-	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
-	vars := testbed.ShadowCopyVars(srv.Host, oldPF, newPF, "example.com", "example.org")
-	varFile := filepath.Join(work, "test.mpvars.hcl")
-	os.WriteFile(varFile, []byte(vars), 0o644)
-
-	step := func(want int, args ...string) (string, time.Duration) {
-		t.Helper()
-		start := time.Now()
-		code, out, errs := runCLI(t, dir, append(args, "-var-file="+varFile)...)
-		took := time.Since(start)
-		os.Chdir(wd)
-		if code != want {
-			t.Fatalf("mailplan %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
-		}
-		return out + errs, took
-	}
+	bed.writeVars(bed.vars("example.com", "example.org"))
 
 	out, planTook := step(2, "plan", "-detailed-exitcode")
 	for _, want := range []string{
@@ -170,29 +216,17 @@ func TestShadowCopyRunbook(t *testing.T) {
 // the new server does not have fails the apply, which changes nothing on
 // the old server; with only mailboxes it has, the copies start.
 func TestShadowCopyChecksMailboxes(t *testing.T) {
-	srv := testbed.SSHD(t)
-	oldPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "old", Addr: "127.0.0.2"})
-	newPF := testbed.Postfix(t, testbed.PostfixOptions{Name: "new", Addr: "127.0.0.3"})
-	wd, _ := os.Getwd()
-	t.Cleanup(func() { os.Chdir(wd) })
+	bed := newShadowBed(t, true)
+	oldPF := bed.oldPF
 	before := snapshotDir(t, oldPF.ConfigDir)
-
-	work := t.TempDir()
-	copyTree(t, filepath.Join(wd, "..", "..", "plans"), filepath.Join(work, "plans"))
-	dir := filepath.Join(work, "plans", "examples", "shadow-copy")
-	vars := testbed.ShadowCopyVars(srv.Host, oldPF, newPF, "example.com")
-	varFile := filepath.Join(work, "test.mpvars.hcl")
+	vars := bed.vars("example.com")
 	write := func(mailboxes string) {
 		t.Helper()
-		v := strings.Replace(vars, `"example.com" = []`, `"example.com" = `+mailboxes, 1)
-		if err := os.WriteFile(varFile, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		bed.writeVars(strings.Replace(vars, `"example.com" = []`, `"example.com" = `+mailboxes, 1))
 	}
 
 	write(`["user", "ghost"]`)
-	code, out, errs := runCLI(t, dir, "apply", "-auto-approve", "-var-file="+varFile)
-	os.Chdir(wd)
+	code, out, errs := bed.run("apply", "-auto-approve")
 	flat := strings.Join(strings.Fields(out+errs), " ")
 	if code != 1 || !strings.Contains(flat, `smtp_probe.mailbox_exists["ghost"]`) || !strings.Contains(flat, "550") {
 		t.Fatalf("apply with a mailbox the new server lacks: exit %d, want 1 naming the probe and the 550 reply\n%s\n%s", code, out, errs)
@@ -202,8 +236,7 @@ func TestShadowCopyChecksMailboxes(t *testing.T) {
 	}
 
 	write(`["user", "alice"]`)
-	code, out, errs = runCLI(t, dir, "apply", "-auto-approve", "-var-file="+varFile)
-	os.Chdir(wd)
+	code, out, errs = bed.run("apply", "-auto-approve")
 	if code != 0 {
 		t.Fatalf("apply with mailboxes the new server has: exit %d\n%s\n%s", code, out, errs)
 	}

@@ -14,7 +14,8 @@ import (
 // BenchmarkSSH1000Files runs every phase of MAILPLAN_BENCH_FILES (1,000)
 // files on a test bed sshd reached through a link that holds every chunk
 // 10 ms each way (20 ms a round trip; MAILPLAN_RTT_DELAY_MS sets the one
-// way delay), and reports each phase's seconds. Off unless
+// way delay), and reports each phase's seconds (also as BENCH lines,
+// ssh_<phase>_s, for make bench). Off unless
 // MAILPLAN_BENCH_SSH=1: it needs sshd and takes minutes.
 func BenchmarkSSH1000Files(b *testing.B) {
 	if os.Getenv("MAILPLAN_BENCH_SSH") == "" {
@@ -28,8 +29,10 @@ func BenchmarkSSH1000Files(b *testing.B) {
 	srv := testbed.SSHD(b)
 	host := srv.Host
 	if delay > 0 {
-		host = delayed(b, host, delay)
+		host = testbed.LatencyProxy(b, host, delay)
 	}
+	benchLine("ssh_files", float64(n))
+	benchLine("ssh_rtt_ms", 2*delay.Seconds()*1000)
 	for b.Loop() {
 		dir, data := b.TempDir(), b.TempDir()
 		src := sshHostBlock("remote", host) + fmt.Sprintf(`
@@ -56,6 +59,7 @@ resource "file" "f" {
 			benchRun(b, dir, p.args...)
 			took := time.Since(start)
 			b.ReportMetric(took.Seconds(), p.name+"_s")
+			benchLine("ssh_"+p.name+"_s", took.Seconds())
 			b.Logf("%d files over SSH, %v each way: %-12s %6.1f s", n, delay, p.name, took.Seconds())
 		}
 	}

@@ -20,7 +20,7 @@ import (
 // TestRoundTripsOverSSH times what the engine asks of the file type for
 // one file over SSH, one step after another, and says how many round
 // trips that is: every chunk of bytes is delayed MAILPLAN_RTT_DELAY_MS
-// (10) each way (delayed), and a step's time divided by the time of one
+// (10) each way (testbed.LatencyProxy), and a step's time divided by the time of one
 // SFTP request (an lstat) is its round trips. It is off by default
 // (MAILPLAN_RTT=1 runs it): it takes seconds and measures, not checks.
 func TestRoundTripsOverSSH(t *testing.T) {
@@ -34,7 +34,7 @@ func TestRoundTripsOverSSH(t *testing.T) {
 		delay = time.Duration(ms) * time.Millisecond
 	}
 	if delay > 0 {
-		host = delayed(t, host, delay)
+		host = testbed.LatencyProxy(t, host, delay)
 	}
 	f := newFile(t)
 	ctx := context.Background()

@@ -52,8 +52,9 @@ func benchTree(b *testing.B, root string, n int) (bytes int64) {
 // BenchmarkCopy compares mailbox_copy with rsync -a over ssh, against the
 // same sshd and tree in the same run: the recommended deployment (the
 // destination local, the source over SSH). The corpus has
-// MAILPLAN_BENCH_MESSAGES messages (default 500; make bench: 20000);
-// MAILPLAN_BENCH_PARALLELISM sets parallelism.
+// MAILPLAN_BENCH_MESSAGES messages (default 500; make bench: 100,000);
+// MAILPLAN_BENCH_PARALLELISM sets parallelism. The figures are logged,
+// and printed as BENCH lines (mailbox_…) for make bench.
 func BenchmarkCopy(b *testing.B) {
 	rsync, err := exec.LookPath("rsync")
 	if err != nil {
@@ -68,6 +69,8 @@ func BenchmarkCopy(b *testing.B) {
 	e := newEnv(b)
 	size := benchTree(b, e.src, n)
 	b.Logf("corpus: %d messages, %.1f MiB", n, float64(size)/(1<<20))
+	benchLine("mailbox_messages", float64(n))
+	benchLine("mailbox_corpus_mib", float64(size)/(1<<20))
 	sshCmd := fmt.Sprintf("ssh -p %d -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes",
 		e.from.Port, e.from.IdentityFile, e.from.KnownHosts)
 	// Each timing starts with nothing dirty in the page cache: mailplan
@@ -133,6 +136,8 @@ func BenchmarkCopy(b *testing.B) {
 		sort.Float64s(ratios)
 		b.Logf("initial copy, median of %d rounds: mailplan/rsync %.2f", rounds, ratios[rounds/2])
 		b.ReportMetric(ratios[rounds/2], "mp/rsync-initial-median")
+		benchLine("mailbox_rounds", float64(rounds))
+		benchLine("mailbox_initial_median_ratio", ratios[rounds/2])
 	}
 	for range b.N {
 		base := b.TempDir()
@@ -162,7 +167,20 @@ func BenchmarkCopy(b *testing.B) {
 		b.ReportMetric(lcInit.d.Seconds()/cpInit.d.Seconds(), "mp/cp-local")
 		b.ReportMetric(float64(max(mpInit.peak, mpNone.peak, mpNew.peak))/(1<<20), "peak-MiB")
 		b.ReportMetric(float64(size)/(1<<20)/mpInit.d.Seconds(), "MiB/s")
+		for key, r := range map[string]run{
+			"initial_mp": mpInit, "initial_rsync": rsInit, "nochange_mp": mpNone, "nochange_rsync": rsNone,
+			"new_mp": mpNew, "new_rsync": rsNew, "local_mp": lcInit, "local_cp": cpInit,
+		} {
+			benchLine("mailbox_"+key+"_s", r.d.Seconds())
+			benchLine("mailbox_"+key+"_peak_mib", float64(r.peak)/(1<<20))
+		}
 	}
+}
+
+// benchLine prints `BENCH key=value` on a line of its own on stdout, for
+// scripts/bench.sh (make bench) to gather: one figure a line, never wrapped.
+func benchLine(key string, value float64) {
+	fmt.Printf("BENCH %s=%.6g\n", key, value)
 }
 
 // run is one timed copy and the peak memory it took.

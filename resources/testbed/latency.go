@@ -1,8 +1,9 @@
-package file_test
+package testbed
 
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,16 +12,19 @@ import (
 	"github.com/mailplan/mailplan/engine/resource"
 )
 
-// delayed returns h reached through a TCP proxy on loopback that holds
-// every chunk of bytes for delay in each direction, as `tc qdisc netem
-// delay` would (this kernel has no netem): a round trip then costs
-// 2*delay. The known_hosts file is rewritten for the proxy's port.
-func delayed(t testing.TB, h resource.Host, delay time.Duration) resource.Host {
+// LatencyProxy returns h reached through a TCP proxy on h's loopback
+// address that holds every chunk of bytes for delay in each direction, as
+// `tc qdisc add … netem delay` would (the test machines' kernels have no
+// netem): a round trip then costs 2*delay. The returned Host has the
+// proxy's port and a known_hosts file of its own, rewritten for that
+// port. The proxy stops when the test ends; connections it accepted end
+// when either side closes.
+func LatencyProxy(t testing.TB, h resource.Host, delay time.Duration) resource.Host {
 	t.Helper()
 	target := net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
 	ln, err := net.Listen("tcp", net.JoinHostPort(h.Address, "0"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("latency proxy: %v", err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
@@ -41,12 +45,12 @@ func delayed(t testing.TB, h resource.Host, delay time.Duration) resource.Host {
 	port := ln.Addr().(*net.TCPAddr).Port
 	kh, err := os.ReadFile(h.KnownHosts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("latency proxy: %v", err)
 	}
 	khs := strings.ReplaceAll(string(kh), "]:"+strconv.Itoa(h.Port)+" ", "]:"+strconv.Itoa(port)+" ")
-	khPath := t.TempDir() + "/known_hosts"
+	khPath := filepath.Join(t.TempDir(), "known_hosts")
 	if err := os.WriteFile(khPath, []byte(khs), 0o600); err != nil {
-		t.Fatal(err)
+		t.Fatalf("latency proxy: %v", err)
 	}
 	h.Port, h.KnownHosts = port, khPath
 	return h
@@ -54,6 +58,8 @@ func delayed(t testing.TB, h resource.Host, delay time.Duration) resource.Host {
 
 // pipeDelayed copies src to dst, each chunk delay after it was read,
 // keeping order; chunks read in the meantime are not held up further.
+// When src ends, dst's write side is closed (half-close, so that the
+// other direction drains).
 func pipeDelayed(dst, src net.Conn, delay time.Duration) {
 	type chunk struct {
 		at time.Time
