@@ -6,7 +6,8 @@
 # 127.0.0.x address named listens on; Dovecot's IMAP server and doveadm
 # (the destination's IMAP service, and what makes the Maildir corpus's
 # dovecot-uidlist files) and rsync (the baseline make bench times
-# mailbox_copy against); PostgreSQL's initdb and postgres (the pg state
+# mailbox_copy against) and GNU time (make bench's wall time and peak
+# memory); PostgreSQL's initdb and postgres (the pg state
 # backend's tests run a cluster of their own). Needs root (CI runs as root).
 set -euo pipefail
 need=()
@@ -22,6 +23,7 @@ command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/dovecot ] && [ -x /usr/bin/doveadm ] && [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+[ -x /usr/bin/time ] || need+=(time)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -18,7 +18,9 @@
 //     flags and keywords, a Dovecot-made dovecot-uidlist per mailbox);
 //   - Resolver: BIND as a caching resolver forwarding to a test's named,
 //     to show cached answers expiring at their TTL;
-//   - Swaks: sends a message with swaks, as a remote MTA would.
+//   - Swaks: sends a message with swaks, as a remote MTA would;
+//   - LatencyProxy: a TCP proxy that delays every chunk, to measure round
+//     trips to an SSH host (this kernel may have no netem).
 //
 // The conformance checks every transport.Host implementation runs are in
 // package resources/transport/transporttest; testbed only provides the
@@ -28,6 +30,10 @@
 // when the test ends. Commands (cmd/mailplan-testbed, which `make demo`
 // reuses) use StartSSHD and StartPostfix, whose servers stop with Close,
 // or later, from another process, with Process.Stop.
+//
+// Postfix raises net.unix.max_dgram_qlen to 512 when it is lower (as
+// systemd sets it on Debian): with the kernel's 10, a loaded machine can
+// wedge an instance's postlogd, and every Postfix command with it.
 //
 // Servers listen on loopback addresses only. A missing server binary skips
 // the test on a laptop and fails it under CI=true or MAILPLAN_E2E=1 (see

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -152,6 +153,7 @@ func StartPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 	if err != nil {
 		return nil, err
 	}
+	dgramQueueOnce.Do(raiseDgramQueue)
 	err = onFreePort(func() (int, error) { return freePortOn(p.Addr) }, func(port int) (bool, error) {
 		p.Port = port
 		if err := p.writeMasterCF(); err != nil {
@@ -163,6 +165,33 @@ func StartPostfix(opts PostfixOptions) (*PostfixInstance, error) {
 		return nil, errors.Join(fmt.Errorf("start postfix %s: %v", p.Name, err), p.Close())
 	}
 	return p, nil
+}
+
+// dgramQueueOnce raises the datagram queue once per process.
+var dgramQueueOnce sync.Once
+
+// minDgramQueue is the shortest queue of a Unix datagram socket the
+// instances' postlogd may have: systemd sets 512 on Debian; a machine
+// without it (a container, CI) keeps the kernel's 10.
+const minDgramQueue = 512
+
+// raiseDgramQueue raises net.unix.max_dgram_qlen to minDgramQueue when it
+// is lower. Each instance logs to its maillog through postlogd, a Unix
+// datagram socket; with a queue of 10, a burst of log lines on a loaded
+// machine (reloads, a dozen commands at once) fills it, and postlogd,
+// logging a warning to its own socket, then blocks for ever, and with it
+// every Postfix command of the instance (postfix status hung for 27
+// minutes in a run with the machine at load 11). Best effort: where the
+// setting cannot be written, the queue stays as it is.
+func raiseDgramQueue() {
+	const p = "/proc/sys/net/unix/max_dgram_qlen"
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < minDgramQueue {
+		_ = os.WriteFile(p, []byte(strconv.Itoa(minDgramQueue)), 0o644)
+	}
 }
 
 // postfixCleanup is an instance as forTest stops it: only when it
