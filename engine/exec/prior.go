@@ -22,43 +22,45 @@ type priorValues struct {
 	// of is the record decoded; a new one (a takeover, a replan) decodes
 	// again.
 	of       *states.Resource
-	cfg, res cty.Value
-	cfgErr   error
-	resErr   error
-	cfgDone  bool
-	resDone  bool
+	cfg, res decoded
+}
+
+// decoded is one recorded value, once decodeOnce has run.
+type decoded struct {
+	v    cty.Value
+	err  error
+	done bool
 }
 
 // priorConfig is decodeValue(it.prior.Config, ...), decoded once.
 func (it *item) priorConfig() (cty.Value, error) {
 	pv := it.priorValues()
-	pv.mu.Lock()
-	defer pv.mu.Unlock()
-	pv.reset(it.prior)
-	if !pv.cfgDone {
-		pv.cfg, pv.cfgDone = sameAsRecorded(it.config, it.prior.Config, it.prior.Sensitive, it.typ.Schema().ImpliedType())
-	}
-	if !pv.cfgDone {
-		pv.cfg, pv.cfgErr = decodeValue(it.prior.Config, it.typ.Schema().ImpliedType(), it.prior.Sensitive)
-		pv.cfgDone = true
-	}
-	return pv.cfg, pv.cfgErr
+	return it.decodePrior(pv, &pv.cfg, it.config, it.prior.Config)
 }
 
 // priorResult is decodeValue(it.prior.Result, ...), decoded once.
 func (it *item) priorResult() (cty.Value, error) {
 	pv := it.priorValues()
+	return it.decodePrior(pv, &pv.res, it.current, it.prior.Result)
+}
+
+// decodePrior returns the value of raw, one of it.prior's recorded
+// values, kept in d, one of pv's slots: live when it is what decoding raw
+// would give (sameAsRecorded), else raw decoded.
+func (it *item) decodePrior(pv *priorValues, d *decoded, live cty.Value, raw json.RawMessage) (cty.Value, error) {
 	pv.mu.Lock()
 	defer pv.mu.Unlock()
 	pv.reset(it.prior)
-	if !pv.resDone {
-		pv.res, pv.resDone = sameAsRecorded(it.current, it.prior.Result, it.prior.Sensitive, it.typ.Schema().ImpliedType())
+	if !d.done {
+		t := it.typ.Schema().ImpliedType()
+		if v, ok := sameAsRecorded(live, raw, it.prior.Sensitive, t); ok {
+			d.v = v
+		} else {
+			d.v, d.err = decodeValue(raw, t, it.prior.Sensitive)
+		}
+		d.done = true
 	}
-	if !pv.resDone {
-		pv.res, pv.resErr = decodeValue(it.prior.Result, it.typ.Schema().ImpliedType(), it.prior.Sensitive)
-		pv.resDone = true
-	}
-	return pv.res, pv.resErr
+	return d.v, d.err
 }
 
 // priorValues is it.priorVals, made on first use. A copy of the item (a
@@ -90,7 +92,6 @@ func sameAsRecorded(v cty.Value, raw json.RawMessage, sensitive []string, t cty.
 func (pv *priorValues) reset(prior *states.Resource) {
 	if pv.of != prior {
 		pv.of = prior
-		pv.cfg, pv.res, pv.cfgErr, pv.resErr = cty.NilVal, cty.NilVal, nil, nil
-		pv.cfgDone, pv.resDone = false, false
+		pv.cfg, pv.res = decoded{}, decoded{}
 	}
 }
