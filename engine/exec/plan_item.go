@@ -265,6 +265,10 @@ func planAction(it *item, schema *resource.Schema, resp resource.PlanResponse, r
 	case equalValues(it.current, it.planned):
 		ch.Action = plans.NoOp
 		it.adopt = it.prior == nil
+		// Both carry the marks markLike gives from the configuration, so
+		// they are the same value: keep one of the two in memory.
+		it.planned = it.current
+		ch.After = it.current
 	default:
 		ch.Action = plans.Update
 	}

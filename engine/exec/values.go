@@ -191,23 +191,27 @@ func withLiveConnections(s *resource.Schema, recorded, live cty.Value) cty.Value
 		!recorded.Type().IsObjectType() || !live.Type().IsObjectType() {
 		return recorded
 	}
-	m := recorded.AsValueMap()
-	changed := false
+	// A new object only when an attribute is to change: in a plan with
+	// no change the recorded configuration is the live one, and a copy of
+	// each would stay in memory to the end of the plan.
+	var m map[string]cty.Value
 	for name, a := range s.Attributes {
 		if a.Kind != resource.HostRef && a.Kind != resource.DNSServerRef {
 			continue
 		}
-		if !live.Type().HasAttribute(name) || m[name] == cty.NilVal {
+		if !live.Type().HasAttribute(name) || !recorded.Type().HasAttribute(name) {
 			continue
 		}
-		lv := live.GetAttr(name)
-		if !lv.IsWhollyKnown() || lv.IsNull() || !sameForceNew(a, m[name], lv) {
+		lv, rv := live.GetAttr(name), recorded.GetAttr(name)
+		if lv.RawEquals(rv) || !lv.IsWhollyKnown() || lv.IsNull() || !sameForceNew(a, rv, lv) {
 			continue
+		}
+		if m == nil {
+			m = recorded.AsValueMap()
 		}
 		m[name] = lv
-		changed = true
 	}
-	if !changed {
+	if m == nil {
 		return recorded
 	}
 	return cty.ObjectVal(m)
