@@ -97,9 +97,12 @@ func forceNewPaths(it *item, schema *resource.Schema, opts PlanOptions) []string
 	if it.prior != nil && it.inst != nil && !opts.Destroy {
 		oldCfg, err := it.priorConfig()
 		if err == nil && !oldCfg.IsNull() {
-			// The state holds no secrets: the live configuration lends them,
-			// for the comparison and for removing the old object.
-			oldCfg = withLiveConnections(schema, withSecrets(oldCfg, it.config), it.config)
+			if !it.priorConfigIsLive() {
+				// The state holds no secrets: the live configuration lends
+				// them, for the comparison and for removing the old
+				// object. (The live configuration has nothing to borrow.)
+				oldCfg = withLiveConnections(schema, withSecrets(oldCfg, it.config), it.config)
+			}
 			for name, a := range schema.Attributes {
 				if a.ForceNew && !sameForceNew(a, oldCfg.GetAttr(name), it.config.GetAttr(name)) {
 					paths = append(paths, name)

@@ -25,11 +25,13 @@ type priorValues struct {
 	cfg, res decoded
 }
 
-// decoded is one recorded value, once decodeOnce has run.
+// decoded is one recorded value, once decodePrior has run.
 type decoded struct {
 	v    cty.Value
 	err  error
 	done bool
+	// live: v is the live value it was compared with (sameAsRecorded).
+	live bool
 }
 
 // priorConfig is decodeValue(it.prior.Config, ...), decoded once.
@@ -54,13 +56,23 @@ func (it *item) decodePrior(pv *priorValues, d *decoded, live cty.Value, raw jso
 	if !d.done {
 		t := it.typ.Schema().ImpliedType()
 		if v, ok := sameAsRecorded(live, raw, it.prior.Sensitive, t); ok {
-			d.v = v
+			d.v, d.live = v, true
 		} else {
 			d.v, d.err = decodeValue(raw, t, it.prior.Sensitive)
 		}
 		d.done = true
 	}
 	return d.v, d.err
+}
+
+// priorConfigIsLive reports whether priorConfig returned the live
+// configuration itself: the record is the live configuration, with no
+// secret left out of it.
+func (it *item) priorConfigIsLive() bool {
+	pv := it.priorValues()
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	return pv.of == it.prior && pv.cfg.done && pv.cfg.live
 }
 
 // priorValues is it.priorVals, made on first use. A copy of the item (a
