@@ -90,7 +90,23 @@ func (it *item) priorValues() *priorValues {
 // Read saw are the recorded ones, and encoding a value is several times
 // cheaper than decoding it.
 func sameAsRecorded(v cty.Value, raw json.RawMessage, sensitive []string, t cty.Type) (cty.Value, bool) {
-	if len(raw) == 0 || len(sensitive) > 0 || v == cty.NilVal || v.IsNull() || !v.IsWhollyKnown() || resource.HasMarks(v) || !v.Type().Equals(t) {
+	if len(raw) == 0 || len(sensitive) > 0 || v == cty.NilVal || v.IsNull() || !v.Type().Equals(t) {
+		return cty.NilVal, false
+	}
+	buf := jsonBufs.Get().(*[]byte)
+	b, ok := appendJSON((*buf)[:0], v, t, false)
+	same := ok && bytes.Equal(b, raw)
+	*buf = b
+	jsonBufs.Put(buf)
+	if ok {
+		if same {
+			return v, true
+		}
+		return cty.NilVal, false
+	}
+	// A value appendJSON leaves to ctyjson (or an unknown or marked one,
+	// which ctyjson refuses).
+	if !v.IsWhollyKnown() || resource.HasMarks(v) {
 		return cty.NilVal, false
 	}
 	b, err := ctyjson.Marshal(v, t)
@@ -99,6 +115,9 @@ func sameAsRecorded(v cty.Value, raw json.RawMessage, sensitive []string, t cty.
 	}
 	return v, true
 }
+
+// jsonBufs are the buffers appendJSON writes into, to compare and drop.
+var jsonBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // reset forgets what was decoded of another record than prior.
 func (pv *priorValues) reset(prior *states.Resource) {
