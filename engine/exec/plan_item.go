@@ -50,7 +50,14 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 // newChange is the instance's change before anything is known: a no-op
 // from null to null.
 func newChange(it *item, objType cty.Type) *plans.Change {
-	ri, _ := addrs.ParseResourceInstance(it.addr)
+	// The configuration's instances are stored under their address's
+	// String: no need to parse it again.
+	var ri addrs.ResourceInstance
+	if it.inst != nil {
+		ri = it.inst.Addr
+	} else {
+		ri, _ = addrs.ParseResourceInstance(it.addr)
+	}
 	ch := &plans.Change{
 		Addr:   it.addr,
 		Module: ri.Module.String(),

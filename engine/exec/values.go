@@ -167,6 +167,9 @@ func equalValues(a, b cty.Value) bool {
 // name, the TSIG key) may change without replacing what lives there: a
 // laptop and a CI runner with other key paths plan the same changes.
 func sameForceNew(a *resource.Attribute, old, cur cty.Value) bool {
+	if old.RawEquals(cur) {
+		return true
+	}
 	switch a.Kind {
 	case resource.HostRef:
 		return equalValues(hostTarget(old), hostTarget(cur))
@@ -187,11 +190,12 @@ func hostTarget(v cty.Value) cty.Value {
 
 // attrOf is v's attribute name, null when v is null or unknown.
 func attrOf(v cty.Value, name string) cty.Value {
-	v = resource.Unmarked(v)
+	// Unmarked one level at a time: the attribute, not all of v.
+	v, _ = v.Unmark()
 	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
 		return cty.NullVal(cty.DynamicPseudoType)
 	}
-	return v.GetAttr(name)
+	return resource.Unmarked(v.GetAttr(name))
 }
 
 // withLiveConnections takes the live configuration's host and dns_server
