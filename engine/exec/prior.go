@@ -96,8 +96,7 @@ func sameAsRecorded(v cty.Value, raw json.RawMessage, sensitive []string, t cty.
 	buf := jsonBufs.Get().(*[]byte)
 	b, ok := appendJSON((*buf)[:0], v, t, false)
 	same := ok && bytes.Equal(b, raw)
-	*buf = b
-	jsonBufs.Put(buf)
+	putJSONBuf(buf, b)
 	if ok {
 		if same {
 			return v, true
@@ -118,6 +117,15 @@ func sameAsRecorded(v cty.Value, raw json.RawMessage, sensitive []string, t cty.
 
 // jsonBufs are the buffers appendJSON writes into, to compare and drop.
 var jsonBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// putJSONBuf gives buf back to jsonBufs, holding b (what was written into
+// it), unless b is large: one big value must not keep its buffer alive.
+func putJSONBuf(buf *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*buf = b
+	}
+	jsonBufs.Put(buf)
+}
 
 // reset forgets what was decoded of another record than prior.
 func (pv *priorValues) reset(prior *states.Resource) {

@@ -92,9 +92,10 @@ func digest(v cty.Value, t cty.Type) string {
 	}
 	sum := sha256.Sum256(b)
 	if ok {
-		*buf = b
+		putJSONBuf(buf, b)
+	} else {
+		jsonBufs.Put(buf)
 	}
-	jsonBufs.Put(buf)
 	return hex.EncodeToString(sum[:])
 }
 
