@@ -33,11 +33,11 @@ func Encode(s *states.State) ([]byte, error) {
 	}
 	// encoding/json sorts map keys and keeps struct fields in declaration
 	// order, which is all the stability the format needs.
-	b, err := json.Marshal(&out)
+	b, err := encodeLaidOut(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
-	return layout(b), nil
+	return b, nil
 }
 
 // Decode parses a state file. The error says what is wrong: empty input,

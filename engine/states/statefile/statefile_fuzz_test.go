@@ -2,6 +2,7 @@ package statefile
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/mailplan/mailplan/engine/states"
@@ -41,6 +42,13 @@ func FuzzDecode(f *testing.F) {
 		enc, err := Encode(s)
 		if err != nil {
 			t.Fatalf("Decode accepted a state that Encode refuses: %v", err)
+		}
+		whole, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := layout(whole, nil); !bytes.Equal(enc, w) {
+			t.Fatalf("Encode differs from the whole state laid out:\n%s\n---\n%s", enc, w)
 		}
 		s2, err := Decode(enc)
 		if err != nil {

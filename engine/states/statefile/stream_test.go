@@ -204,3 +204,43 @@ func TestDecodeShares(t *testing.T) {
 		t.Errorf("Decode (-want +got):\n%s", diff)
 	}
 }
+
+// TestEncodeLaidOut: marshalling the resources and the changes one at a
+// time writes what laying out the whole state's compact JSON writes.
+func TestEncodeLaidOut(t *testing.T) {
+	running := full()
+	running.LastApply.Changes = nil
+	empty := full()
+	empty.LastApply.Changes = []*states.Change{}
+	empty.Resources = map[string]*states.Resource{}
+	odd := full()
+	odd.Resources["file.<&>\"x\""] = &states.Resource{Addr: "file.<&>\"x\"", Type: "file", Config: json.RawMessage(`{"a":"<b>","resources":null}`)}
+	odd.Outputs["resources"] = &states.Output{Value: json.RawMessage(`null`), Type: json.RawMessage(`"string"`)}
+	odd.LastApply.PriorOutputs = map[string]*states.Output{"changes": {Sensitive: true}}
+	for _, tt := range []struct {
+		name string
+		s    *states.State
+	}{
+		{"new", states.NewState("L")},
+		{"full", full()},
+		{"no changes", running},
+		{"empty", empty},
+		{"odd names", odd},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := *tt.s
+			out.Version = states.FormatVersion
+			whole, err := json.Marshal(&out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encodeLaidOut(&out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(layout(whole, nil)), string(got)); diff != "" {
+				t.Errorf("(-whole +one at a time):\n%s", diff)
+			}
+		})
+	}
+}
