@@ -145,14 +145,27 @@ func (r *Runner) Plan(ctx context.Context, cfg *lang.Result, st *states.State, o
 				continue
 			}
 			it.typ = t
-			v, err := decodeValue(prior.Config, t.Schema().ImpliedType(), prior.Sensitive)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Corrupt state", Detail: fmt.Sprintf("%s: %s", addr, err)})
-				continue
+			inst, inCfg := cfg.Instances[addr]
+			v, live := cty.NilVal, false
+			if inCfg {
+				// Destroy of what the configuration still has: most often
+				// the recorded configuration is the live one, which then
+				// need not be decoded.
+				v, live = sameAsRecorded(inst.Config, prior.Config, prior.Sensitive, t.Schema().ImpliedType())
 			}
-			if inst, ok := cfg.Instances[addr]; ok {
+			if !live {
+				var err error
+				v, err = decodeValue(prior.Config, t.Schema().ImpliedType(), prior.Sensitive)
+				if err != nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Corrupt state", Detail: fmt.Sprintf("%s: %s", addr, err)})
+					continue
+				}
+			}
+			if inCfg {
 				// Destroy: the configuration has the secrets the state lacks.
-				v = withSecrets(v, inst.Config)
+				if !live {
+					v = withSecrets(v, inst.Config)
+				}
 				it.inst = inst
 			}
 			it.config = v

@@ -50,7 +50,14 @@ func (r *Runner) planItem(ctx context.Context, it *item, opts PlanOptions) hcl.D
 // newChange is the instance's change before anything is known: a no-op
 // from null to null.
 func newChange(it *item, objType cty.Type) *plans.Change {
-	ri, _ := addrs.ParseResourceInstance(it.addr)
+	// The configuration's instances are stored under their address's
+	// String: no need to parse it again.
+	var ri addrs.ResourceInstance
+	if it.inst != nil {
+		ri = it.inst.Addr
+	} else {
+		ri, _ = addrs.ParseResourceInstance(it.addr)
+	}
 	ch := &plans.Change{
 		Addr:   it.addr,
 		Module: ri.Module.String(),
@@ -97,9 +104,12 @@ func forceNewPaths(it *item, schema *resource.Schema, opts PlanOptions) []string
 	if it.prior != nil && it.inst != nil && !opts.Destroy {
 		oldCfg, err := it.priorConfig()
 		if err == nil && !oldCfg.IsNull() {
-			// The state holds no secrets: the live configuration lends them,
-			// for the comparison and for removing the old object.
-			oldCfg = withLiveConnections(schema, withSecrets(oldCfg, it.config), it.config)
+			if !it.priorConfigIsLive() {
+				// The state holds no secrets: the live configuration lends
+				// them, for the comparison and for removing the old
+				// object. (The live configuration has nothing to borrow.)
+				oldCfg = withLiveConnections(schema, withSecrets(oldCfg, it.config), it.config)
+			}
 			for name, a := range schema.Attributes {
 				if a.ForceNew && !sameForceNew(a, oldCfg.GetAttr(name), it.config.GetAttr(name)) {
 					paths = append(paths, name)
@@ -265,6 +275,10 @@ func planAction(it *item, schema *resource.Schema, resp resource.PlanResponse, r
 	case equalValues(it.current, it.planned):
 		ch.Action = plans.NoOp
 		it.adopt = it.prior == nil
+		// Both carry the marks markLike gives from the configuration, so
+		// they are the same value: keep one of the two in memory.
+		it.planned = it.current
+		ch.After = it.current
 	default:
 		ch.Action = plans.Update
 	}

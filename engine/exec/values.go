@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -73,21 +76,30 @@ func pathString(p cty.Path) string {
 // fingerprint is the digest of the part of a real state that decides
 // whether a saved plan is stale.
 func fingerprint(t resource.Type, current cty.Value) string {
-	var b []byte
 	if fp, ok := t.(resource.Fingerprinter); ok {
-		b = fp.Fingerprint(current)
-	} else {
-		b, _ = ctyjson.Marshal(resource.Unmarked(current), t.Schema().ImpliedType())
+		sum := sha256.Sum256(fp.Fingerprint(current))
+		return hex.EncodeToString(sum[:])
+	}
+	return digest(current, t.Schema().ImpliedType())
+}
+
+// digest is the SHA-256 of v's JSON (valueJSON), in hex.
+func digest(v cty.Value, t cty.Type) string {
+	buf := jsonBufs.Get().(*[]byte)
+	b, ok := appendJSON((*buf)[:0], v, t, true)
+	if !ok {
+		b = valueJSON(v, t)
 	}
 	sum := sha256.Sum256(b)
+	if ok {
+		putJSONBuf(buf, b)
+	} else {
+		jsonBufs.Put(buf)
+	}
 	return hex.EncodeToString(sum[:])
 }
 
-func digest(v cty.Value, t cty.Type) string {
-	sum := sha256.Sum256(valueJSON(v, t))
-	return hex.EncodeToString(sum[:])
-}
-
+// valueJSON is v's JSON, marks ignored.
 func valueJSON(v cty.Value, t cty.Type) []byte {
 	b, _ := ctyjson.Marshal(resource.Unmarked(v), t)
 	return b
@@ -142,9 +154,11 @@ func markLike(v, config cty.Value, schema *resource.Schema) cty.Value {
 	return cty.ObjectVal(m)
 }
 
-// equalValues compares two values ignoring marks.
+// equalValues compares two values ignoring marks. Two values equal with
+// their marks (what a plan with no change compares) are so without
+// unmarking copies of them.
 func equalValues(a, b cty.Value) bool {
-	return resource.Unmarked(a).RawEquals(resource.Unmarked(b))
+	return a.RawEquals(b) || resource.Unmarked(a).RawEquals(resource.Unmarked(b))
 }
 
 // sameForceNew reports whether a ForceNew attribute still names the same
@@ -154,6 +168,9 @@ func equalValues(a, b cty.Value) bool {
 // name, the TSIG key) may change without replacing what lives there: a
 // laptop and a CI runner with other key paths plan the same changes.
 func sameForceNew(a *resource.Attribute, old, cur cty.Value) bool {
+	if old.RawEquals(cur) {
+		return true
+	}
 	switch a.Kind {
 	case resource.HostRef:
 		return equalValues(hostTarget(old), hostTarget(cur))
@@ -174,11 +191,12 @@ func hostTarget(v cty.Value) cty.Value {
 
 // attrOf is v's attribute name, null when v is null or unknown.
 func attrOf(v cty.Value, name string) cty.Value {
-	v = resource.Unmarked(v)
+	// Unmarked one level at a time: the attribute, not all of v.
+	v, _ = v.Unmark()
 	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
 		return cty.NullVal(cty.DynamicPseudoType)
 	}
-	return v.GetAttr(name)
+	return resource.Unmarked(v.GetAttr(name))
 }
 
 // withLiveConnections takes the live configuration's host and dns_server
@@ -191,24 +209,147 @@ func withLiveConnections(s *resource.Schema, recorded, live cty.Value) cty.Value
 		!recorded.Type().IsObjectType() || !live.Type().IsObjectType() {
 		return recorded
 	}
-	m := recorded.AsValueMap()
-	changed := false
+	// A new object only when an attribute is to change: in a plan with
+	// no change the recorded configuration is the live one, and a copy of
+	// each would stay in memory to the end of the plan.
+	var m map[string]cty.Value
 	for name, a := range s.Attributes {
 		if a.Kind != resource.HostRef && a.Kind != resource.DNSServerRef {
 			continue
 		}
-		if !live.Type().HasAttribute(name) || m[name] == cty.NilVal {
+		if !live.Type().HasAttribute(name) || !recorded.Type().HasAttribute(name) {
 			continue
 		}
-		lv := live.GetAttr(name)
-		if !lv.IsWhollyKnown() || lv.IsNull() || !sameForceNew(a, m[name], lv) {
+		lv, rv := live.GetAttr(name), recorded.GetAttr(name)
+		if lv.RawEquals(rv) || !lv.IsWhollyKnown() || lv.IsNull() || !sameForceNew(a, rv, lv) {
 			continue
+		}
+		if m == nil {
+			m = recorded.AsValueMap()
 		}
 		m[name] = lv
-		changed = true
 	}
-	if !changed {
+	if m == nil {
 		return recorded
 	}
 	return cty.ObjectVal(m)
+}
+
+// appendJSON appends v's JSON as ctyjson.Marshal(v, t) writes it, byte for
+// byte, without its allocations: it is on the path of every instance of a
+// plan (sameAsRecorded, fingerprint). ok is false when it cannot say: v is
+// unknown, or marked and !unmark, or t holds a type it leaves to ctyjson
+// (cty.DynamicPseudoType, a capsule), or a number that is not a whole one
+// (then the caller asks ctyjson). With unmark, v's marks are ignored, as if
+// v were resource.Unmarked(v).
+func appendJSON(dst []byte, v cty.Value, t cty.Type, unmark bool) ([]byte, bool) {
+	if v.IsMarked() {
+		if !unmark {
+			return dst, false
+		}
+		v, _ = v.Unmark()
+	}
+	if !v.IsKnown() || t == cty.DynamicPseudoType {
+		return dst, false
+	}
+	if v.IsNull() {
+		return append(dst, "null"...), true
+	}
+	switch {
+	case t == cty.String:
+		return appendJSONString(dst, v.AsString()), true
+	case t == cty.Bool:
+		if v.True() {
+			return append(dst, "true"...), true
+		}
+		return append(dst, "false"...), true
+	case t == cty.Number:
+		f := v.AsBigFloat()
+		i, acc := f.Int64()
+		if !f.IsInt() || acc != big.Exact || i == 0 && f.Signbit() {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, i, 10), true
+	case t.IsObjectType():
+		atys := t.AttributeTypes()
+		var buf [16]string
+		names := buf[:0]
+		for k := range atys {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		dst = append(dst, '{')
+		for i, k := range names {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, k)
+			dst = append(dst, ':')
+			var ok bool
+			if dst, ok = appendJSON(dst, v.GetAttr(k), atys[k], unmark); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '}'), true
+	case t.IsListType(), t.IsSetType(), t.IsMapType(), t.IsTupleType():
+		isMap := t.IsMapType()
+		open, end := byte('['), byte(']')
+		if isMap {
+			open, end = '{', '}'
+		}
+		dst = append(dst, open)
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			k, ev := it.Element()
+			var ety cty.Type
+			switch {
+			case t.IsTupleType():
+				ety = t.TupleElementTypes()[i]
+			default:
+				ety = t.ElementType()
+			}
+			if isMap {
+				dst = appendJSONString(dst, k.AsString())
+				dst = append(dst, ':')
+			}
+			var ok bool
+			if dst, ok = appendJSON(dst, ev, ety, unmark); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, end), true
+	}
+	return dst, false
+}
+
+// appendJSONString appends s as encoding/json writes it (which is how
+// ctyjson writes strings): the common characters here, anything else
+// (other control characters, <, > and &, which it escapes, and non-ASCII)
+// by encoding/json itself.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }

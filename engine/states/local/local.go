@@ -91,7 +91,7 @@ func (b *Backend) Read(ctx context.Context) (*states.State, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s, _, err := b.load()
+	s, err := b.read()
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +259,24 @@ func (b *Backend) load() (s *states.State, raw []byte, err error) {
 		return nil, raw, fmt.Errorf("read state %s: %w", b.path, err)
 	}
 	return s, raw, nil
+}
+
+// read decodes the file as it reads it (statefile.DecodeFrom), without
+// holding all of it in memory: nil, nil when there is none.
+func (b *Backend) read() (*states.State, error) {
+	f, err := os.Open(b.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	defer f.Close()
+	s, err := statefile.DecodeFrom(f)
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", b.path, err)
+	}
+	return s, nil
 }
 
 // replace puts data in place of the state file atomically, after keeping

@@ -195,6 +195,7 @@ func TestPG(t *testing.T) {
 	t.Run("ConcurrentFirstUse", func(t *testing.T) { testConcurrentFirstUse(t, srv) })
 	t.Run("Describe", func(t *testing.T) { testDescribe(t, srv) })
 	t.Run("Timings", func(t *testing.T) { testTimings(t, srv) })
+	t.Run("IndentedRow", func(t *testing.T) { testIndentedRow(t, srv) })
 }
 
 // A record is committed when Append returns: a run killed right after

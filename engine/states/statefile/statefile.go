@@ -1,11 +1,13 @@
 package statefile
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/mailplan/mailplan/engine/states"
 )
@@ -31,20 +33,49 @@ func Encode(s *states.State) ([]byte, error) {
 	}
 	// encoding/json sorts map keys and keeps struct fields in declaration
 	// order, which is all the stability the format needs.
-	b, err := json.MarshalIndent(&out, "", "  ")
+	b, err := encodeLaidOut(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
-	return append(b, '\n'), nil
+	return b, nil
 }
 
 // Decode parses a state file. The error says what is wrong: empty input,
 // invalid JSON (with the line and column), a missing or unknown version, an
-// unknown field, or a state that is inconsistent.
+// unknown field, or a state that is inconsistent. Files written compact
+// and files written indented (before mailplan wrote them compact) read
+// the same.
 func Decode(b []byte) (*states.State, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("decode state: input is empty")
 	}
+	s, ok := decodeStream(bytes.NewReader(b))
+	if !ok {
+		return decodeWhole(b)
+	}
+	return finish(s)
+}
+
+// DecodeFrom is Decode of what r holds, read as it is decoded: the whole
+// file is never in memory at once. Only when it does not decode is it
+// read again from the start, for the error.
+func DecodeFrom(r io.ReadSeeker) (*states.State, error) {
+	if s, ok := decodeStream(bufio.NewReaderSize(r, 64<<10)); ok {
+		return finish(s)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	return Decode(b)
+}
+
+// decodeWhole is the careful path: it looks at the version first, then
+// decodes the whole document strictly, and says what is wrong.
+func decodeWhole(b []byte) (*states.State, error) {
 	// Look at the version before anything else, so that a newer format is
 	// reported as such rather than as whatever it changed.
 	var head struct {
@@ -72,7 +103,8 @@ func Decode(b []byte) (*states.State, error) {
 		return nil, fmt.Errorf("decode state: format version %d: %w", version, ErrUnsupportedVersion)
 	}
 	// version == states.FormatVersion: the only one so far. Upgrades of
-	// older versions go here when there are any.
+	// older versions go here when there are any (and decodeStream hands
+	// such files to this path).
 
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -83,6 +115,11 @@ func Decode(b []byte) (*states.State, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("decode state: data after the end of the state at offset %d", dec.InputOffset())
 	}
+	return finish(s)
+}
+
+// finish checks a decoded state and normalizes it.
+func finish(s *states.State) (*states.State, error) {
 	if s.Resources == nil {
 		s.Resources = map[string]*states.Resource{}
 	}
@@ -90,6 +127,7 @@ func Decode(b []byte) (*states.State, error) {
 		return nil, fmt.Errorf("decode state: %w", err)
 	}
 	normalize(s)
+	share(s)
 	return s, nil
 }
 
@@ -151,8 +189,8 @@ func syntaxError(b []byte, err error) error {
 }
 
 // normalize makes a decoded state equal to the one that was encoded:
-// MarshalIndent re-indents embedded JSON and writes nil as null, so embedded
-// values are compacted again and null becomes nil.
+// embedded values of an indented file (mailplan wrote them so before it
+// wrote the state compact) are compacted again, and null becomes nil.
 func normalize(s *states.State) {
 	for _, r := range s.Resources {
 		normalizeResource(r)
@@ -177,9 +215,14 @@ func normalizeResource(r *states.Resource) {
 	r.Result = compact(r.Result)
 }
 
+// compact is m without insignificant white space: m itself when it has
+// none, as in every file written compact.
 func compact(m json.RawMessage) json.RawMessage {
 	if m == nil || string(m) == "null" {
 		return nil
+	}
+	if isCompact(m) {
+		return m
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, m); err != nil {
@@ -187,6 +230,57 @@ func compact(m json.RawMessage) json.RawMessage {
 		return m
 	}
 	return b.Bytes()
+}
+
+// isCompact reports whether the valid JSON m has no white space outside
+// its strings.
+func isCompact(m []byte) bool {
+	if !bytes.ContainsAny(m, " \t\r\n") {
+		return true
+	}
+	inString, escaped := false, false
+	for _, c := range m {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			return false
+		}
+	}
+	return true
+}
+
+// share makes a change of the last apply hold the same bytes as the
+// state's record of its instance where they are equal (its configuration,
+// the value it reached, the snapshot before a create), instead of a
+// second copy: after an apply most of them are. Both are clipped, so that
+// an append to one can never write into the other.
+func share(s *states.State) {
+	if s.LastApply == nil {
+		return
+	}
+	for _, c := range s.LastApply.Changes {
+		r := s.Resources[c.Addr]
+		if r == nil {
+			continue
+		}
+		if c.Config != nil && bytes.Equal(c.Config, r.Config) {
+			r.Config = slices.Clip(r.Config)
+			c.Config = r.Config
+		}
+		if c.After != nil && bytes.Equal(c.After, r.Result) {
+			r.Result = slices.Clip(r.Result)
+			c.After = r.Result
+		}
+		if len(c.Before) > 0 && bytes.Equal(c.Before, r.Original) {
+			r.Original = slices.Clip(r.Original)
+			c.Before = r.Original
+		}
+	}
 }
 
 // Same reports whether two states encode the same apart from their

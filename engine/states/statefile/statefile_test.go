@@ -127,22 +127,8 @@ func TestEncodeShape(t *testing.T) {
   "serial": 2,
   "lineage": "L",
   "resources": {
-    "file.a": {
-      "addr": "file.a",
-      "type": "file",
-      "config": null,
-      "result": null,
-      "original": null
-    },
-    "file.b": {
-      "addr": "file.b",
-      "type": "file",
-      "config": {
-        "x": 1
-      },
-      "result": null,
-      "original": null
-    }
+    "file.a": {"addr":"file.a","type":"file","config":null,"result":null,"original":null},
+    "file.b": {"addr":"file.b","type":"file","config":{"x":1},"result":null,"original":null}
   }
 }
 `
