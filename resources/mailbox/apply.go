@@ -165,9 +165,12 @@ type applier struct {
 	noStream atomic.Bool
 	mu       sync.Mutex
 	skipped  int
+	// changed: the apply journalled a change.
+	changed bool
 }
 
 func (a *applier) record(ctx context.Context, e entry) error {
+	a.changed = true
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -225,6 +228,9 @@ func (a *applier) run(ctx context.Context) error {
 		return err
 	}
 	if err := a.copyMeta(ctx); err != nil {
+		return err
+	}
+	if err := a.recordDirs(ctx); err != nil {
 		return err
 	}
 	if a.skipped > 0 {
