@@ -275,9 +275,9 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		}
 		level = next
 	}
-	for _, l := range sl.listAll(ctx, msgDirs) {
+	addSrc := func(l listing) error {
 		if l.err != nil {
-			return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
+			return fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
 		}
 		sub := path.Base(l.path)
 		mb := byRel[relOf(c.Source, path.Dir(l.path))]
@@ -300,10 +300,14 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				mb.src[b] = fileOfInfo(sub, e)
 			}
 		}
+		return nil
+	}
+	for _, l := range sl.listAll(ctx, msgDirs) {
+		if err := addSrc(l); err != nil {
+			return nil, err
+		}
 	}
 	sort.Slice(s.mailboxes, func(i, j int) bool { return s.mailboxes[i].rel < s.mailboxes[j].rel })
-	sort.Strings(s.refused)
-	sort.Strings(s.symlinks)
 
 	// The destination: each selected mailbox's directory and its cur, new
 	// and tmp, all at once.
@@ -337,7 +341,7 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			mb.dst, mb.dstMeta, mb.dstSubs = map[string]msgFile{}, map[string]transport.FileInfo{}, map[string]bool{}
 			d := join(c.Destination, mb.rel)
 			for _, sub := range []string{"", "cur", "new", "tmp"} {
-				if mb.skipped[sub] {
+				if mb.skipped[sub] && sub == "tmp" {
 					mb.dstSubs[sub] = true
 					continue
 				}
@@ -346,8 +350,18 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			}
 		}
 		dl := lister{h: dst, width: c.parallelism * 2}
+		var relist []string
 		for i, l := range dl.listAll(ctx, paths) {
 			mb, sub := slots[i].mb, slots[i].sub
+			if mb.skipped[sub] {
+				// Unlisted at the source: the destination's must still
+				// hold the names and sizes recorded, else both are listed.
+				if l.err == nil && s.skip.sameSum(mb, sub, l.entries) {
+					continue
+				}
+				delete(mb.skipped, sub)
+				relist = append(relist, join(c.Source, mb.rel, sub))
+			}
 			if errors.Is(l.err, fs.ErrNotExist) {
 				continue
 			}
@@ -379,7 +393,14 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				}
 			}
 		}
+		for _, l := range sl.listAll(ctx, relist) {
+			if err := addSrc(l); err != nil {
+				return nil, err
+			}
+		}
 	}
+	sort.Strings(s.refused)
+	sort.Strings(s.symlinks)
 
 	if err := s.match(ctx, src, dst, c); err != nil {
 		return nil, err

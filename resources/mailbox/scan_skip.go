@@ -73,6 +73,10 @@ type dirRecord struct {
 	SrcBefore int64                        `json:"src_before"`
 	Src       map[string]transport.DirStat `json:"src"`
 	Dst       map[string]transport.DirStat `json:"dst"`
+	// Sums are, for each destination cur/ and new/ in Dst, the digest
+	// of its messages' names and sizes (entrySum): a message rewritten
+	// in place changes no directory's times.
+	Sums map[string]string `json:"sums"`
 }
 
 // recordKey ties a record to everything that decides what a scan must
@@ -100,7 +104,7 @@ func readDirRecord(ctx context.Context, dst transport.Host, c config) *dirRecord
 		return nil
 	}
 	var r dirRecord
-	if json.Unmarshal(b, &r) != nil || r.Version != dirRecordVersion || r.Key != recordKey(c) || r.Src == nil || r.Dst == nil {
+	if json.Unmarshal(b, &r) != nil || r.Version != dirRecordVersion || r.Key != recordKey(c) || r.Src == nil || r.Dst == nil || r.Sums == nil {
 		return nil
 	}
 	return &r
@@ -185,7 +189,7 @@ func (a *applier) recordDirs(ctx context.Context) error {
 		return nil
 	}
 	p := dirRecordPath(a.cfg)
-	rec := dirRecord{Version: dirRecordVersion, Key: recordKey(a.cfg), Src: map[string]transport.DirStat{}, Dst: map[string]transport.DirStat{}}
+	rec := dirRecord{Version: dirRecordVersion, Key: recordKey(a.cfg), Src: map[string]transport.DirStat{}, Dst: map[string]transport.DirStat{}, Sums: map[string]string{}}
 	// A mailbox with a message dedupe matched is not in step: its
 	// foreign message has no source counterpart by name.
 	outOfStep := map[*mbox]bool{}
@@ -216,6 +220,7 @@ func (a *applier) recordDirs(ctx context.Context) error {
 				rec.Dst[key] = s.skip.prev.Dst[key]
 				if sub != "tmp" {
 					rec.Src[key] = s.skip.prev.Src[key]
+					rec.Sums[key] = s.skip.prev.Sums[key]
 				}
 			}
 		}
@@ -234,8 +239,8 @@ func (a *applier) recordDirs(ctx context.Context) error {
 	}
 	// Every change this apply made is older than the margin when the
 	// listing below begins.
-	if margin < time.Second {
-		time.Sleep(margin)
+	if a.changed && margin < time.Second {
+		time.Sleep(time.Until(a.settled.Add(margin)))
 	}
 	begin := time.Now().Add(-margin).UnixNano()
 	for _, mb := range todo {
@@ -252,8 +257,11 @@ func (a *applier) recordDirs(ctx context.Context) error {
 				rec.Src[key] = st
 			}
 			d := join(a.cfg.Destination, mb.rel, sub)
-			if st, ok := a.inStep(ctx, ds, mb, sub, d, begin); ok {
+			if st, sum, ok := a.inStep(ctx, ds, mb, sub, d, begin); ok {
 				rec.Dst[key] = st
+				if sub != "tmp" {
+					rec.Sums[key] = sum
+				}
 			} else {
 				delete(rec.Src, key)
 			}
@@ -278,14 +286,14 @@ func (a *applier) recordDirs(ctx context.Context) error {
 // inStep lists the destination directory d (sub of mb) and says whether
 // it holds what the source's sub held, returning its stat: taken before
 // and after the listing (the same), both times older than before.
-func (a *applier) inStep(ctx context.Context, ds transport.DirStater, mb *mbox, sub, d string, before int64) (transport.DirStat, bool) {
+func (a *applier) inStep(ctx context.Context, ds transport.DirStater, mb *mbox, sub, d string, before int64) (transport.DirStat, string, bool) {
 	st, ok, err := ds.StatDir(ctx, d)
 	if err != nil || !ok || st.Mtime >= before || st.Ctime >= before {
-		return st, false
+		return st, "", false
 	}
 	es, err := a.dst.ReadDir(ctx, d)
 	if err != nil {
-		return st, false
+		return st, "", false
 	}
 	want := 0
 	if sub != "tmp" {
@@ -300,22 +308,41 @@ func (a *applier) inStep(ctx context.Context, ds transport.DirStater, mb *mbox, 
 		switch {
 		case sub == "tmp":
 			if strings.Contains(e.Name, tmpMarker) {
-				return st, false
+				return st, "", false
 			}
 		case strings.HasPrefix(e.Name, "."):
 		default:
 			f, ok := mb.src[baseName(e.Name)]
 			if !ok || !e.IsRegular() || f.sub != sub || f.name != e.Name || f.size != e.Size {
-				return st, false
+				return st, "", false
 			}
 			got++
 		}
 	}
 	if got != want {
-		return st, false
+		return st, "", false
 	}
 	again, ok, err := ds.StatDir(ctx, d)
-	return st, err == nil && ok && again == st
+	return st, entrySum(es), err == nil && ok && again == st
+}
+
+// entrySum is the digest of the names, types and sizes of a cur/ or
+// new/ listing (sorted by name), leaving out dot files as the scan does.
+func entrySum(es []transport.FileInfo) string {
+	h := sha256.New()
+	for _, e := range es {
+		if !strings.HasPrefix(e.Name, ".") {
+			fmt.Fprintf(h, "%q %d %d\n", e.Name, e.Mode.Type(), e.Size)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sameSum says whether the destination's listing es of sub of mb has the
+// names and sizes recorded.
+func (k *skipState) sameSum(mb *mbox, sub string, es []transport.FileInfo) bool {
+	want, ok := k.prev.Sums[mb.rel+"/"+sub]
+	return ok && entrySum(es) == want
 }
 
 // listedInStep says whether the scan's listings of sub of mb, at both
