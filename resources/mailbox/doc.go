@@ -42,8 +42,10 @@
 // of each cur/, new/ and tmp/ it left in step with the source; the next
 // scan lists an SSH source with one command that does not descend into a
 // cur/ or new/ unchanged since (transport.StatTreeLister), lstats the
-// destination's (transport.DirStater), and lists only the directories
-// that changed at either end. A stat is recorded only when the directory
+// destination's (transport.DirStater), and lists at the source only the
+// directories that changed at either end; the destination's are listed
+// on every run and their names and sizes checked against the record (a
+// message rewritten in place changes no directory). A stat is recorded only when the directory
 // is older than its listing by more than the filesystem's timestamp
 // granularity (git's racy-clean rule); any doubt, and mirror or shadow,
 // list everything.

@@ -23,7 +23,11 @@ import (
 // source's and the destination's DirStat; the next scan lists the source
 // with one command that does not descend into a cur/ or new/ unchanged
 // since (transport.StatTreeLister), lstats the destination's, and lists
-// only what differs on either side.
+// at the source only what differs on either side. The destination's
+// cur/ and new/ are still listed (locally, cheap): their names and sizes
+// must have the recorded digest, since a message rewritten in place
+// changes no directory's times, and the scan must still find it a
+// conflict.
 //
 // As git's index does with racily clean files, a stat is recorded only
 // when the directory's times are older, by a margin larger than the
