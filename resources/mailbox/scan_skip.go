@@ -3,6 +3,7 @@ package mailbox
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -333,10 +334,17 @@ func (a *applier) inStep(ctx context.Context, ds transport.DirStater, mb *mbox, 
 // entrySum is the digest of the names, types and sizes of a cur/ or
 // new/ listing (sorted by name), leaving out dot files as the scan does.
 func entrySum(es []transport.FileInfo) string {
+	// A name holds no NUL: NAME NUL TYPE SIZE is unambiguous. No fmt:
+	// this runs for every message at the destination.
 	h := sha256.New()
+	var b []byte
 	for _, e := range es {
 		if !strings.HasPrefix(e.Name, ".") {
-			fmt.Fprintf(h, "%q %d %d\n", e.Name, e.Mode.Type(), e.Size)
+			b = append(b[:0], e.Name...)
+			b = append(b, 0)
+			b = binary.AppendUvarint(b, uint64(e.Mode.Type()))
+			b = binary.AppendVarint(b, e.Size)
+			h.Write(b)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
