@@ -165,9 +165,14 @@ type applier struct {
 	noStream atomic.Bool
 	mu       sync.Mutex
 	skipped  int
+	// changed: the apply journalled a change.
+	changed bool
+	// settled is when the apply last changed a cur/, new/ or tmp/.
+	settled time.Time
 }
 
 func (a *applier) record(ctx context.Context, e entry) error {
+	a.changed = true
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -194,8 +199,10 @@ func (a *applier) run(ctx context.Context) error {
 	if a.progress != nil {
 		a.progress.Total(a.s.bytes, "bytes")
 	}
-	// What mailplan is about to leave in each mailbox, before it is there.
-	if err := a.writeDeltas(ctx, a.intents()); err != nil {
+	// What mailplan is about to leave in each mailbox, before it is there:
+	// with messages to copy, the flush before the first of them is put in
+	// place makes it durable too.
+	if err := a.writeDeltas(ctx, a.intents(), len(a.s.copies) == 0); err != nil {
 		return err
 	}
 	if err := a.copyBatches(ctx); err != nil {
@@ -221,10 +228,15 @@ func (a *applier) run(ctx context.Context) error {
 	if err := a.removeMirrored(ctx); err != nil {
 		return err
 	}
-	if err := a.writeDeltas(ctx, a.changes(ctx)); err != nil {
+	// The last change to a cur/, new/ or tmp/ (recordDirs).
+	a.settled = time.Now()
+	if err := a.writeDeltas(ctx, a.changes(ctx), true); err != nil {
 		return err
 	}
 	if err := a.copyMeta(ctx); err != nil {
+		return err
+	}
+	if err := a.recordDirs(ctx); err != nil {
 		return err
 	}
 	if a.skipped > 0 {

@@ -37,6 +37,19 @@
 // goes over SFTP; the flush and renames of a batch overlap the transfer of
 // the next.
 //
+// Re-runs (scan_skip.go): a completed apply records, beside the
+// destination (mailbox_copy-dirs.json in its store), the inode and times
+// of each cur/, new/ and tmp/ it left in step with the source; the next
+// scan lists an SSH source with one command that does not descend into a
+// cur/ or new/ unchanged since (transport.StatTreeLister), lstats the
+// destination's (transport.DirStater), and lists at the source only the
+// directories that changed at either end; the destination's are listed
+// on every run and their names and sizes checked against the record (a
+// message rewritten in place changes no directory). A stat is recorded only when the directory
+// is older than its listing by more than the filesystem's timestamp
+// granularity (git's racy-clean rule); any doubt, and mirror or shadow,
+// list everything.
+//
 // Conflict policy: a base name at the destination with another size (or
 // not a regular file) is never overwritten. The whole apply is refused
 // before it changes anything, listing the conflicts; plan shows them in

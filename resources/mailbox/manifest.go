@@ -164,8 +164,10 @@ func deltaName() string {
 
 // writeDeltas records changes, per destination mailbox directory: the
 // delta files are journalled, then written, and made durable together
-// (one syncfs when the host has it, else WriteFile's fsyncs).
-func (a *applier) writeDeltas(ctx context.Context, byDir map[string][]manifestChange) error {
+// (one syncfs when the host has it, else WriteFile's fsyncs). Without
+// flush, the syncfs is left to the caller's next one, which must come
+// before anything the deltas name is put in place.
+func (a *applier) writeDeltas(ctx context.Context, byDir map[string][]manifestChange, flush bool) error {
 	if len(byDir) == 0 {
 		return nil
 	}
@@ -206,7 +208,7 @@ func (a *applier) writeDeltas(ctx context.Context, byDir map[string][]manifestCh
 			return fmt.Errorf("write %s on %s: %w", p, a.dst.Name(), err)
 		}
 	}
-	if syncer != nil {
+	if syncer != nil && flush {
 		if err := syncer.SyncFS(ctx, a.cfg.Destination); err != nil {
 			return fmt.Errorf("flush %s on %s: %w", a.cfg.Destination, a.dst.Name(), err)
 		}

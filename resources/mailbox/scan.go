@@ -72,6 +72,22 @@ type mbox struct {
 	// man is the destination's manifest (manifest.go), read only when
 	// mirror or dedupe needs it; nil else.
 	man manifest
+	// skipped are the subs (cur, new, tmp) left unlisted at both ends:
+	// unchanged since an apply left them in step (scan_skip.go).
+	skipped map[string]bool
+	// dirty are the source's subs whose listing had more than messages
+	// in step can have (a link, a refused name, a message also in cur/):
+	// never recorded as in step.
+	dirty map[string]bool
+}
+
+// markDirty records that sub of mb had something a dir record must not
+// skip.
+func (mb *mbox) markDirty(sub string) {
+	if mb.dirty == nil {
+		mb.dirty = map[string]bool{}
+	}
+	mb.dirty[sub] = true
 }
 
 type copyOp struct {
@@ -135,6 +151,9 @@ type scan struct {
 	refused []string
 	// unselected counts the Maildirs include/exclude leave out.
 	unselected int
+	// skip, when the hosts can tell unchanged directories, is what the
+	// scan used and saw of them (scan_skip.go).
+	skip *skipState
 }
 
 // lister runs ReadDir calls concurrently: SFTP answers them in parallel over
@@ -181,7 +200,18 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		return nil, fmt.Errorf("the source %s on %s is not a directory", c.Source, src.Name())
 	}
 	sl := lister{h: src, width: c.parallelism * 2}
-	if tl, ok := src.(transport.TreeLister); ok {
+	if skipping(src, dst, c) {
+		k := &skipState{prev: readDirRecord(ctx, dst, c)}
+		tree, dirs, at, ok, err := src.(transport.StatTreeLister).ListTreeStat(ctx, c.Source, skipSubs, k.unchangedSince())
+		if err != nil {
+			return nil, fmt.Errorf("list %s on %s: %w", c.Source, src.Name(), err)
+		}
+		if ok {
+			sl.tree, k.srcDirs, k.srcAt = tree, dirs, at
+			s.skip = k
+		}
+	}
+	if tl, ok := src.(transport.TreeLister); ok && s.skip == nil {
 		// One command instead of a request per directory.
 		tree, ok, err := tl.ListTree(ctx, c.Source)
 		if err != nil {
@@ -212,7 +242,15 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 				mb := &mbox{rel: rel, src: map[string]msgFile{}, srcMeta: map[string]transport.FileInfo{}}
 				byRel[rel] = mb
 				s.mailboxes = append(s.mailboxes, mb)
-				msgDirs = append(msgDirs, path.Join(l.path, "cur"), path.Join(l.path, "new"))
+				for _, sub := range skipSubs {
+					p := path.Join(l.path, sub)
+					if _, listed := sl.tree[p]; s.skip == nil || !s.skip.skip(ctx, dst, c, mb, sub, listed) {
+						msgDirs = append(msgDirs, p)
+					}
+				}
+				if s.skip != nil {
+					s.skip.skipTmp(ctx, dst, c, mb)
+				}
 				for _, e := range l.entries {
 					if e.IsRegular() && c.PreserveUIDs && isMeta(e.Name) {
 						mb.srcMeta[e.Name] = e
@@ -237,9 +275,9 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		}
 		level = next
 	}
-	for _, l := range sl.listAll(ctx, msgDirs) {
+	addSrc := func(l listing) error {
 		if l.err != nil {
-			return nil, fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
+			return fmt.Errorf("list %s on %s: %w", l.path, src.Name(), l.err)
 		}
 		sub := path.Base(l.path)
 		mb := byRel[relOf(c.Source, path.Dir(l.path))]
@@ -247,20 +285,29 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 			switch {
 			case e.IsSymlink():
 				s.symlinks = append(s.symlinks, path.Join(l.path, e.Name))
+				mb.markDirty(sub)
 			case refuseMessage(e) != "":
 				s.refused = append(s.refused, refusal(path.Join(l.path, e.Name), refuseMessage(e)))
+				mb.markDirty(sub)
 			default:
 				b := baseName(e.Name)
-				if _, dup := mb.src[b]; dup && sub == "new" {
-					continue // the same message in cur/ and new/: cur/ wins
+				if _, dup := mb.src[b]; dup {
+					mb.markDirty("new") // the same message in cur/ and new/
+					if sub == "new" {
+						continue // cur/ wins
+					}
 				}
 				mb.src[b] = fileOfInfo(sub, e)
 			}
 		}
+		return nil
+	}
+	for _, l := range sl.listAll(ctx, msgDirs) {
+		if err := addSrc(l); err != nil {
+			return nil, err
+		}
 	}
 	sort.Slice(s.mailboxes, func(i, j int) bool { return s.mailboxes[i].rel < s.mailboxes[j].rel })
-	sort.Strings(s.refused)
-	sort.Strings(s.symlinks)
 
 	// The destination: each selected mailbox's directory and its cur, new
 	// and tmp, all at once.
@@ -282,50 +329,78 @@ func scanTrees(ctx context.Context, src, dst transport.Host, c config) (*scan, e
 		return nil, fmt.Errorf("destination %s on %s: %w", c.Destination, dst.Name(), err)
 	}
 	if s.dstRootExists {
+		// The subs a dir record let go unlisted exist (as directories:
+		// their stats say so) and have nothing to do.
+		type slot struct {
+			mb  *mbox
+			sub string
+		}
 		var paths []string
+		var slots []slot
 		for _, mb := range s.mailboxes {
+			mb.dst, mb.dstMeta, mb.dstSubs = map[string]msgFile{}, map[string]transport.FileInfo{}, map[string]bool{}
 			d := join(c.Destination, mb.rel)
-			paths = append(paths, d, path.Join(d, "cur"), path.Join(d, "new"), path.Join(d, "tmp"))
+			for _, sub := range []string{"", "cur", "new", "tmp"} {
+				if mb.skipped[sub] && sub == "tmp" {
+					mb.dstSubs[sub] = true
+					continue
+				}
+				paths = append(paths, path.Join(d, sub))
+				slots = append(slots, slot{mb, sub})
+			}
 		}
 		dl := lister{h: dst, width: c.parallelism * 2}
-		ls := dl.listAll(ctx, paths)
-		for i, mb := range s.mailboxes {
-			mb.dst, mb.dstMeta, mb.dstSubs = map[string]msgFile{}, map[string]transport.FileInfo{}, map[string]bool{}
-			for j, sub := range []string{"", "cur", "new", "tmp"} {
-				l := ls[4*i+j]
-				if errors.Is(l.err, fs.ErrNotExist) {
+		var relist []string
+		for i, l := range dl.listAll(ctx, paths) {
+			mb, sub := slots[i].mb, slots[i].sub
+			if mb.skipped[sub] {
+				// Unlisted at the source: the destination's must still
+				// hold the names and sizes recorded, else both are listed.
+				if l.err == nil && s.skip.sameSum(mb, sub, l.entries) {
 					continue
 				}
-				if l.err != nil {
-					return nil, fmt.Errorf("list %s on %s: %w", l.path, dst.Name(), l.err)
-				}
-				if sub == "" {
-					mb.dstDir = true
-					for _, e := range l.entries {
-						if e.IsRegular() && isMeta(e.Name) {
-							mb.dstMeta[e.Name] = e
-						}
-					}
-					continue
-				}
-				mb.dstSubs[sub] = true
+				delete(mb.skipped, sub)
+				relist = append(relist, join(c.Source, mb.rel, sub))
+			}
+			if errors.Is(l.err, fs.ErrNotExist) {
+				continue
+			}
+			if l.err != nil {
+				return nil, fmt.Errorf("list %s on %s: %w", l.path, dst.Name(), l.err)
+			}
+			if sub == "" {
+				mb.dstDir = true
 				for _, e := range l.entries {
-					switch {
-					case sub == "tmp":
-						if e.IsRegular() && strings.Contains(e.Name, tmpMarker) {
-							mb.dstTmp = append(mb.dstTmp, e.Name)
-						}
-					case strings.HasPrefix(e.Name, "."):
-					default:
-						b := baseName(e.Name)
-						if _, dup := mb.dst[b]; !dup || sub == "cur" {
-							mb.dst[b] = fileOfInfo(sub, e)
-						}
+					if e.IsRegular() && isMeta(e.Name) {
+						mb.dstMeta[e.Name] = e
+					}
+				}
+				continue
+			}
+			mb.dstSubs[sub] = true
+			for _, e := range l.entries {
+				switch {
+				case sub == "tmp":
+					if e.IsRegular() && strings.Contains(e.Name, tmpMarker) {
+						mb.dstTmp = append(mb.dstTmp, e.Name)
+					}
+				case strings.HasPrefix(e.Name, "."):
+				default:
+					b := baseName(e.Name)
+					if _, dup := mb.dst[b]; !dup || sub == "cur" {
+						mb.dst[b] = fileOfInfo(sub, e)
 					}
 				}
 			}
 		}
+		for _, l := range sl.listAll(ctx, relist) {
+			if err := addSrc(l); err != nil {
+				return nil, err
+			}
+		}
 	}
+	sort.Strings(s.refused)
+	sort.Strings(s.symlinks)
 
 	if err := s.match(ctx, src, dst, c); err != nil {
 		return nil, err
