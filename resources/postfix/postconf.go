@@ -169,12 +169,29 @@ func (in instance) editLock(ctx context.Context) (func(), error) {
 // run runs a Postfix command and returns its result; a command that could
 // not be run at all is an error, a non-zero exit is not.
 func (in instance) run(ctx context.Context, argv []string, opts transport.RunOptions) (transport.Result, error) {
-	res, err := in.h.Run(ctx, argv, opts)
+	cctx, cancel := context.WithTimeoutCause(ctx, commandTimeout, errCommandTimeout)
+	defer cancel()
+	res, err := in.h.Run(cctx, argv, opts)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(cctx), errCommandTimeout) {
+			err = fmt.Errorf("%w (%s): Postfix's commands wait for its logger, postlogd or syslog, which may be stuck", errCommandTimeout, commandTimeout)
+		}
 		return res, fmt.Errorf("run %s on %s: %w", strings.Join(argv, " "), in.h.Name(), err)
 	}
 	return res, nil
 }
+
+// commandTimeout is how long a Postfix command (postconf, postmap,
+// postfix status, check or reload) may run: far longer than any takes,
+// but an apply must not wait for ever on one that hangs. A wedged
+// logger does that: postfix status logs through postlogd, and a
+// postlogd blocked on its own full socket blocked it for 27 minutes in a
+// test run.
+var commandTimeout = 5 * time.Minute
+
+// errCommandTimeout is the error of a Postfix command that ran longer
+// than commandTimeout.
+var errCommandTimeout = errors.New("did not finish in time")
 
 // runOK runs a command that must exit 0.
 func (in instance) runOK(ctx context.Context, argv ...string) (transport.Result, error) {
