@@ -382,38 +382,17 @@ func TestBatchKilledAtEachStep(t *testing.T) {
 		for _, then := range []string{"apply", "rollback"} {
 			t.Run(strings.ReplaceAll(step, " ", "_")+"/"+then, func(t *testing.T) {
 				b := newBatchBed(t, batchPlan)
-				ctx, cancel := context.WithCancel(context.Background())
-				stop := make(chan struct{})
-				var once sync.Once
-				kill := func(s string) {
-					if s == step {
-						once.Do(func() { close(stop); cancel() })
-					}
-				}
+				kill, stop, ctx := killAt(step)
 				b.ff.onApply = func(path string) { kill("apply " + filepath.Base(path)) }
 				b.fl.onStep = kill
 				o := b.opts
 				o.Stop = stop
 				applyInterrupted(t, b.e, o, ctx)
 				b.ff.onApply, b.fl.onStep = nil, nil
-				switch then {
-				case "apply":
-					if _, err := applyDir(t, b.e, b.opts); err != nil {
-						t.Fatalf("apply after the kill: %v", err)
-					}
+				afterKill(t, b.e, b.opts, then)
+				if then == "apply" {
 					b.check(t, "apply after the kill", batchAfter)
-					s, p, _ := openPlan(t, b.e, b.opts)
-					if p.Plan.NeedsApply() {
-						t.Errorf("plan after the finishing apply needs an apply: %+v", p.Plan.Changes)
-					}
-					s.Close()
-				case "rollback":
-					s, d := b.e.Open(context.Background(), b.opts)
-					mustNoDiags(t, d)
-					if _, err := s.Rollback(context.Background(), false); err != nil {
-						t.Fatalf("rollback after the kill: %v", err)
-					}
-					s.Close()
+				} else {
 					b.check(t, "rollback after the kill", batchBefore)
 				}
 			})

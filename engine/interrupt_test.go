@@ -57,6 +57,45 @@ func TestInterruptRollsBack(t *testing.T) {
 	}
 }
 
+// killAt returns kill, which stops an apply at once (a second interrupt,
+// as a SIGKILL would leave it) when it is called with step, and the
+// Options.Stop channel and the apply's ctx it closes and cancels.
+func killAt(step string) (kill func(string), stop chan struct{}, ctx context.Context) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop = make(chan struct{})
+	var once sync.Once
+	return func(s string) {
+		if s == step {
+			once.Do(func() { close(stop); cancel() })
+		}
+	}, stop, ctx
+}
+
+// afterKill runs the user's next command after a killed apply: then is
+// "apply", which must succeed and leave a plan with nothing to do, or
+// "rollback", which must succeed. The caller checks what they left.
+func afterKill(t *testing.T, e *Engine, opts Options, then string) {
+	t.Helper()
+	switch then {
+	case "apply":
+		if _, err := applyDir(t, e, opts); err != nil {
+			t.Fatalf("apply after the kill: %v", err)
+		}
+		s, p, _ := openPlan(t, e, opts)
+		if p.Plan.NeedsApply() {
+			t.Errorf("plan after the finishing apply needs an apply: %+v", p.Plan.Changes)
+		}
+		s.Close()
+	case "rollback":
+		s, d := e.Open(context.Background(), opts)
+		mustNoDiags(t, d)
+		if _, err := s.Rollback(context.Background(), false); err != nil {
+			t.Fatalf("rollback after the kill: %v", err)
+		}
+		s.Close()
+	}
+}
+
 // applyInterrupted plans with opts and applies with ctx, which the test
 // cancels during the apply (a hard interrupt): the apply must fail.
 func applyInterrupted(t *testing.T, e *Engine, opts Options, ctx context.Context) {
