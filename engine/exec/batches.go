@@ -279,18 +279,14 @@ type restoreWait struct {
 	fail  func(error)
 }
 
-// keyOf is the batch key of the recorded configuration of ch, "" for
-// none.
-func (rb *restoreBatch) keyOf(t resource.Type, ch *states.Change) string {
+// keyOf is the batch key of cfg, the recorded configuration of the
+// change of addr, "" for none.
+func (rb *restoreBatch) keyOf(t resource.Type, addr string, cfg cty.Value) string {
 	b, ok := t.(resource.Batcher)
 	if !ok {
 		return ""
 	}
-	cfg, err := decodeValue(ch.Config, t.Schema().ImpliedType(), nil)
-	if err != nil {
-		return ""
-	}
-	key, err := rb.r.batchKey(ch.Addr, b, cfg)
+	key, err := rb.r.batchKey(addr, b, cfg)
 	if err != nil {
 		return ""
 	}

@@ -93,9 +93,14 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			continue
 		}
 		t, known := r.Registry.Get(ch.Type)
+		var cfg cty.Value
+		var cfgErr error
 		key := ""
 		if known {
-			key = rb.keyOf(t, ch)
+			cfg, cfgErr = decodeValue(ch.Config, t.Schema().ImpliedType(), nil)
+			if cfgErr == nil {
+				key = rb.keyOf(t, ch.Addr, cfg)
+			}
 		}
 		if rb.key != "" && key != rb.key {
 			rb.flush(ctx, undone)
@@ -114,9 +119,8 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 			fail(fmt.Errorf("unknown resource type %q", ch.Type))
 			continue
 		}
-		cfg, err := decodeValue(ch.Config, t.Schema().ImpliedType(), nil)
-		if err != nil {
-			fail(err)
+		if cfgErr != nil {
+			fail(cfgErr)
 			continue
 		}
 		var inst *lang.Instance
@@ -144,7 +148,7 @@ func (r *Runner) rollbackRun(ctx context.Context, j *journal, run *states.Apply,
 		}
 		r.event(ch.Addr, Event{Kind: EventRollbackStart, Text: "Rolling back..."})
 		batch := rb.join(key, t)
-		err = r.restore(ctx, t, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr), Batch: batch})
+		err := r.restore(ctx, t, resource.RestoreRequest{Addr: ch.Addr, Config: cfg, Snapshot: ch.Before, Journal: ch.Journal, Logger: log.With("addr", ch.Addr), Batch: batch})
 		if err != nil {
 			fail(err)
 			continue

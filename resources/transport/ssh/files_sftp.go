@@ -152,17 +152,9 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts transp
 		return err
 	}
 	uid, gid := opts.UID, opts.GID
-	if (uid >= 0 || gid >= 0) && (uid < 0 || gid < 0) {
-		fi, err := f.Stat()
-		if err != nil {
+	if uid >= 0 || gid >= 0 {
+		if uid, gid, err = keepIDs(uid, gid, f.Stat); err != nil {
 			return h.fileErr("stat", tmp, err)
-		}
-		st := sftpInfo(fi)
-		if uid < 0 {
-			uid = st.UID
-		}
-		if gid < 0 {
-			gid = st.GID
 		}
 	}
 	mode := opts.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
@@ -305,18 +297,9 @@ func (h *Host) Chown(ctx context.Context, p string, uid, gid int) error {
 	if h.sftp == nil {
 		return h.sudoChown(ctx, p, uid, gid)
 	}
-	if uid < 0 || gid < 0 {
-		fi, err := h.sftp.Stat(p)
-		if err != nil {
-			return h.fileErr("stat", p, err)
-		}
-		st := sftpInfo(fi)
-		if uid < 0 {
-			uid = st.UID
-		}
-		if gid < 0 {
-			gid = st.GID
-		}
+	uid, gid, err := keepIDs(uid, gid, func() (os.FileInfo, error) { return h.sftp.Stat(p) })
+	if err != nil {
+		return h.fileErr("stat", p, err)
 	}
 	if err := h.sftp.Chown(p, uid, gid); err != nil {
 		return h.fileErr("chown", p, err)
@@ -350,4 +333,24 @@ func (h *Host) Chtimes(ctx context.Context, p string, mtime time.Time) error {
 		return h.fileErr("chtimes", p, err)
 	}
 	return nil
+}
+
+// keepIDs fills in an owner or group given as -1 (keep) from stat; it
+// stats only when one is -1.
+func keepIDs(uid, gid int, stat func() (os.FileInfo, error)) (int, int, error) {
+	if uid >= 0 && gid >= 0 {
+		return uid, gid, nil
+	}
+	fi, err := stat()
+	if err != nil {
+		return uid, gid, err
+	}
+	st := sftpInfo(fi)
+	if uid < 0 {
+		uid = st.UID
+	}
+	if gid < 0 {
+		gid = st.GID
+	}
+	return uid, gid, nil
 }
